@@ -60,8 +60,4 @@ inline std::vector<results::LoadedRecord> load(const std::filesystem::path& dir)
   return results::load_record_files({dir});
 }
 
-inline std::string python3() {
-  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-}
-
 }  // namespace w2s::test

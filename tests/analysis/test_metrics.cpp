@@ -108,7 +108,7 @@ for c in json.load(open(sys.argv[1])):
     print("%.10f %.10f %.10f" % (cohen_kappa_score(c["a"], c["b"]), roc_auc_score(c["l"], c["s"]), min(1.0, p)))
 )");
   std::string out;
-  ASSERT_EQ(test::run_command(test::python3() + " " + (dir / "check.py").string() + " " + (dir / "cases.json").string(), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::debian_python3() + " " + (dir / "check.py").string() + " " + (dir / "cases.json").string(), &out), 0) << out;
   std::string want;
   for (const auto& e : expected) want += e + "\n";
   EXPECT_EQ(out, want);

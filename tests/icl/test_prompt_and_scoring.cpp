@@ -94,8 +94,7 @@ TEST(Scoring, OvrAurocMatchesScikitLearn) {
   const auto dir = test::scratch_dir("icl_auroc");
   write_file_atomic(dir / "in.json", json::dump(json::Object{{"y", y}, {"p", scores}}));
   std::string out;
-  // Debian's python3 carries python3-sklearn; a python3 earlier on PATH (pyenv) may not.
-  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const std::string python = test::debian_python3();
   ASSERT_EQ(test::run_command(python + " -c \"import json,sys; from sklearn.metrics import roc_auc_score; "
                               "d=json.load(open(sys.argv[1])); "
                               "print(repr(roc_auc_score(d['y'], d['p'], multi_class='ovr', average='macro', "

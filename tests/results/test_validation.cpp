@@ -159,7 +159,7 @@ for name in sys.argv[3:]:
     doc = json.load(open(pathlib.Path(sys.argv[2]) / (name + ".json")))
     print(name, "valid" if v.is_valid(doc) else "invalid")
 )");
-  std::string cmd = (std::filesystem::exists("/usr/bin/python3") ? std::string("/usr/bin/python3 ") : std::string("python3 ")) + script.string() + " " + (test::source_dir() / "docs/result-schema.json").string() +
+  std::string cmd = test::debian_python3() + " " + script.string() + " " + (test::source_dir() / "docs/result-schema.json").string() +
                     " " + dir.string();
   for (const auto& c : cases()) cmd += " " + c.name;
   std::string output;

@@ -32,6 +32,11 @@ fs::path scratch_dir(const std::string& name) {
 fs::path w2s_binary() { return fs::path(W2S_BINARY_DIR) / "apps" / "w2s" / "w2s"; }
 fs::path source_dir() { return fs::path(W2S_SOURCE_DIR); }
 
+std::string debian_python3() {
+  if (const char* p = std::getenv("W2S_PYTHON")) return p;
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 int run_command(const std::string& command, std::string* output) {
   std::string cmd = command + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");

@@ -24,6 +24,10 @@ std::filesystem::path scratch_dir(const std::string& name);
 std::filesystem::path w2s_binary();
 std::filesystem::path source_dir();
 
+// The python3 that carries Debian's python3-torch, -sklearn and -jsonschema: $W2S_PYTHON, else
+// /usr/bin/python3 (a python3 earlier on PATH, e.g. pyenv's, may lack them).
+std::string debian_python3();
+
 // Runs a shell command, returns its exit code; stdout+stderr are captured into `output`.
 int run_command(const std::string& command, std::string* output = nullptr);
 

@@ -12,12 +12,6 @@
 namespace w2s::train {
 namespace {
 
-// Debian's python3 has python3-sklearn; a python3 earlier on PATH (pyenv) may not.
-std::string python_with_sklearn() {
-  if (const char* p = std::getenv("W2S_PYTHON")) return p;
-  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-}
-
 TEST(Metrics, AurocSpecVectors) {
   EXPECT_DOUBLE_EQ(auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}), 0.75);
   EXPECT_DOUBLE_EQ(auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}, AurocMode::Reference), 0.75);
@@ -70,7 +64,7 @@ TEST(Metrics, TieAwareAurocEqualsScikitLearn) {
   }
   write_file_atomic(dir / "cases.jsonl", cases.str());
   std::string output;
-  ASSERT_EQ(test::run_command(python_with_sklearn() + " " + (dir / "auc.py").string() + " " + (dir / "cases.jsonl").string(), &output),
+  ASSERT_EQ(test::run_command(test::debian_python3() + " " + (dir / "auc.py").string() + " " + (dir / "cases.jsonl").string(), &output),
             0)
       << output;
   std::istringstream in(output);

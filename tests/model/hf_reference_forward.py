@@ -1,0 +1,195 @@
+"""An independent causal-LM forward pass written from Hugging Face transformers' modelling code
+(LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel), in float64 with
+Debian's python3-torch. test_hf_parity.cpp compares w2s's logits against it.
+
+It shares nothing with the C++ code: it reads config.json and model.safetensors itself and follows
+the transformers conventions directly: rotate_half RoPE with the default / linear / llama3 inverse
+frequencies, repeat_kv for grouped-query attention, the sliding-window mask (q - k < window),
+Qwen2's q/k/v biases, GPT-2's Conv1D weights stored [in, out] and its tanh GELU, tied embeddings,
+and positions from the attention mask (cumsum - 1, as transformers' generate() computes them).
+
+usage: hf_reference_forward.py MODEL_DIR INPUTS.safetensors OUT.safetensors
+INPUTS holds input_ids and attention_mask (I64 [B, T]); OUT receives logits (F32 [B, T, V]).
+"""
+import json
+import math
+import struct
+import sys
+
+import numpy as np
+import torch
+
+DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "F16": np.float16}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + header_len])
+    base = 8 + header_len
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw = blob[base + start : base + end]
+        if info["dtype"] == "BF16":
+            bits = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
+            array = bits.view(np.float32)
+        else:
+            array = np.frombuffer(raw, dtype=DTYPES[info["dtype"]])
+        tensors[name] = torch.from_numpy(array.copy()).reshape(info["shape"])
+    return tensors
+
+
+def write_safetensors(path, tensors):
+    header, chunks, offset = {}, [], 0
+    for name, tensor in tensors.items():
+        data = tensor.contiguous().numpy().astype(np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+
+
+def additive_mask(attention_mask, window=None):
+    """[B, 1, T, T]: 0 where query t may attend key s (causal, key not padding, inside the window)."""
+    t = attention_mask.shape[1]
+    q = torch.arange(t)[:, None]
+    k = torch.arange(t)[None, :]
+    allowed = (k <= q)[None, :, :] & attention_mask.bool()[:, None, :]
+    if window is not None:
+        allowed = allowed & ((q - k) < window)[None, :, :]
+    bias = torch.zeros(allowed.shape, dtype=torch.float64).masked_fill(~allowed, torch.finfo(torch.float64).min)
+    return bias[:, None, :, :]
+
+
+def positions(attention_mask):
+    return (attention_mask.cumsum(-1) - 1).clamp(min=0)
+
+
+# ---- Llama / Mistral / Qwen2 -------------------------------------------------------------------
+def rope_inv_freq(config, head_dim):
+    base = config.get("rope_theta", 10000.0)
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    scaling = config.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":
+        factor = scaling["factor"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old_len = scaling["original_max_position_embeddings"]
+        low_freq_wavelen, high_freq_wavelen = old_len / low, old_len / high
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+        smooth = (old_len / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_freq_wavelen) & ~(wavelen > low_freq_wavelen)
+        inv_freq = torch.where(medium, smoothed, scaled)
+    elif kind != "default":
+        raise SystemExit(f"rope type {kind} not in this reference")
+    return inv_freq
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def rms_norm(x, weight, eps):
+    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def linear(w, x, prefix, name):
+    y = x @ w[f"{prefix}.{name}.weight"].T
+    bias = w.get(f"{prefix}.{name}.bias")
+    return y if bias is None else y + bias
+
+
+def llama_logits(config, w, ids, attention_mask):
+    heads = config["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads") or heads
+    head_dim = config.get("head_dim") or config["hidden_size"] // heads
+    eps = config.get("rms_norm_eps", 1e-6)
+    window = None
+    if config["model_type"] == "mistral" or config.get("use_sliding_window", False):
+        window = config.get("sliding_window")
+    b, t = ids.shape
+    freqs = positions(attention_mask)[:, :, None].double() * rope_inv_freq(config, head_dim)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos()[:, None], emb.sin()[:, None]
+    mask = additive_mask(attention_mask, window)
+    x = w["model.embed_tokens.weight"][ids]
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        h = rms_norm(x, w[f"{p}.input_layernorm.weight"], eps)
+        q = linear(w, h, p, "self_attn.q_proj").view(b, t, heads, head_dim).transpose(1, 2)
+        k = linear(w, h, p, "self_attn.k_proj").view(b, t, kv_heads, head_dim).transpose(1, 2)
+        v = linear(w, h, p, "self_attn.v_proj").view(b, t, kv_heads, head_dim).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k = k[:, :, None].expand(b, kv_heads, heads // kv_heads, t, head_dim).reshape(b, heads, t, head_dim)
+        v = v[:, :, None].expand(b, kv_heads, heads // kv_heads, t, head_dim).reshape(b, heads, t, head_dim)
+        scores = q @ k.transpose(2, 3) / math.sqrt(head_dim) + mask
+        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, heads * head_dim)
+        x = x + linear(w, attn, p, "self_attn.o_proj")
+        h = rms_norm(x, w[f"{p}.post_attention_layernorm.weight"], eps)
+        gate = torch.nn.functional.silu(linear(w, h, p, "mlp.gate_proj"))
+        x = x + linear(w, gate * linear(w, h, p, "mlp.up_proj"), p, "mlp.down_proj")
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+    return x @ head.T
+
+
+# ---- GPT-2 -----------------------------------------------------------------------------------
+def conv1d(w, x, name):
+    return x @ w[f"{name}.weight"] + w[f"{name}.bias"]  # Conv1D: weight is [in, out]
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+def gpt2_logits(config, w, ids, attention_mask):
+    hidden, heads = config["n_embd"], config["n_head"]
+    head_dim = hidden // heads
+    eps = config.get("layer_norm_epsilon", 1e-5)
+    act = gelu_new if config.get("activation_function", "gelu_new") == "gelu_new" else torch.nn.functional.gelu
+
+    def layer_norm(x, name):
+        return torch.nn.functional.layer_norm(x, (hidden,), w[f"{name}.weight"], w[f"{name}.bias"], eps)
+
+    b, t = ids.shape
+    mask = additive_mask(attention_mask)
+    x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][positions(attention_mask)]
+    for i in range(config["n_layer"]):
+        p = f"transformer.h.{i}"
+        qkv = conv1d(w, layer_norm(x, f"{p}.ln_1"), f"{p}.attn.c_attn")
+        q, k, v = (part.view(b, t, heads, head_dim).transpose(1, 2) for part in qkv.split(hidden, dim=-1))
+        scores = q @ k.transpose(2, 3) / math.sqrt(head_dim) + mask
+        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, hidden)
+        x = x + conv1d(w, attn, f"{p}.attn.c_proj")
+        x = x + conv1d(w, act(conv1d(w, layer_norm(x, f"{p}.ln_2"), f"{p}.mlp.c_fc")), f"{p}.mlp.c_proj")
+    x = layer_norm(x, "transformer.ln_f")
+    return x @ w["transformer.wte.weight"].T
+
+
+def main():
+    model_dir, inputs_path, out_path = sys.argv[1:4]
+    with open(f"{model_dir}/config.json") as f:
+        config = json.load(f)
+    weights = {k: v.double() for k, v in read_safetensors(f"{model_dir}/model.safetensors").items()}
+    inputs = read_safetensors(inputs_path)
+    ids, attention_mask = inputs["input_ids"].long(), inputs["attention_mask"].long()
+    forward = gpt2_logits if config["model_type"] == "gpt2" else llama_logits
+    with torch.no_grad():
+        logits = forward(config, weights, ids, attention_mask)
+    write_safetensors(out_path, {"logits": logits.float()})
+
+
+if __name__ == "__main__":
+    main()
