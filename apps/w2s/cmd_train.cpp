@@ -101,8 +101,8 @@ int run(int argc, char** argv) {
   add("seed", &o.trainer.seed, "training seed (data order, head initialisation)");
   add("max-length", &o.trainer.max_length, "truncate inputs to this many tokens (0 = no limit)");
   add("auroc", &auroc_mode, "AUROC: tie-aware or reference (no tie averaging, raw class-1 logit)");
-  add("device", &o.device, "cpu, cuda, cuda:N or auto");
-  add("dtype", &o.dtype, "base weights: float32, bfloat16, float16 or auto");
+  add("device", &o.device, "auto (cuda when this build sees a GPU, else cpu), cpu, cuda or cuda:N");
+  add("dtype", &o.dtype, "base weights: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16 or float16");
   add("threads", &o.threads, "torch threads (0 = torch's default)");
   add("progress", &o.progress, "progress line on stderr");
 

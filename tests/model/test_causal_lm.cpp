@@ -263,6 +263,12 @@ TEST_F(ModelTest, ResolvePlacementRejectsUnknownNames) {
   EXPECT_EQ(resolve_placement({"cpu", "bf16", 0}).dtype, torch::kBFloat16);
   EXPECT_THROW(resolve_placement({"tpu", "auto", 0}), w2s::Error);
   EXPECT_THROW(resolve_placement({"cpu", "int3", 0}), w2s::Error);
+  // What records and cache keys hold: "auto" resolved for this machine.
+  const RunOptions automatic = resolve_run_options({"auto", "auto", 0});
+  EXPECT_EQ(automatic.device, torch::cuda::is_available() ? "cuda:0" : "cpu");
+  EXPECT_EQ(automatic.dtype, torch::cuda::is_available() ? "bfloat16" : "float32");
+  EXPECT_EQ(resolve_run_options({"cpu", "bf16", 0}).dtype, "bfloat16");
+  EXPECT_EQ(resolve_run_options({"cpu", "fp32", 0}).dtype, "float32");
 }
 
 }  // namespace

@@ -159,8 +159,17 @@ TEST(PipelineEndToEnd, KillResumeCacheAndRecords) {
   // 3. Another student loss under another run name: floor, ceiling and weak labels come from the
   //    cache; only the students train.
   //    The students also filter their labels with a kNN probe on strong-model activations.
+  //    The first run left --device and --dtype at auto; this one names what auto resolved to,
+  //    which the cache keys hold, so the stages are still shared.
+  const Value first_config = w2s::json::parse_file(run_dir / "config.json");
+  EXPECT_TRUE(first_config.get_string("device") == "cpu" || first_config.get_string("device") == "cuda:0");
+  EXPECT_TRUE(first_config.get_string("dtype") == "float32" || first_config.get_string("dtype") == "bfloat16");
   auto second = train_args(results, "second", "xent");
-  for (const char* a : {"--probe-filter", "--probe", "knn", "--k", "10"}) second.push_back(a);
+  for (const std::string a : {"--probe-filter", "--probe", "knn", "--k", "10"}) second.push_back(a);
+  for (const char* option : {"device", "dtype"}) {
+    second.push_back(std::string("--") + option);
+    second.push_back(first_config.get_string(option));
+  }
   ASSERT_EQ(w2s::test::run_command(shell_command(second), &output), 0) << output;
   EXPECT_NE(output.find("floor: stage cache hit"), std::string::npos) << output;
   EXPECT_NE(output.find("ceiling: stage cache hit"), std::string::npos) << output;

@@ -1,4 +1,5 @@
 // Placement, threads, and the JSON views printed by `w2s model info|tokenize|generate`.
+#include <algorithm>
 #include <set>
 
 #include "w2s/model_torch.h"
@@ -36,6 +37,19 @@ Placement resolve_placement(const RunOptions& options) {
   else if (t == "float64") p.dtype = torch::kFloat64;
   else throw Error("dtype \"" + t + "\" is not one of auto, float32, bfloat16, float16, float64");
   return p;
+}
+
+RunOptions resolve_run_options(const RunOptions& options) {
+  const Placement p = resolve_placement(options);
+  RunOptions out = options;
+  out.device = p.device.is_cuda() ? "cuda:" + std::to_string(std::max<int>(p.device.index(), 0)) : "cpu";
+  switch (p.dtype) {
+    case torch::kBFloat16: out.dtype = "bfloat16"; break;
+    case torch::kFloat16: out.dtype = "float16"; break;
+    case torch::kFloat64: out.dtype = "float64"; break;
+    default: out.dtype = "float32";
+  }
+  return out;
 }
 
 namespace {

@@ -558,13 +558,16 @@ void validate(const PipelineOptions& o) {
     say("warning: --balance-batch with --minibatch-size 1 sets every label to 0.5 (reference quirk #2)");
 }
 
-PipelineSummary run_pipeline(const PipelineOptions& o) {
-  validate(o);
+PipelineSummary run_pipeline(const PipelineOptions& requested) {
+  validate(requested);
+  PipelineOptions o = requested;
+  const model::RunOptions placement = model::resolve_run_options({o.device, o.dtype, o.threads});
+  o.device = placement.device;
+  o.dtype = placement.dtype;
   // Hugging Face ids are fetched (when missing) before any data is read, so a model problem
   // surfaces first. Records and cache keys keep the ids; the stages find the same directories.
   resolve_model_spec(o.weak_model, o.models_dir);
   resolve_model_spec(o.strong_model, o.models_dir);
-  if (o.threads > 0) model::set_num_threads(o.threads);
   // Subnormal floats make CPU training several times slower (tiny activations late in training)
   // and change no result worth keeping.
   torch::globalContext().setFlushDenormal(true);

@@ -199,10 +199,13 @@ std::vector<std::filesystem::path> weight_files(const std::filesystem::path& mod
 // ---------------------------------------------------------------------------------------------
 
 struct RunOptions {
-  std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N" | "auto"
-  std::string dtype = "auto";  // "auto" (cpu: float32, cuda: bfloat16) | float32 | bfloat16 | float16
-  int threads = 0;             // torch intra-op threads; 0 keeps the default
+  std::string device = "auto";  // "auto" (cuda when available, else cpu) | "cpu" | "cuda" | "cuda:N"
+  std::string dtype = "auto";   // "auto" (cpu: float32, cuda: bfloat16) | float32 | bfloat16 | float16
+  int threads = 0;              // torch intra-op threads; 0 keeps the default
 };
+// The same options with "auto" replaced by what it means on this machine ("cuda:0", "bfloat16"),
+// for records and cache keys. Throws on unknown names or CUDA asked for without a GPU.
+RunOptions resolve_run_options(const RunOptions& options);
 
 // {architecture, model_type, parameters, dtypes, layers..., tokenizer:{kind, vocab_size, bos, eos, pad}}
 json::Value describe_model(const std::filesystem::path& model_dir);

@@ -143,8 +143,10 @@ struct PipelineOptions {
   ProbeOptions probe;                  // filter / relabel the students' labels (off by default)
   std::int64_t s2s_iters = 0;
 
-  std::string device = "cpu";          // cpu | cuda | cuda:N
-  std::string dtype = "float32";       // base weights: float32 | bfloat16
+  // auto: CUDA (base weights bfloat16) when this libtorch sees a GPU, else CPU (float32). Records
+  // and cache keys hold the resolved names, so "auto" and "float32" on a CPU share stages.
+  std::string device = "auto";         // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";          // base weights: auto | float32 | bfloat16 | float16
   int threads = 0;                     // torch intra-op threads; 0 = leave the default
   bool progress = true;
 };
