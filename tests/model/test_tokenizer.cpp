@@ -1,7 +1,9 @@
 // Tokenizer ids against the Hugging Face `tokenizers` library (Node binding, installed into
 // tests/support/node_modules by scripts/install-test-tools.sh) on TruthfulQA questions and
-// answers, emoji, CJK, combining marks, whitespace runs, special tokens and invalid UTF-8.
+// answers, BoolQ passages, emoji, CJK, combining marks, whitespace runs, special tokens and invalid UTF-8.
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "assets.h"
 #include "w2s/model.h"
@@ -62,6 +64,15 @@ std::vector<std::string> corpus() {
     if (i % 8 == 0)
       for (const auto& [answer, label] : q.at("mc1_targets").as_object()) texts.push_back(answer);
   }
+  // Long passages: a Llama-2-style tokenizer merges each as one word (the heap-ordered merge loop).
+  std::string passages;
+  std::ifstream boolq(w2s::test::assets_dir() / "data" / "boolq" / "dev.jsonl");
+  std::string line;
+  for (int i = 0; i < 12 && std::getline(boolq, line); ++i) {
+    texts.push_back(w2s::json::parse(line).get_string("passage"));
+    passages += texts.back() + " ";
+  }
+  texts.push_back(passages);
   return texts;
 }
 

@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <mutex>
+#include <queue>
 #include <unordered_map>
 
 #include "utf8.h"
@@ -273,6 +275,58 @@ struct Tokenizer::Impl {
     return pieces;
   }
 
+  const Merge* merge_of(std::int32_t left, std::int32_t right) const {
+    const std::uint64_t key = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) |
+                              static_cast<std::uint32_t>(right);
+    auto it = merges.find(key);
+    return it == merges.end() ? nullptr : &it->second;
+  }
+
+  // Repeatedly merges the lowest-ranked adjacent pair, leftmost first, as HF's priority queue over
+  // (rank, position) does. Symbols form a linked list and candidate pairs a heap, so a word of n
+  // symbols costs O(n log n) (a Llama-2-style tokenizer sees a whole text as one word).
+  void apply_merges(std::vector<std::int32_t>& symbols) const {
+    const std::int64_t n = static_cast<std::int64_t>(symbols.size());
+    if (n < 2) return;
+    std::vector<std::int64_t> prev(n), next(n);
+    for (std::int64_t k = 0; k < n; ++k) {
+      prev[k] = k - 1;
+      next[k] = k + 1 < n ? k + 1 : -1;
+    }
+    struct Candidate {
+      std::int32_t rank;
+      std::int64_t pos;      // the left symbol
+      std::int32_t merged;   // what the pair merges into when it was pushed
+      bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+    auto push = [&](std::int64_t left) {
+      if (left < 0 || next[left] < 0) return;
+      if (const Merge* m = merge_of(symbols[left], symbols[next[left]])) queue.push({m->rank, left, m->merged});
+    };
+    for (std::int64_t k = 0; k + 1 < n; ++k) push(k);
+    std::vector<bool> alive(n, true);
+    while (!queue.empty()) {
+      const Candidate c = queue.top();
+      queue.pop();
+      // Entries go stale when a neighbour merged first: skip those whose pair has changed.
+      if (!alive[c.pos] || next[c.pos] < 0) continue;
+      const Merge* m = merge_of(symbols[c.pos], symbols[next[c.pos]]);
+      if (!m || m->rank != c.rank || m->merged != c.merged) continue;
+      const std::int64_t right = next[c.pos];
+      symbols[c.pos] = c.merged;
+      alive[right] = false;
+      next[c.pos] = next[right];
+      if (next[right] >= 0) prev[next[right]] = c.pos;
+      push(prev[c.pos]);
+      push(c.pos);
+    }
+    std::size_t kept = 0;
+    for (std::int64_t k = 0; k < n; ++k)
+      if (alive[k]) symbols[kept++] = symbols[k];
+    symbols.resize(kept);
+  }
+
   void bpe_word(const std::string& word, std::vector<std::int64_t>& out) const {
     {
       std::lock_guard<std::mutex> lock(cache_mutex);
@@ -324,26 +378,7 @@ struct Tokenizer::Impl {
         }
       }
       if (pending_unk) symbols.push_back(static_cast<std::int32_t>(*pending_unk));
-      // Repeatedly merge the lowest-ranked adjacent pair, leftmost first: the order of HF's
-      // priority queue over (rank, position).
-      while (symbols.size() > 1) {
-        std::int32_t best_rank = std::numeric_limits<std::int32_t>::max();
-        std::size_t best = 0;
-        std::int32_t merged = -1;
-        for (std::size_t k = 0; k + 1 < symbols.size(); ++k) {
-          const std::uint64_t key = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(symbols[k])) << 32) |
-                                    static_cast<std::uint32_t>(symbols[k + 1]);
-          auto it = merges.find(key);
-          if (it != merges.end() && it->second.rank < best_rank) {
-            best_rank = it->second.rank;
-            best = k;
-            merged = it->second.merged;
-          }
-        }
-        if (merged < 0) break;
-        symbols[best] = merged;
-        symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
-      }
+      apply_merges(symbols);
       ids.assign(symbols.begin(), symbols.end());
     }
     {
