@@ -123,6 +123,7 @@ TEST_F(ModelTest, RandomQwen2CheckpointRoundTrips) {
   const fs::path dir = w2s::test::scratch_dir("qwen2_roundtrip");
   save_pretrained(model, dir);
   const ModelConfig reread = read_model_config(dir);
+  EXPECT_EQ(w2s::json::parse_file(dir / "config.json").get_string("torch_dtype"), "float32");
   EXPECT_EQ(reread.model_type, "qwen2");
   EXPECT_TRUE(reread.attention_bias);
   EXPECT_TRUE(reread.tie_word_embeddings);
@@ -130,6 +131,14 @@ TEST_F(ModelTest, RandomQwen2CheckpointRoundTrips) {
   torch::NoGradGuard no_grad;
   const auto ids = torch::randint(0, 300, {2, 7}, torch::kLong);
   EXPECT_TRUE(torch::equal(model->forward(ids), loaded->forward(ids)));
+  {  // a bfloat16 model is saved as BF16 and its config says so
+    CausalLM bf16 = random_causal_lm(config, 11, {torch::kCPU, torch::kBFloat16});
+    const fs::path bf16_dir = w2s::test::scratch_dir("qwen2_roundtrip_bf16");
+    save_pretrained(bf16, bf16_dir);
+    EXPECT_EQ(w2s::json::parse_file(bf16_dir / "config.json").get_string("torch_dtype"), "bfloat16");
+    EXPECT_EQ(load_safetensors(bf16_dir / "model.safetensors").at(0).second.scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE(torch::equal(bf16->forward(ids), load_causal_lm(bf16_dir, {torch::kCPU, torch::kBFloat16})->forward(ids)));
+  }
   std::int64_t numel = 0;
   for (const auto& p : loaded->parameters()) numel += p.numel();
   EXPECT_EQ(numel, config.parameter_count());

@@ -553,8 +553,11 @@ CausalLM random_causal_lm(const ModelConfig& config, std::uint64_t seed, const P
 
 void save_pretrained(CausalLM& model, const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  write_file_atomic(dir / "config.json", json::dump(model_config_to_json(model->config()), 2) + "\n");
-  save_safetensors(dir / "model.safetensors", model->hf_state_dict(), {{"format", "pt"}});
+  const NamedTensors weights = model->hf_state_dict();
+  json::Value config = model_config_to_json(model->config());
+  config.set("torch_dtype", dtype_name(weights.front().second.scalar_type()));
+  save_safetensors(dir / "model.safetensors", weights, {{"format", "pt"}});
+  write_file_atomic(dir / "config.json", json::dump(config, 2) + "\n");
 }
 
 }  // namespace w2s::model

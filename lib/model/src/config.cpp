@@ -199,7 +199,6 @@ json::Value model_config_to_json(const ModelConfig& m) {
   }
   c.set("initializer_range", m.initializer_range);
   ids();
-  c.set("torch_dtype", "float32");
   return c;
 }
 

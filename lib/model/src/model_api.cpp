@@ -43,13 +43,18 @@ RunOptions resolve_run_options(const RunOptions& options) {
   const Placement p = resolve_placement(options);
   RunOptions out = options;
   out.device = p.device.is_cuda() ? "cuda:" + std::to_string(std::max<int>(p.device.index(), 0)) : "cpu";
-  switch (p.dtype) {
-    case torch::kBFloat16: out.dtype = "bfloat16"; break;
-    case torch::kFloat16: out.dtype = "float16"; break;
-    case torch::kFloat64: out.dtype = "float64"; break;
-    default: out.dtype = "float32";
-  }
+  out.dtype = dtype_name(p.dtype);
   return out;
+}
+
+std::string dtype_name(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kFloat32: return "float32";
+    case torch::kBFloat16: return "bfloat16";
+    case torch::kFloat16: return "float16";
+    case torch::kFloat64: return "float64";
+    default: throw Error(std::string("no name for the tensor dtype ") + c10::toString(dtype));
+  }
 }
 
 namespace {

@@ -81,7 +81,7 @@ struct ModelConfig {
 // unsupported model_type or missing / inconsistent sizes.
 ModelConfig parse_model_config(const json::Value& config, std::string_view origin = "config.json");
 ModelConfig read_model_config(const std::filesystem::path& model_dir);
-// The HF config.json for a config (what save_pretrained writes).
+// The HF config.json for a config (save_pretrained adds torch_dtype, the dtype of the weights).
 json::Value model_config_to_json(const ModelConfig& config);
 
 // A small Llama-family config for tests and demos: `model_type` "llama" or "qwen2" (q/k/v bias).

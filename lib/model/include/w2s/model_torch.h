@@ -39,6 +39,8 @@ struct Placement {
 // float16 | float64 ("auto": bfloat16 on CUDA, float32 on CPU). Throws on unknown names or
 // when CUDA is asked for but not available. Also applies options.threads.
 Placement resolve_placement(const RunOptions& options);
+// "float32" | "bfloat16" | "float16" | "float64": the --dtype names, which are also HF's torch_dtype.
+std::string dtype_name(torch::Dtype dtype);
 
 // ---------------------------------------------------------------------------------------------
 // safetensors <-> tensors
