@@ -55,6 +55,9 @@ StageSettings toy_settings(const fs::path& dir) {
   s.trainer.n_warmup_steps = 2;
   s.trainer.eval_every = 4;
   s.trainer.save_every = 5;
+  // The toy task is separable from step 0 (val AUROC 1 at initialisation), so the best checkpoint
+  // is chosen by val loss: by AUROC it would be step 0, the untrained model.
+  s.trainer.metric_for_best_model = "val_loss";
   s.loss.name = "logconf";
   s.loss.logconf_warmup_steps = 4;
   s.transfer = true;  // exercise the logconf buffer, which is part of the checkpoint
@@ -77,7 +80,9 @@ TEST(Trainer, LearnsDeterministicallyAndResumesToTheSameResult) {
   const StageOutcome a = train_stage(c1, toy_inputs(), toy_settings(dir_a));
   EXPECT_EQ(a.steps, 16);  // 2 epochs × 64 / 8
   EXPECT_FALSE(a.resumed);
+  EXPECT_GT(a.best_step, 0);
   EXPECT_GT(a.test.auroc, 0.95);
+  EXPECT_LT(a.test.ce_gold, 0.5);  // from ln 2 at initialisation
   EXPECT_EQ(a.predicted.at("val").size(), 16u);
   EXPECT_TRUE(fs::exists(dir_a / "log.jsonl"));
 
@@ -96,6 +101,34 @@ TEST(Trainer, LearnsDeterministicallyAndResumesToTheSameResult) {
   EXPECT_EQ(resumed.best_step, a.best_step);
   ASSERT_EQ(resumed.test.p1.size(), a.test.p1.size());
   for (std::size_t i = 0; i < a.test.p1.size(); ++i) EXPECT_NEAR(resumed.test.p1[i], a.test.p1[i], 1e-6) << i;
+}
+
+// The CUDA default (bfloat16 base weights, float32 LoRA and head), run on the CPU: only the
+// float32 parameters train, the base stays bfloat16 and frozen, and the task is still learned.
+TEST(Trainer, LoraOnABfloat16BaseTrainsFloat32Adapters) {
+  ClassifierOptions o;
+  o.device = "cpu";
+  o.dtype = "bfloat16";
+  o.threads = 1;
+  Classifier c = build_classifier("random:hidden=32,layers=2,heads=4,kv_heads=2,seed=3", o);
+  const auto before = c.net->backbone()->named_parameters()["model.layers.0.self_attn.q_proj.weight"].clone();
+  ASSERT_EQ(before.scalar_type(), torch::kBFloat16);
+  const auto trainable = c.net->named_trainable_parameters();
+  ASSERT_FALSE(trainable.empty());
+  for (const auto& [name, p] : trainable) EXPECT_EQ(p.scalar_type(), torch::kFloat32) << name;
+
+  StageSettings s = toy_settings(test::scratch_dir("train_trainer_bf16"));
+  s.trainer.lr = 1e-2;
+  s.trainer.n_epochs = 4;
+  s.loss.name = "xent";
+  const StageOutcome out = train_stage(c, toy_inputs(), s);
+  EXPECT_GT(out.best_step, 0);
+  EXPECT_LT(out.test.loss, 0.1);  // from ln 2 at the start
+  bool adapters_moved = false;  // LoRA B starts at zero
+  for (const auto& [name, p] : c.net->named_trainable_parameters())
+    if (name.find("lora_B") != std::string::npos && p.abs().max().item<double>() > 0) adapters_moved = true;
+  EXPECT_TRUE(adapters_moved);
+  EXPECT_TRUE(torch::equal(before, c.net->backbone()->named_parameters()["model.layers.0.self_attn.q_proj.weight"]));
 }
 
 TEST(Trainer, RejectsEmptySplits) {
