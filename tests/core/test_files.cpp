@@ -1,7 +1,11 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -81,4 +85,53 @@ TEST(Names, SlugAndShortName) {
   EXPECT_EQ(w2s::model_slug("meta-llama/llama-3.1-8b-instruct"), "meta-llama_llama-3.1-8b-instruct");
   EXPECT_EQ(w2s::model_short_name("meta-llama/llama-3.1-8b-instruct"), "llama-3.1-8b-instruct");
   EXPECT_EQ(w2s::split_list(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Files, ExclusiveFileLockMakesASecondHolderWait) {
+  const fs::path lock_path = w2s::test::scratch_dir("lock") / "sub" / "lock";
+  std::atomic<bool> waited{false}, acquired{false};
+  std::thread second;
+  {
+    const w2s::ExclusiveFileLock first(lock_path);
+    second = std::thread([&] {
+      const w2s::ExclusiveFileLock lock(lock_path, [&] { waited = true; });
+      acquired = true;
+    });
+    while (!waited) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(acquired);  // still blocked while the first lock is held
+  }
+  second.join();
+  EXPECT_TRUE(acquired);
+  // Free again: no wait.
+  bool waited_again = false;
+  const w2s::ExclusiveFileLock third(lock_path, [&] { waited_again = true; });
+  EXPECT_FALSE(waited_again);
+}
+
+TEST(Files, ExclusiveFileLockIsReleasedWhenItsHolderIsKilled) {
+  const fs::path lock_path = w2s::test::scratch_dir("lock_killed") / "lock";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const w2s::ExclusiveFileLock held(lock_path);
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+    _exit(0);
+  }
+  // Wait until the child holds the lock, then kill it: the lock must come free.
+  bool child_holds = false;
+  for (int i = 0; i < 400 && !child_holds; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int fd = ::open(lock_path.c_str(), O_RDWR);
+    if (fd >= 0) {
+      child_holds = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+      ::close(fd);
+    }
+  }
+  ASSERT_TRUE(child_holds);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  bool waited = false;
+  const w2s::ExclusiveFileLock lock(lock_path, [&] { waited = true; });
+  EXPECT_FALSE(waited);
 }

@@ -191,6 +191,41 @@ TEST(PipelineEndToEnd, KillResumeCacheAndRecords) {
   EXPECT_NE(output.find("ceiling"), std::string::npos);
 }
 
+// Two runs started together on one results folder train each stage once: whichever comes second
+// to a stage waits for the other (a lock in the stage folder) and then reuses it.
+TEST(PipelineEndToEnd, ConcurrentRunsTrainEachStageOnce) {
+  const auto results = w2s::test::scratch_dir("train_e2e_concurrent");
+  const auto data_dir = (w2s::test::assets_dir() / "data").string();
+  auto args = [&](const std::string& run) {
+    return std::vector<std::string>{
+        "train",
+        "--weak-model-name", "random:hidden=8,layers=1,heads=1,kv_heads=1,tokenizer=words,vocab=256,seed=1",
+        "--strong-model-name", "random:hidden=16,layers=1,heads=2,kv_heads=2,tokenizer=words,vocab=512,seed=2",
+        "--dataset", "sst2", "--data-dir", data_dir, "--n-train", "200", "--n-val", "40", "--n-test", "60",
+        "--n-epochs", "2", "--minibatch-size", "4", "--batch-size", "4", "--eval-every", "10", "--loss", "xent",
+        "--threads", "1", "--progress=false", "--results-folder", results.string(), "--run-name", run};
+  };
+  std::string out_a, out_b;
+  int rc_a = -1, rc_b = -1;
+  std::thread a([&] { rc_a = w2s::test::run_command(shell_command(args("a")), &out_a); });
+  std::thread b([&] { rc_b = w2s::test::run_command(shell_command(args("b")), &out_b); });
+  a.join();
+  b.join();
+  ASSERT_EQ(rc_a, 0) << out_a;
+  ASSERT_EQ(rc_b, 0) << out_b;
+  const std::string both = out_a + out_b;
+  for (const std::string stage : {"floor", "ceiling", "w2s"}) {
+    SCOPED_TRACE(stage);
+    std::size_t trained = 0;
+    for (std::size_t at = both.find(stage + ": training "); at != std::string::npos; at = both.find(stage + ": training ", at + 1))
+      ++trained;
+    EXPECT_EQ(trained, 1u) << both;
+    EXPECT_EQ(stage_dirs(results, stage).size(), 1u);
+    EXPECT_TRUE(fs::exists(results / "a" / "sst2" / stage / "record.json"));
+    EXPECT_TRUE(fs::exists(results / "b" / "sst2" / stage / "record.json"));
+  }
+}
+
 TEST(PipelineEndToEnd, RejectsBadOptionsBeforeLoadingAnything) {
   std::string output;
   const auto cmd = w2s::test::w2s_binary().string() + " train --loss hinge --results-folder " +

@@ -1,6 +1,7 @@
 // Durable file I/O: whole-file reads, atomic replacement, durable appends.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -94,5 +95,29 @@ void AppendOnlyFile::append_line(std::string_view line) {
 void AppendOnlyFile::sync() {
   if (::fdatasync(fd_) != 0) io_error("sync", path_);
 }
+
+ExclusiveFileLock::ExclusiveFileLock(const fs::path& path, const std::function<void()>& on_wait) {
+  const fs::path dir = path.parent_path();
+  if (!dir.empty()) fs::create_directories(dir);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) io_error("open", path);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+  if (errno != EWOULDBLOCK) {
+    const int saved = errno;
+    ::close(fd_);
+    errno = saved;
+    io_error("lock", path);
+  }
+  if (on_wait) on_wait();
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int saved = errno;
+    ::close(fd_);
+    errno = saved;
+    io_error("lock", path);
+  }
+}
+
+ExclusiveFileLock::~ExclusiveFileLock() { ::close(fd_); }  // closing releases the lock
 
 }  // namespace w2s

@@ -322,11 +322,15 @@ Activations strong_activations(const StageInputs& in, const PipelineOptions& o, 
   const char* splits[] = {"train", "val", "test"};
   Activations acts;
   torch::Tensor* targets[] = {&acts.train, &acts.val, &acts.test};
-  if (fs::exists(dir / "done")) {
+  auto load_if_done = [&] {
+    if (!fs::exists(dir / "done")) return false;
     say("probe: reusing cached activations " + dir.string());
     for (int i = 0; i < 3; ++i) *targets[i] = model::load_safetensors(dir / (std::string(splits[i]) + ".safetensors")).at(0).second;
-    return acts;
-  }
+    return true;
+  };
+  if (load_if_done()) return acts;
+  const ExclusiveFileLock lock(dir / "lock", [] { say("probe: another run is computing these activations; waiting for it"); });
+  if (load_if_done()) return acts;
   say("probe: computing strong-model activations into " + dir.string());
   // The base model: LoRA's B starts at zero, so the adapted model equals it.
   Classifier base = build_classifier(o.strong_model, classifier_options(o));
@@ -386,13 +390,21 @@ StageSummary run_stage(const StagePlan& plan, const PipelineOptions& o, const da
     return summary_of(plan, record, dir, key, reused);
   };
 
-  if (fs::exists(dir / "stage.json")) {
+  auto reuse_if_finished = [&]() -> std::optional<StageSummary> {
+    if (!fs::exists(dir / "stage.json")) return std::nullopt;
     say(fmt::format("{}: stage cache hit, reusing {}", plan.name, dir.string()));
     return publish(true);
-  }
+  };
+  if (auto hit = reuse_if_finished()) return *hit;
+  // Runs that share the stage cache train a stage one at a time: a second run waits here, then
+  // finds the stage finished (or resumes it if the first one was killed).
+  fs::create_directories(dir);
+  const ExclusiveFileLock lock(dir / "lock", [&] {
+    say(fmt::format("{}: another run is training this stage; waiting for it", plan.name));
+  });
+  if (auto hit = reuse_if_finished()) return *hit;
   say(fmt::format("{}: training {} on {} examples ({} labels) in {}", plan.name, plan.model, plan.inputs.train.size(),
                   plan.label_source.kind, dir.string()));
-  fs::create_directories(dir);
   write_file_atomic(dir / "key.json", json::dump(material, 2) + "\n");
 
   StageInputs inputs = plan.inputs;

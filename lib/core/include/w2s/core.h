@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -160,6 +161,21 @@ class AppendOnlyFile {
 
  private:
   std::filesystem::path path_;
+  int fd_ = -1;
+};
+
+// An exclusive advisory lock (flock) on `path`, created when missing, held until destruction. The
+// kernel drops it when the holder exits, even by SIGKILL, so a killed run never leaves it stale.
+// When another process (or another ExclusiveFileLock in this one) holds it, `on_wait` is called
+// once and the constructor blocks until the lock is free.
+class ExclusiveFileLock {
+ public:
+  explicit ExclusiveFileLock(const std::filesystem::path& path, const std::function<void()>& on_wait = {});
+  ~ExclusiveFileLock();
+  ExclusiveFileLock(const ExclusiveFileLock&) = delete;
+  ExclusiveFileLock& operator=(const ExclusiveFileLock&) = delete;
+
+ private:
   int fd_ = -1;
 };
 
