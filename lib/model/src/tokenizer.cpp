@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <functional>
 #include <mutex>
 #include <queue>
@@ -162,7 +161,10 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, std::int64_t> vocab;
   std::vector<std::string> id_to_token;
   struct Merge { std::int32_t rank; std::int32_t merged; };
-  std::unordered_map<std::uint64_t, Merge> merges;
+  std::unordered_map<std::uint64_t, Merge> merges;  // by merge_key(left id, right id)
+  static std::uint64_t merge_key(std::int64_t left, std::int64_t right) {
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) | static_cast<std::uint32_t>(right);
+  }
   bool byte_fallback = false, fuse_unk = false, ignore_merges = false;
   std::optional<std::int64_t> unk_id;
   std::string continuing_subword_prefix, end_of_word_suffix;
@@ -276,9 +278,7 @@ struct Tokenizer::Impl {
   }
 
   const Merge* merge_of(std::int32_t left, std::int32_t right) const {
-    const std::uint64_t key = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) |
-                              static_cast<std::uint32_t>(right);
-    auto it = merges.find(key);
+    auto it = merges.find(merge_key(left, right));
     return it == merges.end() ? nullptr : &it->second;
   }
 
@@ -686,8 +686,7 @@ Tokenizer Tokenizer::from_files(const std::filesystem::path& tokenizer_json,
     const auto ia = t->id_of(a), ib = t->id_of(b), im = t->id_of(a + b);
     if (ia < 0 || ib < 0 || im < 0)
       throw Error(where + ": merge \"" + a + " " + b + "\" uses tokens missing from the vocabulary");
-    const std::uint64_t key = (static_cast<std::uint64_t>(ia) << 32) | static_cast<std::uint64_t>(ib);
-    t->merges.emplace(key, Impl::Merge{rank++, static_cast<std::int32_t>(im)});
+    t->merges.emplace(Impl::merge_key(ia, ib), Impl::Merge{rank++, static_cast<std::int32_t>(im)});
   }
   if (const json::Value* added = root.find("added_tokens"); added && added->is_array()) {
     for (const auto& a : added->as_array()) {
