@@ -203,6 +203,27 @@ TEST(TrainingPipeline, TrainNeverContainsTestTexts) {
   EXPECT_EQ(held.train.size() + held.val.size(), 80u);
 }
 
+TEST(TrainingPipeline, UserJsonlErrorsNameTheProblem) {
+  const fs::path dir = w2s::test::scratch_dir("train_jsonl_errors");
+  std::string rows;
+  for (int i = 0; i < 20; ++i) rows += R"({"text": "s)" + std::to_string(i) + R"(", "label": )" + std::to_string(i % 2) + "}\n";
+  TrainingDataOptions o;
+  o.name = "jsonl";
+  o.dataset_file = (dir / "train.jsonl").string() + "," + (dir / "test.jsonl").string();
+  w2s::test::write_text(dir / "train.jsonl", rows + R"({"text": "bad", "label": 2})" + "\n");
+  w2s::test::write_text(dir / "test.jsonl", rows);
+  std::string msg = w2s::test::error_of([&] { load_training_data(o); });
+  EXPECT_CONTAINS(msg, (dir / "train.jsonl").string() + ":21");
+  EXPECT_CONTAINS(msg, "expected 0 or 1");
+  w2s::test::write_text(dir / "train.jsonl", rows);
+  w2s::test::write_text(dir / "test.jsonl", "");
+  msg = w2s::test::error_of([&] { load_training_data(o); });
+  EXPECT_CONTAINS(msg, "(test split): no examples (of 0 rows read)");
+  w2s::test::write_text(dir / "test.jsonl", R"({"text": "only", "label": 1})" "\n");
+  msg = w2s::test::error_of([&] { load_training_data(o); });
+  EXPECT_CONTAINS(msg, "only one class");
+}
+
 TEST(TrainingPipeline, HuggingFaceExportLayoutAndErrors) {
   const fs::path dir = w2s::test::scratch_dir("train_hf");
   std::string rows;

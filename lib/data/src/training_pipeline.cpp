@@ -201,6 +201,9 @@ std::vector<TextExample> process_split(const DatasetSpec& spec, const Rows& rows
 
   // Balance by undersampling: keep the minority class, a shuffled prefix of the majority class,
   // minority first, then shuffle the concatenation.
+  if (formatted.empty())
+    throw Error(fmt::format("training dataset '{}' ({} split): no examples (of {} rows read)", spec.name, role,
+                            rows.size()));
   std::size_t positives = 0;
   for (const auto& e : formatted) positives += e.label == 1;
   const std::size_t negatives = formatted.size() - positives;
