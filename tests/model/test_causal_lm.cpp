@@ -170,6 +170,10 @@ TEST_F(ModelTest, ConfigErrorsAndRopeScaling) {
   EXPECT_TRUE(torch::isfinite(model->forward(torch::randint(0, 259, {1, 80}, torch::kLong))).all().item<bool>());
   llama3.set("rope_scaling", w2s::json::parse(R"({"rope_type":"yarn","factor":4.0})"));
   EXPECT_THROW(parse_model_config(llama3), w2s::Error);
+  // A field of the wrong type: the error names the file and the problem.
+  llama3.set("rope_scaling", w2s::json::parse(R"({"rope_type":"llama3","factor":"big"})"));
+  const std::string message = w2s::test::error_of([&] { parse_model_config(llama3, "some/config.json"); });
+  EXPECT_CONTAINS(message, "some/config.json: expected number, found string");
 }
 
 TEST_F(ModelTest, LoraWithZeroBEqualsBaseAndOnlyAdaptersTrain) {

@@ -176,6 +176,13 @@ TEST(Tokenizer, RejectsUnsupportedModels) {
   } catch (const w2s::Error& e) {
     EXPECT_NE(std::string(e.what()).find("WordPiece"), std::string::npos) << e.what();
   }
+  // Malformed documents: the error names the file.
+  const std::string path = (dir / "tokenizer.json").string();
+  for (const char* text : {"{}", "[]", R"({"model":{"type":"BPE","vocab":[1,2],"merges":[]}})",
+                           R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[["a"]]}})"}) {
+    w2s::write_file_atomic(dir / "tokenizer.json", text);
+    EXPECT_CONTAINS(w2s::test::error_of([&] { Tokenizer::from_dir(dir); }), path + ": ");
+  }
 }
 
 }  // namespace

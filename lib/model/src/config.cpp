@@ -53,7 +53,9 @@ std::int64_t ModelConfig::parameter_count() const {
   return n;
 }
 
-ModelConfig parse_model_config(const json::Value& c, std::string_view origin) {
+namespace {
+
+ModelConfig parse_config_fields(const json::Value& c, std::string_view origin) {
   const std::string where(origin);
   if (!c.is_object()) throw Error(where + ": not a JSON object");
   ModelConfig m;
@@ -134,6 +136,12 @@ ModelConfig parse_model_config(const json::Value& c, std::string_view origin) {
   m.eos_token_id = optional_id(c, "eos_token_id");
   m.pad_token_id = optional_id(c, "pad_token_id");
   return m;
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const json::Value& c, std::string_view origin) {
+  return json::with_origin(origin, [&] { return parse_config_fields(c, origin); });
 }
 
 ModelConfig read_model_config(const std::filesystem::path& model_dir) {

@@ -649,72 +649,75 @@ Tokenizer Tokenizer::from_dir(const std::filesystem::path& model_dir) {
 Tokenizer Tokenizer::from_files(const std::filesystem::path& tokenizer_json,
                                 const std::optional<std::filesystem::path>& tokenizer_config) {
   const std::string where = tokenizer_json.string();
-  const json::Value root = json::parse_file(tokenizer_json);
-  auto t = std::make_unique<Impl>();
-  const json::Value& model = root.at("model");
-  if (model.get_string("type") != "BPE")
-    throw Error(where + ": tokenizer model \"" + model.get_string("type") + "\" is not supported (BPE)");
-  for (const auto& [token, id] : model.at("vocab").as_object()) {
-    if (!id.is_int() || id.as_int() < 0 || id.as_int() > 10'000'000)
-      throw Error(where + ": vocab id of \"" + token + "\" is not a valid id");
-    t->add_token(token, id.as_int());
-  }
-  t->byte_fallback = model.get_bool("byte_fallback", false);
-  t->fuse_unk = model.get_bool("fuse_unk", false);
-  t->ignore_merges = model.get_bool("ignore_merges", false);
-  t->continuing_subword_prefix = model.get_string("continuing_subword_prefix");
-  t->end_of_word_suffix = model.get_string("end_of_word_suffix");
-  if (const std::string unk = token_content(model.find("unk_token")); !unk.empty()) {
-    if (t->id_of(unk) < 0) throw Error(where + ": unk_token \"" + unk + "\" is not in the vocabulary");
-    t->unk_id = t->id_of(unk);
-  }
-  std::int32_t rank = 0;
-  for (const auto& m : model.at("merges").as_array()) {
-    std::string a, b;
-    if (m.is_string()) {
-      const std::string& s = m.as_string();
-      const auto space = s.find(' ');
-      if (space == std::string::npos) throw Error(where + ": merge \"" + s + "\" has no space");
-      a = s.substr(0, space);
-      b = s.substr(space + 1);
-    } else if (m.is_array() && m.size() == 2) {
-      a = m.at(std::size_t{0}).as_string();
-      b = m.at(std::size_t{1}).as_string();
-    } else {
-      throw Error(where + ": merge #" + std::to_string(rank) + " is neither \"a b\" nor [a, b]");
+  auto build = [&] {
+    const json::Value root = json::parse_file(tokenizer_json);
+    auto t = std::make_unique<Impl>();
+    const json::Value& model = root.at("model");
+    if (model.get_string("type") != "BPE")
+      throw Error(where + ": tokenizer model \"" + model.get_string("type") + "\" is not supported (BPE)");
+    for (const auto& [token, id] : model.at("vocab").as_object()) {
+      if (!id.is_int() || id.as_int() < 0 || id.as_int() > 10'000'000)
+        throw Error(where + ": vocab id of \"" + token + "\" is not a valid id");
+      t->add_token(token, id.as_int());
     }
-    const auto ia = t->id_of(a), ib = t->id_of(b), im = t->id_of(a + b);
-    if (ia < 0 || ib < 0 || im < 0)
-      throw Error(where + ": merge \"" + a + " " + b + "\" uses tokens missing from the vocabulary");
-    t->merges.emplace(Impl::merge_key(ia, ib), Impl::Merge{rank++, static_cast<std::int32_t>(im)});
-  }
-  if (const json::Value* added = root.find("added_tokens"); added && added->is_array()) {
-    for (const auto& a : added->as_array()) {
-      Impl::Added tok{a.get_string("content"), a.get_int("id", -1), a.get_bool("special", false),
-                      a.get_bool("lstrip", false), a.get_bool("rstrip", false)};
-      if (tok.id < 0 || tok.content.empty()) throw Error(where + ": malformed entry in added_tokens");
-      t->add_token(tok.content, tok.id);
-      t->added.push_back(std::move(tok));
+    t->byte_fallback = model.get_bool("byte_fallback", false);
+    t->fuse_unk = model.get_bool("fuse_unk", false);
+    t->ignore_merges = model.get_bool("ignore_merges", false);
+    t->continuing_subword_prefix = model.get_string("continuing_subword_prefix");
+    t->end_of_word_suffix = model.get_string("end_of_word_suffix");
+    if (const std::string unk = token_content(model.find("unk_token")); !unk.empty()) {
+      if (t->id_of(unk) < 0) throw Error(where + ": unk_token \"" + unk + "\" is not in the vocabulary");
+      t->unk_id = t->id_of(unk);
     }
-  }
-  t->is_special.assign(t->id_to_token.size(), false);
-  for (const auto& a : t->added) t->is_special[a.id] = a.special;
+    std::int32_t rank = 0;
+    for (const auto& m : model.at("merges").as_array()) {
+      std::string a, b;
+      if (m.is_string()) {
+        const std::string& s = m.as_string();
+        const auto space = s.find(' ');
+        if (space == std::string::npos) throw Error(where + ": merge \"" + s + "\" has no space");
+        a = s.substr(0, space);
+        b = s.substr(space + 1);
+      } else if (m.is_array() && m.size() == 2) {
+        a = m.at(std::size_t{0}).as_string();
+        b = m.at(std::size_t{1}).as_string();
+      } else {
+        throw Error(where + ": merge #" + std::to_string(rank) + " is neither \"a b\" nor [a, b]");
+      }
+      const auto ia = t->id_of(a), ib = t->id_of(b), im = t->id_of(a + b);
+      if (ia < 0 || ib < 0 || im < 0)
+        throw Error(where + ": merge \"" + a + " " + b + "\" uses tokens missing from the vocabulary");
+      t->merges.emplace(Impl::merge_key(ia, ib), Impl::Merge{rank++, static_cast<std::int32_t>(im)});
+    }
+    if (const json::Value* added = root.find("added_tokens"); added && added->is_array()) {
+      for (const auto& a : added->as_array()) {
+        Impl::Added tok{a.get_string("content"), a.get_int("id", -1), a.get_bool("special", false),
+                        a.get_bool("lstrip", false), a.get_bool("rstrip", false)};
+        if (tok.id < 0 || tok.content.empty()) throw Error(where + ": malformed entry in added_tokens");
+        t->add_token(tok.content, tok.id);
+        t->added.push_back(std::move(tok));
+      }
+    }
+    t->is_special.assign(t->id_to_token.size(), false);
+    for (const auto& a : t->added) t->is_special[a.id] = a.special;
 
-  if (const json::Value* n = root.find("normalizer")) parse_normalizer(*t, *n, where);
-  if (const json::Value* p = root.find("pre_tokenizer")) parse_pre_tokenizer(*t, *p, where);
-  if (const json::Value* p = root.find("post_processor")) parse_post_processor(*t, *p, where);
-  t->kind = t->byte_level_map ? Impl::Kind::ByteLevel : Impl::Kind::ByteFallback;
-  if (!t->byte_level_map && !t->byte_fallback)
-    throw Error(where + ": BPE without ByteLevel pre-tokenizer or byte_fallback is not supported");
-  if (const json::Value* d = root.find("decoder")) parse_decoder(*t, *d);
+    if (const json::Value* n = root.find("normalizer")) parse_normalizer(*t, *n, where);
+    if (const json::Value* p = root.find("pre_tokenizer")) parse_pre_tokenizer(*t, *p, where);
+    if (const json::Value* p = root.find("post_processor")) parse_post_processor(*t, *p, where);
+    t->kind = t->byte_level_map ? Impl::Kind::ByteLevel : Impl::Kind::ByteFallback;
+    if (!t->byte_level_map && !t->byte_fallback)
+      throw Error(where + ": BPE without ByteLevel pre-tokenizer or byte_fallback is not supported");
+    if (const json::Value* d = root.find("decoder")) parse_decoder(*t, *d);
 
-  if (tokenizer_config) {
-    t->bos = config_token_id(*t, *tokenizer_config, "bos_token");
-    t->eos = config_token_id(*t, *tokenizer_config, "eos_token");
-    t->pad = config_token_id(*t, *tokenizer_config, "pad_token");
-  }
-  if (!t->pad) t->pad = t->eos;
-  return Tokenizer(std::move(t));
+    if (tokenizer_config) {
+      t->bos = config_token_id(*t, *tokenizer_config, "bos_token");
+      t->eos = config_token_id(*t, *tokenizer_config, "eos_token");
+      t->pad = config_token_id(*t, *tokenizer_config, "pad_token");
+    }
+    if (!t->pad) t->pad = t->eos;
+    return Tokenizer(std::move(t));
+  };
+  return json::with_origin(where, build);
 }
 
 Tokenizer Tokenizer::bytes() {

@@ -131,6 +131,19 @@ std::string dump(const Value& v, int indent = -1);
 // Canonical form for hashing: compact, object keys sorted recursively.
 std::string dump_canonical(const Value& v);
 
+// Returns f(). An access error that f raises on a parsed document ("JSON: missing key ...",
+// "JSON: expected object, found array") is rethrown as "<origin>: ...", so that it names the file.
+template <class F>
+decltype(auto) with_origin(std::string_view origin, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    const std::string_view message = e.what();
+    if (message.rfind("JSON: ", 0) != 0) throw;
+    throw Error(std::string(origin) + ": " + std::string(message.substr(6)));
+  }
+}
+
 }  // namespace json
 
 // ---------------------------------------------------------------------------------------------
