@@ -1,7 +1,8 @@
 """The same Llama forward pass and training step as bench_model.cpp, written the straightforward
 way in PyTorch (Debian python3-torch), for the ratio the benchmark prints.
 
-usage: reference_llama.py VOCAB HIDDEN INTER LAYERS HEADS KV_HEADS BATCH SEQ REPEATS THREADS
+usage: reference_llama.py VOCAB HIDDEN INTER LAYERS HEADS KV_HEADS BATCH SEQ REPEATS THREADS DEVICE DTYPE
+(DEVICE: cpu | cuda:N; DTYPE: float32 | bfloat16 | float16 of the forward pass; training is float32)
 prints: forward_tokens_per_s=<x> train_tokens_per_s=<y>
 """
 import math
@@ -48,6 +49,7 @@ class Layer(nn.Module):
         q = self.q_proj(h).view(b, t, self.heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(h).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(h).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        cos, sin = cos.to(q.dtype), sin.to(q.dtype)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         rep = self.heads // self.kv_heads
         k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
@@ -65,15 +67,16 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(Layer(hidden, inter, heads, kv_heads) for _ in range(layers))
         self.norm = RMSNorm(hidden)
         self.lm_head = nn.Linear(hidden, vocab, bias=False)
-        d = hidden // heads
-        self.register_buffer("inv_freq", 1.0 / (10000.0 ** (torch.arange(0, d, 2).float() / d)))
+        self.head_dim = hidden // heads
 
     def forward(self, ids):
         t = ids.shape[1]
-        freqs = torch.arange(t).float()[:, None] * self.inv_freq
+        d = self.head_dim
+        inv_freq = 1.0 / (10000.0 ** (torch.arange(0, d, 2, device=ids.device).float() / d))
+        freqs = torch.arange(t, device=ids.device).float()[:, None] * inv_freq
         emb = torch.cat((freqs, freqs), -1)
         cos, sin = emb.cos(), emb.sin()
-        mask = torch.full((t, t), torch.finfo(torch.float32).min).triu(1)
+        mask = torch.full((t, t), torch.finfo(torch.float32).min, device=ids.device).triu(1)
         x = self.embed(ids)
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
@@ -82,16 +85,25 @@ class Llama(nn.Module):
 
 def main():
     vocab, hidden, inter, layers, heads, kv_heads, batch, seq, repeats, threads = map(int, sys.argv[1:11])
+    device, dtype = sys.argv[11], getattr(torch, sys.argv[12])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = Llama(vocab, hidden, inter, layers, heads, kv_heads)
-    ids = torch.randint(0, vocab, (batch, seq))
+
+    def finish():  # CUDA kernels run asynchronously: wait for them before reading the clock
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    model = Llama(vocab, hidden, inter, layers, heads, kv_heads).to(device, dtype)
+    ids = torch.randint(0, vocab, (batch, seq), device=device)
     with torch.no_grad():
         model(ids)  # warm-up
+        finish()
         start = time.perf_counter()
         for _ in range(repeats):
             model(ids)
+        finish()
         forward = batch * seq * repeats / (time.perf_counter() - start)
+    model = model.float()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
 
     def step():
@@ -102,9 +114,11 @@ def main():
         opt.step()
 
     step()  # warm-up
+    finish()
     start = time.perf_counter()
     for _ in range(repeats):
         step()
+    finish()
     train = batch * seq * repeats / (time.perf_counter() - start)
     print(f"forward_tokens_per_s={forward:.1f} train_tokens_per_s={train:.1f}")
 
