@@ -88,7 +88,7 @@ Throughput measure_pytorch(const Case& c, int threads, const std::string& device
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_benchmark(int argc, char** argv) {
   int threads = 2;
   bool quick = false;
   std::string device = "cpu", dtype = "float32";
@@ -116,4 +116,13 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_benchmark(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_model: error: %s\n", e.what());
+    return 1;
+  }
 }
