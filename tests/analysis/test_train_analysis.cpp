@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "detail.h"
 #include "train_fixtures.h"
 
 using namespace w2s;
@@ -110,4 +113,72 @@ TEST(TrainAnalysis, MissingCeilingAndMixedDataNameTheFiles) {
     EXPECT_NE(msg.find("mixed datasets"), std::string::npos) << msg;
     EXPECT_NE(msg.find("xent/w2s.json"), std::string::npos) << msg;
   }
+}
+
+TEST(TrainAnalysis, MethodPairsComparePgrOnTheSameExamples) {
+  const fs::path dir = test::scratch_dir("train_method_pairs");
+  test::write_train_fixture(dir, "sst2");
+  // A third student that predicts exactly what the logconf one does.
+  results::write_record(dir / "sst2" / "twin" / "w2s.json",
+                        test::train_record(Kind::TrainW2S, "sst2", "org/big", "org/small", "twin", test::kBinaryGold,
+                                           {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9}));
+  Options o;
+  o.bootstrap_resamples = 200;
+  o.seed = 5;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& pairs = r.tables.at("train_method_pairs");
+  ASSERT_EQ(pairs.size(), 3u);  // logconf, twin, xent: every two
+  auto pair_row = [&](const std::string& a, const std::string& b) -> std::pair<const json::Value*, double> {
+    for (const auto& row : pairs.as_array()) {
+      if (row.get_string("method_a") == a && row.get_string("method_b") == b) return {&row, 1.0};
+      if (row.get_string("method_a") == b && row.get_string("method_b") == a) return {&row, -1.0};
+    }
+    throw Error("no pair " + a + " " + b);
+  };
+
+  const auto [lx, sign] = pair_row("logconf", "xent");
+  const json::Value& logconf = row_for(r, "sst2", "logconf");
+  const json::Value& xent = row_for(r, "sst2", "xent");
+  for (const std::string metric : {"auroc", "accuracy"}) {
+    SCOPED_TRACE(metric);
+    const double delta = lx->get_double("delta_pgr_" + metric);
+    EXPECT_DOUBLE_EQ(delta, sign * (logconf.get_double("pgr_" + metric) - xent.get_double("pgr_" + metric)));
+    EXPECT_LE(lx->get_double("delta_pgr_" + metric + "_lo"), delta);
+    EXPECT_GE(lx->get_double("delta_pgr_" + metric + "_hi"), delta);
+    EXPECT_GE(lx->get_double("p_" + metric), 0.0);
+    EXPECT_LE(lx->get_double("p_" + metric), 1.0);
+  }
+  // logconf is right on 6 of 8, xent on 4 of 8, and xent never where logconf is wrong.
+  const std::int64_t a_only = lx->get_int("mcnemar_a_only_correct"), b_only = lx->get_int("mcnemar_b_only_correct");
+  EXPECT_EQ(sign > 0 ? a_only : b_only, 2);
+  EXPECT_EQ(sign > 0 ? b_only : a_only, 0);
+  EXPECT_DOUBLE_EQ(lx->get_double("mcnemar_p"), 0.5);
+
+  // Identical students: no difference in any resample.
+  const json::Value& twins = *pair_row("logconf", "twin").first;
+  for (const std::string metric : {"auroc", "accuracy"}) {
+    EXPECT_DOUBLE_EQ(twins.get_double("delta_pgr_" + metric), 0.0);
+    EXPECT_DOUBLE_EQ(twins.get_double("delta_pgr_" + metric + "_lo"), 0.0);
+    EXPECT_DOUBLE_EQ(twins.get_double("delta_pgr_" + metric + "_hi"), 0.0);
+    EXPECT_DOUBLE_EQ(twins.get_double("p_" + metric), 1.0);
+  }
+  EXPECT_DOUBLE_EQ(twins.get_double("mcnemar_p"), 1.0);
+
+  // Without resampling: the point differences and McNemar only.
+  o.bootstrap_resamples = 0;
+  const Report unresampled = analyze(test::load(dir), o);
+  const json::Value& plain = unresampled.tables.at("train_method_pairs").at(0);
+  EXPECT_FALSE(plain.at("delta_pgr_auroc").is_null());
+  EXPECT_TRUE(plain.at("delta_pgr_auroc_lo").is_null());
+  EXPECT_TRUE(plain.at("p_auroc").is_null());
+}
+
+TEST(TrainAnalysis, BootstrapPValue) {
+  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({0.1, 0.2, 0.3, 0.4}), 0.0);
+  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({-0.1, 0.2, 0.3, 0.4}), 0.5);
+  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({-0.1, -0.2, 0.3, 0.4}), 1.0);
+  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({0.0, 0.0}), 1.0);
+  const double nan = std::nan("");
+  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({nan, 0.2, 0.3, -0.4}), 2.0 / 3.0);
+  EXPECT_FALSE(detail::bootstrap_p_value({nan, nan, nan, 0.4}).has_value());
 }

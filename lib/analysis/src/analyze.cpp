@@ -46,12 +46,14 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   }
 
   json::Value accuracy_rows = json::Value::array(), method_rows = json::Value::array();
+  json::Value method_pair_rows = json::Value::array();
   json::Value pair_rows = detail::icl_tables(icl, options, accuracy_rows);
-  json::Value train_rows = detail::train_tables(train, options, method_rows);
+  json::Value train_rows = detail::train_tables(train, options, method_rows, method_pair_rows);
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
   report.tables.set("train", std::move(train_rows));
   report.tables.set("train_methods", std::move(method_rows));
+  report.tables.set("train_method_pairs", std::move(method_pair_rows));
 
   if (!icl.empty()) {
     report.dataset = icl.front()->record.dataset;

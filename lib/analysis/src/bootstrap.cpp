@@ -122,6 +122,18 @@ std::vector<double> pgr_samples(const std::vector<double>& student, const std::v
   return out;
 }
 
+std::optional<double> bootstrap_p_value(const std::vector<double>& differences) {
+  std::size_t defined = 0, at_most_zero = 0, at_least_zero = 0;
+  for (double d : differences) {
+    if (std::isnan(d)) continue;
+    ++defined;
+    at_most_zero += d <= 0;
+    at_least_zero += d >= 0;
+  }
+  if (defined == 0 || 2 * defined < differences.size()) return std::nullopt;
+  return std::min(1.0, 2.0 * static_cast<double>(std::min(at_most_zero, at_least_zero)) / static_cast<double>(defined));
+}
+
 void put_estimate(json::Value& row, const std::string& key, std::optional<double> point,
                   const std::vector<double>* samples, double confidence) {
   row.set(key, point);

@@ -47,6 +47,10 @@ class Bootstrap {
 std::vector<double> pgr_samples(const std::vector<double>& student, const std::vector<double>& floor,
                                 const std::vector<double>& ceiling, double zero_guard);
 
+// Two-sided bootstrap p-value of "no difference": twice the smaller share of the defined
+// resampled differences on either side of 0 (at most 1); null when fewer than half are defined.
+std::optional<double> bootstrap_p_value(const std::vector<double>& differences);
+
 // Sets key, key_lo, key_hi on a row. The interval comes from the defined (non-NaN) samples and is
 // null when fewer than half of the resamples are defined.
 void put_estimate(json::Value& row, const std::string& key, std::optional<double> point,
@@ -70,6 +74,6 @@ const results::LoadedRecord* pick_unique(const std::vector<const results::Loaded
 json::Value icl_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options,
                        json::Value& accuracy_rows);
 json::Value train_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options,
-                         json::Value& method_rows);
+                         json::Value& method_rows, json::Value& method_pair_rows);
 
 }  // namespace w2s::analysis::detail

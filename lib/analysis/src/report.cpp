@@ -90,6 +90,20 @@ std::string console_table(const Report& report) {
       out += fmt::format("  {:<24} {} dataset(s): mean {}  median {}  ({} defined)\n", row.get_string("method"),
                          row.get_int("datasets"), number(row.at("pgr_auroc_mean"), "{:.3f}"),
                          number(row.at("pgr_auroc_median"), "{:.3f}"), row.get_int("pgr_auroc_defined"));
+    const Value& pairs = report.tables.at("train_method_pairs");
+    if (pairs.size()) {
+      out += fmt::format("\nMethod A against method B on the same test examples: PGR(A) - PGR(B), paired bootstrap "
+                         "p; McNemar on correctness\n");
+      out += fmt::format("{:<16} {:<30} {:<18} {:<18} {:<21} {:>8}  {:<21} {:>8} {:>8}\n", "dataset", "weak -> strong",
+                         "A", "B", "delta PGR (AUROC)", "p", "delta PGR (acc)", "p", "McNemar");
+      for (const auto& row : pairs.as_array())
+        out += fmt::format("{:<16} {:<30} {:<18} {:<18} {:<21} {:>8}  {:<21} {:>8} {:>8}\n", row.get_string("dataset"),
+                           detail::short_model_name(row.get_string("weak")) + " -> " +
+                               detail::short_model_name(row.get_string("strong")),
+                           row.get_string("method_a"), row.get_string("method_b"), with_ci(row, "delta_pgr_auroc"),
+                           number(row.at("p_auroc"), "{:.3g}"), with_ci(row, "delta_pgr_accuracy"),
+                           number(row.at("p_accuracy"), "{:.3g}"), number(row.at("mcnemar_p"), "{:.3g}"));
+    }
   }
   for (const auto& note : report.notes) out += "note: " + note + "\n";
   return out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -41,7 +42,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 json::Value train_tables(const std::vector<const LoadedRecord*>& records, const Options& options,
-                         json::Value& method_rows) {
+                         json::Value& method_rows, json::Value& method_pair_rows) {
   json::Value rows = json::Value::array();
   // dataset name -> identity key, to refuse mixing two versions of one dataset.
   std::map<std::string, const LoadedRecord*> identity;
@@ -90,6 +91,14 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
     const Eval& ceiling = evals[1];
     Bootstrap boot(floor.correct.size(), options);
     const double conf = options.confidence;
+    // What the method comparisons below need of each student.
+    struct StudentPgr {
+      std::string method;
+      const Eval* eval;
+      std::optional<double> accuracy, auroc;            // PGR
+      std::vector<double> accuracy_samples, auroc_samples;
+    };
+    std::vector<StudentPgr> pgrs;
 
     for (std::size_t i = 2; i < evals.size(); ++i) {
       const Eval& x = evals[i];
@@ -108,10 +117,11 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       put_estimate(row, "ceiling_accuracy", ceiling.accuracy(), acc(ceiling), conf);
       put_estimate(row, "student_accuracy", x.accuracy(), acc(x), conf);
       const auto pgr_acc = pgr(x.accuracy(), floor.accuracy(), ceiling.accuracy(), options.zero_guard);
-      std::vector<double> samples;
+      StudentPgr& student = pgrs.emplace_back(StudentPgr{method, &x, pgr_acc, std::nullopt, {}, {}});
       if (boot.enabled())
-        samples = pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
-      put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &samples : nullptr, conf);
+        student.accuracy_samples =
+            pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
+      put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &student.accuracy_samples : nullptr, conf);
 
       // AUROC bootstraps need per-example scores on all three; otherwise point values only.
       const bool scored = floor.has_scores && ceiling.has_scores && x.has_scores && boot.enabled();
@@ -122,9 +132,10 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       std::optional<double> pgr_auc;
       if (floor.auroc() && ceiling.auroc() && x.auroc())
         pgr_auc = pgr(*x.auroc(), *floor.auroc(), *ceiling.auroc(), options.zero_guard);
-      samples.clear();
-      if (scored) samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
-      put_estimate(row, "pgr_auroc", pgr_auc, scored ? &samples : nullptr, conf);
+      student.auroc = pgr_auc;
+      if (scored)
+        student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
+      put_estimate(row, "pgr_auroc", pgr_auc, scored ? &student.auroc_samples : nullptr, conf);
 
       const McNemar mc = mcnemar(x.correct, ceiling.correct);
       row.set("mcnemar_student_only_correct", mc.only_a_correct);
@@ -141,6 +152,38 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       datasets_by_method[method].insert(dataset);
       if (pgr_auc) pgr_auroc_by_method[method].push_back(*pgr_auc);
       if (pgr_acc) pgr_accuracy_by_method[method].push_back(*pgr_acc);
+    }
+
+    // Every two methods of this group: same floor, ceiling, test examples and resamples, so the
+    // difference of their PGRs has a paired bootstrap interval and p-value.
+    for (std::size_t a = 0; a < pgrs.size(); ++a) {
+      for (std::size_t b = a + 1; b < pgrs.size(); ++b) {
+        const StudentPgr& x = pgrs[a];
+        const StudentPgr& y = pgrs[b];
+        json::Value row = json::Value::object();
+        row.set("dataset", dataset);
+        row.set("weak", weak);
+        row.set("strong", strong);
+        row.set("method_a", x.method);
+        row.set("method_b", y.method);
+        row.set("n", static_cast<std::int64_t>(x.eval->correct.size()));
+        for (auto [metric, x_point, y_point, x_samples, y_samples] :
+             {std::tuple{"auroc", x.auroc, y.auroc, &x.auroc_samples, &y.auroc_samples},
+              std::tuple{"accuracy", x.accuracy, y.accuracy, &x.accuracy_samples, &y.accuracy_samples}}) {
+          std::optional<double> delta;
+          if (x_point && y_point) delta = *x_point - *y_point;
+          std::vector<double> deltas(x_samples->size());
+          for (std::size_t k = 0; k < deltas.size() && k < y_samples->size(); ++k) deltas[k] = (*x_samples)[k] - (*y_samples)[k];
+          const bool resampled = delta && !deltas.empty() && x_samples->size() == y_samples->size();
+          put_estimate(row, std::string("delta_pgr_") + metric, delta, resampled ? &deltas : nullptr, conf);
+          row.set(std::string("p_") + metric, resampled ? bootstrap_p_value(deltas) : std::nullopt);
+        }
+        const McNemar mc = mcnemar(x.eval->correct, y.eval->correct);
+        row.set("mcnemar_a_only_correct", mc.only_a_correct);
+        row.set("mcnemar_b_only_correct", mc.only_b_correct);
+        row.set("mcnemar_p", mc.p_value);
+        method_pair_rows.push_back(std::move(row));
+      }
     }
   }
 

@@ -66,7 +66,9 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
 //                   response matching and the correlation-pattern fields of the reference;
 //   "train"         per dataset, weak->strong pair and method: floor / ceiling / student accuracy
 //                   and AUROC, PGR on both, McNemar (student vs ceiling), kappa (student vs floor);
-//   "train_methods" per method: PGR (AUROC and accuracy) mean and median across datasets.
+//   "train_methods" per method: PGR (AUROC and accuracy) mean and median across datasets;
+//   "train_method_pairs" per dataset, pair and two methods: the PGR difference with its paired
+//                   bootstrap interval and p-value, McNemar between the two students.
 // Column meanings: docs/analysis.md.
 struct Report {
   Options options;
