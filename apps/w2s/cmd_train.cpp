@@ -67,6 +67,9 @@ int run(int argc, char** argv) {
   add("disable-lora", &o.disable_lora, "full fine-tuning instead of LoRA");
   add("lora-rank", &o.lora_rank, "LoRA rank r");
   add("lora-alpha", &o.lora_alpha, "LoRA alpha");
+  add("lora-modules", &o.lora_modules,
+      "linear layers that get LoRA adapters, comma-separated, or auto (q,k,v,o,gate,up,down projections; "
+      "GPT-2: c_attn,c_proj,c_fc)");
   add("lr-schedule", &o.trainer.lr_schedule, "cosine or constant, after the linear warmup");
   add("n-warmup-steps", &o.trainer.n_warmup_steps, "linear learning-rate warmup (optimizer steps)");
   add("eval-every", &o.trainer.eval_every, "evaluate val and test every N optimizer steps");

@@ -1,6 +1,8 @@
 // The training loop on a tiny random-initialised Llama: schedule, learning, determinism, resume.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "assets.h"
 #include "trainer.h"
 
@@ -129,6 +131,28 @@ TEST(Trainer, LoraOnABfloat16BaseTrainsFloat32Adapters) {
     if (name.find("lora_B") != std::string::npos && p.abs().max().item<double>() > 0) adapters_moved = true;
   EXPECT_TRUE(adapters_moved);
   EXPECT_TRUE(torch::equal(before, c.net->backbone()->named_parameters()["model.layers.0.self_attn.q_proj.weight"]));
+}
+
+// GPT-2 names its linear layers differently: "auto" adapts all of them, a list adapts those.
+TEST(Trainer, LoraTargetsFollowTheArchitectureOrTheList) {
+  const std::string gpt2 = (test::assets_dir() / "models/hf/fake-gpt2-tiny-random").string();
+  auto adapted_layers = [](Classifier& c) {
+    std::set<std::string> layers;
+    for (const auto& [name, p] : c.net->named_trainable_parameters())
+      if (name.find(".lora_A.") != std::string::npos) layers.insert(name.substr(0, name.find(".lora_A.")));
+    return layers;
+  };
+  ClassifierOptions o;
+  o.device = "cpu";
+  Classifier automatic = build_classifier(gpt2, o);
+  EXPECT_EQ(adapted_layers(automatic),
+            (std::set<std::string>{"model.transformer.h.0.attn.c_attn", "model.transformer.h.0.attn.c_proj",
+                                   "model.transformer.h.0.mlp.c_fc", "model.transformer.h.0.mlp.c_proj"}));
+  o.lora_modules = "c_attn";
+  Classifier listed = build_classifier(gpt2, o);
+  EXPECT_EQ(adapted_layers(listed), (std::set<std::string>{"model.transformer.h.0.attn.c_attn"}));
+  o.lora_modules = "q_proj";  // a Llama name on GPT-2: the error lists what the model has
+  EXPECT_CONTAINS(test::error_of([&] { build_classifier(gpt2, o); }), "c_attn, c_fc, c_proj");
 }
 
 TEST(Trainer, RejectsEmptySplits) {

@@ -15,6 +15,11 @@ std::string last_name_part(const std::string& name) {
 
 }  // namespace
 
+std::vector<std::string> default_lora_targets(const ModelConfig& config) {
+  if (config.architecture == Architecture::Gpt2) return {"c_attn", "c_proj", "c_fc"};
+  return LoraConfig{}.target_modules;
+}
+
 int apply_lora(CausalLM& model, const LoraConfig& config) {
   if (config.r <= 0) throw Error("LoRA: rank r must be positive");
   if (config.dropout < 0.0 || config.dropout >= 1.0) throw Error("LoRA: dropout must be in [0, 1)");

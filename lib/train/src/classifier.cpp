@@ -101,6 +101,8 @@ Classifier build_classifier(const std::string& spec, const ClassifierOptions& op
     model::LoraConfig lora;
     lora.r = options.lora_rank;
     lora.alpha = options.lora_alpha;
+    lora.target_modules = options.lora_modules == "auto" ? model::default_lora_targets(base->config())
+                                                         : split_list(options.lora_modules);
     torch::manual_seed(static_cast<std::uint64_t>(options.seed));
     model::apply_lora(base, lora);
   }

@@ -112,6 +112,7 @@ json::Value options_json(const PipelineOptions& o) {
   v.set("disable_lora", o.disable_lora);
   v.set("lora_rank", o.lora_rank);
   v.set("lora_alpha", o.lora_alpha);
+  v.set("lora_modules", o.lora_modules);
   v.set("s2s_iters", o.s2s_iters);
   v.set("device", o.device);
   v.set("dtype", o.dtype);
@@ -168,8 +169,9 @@ json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, 
   TrainerOptions t = o.trainer;
   t.lr = plan.lr;
   m.set("train_args", trainer_json(t));
-  m.set("lora", o.disable_lora ? json::Value("disabled")
-                               : json::Value(json::Object{{"r", o.lora_rank}, {"alpha", o.lora_alpha}}));
+  json::Value lora = json::Object{{"r", o.lora_rank}, {"alpha", o.lora_alpha}};
+  if (o.lora_modules != "auto") lora.set("modules", o.lora_modules);  // keeps earlier keys valid
+  m.set("lora", o.disable_lora ? json::Value("disabled") : lora);
   m.set("dtype", o.dtype);
   m.set("upstream", plan.upstream_key);
   if (plan.transfer) {  // floor and ceiling train without auxiliary terms: the loss does not matter
@@ -297,6 +299,7 @@ ClassifierOptions classifier_options(const PipelineOptions& o) {
   c.disable_lora = o.disable_lora;
   c.lora_rank = o.lora_rank;
   c.lora_alpha = o.lora_alpha;
+  c.lora_modules = o.lora_modules;
   c.device = o.device;
   c.dtype = o.dtype;
   c.threads = o.threads;
@@ -558,6 +561,8 @@ void validate(const PipelineOptions& o) {
   if (t.n_warmup_steps < 0 || t.save_every < 0 || t.max_length < 0) throw Error("negative step or length option");
   if (o.s2s_iters < 0) throw Error("--s2s-iters must be >= 0");
   if (o.lora_rank < 1) throw Error("--lora-rank must be >= 1");
+  if (o.lora_modules.empty() || split_list(o.lora_modules).empty())
+    throw Error("--lora-modules must name at least one linear layer, or be auto");
   const auto& p = o.probe;
   if (p.filter && p.relabel)  // the reference crashes on a length mismatch (quirk #4)
     throw Error("--probe-filter and --probe-relabel cannot be combined: choose one");

@@ -42,6 +42,7 @@ struct ClassifierOptions {
   bool disable_lora = false;
   std::int64_t lora_rank = 8;
   double lora_alpha = 8.0;
+  std::string lora_modules = "auto";  // see PipelineOptions::lora_modules
   std::string device = "cpu";
   std::string dtype = "float32";
   int threads = 0;

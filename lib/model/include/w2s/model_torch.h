@@ -144,6 +144,10 @@ struct LoraConfig {
                                              "gate_proj", "up_proj", "down_proj"};
 };
 
+// The reference's targets for Llama-family models (the seven above); GPT-2's linear layers
+// (c_attn, c_proj, c_fc) for GPT-2, whose names differ.
+std::vector<std::string> default_lora_targets(const ModelConfig& config);
+
 // Adds float32 LoRA matrices to every linear layer whose last name part is in target_modules
 // (A: kaiming-uniform(a=sqrt(5)) like peft, B: zeros, so the model is unchanged) and freezes
 // every base parameter. Returns the number of adapted layers; throws when none matched (naming

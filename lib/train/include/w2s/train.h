@@ -138,6 +138,9 @@ struct PipelineOptions {
   bool disable_lora = false;
   std::int64_t lora_rank = 8;
   double lora_alpha = 8.0;
+  // Comma-separated names of the linear layers that get adapters, or "auto": the reference's
+  // q,k,v,o,gate,up,down projections for Llama-family models, c_attn,c_proj,c_fc for GPT-2.
+  std::string lora_modules = "auto";
 
   LossOptions loss;                    // the student's loss (aux terms are off for floor/ceiling)
   ProbeOptions probe;                  // filter / relabel the students' labels (off by default)
