@@ -64,6 +64,7 @@ struct OpenRouterClient::Impl {
   std::map<std::string, ModelTotals> totals;
   std::map<std::string, ModelEstimate> dry;
   double spent = 0.0;
+  double possibly_billed = 0.0;  // timed-out attempts, at worst case (see ModelTotals)
   std::string stop_reason;  // set by 401 / 402-without-Retry-After: nothing more is dispatched
 
   // Adaptive concurrency (AIMD).
@@ -218,7 +219,7 @@ struct OpenRouterClient::Impl {
   }
 
   void write_ledger(const std::string& model, const Completion& c, const std::string& key_hash,
-                    const char* status) {
+                    const char* status, std::optional<double> possibly_billed_usd = std::nullopt) {
     json::Value line = json::Object{{"time", now_iso8601()}};
     if (!o.ledger_tag.empty()) line.set("tag", o.ledger_tag);
     line.set("model", model);
@@ -234,6 +235,7 @@ struct OpenRouterClient::Impl {
     line.set("attempts", c.attempts);
     line.set("latency_ms", std::round(c.latency_s * 1000.0));
     line.set("request", key_hash);
+    if (possibly_billed_usd) line.set("possibly_billed_usd", *possibly_billed_usd);
     ledger->append(line);
   }
 
@@ -274,8 +276,8 @@ struct OpenRouterClient::Impl {
   bool budget_blocks(double worst) const {
     if (!o.max_cost_usd) return false;
     const double cap = *o.max_cost_usd;
-    if (worst > 0) return spent + reserved + worst > cap;
-    return spent >= cap;
+    if (worst > 0) return spent + possibly_billed + reserved + worst > cap;
+    return spent + possibly_billed >= cap;
   }
 
   void start(std::size_t id, double worst) {
@@ -349,6 +351,22 @@ struct OpenRouterClient::Impl {
     outcome.rate_limit_reset = t.exchange.rate_limit_reset;
     outcome.body = body ? &*body : nullptr;
     const retry::Decision d = retry::classify(outcome, std::time(nullptr));
+
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      // We stopped waiting, not the server: it may still finish and bill this attempt, and its
+      // cost never reaches us. Count the worst case against the budget and leave a ledger line.
+      const double bound = worst_case_usd(request);
+      possibly_billed += bound;
+      ModelTotals& totals_of_model = totals[request.model];
+      ++totals_of_model.timed_out;
+      totals_of_model.possibly_billed_usd += bound;
+      Completion lost;
+      lost.attempts = job.attempts;
+      lost.latency_s = now - t.started;
+      lost.provider = "unknown";
+      lost.cost_source = "unknown";
+      write_ledger(request.model, lost, job.key, "timeout", bound);
+    }
 
     if (d.verdict == retry::Verdict::Success) {
       Completion c;
@@ -598,6 +616,7 @@ void OpenRouterClient::Impl::run(std::vector<Completion>& out) {
   awaiting_cost = 0;
   billed_since_key_check = 0;
   const double started = monotonic_seconds();
+  const double possibly_billed_before = possibly_billed;
 
   std::unordered_map<std::string, std::size_t> job_by_key;
   for (std::size_t i = 0; i < n; ++i) {
@@ -716,6 +735,11 @@ void OpenRouterClient::Impl::run(std::vector<Completion>& out) {
   }
   reconcile_costs();
   if (progress) progress->finish(progress_status(started));
+  if (possibly_billed > possibly_billed_before)
+    spdlog::warn("some attempts timed out (--request-timeout {:.0f} s): the server may have billed them; up to "
+                 "${:.6f} more than the reported cost (ledger lines with status \"timeout\"), counted against "
+                 "--max-cost",
+                 o.request_timeout_s, possibly_billed - possibly_billed_before);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,6 +808,7 @@ const std::map<std::string, Pricing>& OpenRouterClient::pricing() { return impl_
 std::optional<KeyInfo> OpenRouterClient::key_info() { return impl_->key_info(); }
 const std::map<std::string, ModelTotals>& OpenRouterClient::totals() const { return impl_->totals; }
 double OpenRouterClient::total_cost_usd() const { return impl_->spent; }
+double OpenRouterClient::possibly_billed_usd() const { return impl_->possibly_billed; }
 const ClientOptions& OpenRouterClient::options() const { return impl_->o; }
 
 }  // namespace w2s::llm

@@ -199,6 +199,11 @@ struct ModelTotals {
   double cost_from_pricing = 0.0; // /models pricing x tokens (usage.cost absent)
   double cost_from_generation = 0.0;  // GET /generation total_cost (neither of the above)
   std::int64_t cost_unknown = 0;  // requests with none of them (e.g. a local server): counted as $0
+  // Attempts abandoned at --request-timeout: the server may have finished and billed them, and no
+  // cost comes back. possibly_billed_usd is their worst case (prompt + max tokens at /models
+  // prices; 0 where there is no price); it counts against --max-cost but not in cost_usd.
+  std::int64_t timed_out = 0;
+  double possibly_billed_usd = 0.0;
 };
 
 // Dry-run / pre-flight estimate for one model. Tokens are estimated as characters / 4 (plus 4
@@ -262,6 +267,7 @@ class OpenRouterClient : public Provider {
   // Running totals of this client, per model, over all batches.
   const std::map<std::string, ModelTotals>& totals() const;
   double total_cost_usd() const;
+  double possibly_billed_usd() const;  // sum of ModelTotals::possibly_billed_usd
   const ClientOptions& options() const;
 
  private:
