@@ -134,6 +134,14 @@ std::optional<double> bootstrap_p_value(const std::vector<double>& differences) 
   return std::min(1.0, 2.0 * static_cast<double>(std::min(at_most_zero, at_least_zero)) / static_cast<double>(defined));
 }
 
+void put_mcnemar(json::Value& row, const McNemar& test, const std::string& a_name, const std::string& b_name) {
+  row.set("mcnemar_" + a_name + "_only_correct", test.only_a_correct);
+  row.set("mcnemar_" + b_name + "_only_correct", test.only_b_correct);
+  row.set("mcnemar_statistic", test.statistic);
+  row.set("mcnemar_p", test.p_value);
+  row.set("mcnemar_method", test.method);
+}
+
 void put_estimate(json::Value& row, const std::string& key, std::optional<double> point,
                   const std::vector<double>* samples, double confidence) {
   row.set(key, point);

@@ -53,6 +53,10 @@ std::optional<double> bootstrap_p_value(const std::vector<double>& differences);
 
 // Sets key, key_lo, key_hi on a row. The interval comes from the defined (non-NaN) samples and is
 // null when fewer than half of the resamples are defined.
+// Sets McNemar's test of a against b on a row: mcnemar_<a_name>_only_correct,
+// mcnemar_<b_name>_only_correct, mcnemar_statistic, mcnemar_p, mcnemar_method.
+void put_mcnemar(json::Value& row, const McNemar& test, const std::string& a_name, const std::string& b_name);
+
 void put_estimate(json::Value& row, const std::string& key, std::optional<double> point,
                   const std::vector<double>* samples, double confidence);
 

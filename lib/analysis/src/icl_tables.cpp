@@ -235,12 +235,7 @@ json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Op
     variant("pgr_weakgold_stronggold", weak_gold, strong_gold);
     variant("pgr_weakgold_strong0", weak_gold, &strong0);
 
-    const McNemar mc = mcnemar(x.correct, strong0.correct);
-    row.set("mcnemar_student_only_correct", mc.only_a_correct);
-    row.set("mcnemar_strong_only_correct", mc.only_b_correct);
-    row.set("mcnemar_statistic", mc.statistic);
-    row.set("mcnemar_p", mc.p_value);
-    row.set("mcnemar_method", mc.method);
+    put_mcnemar(row, mcnemar(x.correct, strong0.correct), "student", "strong");
     row.set("kappa_student_weak", cohen_kappa(x.answers, weak0.answers));
     put_counts(row, count(weak0, strong0, x));
     row.set("file", r->path.string());

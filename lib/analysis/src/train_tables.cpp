@@ -137,12 +137,7 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
         student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
       put_estimate(row, "pgr_auroc", pgr_auc, scored ? &student.auroc_samples : nullptr, conf);
 
-      const McNemar mc = mcnemar(x.correct, ceiling.correct);
-      row.set("mcnemar_student_only_correct", mc.only_a_correct);
-      row.set("mcnemar_ceiling_only_correct", mc.only_b_correct);
-      row.set("mcnemar_statistic", mc.statistic);
-      row.set("mcnemar_p", mc.p_value);
-      row.set("mcnemar_method", mc.method);
+      put_mcnemar(row, mcnemar(x.correct, ceiling.correct), "student", "ceiling");
       row.set("kappa_student_floor", cohen_kappa(x.answers, floor.answers));
       row.set("floor_file", floor_rec->path.string());
       row.set("ceiling_file", ceiling_rec->path.string());
@@ -172,16 +167,15 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
               std::tuple{"accuracy", x.accuracy, y.accuracy, &x.accuracy_samples, &y.accuracy_samples}}) {
           std::optional<double> delta;
           if (x_point && y_point) delta = *x_point - *y_point;
-          std::vector<double> deltas(x_samples->size());
-          for (std::size_t k = 0; k < deltas.size() && k < y_samples->size(); ++k) deltas[k] = (*x_samples)[k] - (*y_samples)[k];
-          const bool resampled = delta && !deltas.empty() && x_samples->size() == y_samples->size();
+          // Both resampled (same resamples, hence equal sizes), or neither.
+          const bool resampled = delta && !x_samples->empty() && x_samples->size() == y_samples->size();
+          std::vector<double> deltas;
+          if (resampled)
+            for (std::size_t k = 0; k < x_samples->size(); ++k) deltas.push_back((*x_samples)[k] - (*y_samples)[k]);
           put_estimate(row, std::string("delta_pgr_") + metric, delta, resampled ? &deltas : nullptr, conf);
           row.set(std::string("p_") + metric, resampled ? bootstrap_p_value(deltas) : std::nullopt);
         }
-        const McNemar mc = mcnemar(x.eval->correct, y.eval->correct);
-        row.set("mcnemar_a_only_correct", mc.only_a_correct);
-        row.set("mcnemar_b_only_correct", mc.only_b_correct);
-        row.set("mcnemar_p", mc.p_value);
+        put_mcnemar(row, mcnemar(x.eval->correct, y.eval->correct), "a", "b");
         method_pair_rows.push_back(std::move(row));
       }
     }

@@ -101,21 +101,17 @@ ExclusiveFileLock::ExclusiveFileLock(const fs::path& path, const std::function<v
   if (!dir.empty()) fs::create_directories(dir);
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) io_error("open", path);
+  auto fail = [&] {
+    const int saved = errno;
+    ::close(fd_);
+    errno = saved;
+    io_error("lock", path);
+  };
   if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
-  if (errno != EWOULDBLOCK) {
-    const int saved = errno;
-    ::close(fd_);
-    errno = saved;
-    io_error("lock", path);
-  }
+  if (errno != EWOULDBLOCK) fail();
   if (on_wait) on_wait();
-  while (::flock(fd_, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
-    const int saved = errno;
-    ::close(fd_);
-    errno = saved;
-    io_error("lock", path);
-  }
+  while (::flock(fd_, LOCK_EX) != 0)
+    if (errno != EINTR) fail();
 }
 
 ExclusiveFileLock::~ExclusiveFileLock() { ::close(fd_); }  // closing releases the lock
