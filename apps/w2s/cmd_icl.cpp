@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "client_options.h"
 #include "w2s/data.h"
 #include "w2s/icl.h"
 #include "w2s/llm.h"
@@ -72,8 +73,30 @@ po::options_description experiment_options(const std::string& experiment) {
       ("test-size", po::value<std::size_t>()->default_value(d.dataset.test_size), "test questions (rest: train)")
       ("data-seed", po::value<long long>()->default_value(d.dataset.seed), "split / option-shuffle seed");
   o.add(data);
-  llm::add_client_options(o);
+  cli::add_client_options(o);
   return o;
+}
+
+data::TruthfulQaOptions dataset_options_from(const po::variables_map& vm) {
+  data::TruthfulQaOptions d;
+  if (vm.count("data-dir")) d.data_dir = vm["data-dir"].as<std::string>();
+  d.variant = vm["variant"].as<std::string>();
+  if (vm.count("dataset-file")) d.dataset_file = vm["dataset-file"].as<std::string>();
+  d.test_size = vm["test-size"].as<std::size_t>();
+  d.seed = vm["data-seed"].as<long long>();
+  return d;
+}
+
+// What the records say about the client: never the key.
+json::Value recorded_client_options(const llm::ClientOptions& client) {
+  json::Value j = json::Value::object();
+  j["base_url"] = client.base_url;
+  j["cache_dir"] = client.cache_dir.string();
+  j["no_cache"] = client.no_cache;
+  j["refresh"] = client.refresh;
+  j["max_cost_usd"] = client.max_cost_usd;
+  j["max_attempts"] = client.max_attempts;
+  return j;
 }
 
 icl::Config config_from(const po::variables_map& vm, const llm::ClientOptions& client) {
@@ -95,19 +118,9 @@ icl::Config config_from(const po::variables_map& vm, const llm::ClientOptions& c
   if (vm.count("provider-order")) c.routing.order = split_list(vm["provider-order"].as<std::string>());
   if (vm["no-fallbacks"].as<bool>()) c.routing.allow_fallbacks = false;
   if (vm["require-parameters"].as<bool>()) c.routing.require_parameters = true;
-  if (vm.count("data-dir")) c.dataset.data_dir = vm["data-dir"].as<std::string>();
-  c.dataset.variant = vm["variant"].as<std::string>();
-  if (vm.count("dataset-file")) c.dataset.dataset_file = vm["dataset-file"].as<std::string>();
-  c.dataset.test_size = vm["test-size"].as<std::size_t>();
-  c.dataset.seed = vm["data-seed"].as<long long>();
+  c.dataset = dataset_options_from(vm);
   c.dry_run = client.dry_run;
-  // What the records say about the client: never the key.
-  c.client["base_url"] = client.base_url;
-  c.client["cache_dir"] = client.cache_dir.string();
-  c.client["no_cache"] = client.no_cache;
-  c.client["refresh"] = client.refresh;
-  c.client["max_cost_usd"] = client.max_cost_usd;
-  c.client["max_attempts"] = client.max_attempts;
+  c.client = recorded_client_options(client);
   return c;
 }
 
@@ -130,7 +143,7 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
   const std::string usage = "w2s " + experiment + " [options]";
   const auto vm = cli::parse(argc, argv, usage, experiment_options(experiment));
   if (!vm) return 0;
-  llm::ClientOptions client_options = llm::client_options_from(*vm);
+  llm::ClientOptions client_options = cli::client_options_from(*vm);
   if (client_options.ledger_tag.empty()) client_options.ledger_tag = experiment;
   icl::Config config = config_from(*vm, client_options);
   const data::TruthfulQa dataset = data::load_truthfulqa(config.dataset);

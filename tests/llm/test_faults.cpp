@@ -47,6 +47,7 @@ TEST_P(TransientFault, IsRetriedUntilTheRequestSucceeds) {
     EXPECT_EQ(client.possibly_billed_usd(), 0.0);
   } else {
     // The server billed the abandoned attempts; their worst case covers what we never saw.
+    server.wait_until_idle();
     EXPECT_EQ(client.totals().at("test/small").timed_out, 12);
     EXPECT_LT(client.total_cost_usd(), server.billed_cost());
     EXPECT_GE(client.total_cost_usd() + client.possibly_billed_usd(), server.billed_cost());

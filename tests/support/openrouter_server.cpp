@@ -162,6 +162,7 @@ struct OpenRouterServer::Impl {
   int port = 0;
 
   mutable std::mutex mu;
+  mutable std::condition_variable idle;
   Policy policy;
   json::Value models;
   std::optional<json::Value> key;
@@ -282,7 +283,7 @@ struct OpenRouterServer::Impl {
       Impl* self;
       ~Leave() {
         std::lock_guard lock(self->mu);
-        --self->in_flight;
+        if (--self->in_flight == 0) self->idle.notify_all();
       }
     } leave{this};
     if (!authorized(req, res)) return;
@@ -487,6 +488,10 @@ int OpenRouterServer::generation_requests() const {
 int OpenRouterServer::key_requests() const {
   std::lock_guard lock(impl_->mu);
   return impl_->key_requests;
+}
+void OpenRouterServer::wait_until_idle() const {
+  std::unique_lock lock(impl_->mu);
+  impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
 }
 
 }  // namespace w2s::test

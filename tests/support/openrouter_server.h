@@ -122,6 +122,9 @@ class OpenRouterServer {
   int max_in_flight() const;                        // highest number of concurrent chat handlers
   int generation_requests() const;                  // GET /generation received
   int key_requests() const;                         // GET /key received
+  // Blocks until no chat request is being handled (replies the client stopped waiting for are
+  // still billed when their handler finishes).
+  void wait_until_idle() const;
 
  private:
   struct Impl;

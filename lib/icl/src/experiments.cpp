@@ -252,7 +252,24 @@ class Step {
     }
   }
 
+  // The point's record, written (unless a dry run) as soon as its last request has finished.
   results::ResultRecord finish(Point& p) {
+    results::ResultRecord r = record_header(p);
+    add_predictions(p, r);
+    r.metrics = compute_metrics(config_, r.predictions);
+    r.timing.started_at = started_at_;
+    r.timing.finished_at = now_iso8601();
+    r.timing.wall_seconds = monotonic_seconds() - started_;
+    p.written = true;
+    if (config_.dry_run) return r;
+    results::write_record(p.file, r);
+    spdlog::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
+                 p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
+                 r.metrics.parse_failures, r.metrics.failed, p.file.string());
+    return r;
+  }
+
+  results::ResultRecord record_header(const Point& p) const {
     results::ResultRecord r;
     r.kind = p.kind;
     r.run = config_.run_name;
@@ -262,6 +279,14 @@ class Step {
     r.evaluated_model = p.model;
     r.label_source = p.label_source;
     r.shots = p.shots;
+    r.extra = p.extra;
+    r.extra["system_prompt"] = kSystemPrompt;
+    return r;
+  }
+
+  // One prediction per item, with the cost of the requests first used by this point, and the
+  // providers and generation ids that answered.
+  void add_predictions(const Point& p, results::ResultRecord& r) const {
     json::Value generation_ids = json::Value::array();
     json::Value providers = json::Value::object();
     r.cost.source = "none";
@@ -277,21 +302,8 @@ class Step {
       add_cost(r.cost.total, done, p.billed_here[k]);
       if (p.billed_here[k]) merge_cost_source(r.cost.source, done);
     }
-    r.metrics = compute_metrics(config_, r.predictions);
-    r.timing.started_at = started_at_;
-    r.timing.finished_at = now_iso8601();
-    r.timing.wall_seconds = monotonic_seconds() - started_;
-    r.extra = p.extra;
-    r.extra["system_prompt"] = kSystemPrompt;
     r.extra["providers"] = providers;
     r.extra["generation_ids"] = generation_ids;
-    p.written = true;
-    if (config_.dry_run) return r;
-    results::write_record(p.file, r);
-    spdlog::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
-                 p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
-                 r.metrics.parse_failures, r.metrics.failed, p.file.string());
-    return r;
   }
 
   static PointSummary summary_of(const Point& p, const results::ResultRecord& r) {
@@ -442,30 +454,33 @@ RunSummary run_gold_sweep(const Config& c, const data::TruthfulQa& ds, llm::Prov
   return summary;
 }
 
-RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
-  check_common(c, ds);
-  check_shots(c, ds);
-  if (c.pairs.empty()) throw Error("no model pairs given");
-  RunSummary summary;
-  const int max_shots = c.shots.back();
+namespace {
 
-  // Step 1: each weak model labels train[0:max_shots] zero-shot, once, unless saved labels fit.
+// Weak-sweep step 1: each weak model labels train[0:max_shots] zero-shot, once, unless saved
+// labels fit. Returns the labels per weak model.
+struct WeakLabels {
+  std::map<std::string, std::vector<std::string>> labels;
+  std::map<std::string, std::string> fingerprints;
+};
+
+WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider,
+                                  RunSummary& summary) {
+  const int max_shots = c.shots.back();
   std::vector<std::string> weak_models;
   for (const auto& p : c.pairs)
     if (std::find(weak_models.begin(), weak_models.end(), p.weak) == weak_models.end()) weak_models.push_back(p.weak);
-  std::map<std::string, std::vector<std::string>> labels;
-  std::map<std::string, std::string> fingerprints;
+  WeakLabels out;
   Step labelling(c, ds, "weak-labels");
   std::vector<std::string> labelled;  // weak models labelled in this run, in point order
   for (const auto& weak : weak_models) {
-    fingerprints[weak] = weak_label_fingerprint(c, ds, weak);
+    out.fingerprints[weak] = weak_label_fingerprint(c, ds, weak);
     if (max_shots == 0) {
-      labels[weak] = {};
+      out.labels[weak] = {};
       continue;
     }
-    if (auto saved = reusable_weak_labels(weak_labels_file(c, weak), fingerprints[weak], ds, max_shots)) {
+    if (auto saved = reusable_weak_labels(weak_labels_file(c, weak), out.fingerprints[weak], ds, max_shots)) {
       spdlog::info("weak labels of {}: reusing {}", weak, weak_labels_file(c, weak).string());
-      labels[weak] = std::move(*saved);
+      out.labels[weak] = std::move(*saved);
       continue;
     }
     Point p;
@@ -475,7 +490,7 @@ RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Prov
     p.split = "train";
     p.items = pointers(ds.train, static_cast<std::size_t>(max_shots));
     p.file = weak_labels_file(c, weak);
-    p.extra["fingerprint"] = fingerprints[weak];
+    p.extra["fingerprint"] = out.fingerprints[weak];
     p.extra["label_rule"] =
         "label = the parsed answer (prediction); \"\" when unparsed or failed: an empty assistant turn";
     labelling.add_point(std::move(p), weak, [](const data::Question& q) { return build_messages({}, q.text); });
@@ -483,14 +498,19 @@ RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Prov
   }
   std::vector<results::ResultRecord> label_records = labelling.run(provider, summary);
   for (std::size_t i = 0; i < labelled.size(); ++i) {
-    std::vector<std::string>& l = labels[labelled[i]];
+    std::vector<std::string>& l = out.labels[labelled[i]];
     for (const auto& pred : label_records[i].predictions) l.push_back(pred.prediction);
   }
+  return out;
+}
 
-  // Step 2: every pair and shot count, students answering the test split.
+// Weak-sweep step 2: every pair and shot count, students answering the test split with the weak
+// model's labels as their shots.
+void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& weak, llm::Provider& provider,
+                 RunSummary& summary) {
   Step sweep(c, ds, "weak-sweep");
   for (const auto& pair : c.pairs) {
-    const std::vector<std::string>& weak_labels = labels[pair.weak];
+    const std::vector<std::string>& weak_labels = weak.labels.at(pair.weak);
     for (int n : c.shots) {
       Point p;
       p.kind = Kind::WeakSweep;
@@ -504,12 +524,23 @@ RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Prov
       p.file = weak_sweep_file(c, pair, n);
       p.extra["few_shot"] = few_shot_json(ds.train, weak_labels, n);
       p.extra["weak_labels_file"] = fs::relative(weak_labels_file(c, pair.weak), run_dir(c)).string();
-      p.extra["weak_labels_fingerprint"] = fingerprints[pair.weak];
+      p.extra["weak_labels_fingerprint"] = weak.fingerprints.at(pair.weak);
       const std::vector<Shot> shots = shots_of(ds.train, weak_labels, n);
       sweep.add_point(std::move(p), pair.strong, [&](const data::Question& q) { return build_messages(shots, q.text); });
     }
   }
   sweep.run(provider, summary);
+}
+
+}  // namespace
+
+RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+  check_common(c, ds);
+  check_shots(c, ds);
+  if (c.pairs.empty()) throw Error("no model pairs given");
+  RunSummary summary;
+  const WeakLabels weak = label_with_weak_models(c, ds, provider, summary);
+  sweep_pairs(c, ds, weak, provider, summary);
   return summary;
 }
 

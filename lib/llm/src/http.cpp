@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "internal.h"
+
 namespace w2s::llm::http {
 namespace {
 
@@ -36,6 +38,11 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     ex->rate_limit_reset = header_value(line, 17);
   }
   return size * n;
+}
+
+std::string trim_slash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
 }
 
 }  // namespace
@@ -78,12 +85,20 @@ void setup(CURL* easy, const std::string& url, const Headers& headers, Exchange&
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 }
 
-GetResult get(const std::string& url, const Headers& headers, const ClientOptions& options) {
+// ---------------------------------------------------------------------------------------------
+
+Endpoint::Endpoint(std::string base_url, std::string api_key, const ClientOptions& options)
+    : base_url_(trim_slash(std::move(base_url))), key_(std::move(api_key)), headers_(key_), options_(options) {
   global_init();
+}
+
+bool Endpoint::is_openrouter() const { return base_url_.find("openrouter.ai") != std::string::npos; }
+
+GetResult Endpoint::get(std::string_view path_and_query) const {
   CURL* easy = curl_easy_init();
   if (!easy) throw Error("curl_easy_init failed");
   Exchange ex;
-  setup(easy, url, headers, ex, options);
+  setup(easy, base_url_ + std::string(path_and_query), headers_, ex, options_);
   GetResult r;
   r.code = curl_easy_perform(easy);
   r.message = ex.error[0] ? ex.error : curl_easy_strerror(r.code);
@@ -92,5 +107,62 @@ GetResult get(const std::string& url, const Headers& headers, const ClientOption
   curl_easy_cleanup(easy);
   return r;
 }
+
+std::string Endpoint::scrub(std::string text) const { return detail::scrub(std::move(text), key_); }
+
+// ---------------------------------------------------------------------------------------------
+
+TransferPool::TransferPool(long max_connections) {
+  global_init();
+  multi_ = curl_multi_init();
+  if (!multi_) throw Error("curl_multi_init failed");
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_connections);
+}
+
+TransferPool::~TransferPool() {
+  for (CURL* easy : idle_) curl_easy_cleanup(easy);
+  if (multi_) curl_multi_cleanup(multi_);
+}
+
+CURL* TransferPool::post(const Endpoint& endpoint, const std::string& url, const std::string& body,
+                         Exchange& exchange) {
+  CURL* easy = nullptr;
+  if (!idle_.empty()) {
+    easy = idle_.back();
+    idle_.pop_back();
+  } else {
+    easy = curl_easy_init();
+    if (!easy) throw Error("curl_easy_init failed");
+  }
+  setup(easy, url, endpoint.headers(), exchange, endpoint.options());
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_multi_add_handle(multi_, easy);
+  return easy;
+}
+
+void TransferPool::release(CURL* easy) {
+  curl_multi_remove_handle(multi_, easy);
+  idle_.push_back(easy);
+}
+
+void TransferPool::perform() {
+  int running = 0;
+  curl_multi_perform(multi_, &running);
+}
+
+CURL* TransferPool::next_finished(CURLcode* result) {
+  int left = 0;
+  while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    *result = m->data.result;
+    return m->easy_handle;
+  }
+  return nullptr;
+}
+
+void TransferPool::wait(int timeout_ms) { curl_multi_poll(multi_, nullptr, 0, timeout_ms, nullptr); }
 
 }  // namespace w2s::llm::http

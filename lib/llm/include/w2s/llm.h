@@ -4,7 +4,7 @@
 // as they finish, each with its usage, cost, cache status and provider. Whether a completion came
 // over HTTP, from the cache or from a local model is invisible to the caller.
 //
-//   OpenRouterClient client(options);                // or client_from_options(vm)
+//   OpenRouterClient client(options);                // options: ClientOptions (the CLI binds them in apps/w2s)
 //   auto completions = client.run_batch(requests, [](std::size_t i, const Completion& c) {...});
 //   client.totals();                                  // per-model requests, tokens, USD, sources
 //
@@ -27,11 +27,6 @@
 #include <vector>
 
 #include "w2s/core.h"
-
-namespace boost::program_options {
-class options_description;
-class variables_map;
-}  // namespace boost::program_options
 
 namespace w2s::llm {
 
@@ -274,20 +269,5 @@ class OpenRouterClient : public Provider {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// ---------------------------------------------------------------------------------------------
-// Command-line options shared by every API subcommand (baseline, gold-sweep, weak-sweep, ...):
-//   --base-url URL            --api-key-file PATH       --max-concurrency N   --rpm N
-//   --max-cost USD            --key-check stop|warn|off --key-recheck-every N  --dry-run
-//   --cache-dir DIR
-//   --no-cache                --refresh                 --ledger PATH         --max-attempts N
-//   --request-timeout S       --no-adaptive-concurrency --no-progress
-// ---------------------------------------------------------------------------------------------
-void add_client_options(boost::program_options::options_description& options);
-// Builds ClientOptions from a parsed variables_map (options added by add_client_options).
-// Throws w2s::Error on invalid values (e.g. --key-check maybe, --max-concurrency 0).
-ClientOptions client_options_from(const boost::program_options::variables_map& vm);
-// Both steps: a ready client.
-std::unique_ptr<OpenRouterClient> client_from_options(const boost::program_options::variables_map& vm);
 
 }  // namespace w2s::llm

@@ -1,11 +1,10 @@
 // The client's command-line options, shared by every API subcommand.
-#include <boost/program_options.hpp>
+#include "client_options.h"
 
-#include "w2s/llm.h"
+namespace w2s::cli {
 
-namespace w2s::llm {
-
-namespace po = boost::program_options;
+using llm::ClientOptions;
+using llm::KeyCheck;
 
 void add_client_options(po::options_description& options) {
   const ClientOptions d;
@@ -77,8 +76,4 @@ ClientOptions client_options_from(const po::variables_map& vm) {
   return o;
 }
 
-std::unique_ptr<OpenRouterClient> client_from_options(const po::variables_map& vm) {
-  return std::make_unique<OpenRouterClient>(client_options_from(vm));
-}
-
-}  // namespace w2s::llm
+}  // namespace w2s::cli

@@ -1,0 +1,60 @@
+#include "price_list.h"
+
+#include <algorithm>
+
+namespace w2s::llm {
+
+const std::map<std::string, Pricing>& PriceList::all() {
+  if (!prices_) prices_ = load_ ? load_() : std::map<std::string, Pricing>{};
+  return *prices_;
+}
+
+const Pricing* PriceList::find(const std::string& model) {
+  const auto& p = all();
+  auto it = p.find(model);
+  return it == p.end() ? nullptr : &it->second;
+}
+
+std::int64_t PriceList::completion_bound(const ChatRequest& r, const Pricing& p, std::int64_t prompt) {
+  if (r.max_tokens) return *r.max_tokens;
+  if (p.max_completion_tokens > 0) return p.max_completion_tokens;
+  if (p.context_length > 0) return std::max<std::int64_t>(0, p.context_length - prompt);
+  return 4096;
+}
+
+double PriceList::worst_case_usd(const ChatRequest& r) {
+  const Pricing* p = find(r.model);
+  if (!p) return 0.0;
+  std::int64_t prompt_bytes = 0;
+  for (const auto& m : r.messages) prompt_bytes += static_cast<std::int64_t>(m.content.size()) + 4;
+  return prompt_bytes * p->prompt + completion_bound(r, *p, prompt_bytes) * p->completion + p->request;
+}
+
+void PriceList::add_estimate(std::map<std::string, ModelEstimate>& out, const ChatRequest& r, bool cached) {
+  ModelEstimate& e = out[r.model];
+  ++e.requests;
+  if (cached) {
+    ++e.cached;
+    return;
+  }
+  const std::int64_t prompt = estimate_prompt_tokens(r);
+  e.prompt_tokens += prompt;
+  const Pricing* p = find(r.model);
+  const std::int64_t completion = p ? completion_bound(r, *p, prompt) : r.max_tokens.value_or(0);
+  e.max_completion_tokens += completion;
+  if (p) {
+    e.priced = true;
+    e.prompt_cost_usd += prompt * p->prompt + p->request;
+    e.max_cost_usd += prompt * p->prompt + completion * p->completion + p->request;
+  }
+}
+
+double PriceList::estimated_upper_bound_usd(const std::vector<const ChatRequest*>& requests) {
+  std::map<std::string, ModelEstimate> estimate;
+  for (const ChatRequest* r : requests) add_estimate(estimate, *r, false);
+  double usd = 0.0;
+  for (const auto& [model, e] : estimate) usd += e.max_cost_usd;
+  return usd;
+}
+
+}  // namespace w2s::llm

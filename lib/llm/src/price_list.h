@@ -1,0 +1,43 @@
+// Prices per model (GET /models, fetched once on first use) and the bounds the budget and the
+// estimates are made of.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "w2s/llm.h"
+
+namespace w2s::llm {
+
+class PriceList {
+ public:
+  // `load` fetches the prices (GET /models); it is called once, on first use. An empty map means
+  // no model is priced.
+  using Loader = std::function<std::map<std::string, Pricing>()>;
+  explicit PriceList(Loader load) : load_(std::move(load)) {}
+
+  const std::map<std::string, Pricing>& all();
+  const Pricing* find(const std::string& model);
+
+  // Completion tokens a request may produce: its max_tokens, else the model's
+  // max_completion_tokens, else the context left after the prompt, else 4096.
+  static std::int64_t completion_bound(const ChatRequest& request, const Pricing& price, std::int64_t prompt_tokens);
+
+  // What a request may cost at most (0 for a model without pricing). The prompt is bounded by its
+  // byte count (a token is at least one byte), so the bound holds for any tokenizer.
+  double worst_case_usd(const ChatRequest& request);
+
+  // Adds a request to a per-model estimate (prompt tokens estimated as characters / 4).
+  void add_estimate(std::map<std::string, ModelEstimate>& estimate, const ChatRequest& request, bool cached);
+  // The upper bound of add_estimate summed over `requests` (none cached).
+  double estimated_upper_bound_usd(const std::vector<const ChatRequest*>& requests);
+
+ private:
+  Loader load_;
+  std::optional<std::map<std::string, Pricing>> prices_;
+};
+
+}  // namespace w2s::llm
