@@ -28,7 +28,9 @@ std::optional<po::variables_map> parse(int argc, char** argv, const std::string&
   po::options_description common("Common options");
   common.add_options()("help,h", "show this help and exit")(
       "config", po::value<std::string>()->value_name("FILE"),
-      "read options from an INI file (key = value); the command line overrides it");
+      "read options from an INI file (key = value); the command line overrides it")(
+      "verbose", po::bool_switch(), "also print debug messages (each retry, each skipped price lookup)")(
+      "quiet", po::bool_switch(), "print only warnings and errors");
   po::options_description all;
   all.add(options).add(common);
 
@@ -46,6 +48,9 @@ std::optional<po::variables_map> parse(int argc, char** argv, const std::string&
     po::store(po::parse_config_file(in, options), vm);
   }
   po::notify(vm);
+  if (vm["verbose"].as<bool>() && vm["quiet"].as<bool>()) throw po::error("--verbose and --quiet exclude each other");
+  if (vm["verbose"].as<bool>()) log::set_level(log::Level::Debug);
+  if (vm["quiet"].as<bool>()) log::set_level(log::Level::Warn);
   return vm;
 }
 

@@ -1,7 +1,6 @@
 // w2s baseline | gold-sweep | weak-sweep: the in-context experiments on TruthfulQA (lib/icl).
 // Parses options, loads the data, builds the client, dispatches, prints the summary table.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <iostream>
 
@@ -128,7 +127,7 @@ void print_estimate(const std::map<std::string, llm::ModelEstimate>& estimate, c
   double low = 0, high = 0;
   std::string lines;
   for (const auto& [model, e] : estimate) {
-    lines += fmt::format("  {:<44} {:>6} requests ({} cached)  ~{} prompt tokens  {}\n", model, e.requests, e.cached,
+    lines += fmt::format("\n  {:<44} {:>6} requests ({} cached)  ~{} prompt tokens  {}", model, e.requests, e.cached,
                          e.prompt_tokens,
                          e.requests == e.cached ? std::string("$0 (all cached)")
                          : e.priced             ? fmt::format("${:.4f} .. ${:.4f}", e.prompt_cost_usd, e.max_cost_usd)
@@ -136,7 +135,7 @@ void print_estimate(const std::map<std::string, llm::ModelEstimate>& estimate, c
     low += e.prompt_cost_usd;
     high += e.max_cost_usd;
   }
-  std::cerr << heading << fmt::format(" ${:.4f} .. ${:.4f}\n", low, high) << lines;
+  log::info("{} ${:.4f} .. ${:.4f}{}", heading, low, high, lines);
 }
 
 int run_experiment(int argc, char** argv, const std::string& experiment) {
@@ -147,8 +146,8 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
   if (client_options.ledger_tag.empty()) client_options.ledger_tag = experiment;
   icl::Config config = config_from(*vm, client_options);
   const data::TruthfulQa dataset = data::load_truthfulqa(config.dataset);
-  spdlog::info("TruthfulQA {}: {} questions, train {}, test {} (seed {})", dataset.variant, dataset.all.size(),
-               dataset.train.size(), dataset.test.size(), dataset.seed);
+  log::info("TruthfulQA {}: {} questions, train {}, test {} (seed {})", dataset.variant, dataset.all.size(),
+            dataset.train.size(), dataset.test.size(), dataset.seed);
 
   llm::OpenRouterClient client(client_options);
   if (!config.dry_run)

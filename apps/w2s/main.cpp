@@ -1,7 +1,4 @@
 // w2s — weak-to-strong generalization toolkit. Dispatches `w2s <command> [options]`.
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <cstring>
 #include <iostream>
 
@@ -23,9 +20,6 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Logs go to stderr: stdout carries command output (tables, JSON) that users pipe.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("w2s"));
-  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_help();
     return argc < 2 ? 2 : 0;
@@ -42,13 +36,13 @@ int main(int argc, char** argv) {
     try {
       return c.run(argc - 1, argv + 1);
     } catch (const w2s::cli::po::error& e) {
-      std::cerr << "w2s " << name << ": " << e.what() << " (see w2s " << name << " --help)\n";
+      w2s::log::error("w2s {}: {} (see w2s {} --help)", name, e.what(), name);
       return 2;
     } catch (const std::exception& e) {
-      std::cerr << "w2s " << name << ": error: " << e.what() << "\n";
+      w2s::log::error("w2s {}: {}", name, e.what());
       return 1;
     }
   }
-  std::cerr << "w2s: unknown command '" << name << "' (see w2s --help)\n";
+  w2s::log::error("w2s: unknown command '{}' (see w2s --help)", name);
   return 2;
 }

@@ -80,7 +80,7 @@ TEST(Request, ResolvesTheKeyFromAFileOrTheEnvironment) {
   auto file = dir / "key";
   write_file_atomic(file, "  sk-or-v1-file \n");
   ::chmod(file.c_str(), 0600);
-  // spdlog's default sink is stdout; the w2s executable may redirect it, so watch both.
+  // w2s::log writes to stderr; stdout is watched too, so that a warning printed there is caught as well.
   auto capture = [] {
     ::testing::internal::CaptureStdout();
     ::testing::internal::CaptureStderr();

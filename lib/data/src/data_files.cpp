@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <iostream>
 
 #include "download.h"
 #include "w2s/data.h"
@@ -78,13 +77,13 @@ fs::path ensure_data_file(const fs::path& data_dir, const RemoteFile& file, bool
   const fs::path temp = target.string() + fmt::format(".download.tmp.{}", ::getpid());
   std::string failures;
   for (const auto& url : file.urls) {
-    std::cerr << "w2s: dataset file " << target.string() << " is missing; downloading " << url << "\n";
+    log::info("dataset file {} is missing; downloading {}", target.string(), url);
     try {
       detail::download_url(url, temp);
       const std::string got = sha256_file_hex(temp);
       if (got != file.sha256) throw Error(fmt::format("checksum mismatch: sha256 {} but expected {}", got, file.sha256));
       fs::rename(temp, target);
-      std::cerr << "w2s: saved " << target.string() << " (sha256 verified)\n";
+      log::info("saved {} (sha256 verified)", target.string());
       return target;
     } catch (const std::exception& e) {
       std::error_code ignored;

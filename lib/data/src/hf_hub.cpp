@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <iostream>
 #include <regex>
 #include <set>
 
@@ -98,14 +97,13 @@ class Hub {
     for (const auto& f : wanted)
       if (!in_place(f)) to_download += listing_.at(f).size, ++count;
     check_disk_space(to_download);
-    std::cerr << fmt::format("w2s: model {} is not complete in {}; downloading {} file(s), {}, from {} (commit {})\n",
-                             label(), dir_.string(), count, human_size(to_download), options_.endpoint,
-                             commit.substr(0, 12));
+    log::info("model {} is not complete in {}; downloading {} file(s), {}, from {} (commit {})", label(),
+              dir_.string(), count, human_size(to_download), options_.endpoint, commit.substr(0, 12));
     for (const auto& f : wanted)
       if (!in_place(f)) download_file(commit, f);
     write_record(commit, wanted);
     if (!is_complete_model_dir(dir_)) fail("the downloaded directory is still incomplete");
-    std::cerr << fmt::format("w2s: model {} saved in {} (checksums verified)\n", label(), dir_.string());
+    log::info("model {} saved in {} (checksums verified)", label(), dir_.string());
     return dir_;
   }
 
@@ -250,7 +248,7 @@ class Hub {
     const fs::path target = dir_ / name;
     const fs::path temp = target.string() + fmt::format(".download.tmp.{}", ::getpid());
     const bool large = expected.size > 16ull * 1024 * 1024;
-    if (large) std::cerr << fmt::format("w2s: downloading {} ({})\n", name, human_size(expected.size));
+    if (large) log::info("downloading {} ({})", name, human_size(expected.size));
     get(fmt::format("{}/{}/resolve/{}/{}", options_.endpoint, id_.repo, commit, name), temp, large ? name : "");
     const std::string got = expected.sha256.empty() ? git_blob_sha1(temp) : sha256_file_hex(temp);
     const std::string& want = expected.sha256.empty() ? expected.git_sha1 : expected.sha256;

@@ -1,7 +1,5 @@
 // baseline, gold-sweep and weak-sweep: build every request of a step, send them in one batch
 // (identical requests once), and write each evaluation point's record as soon as it is complete.
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -212,8 +210,8 @@ class Step {
     if (points_.empty()) return records;
     std::size_t uses = 0;
     for (const auto& p : points_) uses += p.items.size();
-    spdlog::info("{}: {} evaluation point(s), {} requests ({} unique)", experiment_, points_.size(), uses,
-                 requests_.size());
+    log::info("{}: {} evaluation point(s), {} requests ({} unique)", experiment_, points_.size(), uses,
+              requests_.size());
     if (config_.before_batch) config_.before_batch(requests_);
     started_at_ = now_iso8601();
     started_ = monotonic_seconds();
@@ -263,9 +261,9 @@ class Step {
     p.written = true;
     if (config_.dry_run) return r;
     results::write_record(p.file, r);
-    spdlog::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
-                 p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
-                 r.metrics.parse_failures, r.metrics.failed, p.file.string());
+    log::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
+              p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
+              r.metrics.parse_failures, r.metrics.failed, p.file.string());
     return r;
   }
 
@@ -391,7 +389,7 @@ std::optional<std::vector<std::string>> reusable_weak_labels(const fs::path& fil
   try {
     r = results::read_record(file);
   } catch (const Error& e) {
-    spdlog::warn("ignoring unreadable weak labels ({}); labelling again", e.what());
+    log::warn("ignoring unreadable weak labels ({}); labelling again", e.what());
     return std::nullopt;
   }
   if (r.kind != Kind::WeakLabels || !r.extra.is_object() || r.extra.get_string("fingerprint") != fingerprint ||
@@ -479,7 +477,7 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
       continue;
     }
     if (auto saved = reusable_weak_labels(weak_labels_file(c, weak), out.fingerprints[weak], ds, max_shots)) {
-      spdlog::info("weak labels of {}: reusing {}", weak, weak_labels_file(c, weak).string());
+      log::info("weak labels of {}: reusing {}", weak, weak_labels_file(c, weak).string());
       out.labels[weak] = std::move(*saved);
       continue;
     }

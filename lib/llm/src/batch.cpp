@@ -11,7 +11,6 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "internal.h"
 #include "retry_policy.h"
@@ -150,10 +149,10 @@ class Batch {
 
   void warn_possibly_billed(double usd) const {
     if (usd <= 0) return;
-    spdlog::warn("some attempts timed out (--request-timeout {:.0f} s): the server may have billed them; up to "
-                 "${:.6f} more than the reported cost (ledger lines with status \"timeout\"), counted against "
-                 "--max-cost",
-                 o_.request_timeout_s, usd);
+    log::warn("some attempts timed out (--request-timeout {:.0f} s): the server may have billed them; up to "
+              "${:.6f} more than the reported cost (ledger lines with status \"timeout\"), counted against "
+              "--max-cost",
+              o_.request_timeout_s, usd);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -232,7 +231,7 @@ class Batch {
     const std::string stop = c_.key_guard.recheck_if_due([&] { return worst_case_still_open(); });
     if (stop.empty()) return;
     c_.stop_reason = stop;
-    spdlog::error("{}; no further requests will be sent", c_.stop_reason);
+    log::error("{}; no further requests will be sent", c_.stop_reason);
   }
 
   void wait_for_activity(double now) {
@@ -364,8 +363,8 @@ class Batch {
         if (job.attempts < o_.max_attempts) {
           const retry::Backoff b{o_.backoff_base_s, o_.backoff_factor, o_.backoff_cap_s, o_.max_retry_after_s};
           const double wait = retry::retry_delay(b, job.attempts, d, c_.rng);
-          spdlog::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts,
-                        c_.endpoint->scrub(d.reason), wait);
+          log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts,
+                     c_.endpoint->scrub(d.reason), wait);
           delayed_.push({now + wait, id});
         } else {
           fail(job, fmt::format("{} (gave up after {} attempts)", d.reason, job.attempts), status);
@@ -374,7 +373,7 @@ class Batch {
       case retry::Verdict::StopDispatch:
         if (c_.stop_reason.empty()) {
           c_.stop_reason = c_.endpoint->scrub(d.reason);
-          spdlog::error("{}; no further requests will be sent", c_.stop_reason);
+          log::error("{}; no further requests will be sent", c_.stop_reason);
         }
         fail(job, d.reason, status);
         break;

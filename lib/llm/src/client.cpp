@@ -1,8 +1,6 @@
 // OpenRouterClient: its parts (client_state.h) and their construction; run_batch is batch.cpp.
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
-
 #include "batch.h"
 #include "client_state.h"
 #include "internal.h"
@@ -32,9 +30,9 @@ std::map<std::string, Pricing> fetch_prices(const http::Endpoint& endpoint) {
   try {
     const http::GetResult r = endpoint.get("/models");
     if (r.code == CURLE_OK && r.status == 200) return detail::parse_models(json::parse(r.body, "GET /models"));
-    spdlog::debug("GET /models: {} {}", r.status, r.message);
+    log::debug("GET /models: {} {}", r.status, r.message);
   } catch (const Error& e) {
-    spdlog::debug("GET /models: {}", endpoint.scrub(e.what()));
+    log::debug("GET /models: {}", endpoint.scrub(e.what()));
   }
   return {};
 }

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
 namespace w2s::llm {
 namespace {
 
@@ -72,14 +70,14 @@ void CostReconciler::fill_costs(const std::vector<Completion*>& completions) {
   if (open.empty()) return;
   if (has_generation_endpoint_ != true) {
     has_generation_endpoint_ = false;
-    spdlog::warn("GET /generation found none of {} generation ids within {:.0f} s: this endpoint does not serve "
-                 "it; their cost stays unknown (cost_source \"none\", counted as $0) and /generation is not "
-                 "asked again",
-                 open.size(), o.generation_wait_s);
+    log::warn("GET /generation found none of {} generation ids within {:.0f} s: this endpoint does not serve "
+              "it; their cost stays unknown (cost_source \"none\", counted as $0) and /generation is not "
+              "asked again",
+              open.size(), o.generation_wait_s);
   } else {
-    spdlog::warn("GET /generation: {} generation records did not appear within {:.0f} s; their cost stays "
-                 "unknown (cost_source \"none\", counted as $0)",
-                 open.size(), o.generation_wait_s);
+    log::warn("GET /generation: {} generation records did not appear within {:.0f} s; their cost stays "
+              "unknown (cost_source \"none\", counted as $0)",
+              open.size(), o.generation_wait_s);
   }
 }
 

@@ -1,7 +1,6 @@
 #include "key_guard.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace w2s::llm {
 
@@ -45,7 +44,7 @@ void KeyGuard::check_before_batch(const std::function<double()>& worst_usd) {
       "(${:.6f}); raise the key limit, lower max_tokens, or pass --key-check warn",
       *info->limit_remaining, estimate_usd);
   if (mode_ == KeyCheck::Stop) throw Error(message);
-  spdlog::warn("{}", message);
+  log::warn("{}", message);
 }
 
 std::string KeyGuard::recheck_if_due(const std::function<std::pair<double, std::size_t>()>& still_open) {
@@ -73,7 +72,7 @@ std::string KeyGuard::recheck_if_due(const std::function<std::pair<double, std::
   if (mode_ == KeyCheck::Stop) return message + " (raise the key limit, or pass --key-check warn)";
   if (!warned_) {
     warned_ = true;
-    spdlog::warn("{}", message);
+    log::warn("{}", message);
   }
   return "";
 }

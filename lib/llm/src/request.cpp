@@ -3,8 +3,6 @@
 
 #include <cstdlib>
 
-#include <spdlog/spdlog.h>
-
 #include "internal.h"
 
 namespace w2s::llm {
@@ -52,18 +50,20 @@ std::int64_t estimate_prompt_tokens(const ChatRequest& r) {
 std::string resolve_api_key(const std::filesystem::path& key_file) {
   if (key_file.empty()) {
     const char* env = std::getenv("OPENROUTER_API_KEY");
-    return env ? std::string(env) : std::string();
+    std::string key = env ? std::string(env) : std::string();
+    log::redact(key);
+    return key;
   }
   struct stat st {};
   if (::stat(key_file.c_str(), &st) != 0)
     throw Error("--api-key-file " + key_file.string() + ": cannot read the file");
   if (st.st_mode & (S_IRWXG | S_IRWXO))
-    spdlog::warn("API key file {} is readable by group or others; chmod 600 it",
-                 key_file.string());
+    log::warn("API key file {} is readable by group or others; chmod 600 it", key_file.string());
   std::string key = read_file(key_file);
   while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
   while (!key.empty() && std::isspace(static_cast<unsigned char>(key.front()))) key.erase(0, 1);
   if (key.empty()) throw Error("--api-key-file " + key_file.string() + ": the file is empty");
+  log::redact(key);
   return key;
 }
 

@@ -32,7 +32,7 @@ namespace {
 
 constexpr const char* kCacheFormat = "w2s-train-stage-v1";
 
-void say(const std::string& message) { fmt::print(stderr, "[w2s train] {}\n", message); }
+void say(const std::string& message) { log::info("{}", message); }
 
 // ---- options as JSON (config.json, record config, cache keys) --------------------------------
 json::Value trainer_json(const TrainerOptions& t) {
@@ -572,7 +572,7 @@ void validate(const PipelineOptions& o) {
   if (!(p.contamination >= 0 && p.contamination < 1)) throw Error("--contamination must be in [0, 1)");
   if (p.knn_k < 1 || p.topo_k_cc < 1 || p.topo_k_zeta < 1) throw Error("probe k values must be >= 1");
   if (o.loss.balance_batch && t.minibatch_size == 1)
-    say("warning: --balance-batch with --minibatch-size 1 sets every label to 0.5 (reference quirk #2)");
+    log::warn("--balance-batch with --minibatch-size 1 sets every label to 0.5 (reference quirk #2)");
 }
 
 PipelineSummary run_pipeline(const PipelineOptions& requested) {

@@ -245,8 +245,7 @@ ProbeResult apply_probe(const ProbeOptions& o, const Activations& acts, const st
         std::int64_t by_cc = 0;
         kept = topo_filter(x, as_tensor(labels), o.topo_k_cc, o.topo_k_zeta, o.contamination, &by_cc);
         if (by_cc > std::llround(static_cast<double>(n) * o.contamination))
-          fmt::print(stderr, "[w2s train] warning: TopoCC alone removed {} of {} {} examples (more than contamination)\n",
-                     by_cc, n, split);
+          log::warn("TopoCC alone removed {} of {} {} examples (more than contamination)", by_cc, n, split);
       } else {
         kept = disagreement_filter(as_tensor(pred), as_tensor(labels), o.contamination);
       }

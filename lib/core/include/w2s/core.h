@@ -8,9 +8,12 @@
 //   * w2s::PyRandom         — CPython's `random.Random`, bit-exact (seeding, getrandbits,
 //                             randbelow, shuffle, sample, random, choice).
 //   * time and version      — now_iso8601(), tool_version(), tool_git_commit().
+//   * w2s::log              — the one way to print a diagnostic (over spdlog, on stderr).
 //
 // Nothing here includes torch or curl; the API side and the training side both build on it.
 #pragma once
+
+#include <fmt/format.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -30,6 +33,46 @@ namespace w2s {
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Logging: every diagnostic goes through w2s::log (spdlog underneath), to stderr as
+// "[HH:MM:SS] level message". stdout is left to what the user asked for (tables, JSON, paths), so
+// it can be piped. The progress line (ProgressLine below) is separate: it is not a log message.
+// ---------------------------------------------------------------------------------------------
+namespace log {
+
+enum class Level { Debug, Info, Warn, Error, Off };
+
+// Messages below `level` are dropped. Default Info; `w2s --verbose` sets Debug, `--quiet` Warn.
+void set_level(Level level);
+Level level();
+bool enabled(Level level);
+
+// `secret` (an API key) is replaced by "[redacted]" in every later message: a safety net under the
+// scrubbing that the code holding a secret does itself. Empty secrets are ignored.
+void redact(std::string secret);
+
+// Writes one message (redacted) at `level`, if enabled.
+void write(Level level, std::string_view message);
+
+template <class... Args>
+void debug(fmt::format_string<Args...> format, Args&&... args) {
+  if (enabled(Level::Debug)) write(Level::Debug, fmt::format(format, std::forward<Args>(args)...));
+}
+template <class... Args>
+void info(fmt::format_string<Args...> format, Args&&... args) {
+  if (enabled(Level::Info)) write(Level::Info, fmt::format(format, std::forward<Args>(args)...));
+}
+template <class... Args>
+void warn(fmt::format_string<Args...> format, Args&&... args) {
+  if (enabled(Level::Warn)) write(Level::Warn, fmt::format(format, std::forward<Args>(args)...));
+}
+template <class... Args>
+void error(fmt::format_string<Args...> format, Args&&... args) {
+  if (enabled(Level::Error)) write(Level::Error, fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace log
 
 // ---------------------------------------------------------------------------------------------
 // JSON
