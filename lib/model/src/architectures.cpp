@@ -8,6 +8,7 @@ namespace w2s::model {
 // Defined in src/architectures/.
 const Architecture& llama_family();
 const Architecture& gpt2();
+const Architecture& gpt_neox();
 
 namespace {
 
@@ -21,6 +22,7 @@ constexpr std::array kArchitectures = {
     Entry{"mistral", llama_family},
     Entry{"qwen2", llama_family},
     Entry{"gpt2", gpt2},
+    Entry{"gpt_neox", gpt_neox},
 };
 
 }  // namespace
