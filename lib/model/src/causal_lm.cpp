@@ -67,10 +67,8 @@ HiddenOutput CausalLMImpl::forward_hidden(const torch::Tensor& input_ids, const 
   return out;
 }
 
-torch::Tensor CausalLMImpl::lm_logits(const torch::Tensor& hidden) { return decoder_->lm_head(hidden); }
-
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, KVCache* cache) {
-  return lm_logits(forward_hidden(input_ids, attention_mask, cache, false).last_hidden);
+  return decoder_->lm_head(forward_hidden(input_ids, attention_mask, cache, false).last_hidden);
 }
 
 CausalLM random_causal_lm(const ModelConfig& config, std::uint64_t seed, const Placement& placement) {

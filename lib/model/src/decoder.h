@@ -3,7 +3,8 @@
 // CausalLMImpl drives every architecture the same way:
 //   x = embed(ids, positions);  x = layer(i, x, inputs) for every layer;  h = final_norm(x);
 //   logits = lm_head(h)
-// and collects hidden states, the attention mask and the KV cache itself.
+// and collects hidden states, the attention mask and the KV cache itself. Every family here
+// builds a DecoderStack (layers.h); a family of another shape implements Decoder itself.
 #pragma once
 
 #include <torch/torch.h>

@@ -172,4 +172,36 @@ class FeedForwardImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FeedForward);
 
+// ---------------------------------------------------------------------------------------------
+// The stack
+// ---------------------------------------------------------------------------------------------
+
+// The usual decoder-only stack, which every family here is: token embeddings (plus learned
+// positions, GPT-2), the layers, a final norm, and the head (untied, or the token embeddings).
+// An architecture's build() registers the modules under its names and fills one in; each
+// LayerModule has forward(x, inputs, layer index).
+template <class LayerModule, class NormModule>
+class DecoderStack final : public Decoder {
+ public:
+  torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor& position_ids) override {
+    return positions ? tokens(ids) + positions(position_ids) : tokens(ids);
+  }
+  RotaryTables rotary_tables(const torch::Tensor& position_ids, torch::Dtype dtype) const override {
+    return rotary ? rotary->tables(position_ids, dtype) : RotaryTables{};
+  }
+  torch::Tensor layer(std::int64_t i, const torch::Tensor& x, const LayerInputs& inputs) override {
+    return layers[i]->forward(x, inputs, i);
+  }
+  torch::Tensor final_norm(const torch::Tensor& x) override { return norm(x); }
+  torch::Tensor lm_head(const torch::Tensor& h) override {
+    return head ? head(h) : torch::nn::functional::linear(h, tokens->weight);
+  }
+
+  Embedding tokens{nullptr}, positions{nullptr};  // positions: learned ones only
+  std::vector<LayerModule> layers;
+  NormModule norm{nullptr};
+  Rotary rotary{nullptr};
+  OutputHead head{nullptr};  // none: tied to `tokens`
+};
+
 }  // namespace w2s::model

@@ -94,9 +94,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   HiddenOutput forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                               KVCache* cache = nullptr, bool collect_hidden_states = false);
-  // Vocabulary logits [B, T, V] of hidden states (in the model dtype).
-  torch::Tensor lm_logits(const torch::Tensor& hidden);
-  // forward_hidden + lm_logits. attention_mask may be undefined (all ones).
+  // Vocabulary logits [B, T, V] (in the model dtype). attention_mask may be undefined (all ones).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                         KVCache* cache = nullptr);
 

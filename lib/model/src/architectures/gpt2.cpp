@@ -50,31 +50,6 @@ class BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Block);
 
-class Gpt2Decoder final : public Decoder {
- public:
-  Gpt2Decoder(const ModelConfig& c, torch::nn::Module& root) {
-    auto transformer = root.register_module("transformer", std::make_shared<torch::nn::Module>());
-    wte_ = transformer->register_module("wte", Embedding(c.vocab_size, c.hidden_size));
-    wpe_ = transformer->register_module("wpe", Embedding(c.max_position_embeddings, c.hidden_size));
-    auto h = transformer->register_module("h", std::make_shared<torch::nn::Module>());
-    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) blocks_.push_back(h->register_module(std::to_string(i), Block(c)));
-    ln_f_ = transformer->register_module("ln_f", LayerNorm(c.hidden_size, c.norm_eps));
-  }
-  torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor& positions) override {
-    return wte_(ids) + wpe_(positions);
-  }
-  torch::Tensor layer(std::int64_t i, const torch::Tensor& x, const LayerInputs& in) override {
-    return blocks_[i]->forward(x, in, i);
-  }
-  torch::Tensor final_norm(const torch::Tensor& x) override { return ln_f_(x); }
-  torch::Tensor lm_head(const torch::Tensor& h) override { return torch::nn::functional::linear(h, wte_->weight); }
-
- private:
-  Embedding wte_{nullptr}, wpe_{nullptr};
-  std::vector<Block> blocks_;
-  LayerNorm ln_f_{nullptr};
-};
-
 class Gpt2 final : public Architecture {
  public:
   std::string_view name() const override { return "gpt2"; }
@@ -120,8 +95,15 @@ class Gpt2 final : public Architecture {
     return (m.vocab_size + m.max_position_embeddings) * h + m.num_hidden_layers * per_layer + 2 * h;  // + ln_f
   }
 
-  std::unique_ptr<Decoder> build(const ModelConfig& m, torch::nn::Module& root) const override {
-    return std::make_unique<Gpt2Decoder>(m, root);
+  std::unique_ptr<Decoder> build(const ModelConfig& c, torch::nn::Module& root) const override {
+    auto d = std::make_unique<DecoderStack<Block, LayerNorm>>();
+    auto transformer = root.register_module("transformer", std::make_shared<torch::nn::Module>());
+    d->tokens = transformer->register_module("wte", Embedding(c.vocab_size, c.hidden_size));
+    d->positions = transformer->register_module("wpe", Embedding(c.max_position_embeddings, c.hidden_size));
+    auto h = transformer->register_module("h", std::make_shared<torch::nn::Module>());
+    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) d->layers.push_back(h->register_module(std::to_string(i), Block(c)));
+    d->norm = transformer->register_module("ln_f", LayerNorm(c.hidden_size, c.norm_eps));
+    return d;  // the head is wte
   }
 
   std::optional<std::string> parameter_for(const ModelConfig&, const std::string& name) const override {

@@ -92,38 +92,6 @@ class LayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Layer);
 
-class NeoxDecoder final : public Decoder {
- public:
-  NeoxDecoder(const ModelConfig& c, torch::nn::Module& root) {
-    const NeoxOptions o = read_options(c, "config.json");
-    auto model = root.register_module("gpt_neox", std::make_shared<torch::nn::Module>());
-    embed_in_ = model->register_module("embed_in", Embedding(c.vocab_size, c.hidden_size));
-    auto layers = model->register_module("layers", std::make_shared<torch::nn::Module>());
-    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layers_.push_back(layers->register_module(std::to_string(i), Layer(c, o)));
-    final_layer_norm_ = model->register_module("final_layer_norm", LayerNorm(c.hidden_size, c.norm_eps));
-    rotary_ = model->register_module("rotary_emb", Rotary(rotary_dims(c, o), o.rotary_emb_base, o.rope_scaling));
-    if (!c.tie_word_embeddings) embed_out_ = root.register_module("embed_out", OutputHead(c.hidden_size, c.vocab_size));
-  }
-  torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor&) override { return embed_in_(ids); }
-  RotaryTables rotary_tables(const torch::Tensor& positions, torch::Dtype dtype) const override {
-    return rotary_->tables(positions, dtype);
-  }
-  torch::Tensor layer(std::int64_t i, const torch::Tensor& x, const LayerInputs& in) override {
-    return layers_[i]->forward(x, in, i);
-  }
-  torch::Tensor final_norm(const torch::Tensor& x) override { return final_layer_norm_(x); }
-  torch::Tensor lm_head(const torch::Tensor& h) override {
-    return embed_out_ ? embed_out_(h) : torch::nn::functional::linear(h, embed_in_->weight);
-  }
-
- private:
-  Embedding embed_in_{nullptr};
-  std::vector<Layer> layers_;
-  LayerNorm final_layer_norm_{nullptr};
-  Rotary rotary_{nullptr};
-  OutputHead embed_out_{nullptr};
-};
-
 class GptNeox final : public Architecture {
  public:
   std::string_view name() const override { return "gpt_neox"; }
@@ -180,8 +148,18 @@ class GptNeox final : public Architecture {
     return n;
   }
 
-  std::unique_ptr<Decoder> build(const ModelConfig& m, torch::nn::Module& root) const override {
-    return std::make_unique<NeoxDecoder>(m, root);
+  std::unique_ptr<Decoder> build(const ModelConfig& c, torch::nn::Module& root) const override {
+    const NeoxOptions o = read_options(c, "config.json");
+    auto d = std::make_unique<DecoderStack<Layer, LayerNorm>>();
+    auto model = root.register_module("gpt_neox", std::make_shared<torch::nn::Module>());
+    d->tokens = model->register_module("embed_in", Embedding(c.vocab_size, c.hidden_size));
+    auto layers = model->register_module("layers", std::make_shared<torch::nn::Module>());
+    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
+      d->layers.push_back(layers->register_module(std::to_string(i), Layer(c, o)));
+    d->norm = model->register_module("final_layer_norm", LayerNorm(c.hidden_size, c.norm_eps));
+    d->rotary = model->register_module("rotary_emb", Rotary(rotary_dims(c, o), o.rotary_emb_base, o.rope_scaling));
+    if (!c.tie_word_embeddings) d->head = root.register_module("embed_out", OutputHead(c.hidden_size, c.vocab_size));
+    return d;
   }
 
   std::optional<std::string> parameter_for(const ModelConfig& m, const std::string& name) const override {

@@ -80,39 +80,6 @@ class LayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Layer);
 
-class LlamaDecoder final : public Decoder {
- public:
-  LlamaDecoder(const ModelConfig& c, torch::nn::Module& root) {
-    const LlamaOptions o = read_options(c, "config.json");
-    auto model = root.register_module("model", std::make_shared<torch::nn::Module>());
-    embed_tokens_ = model->register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size));
-    auto layers = model->register_module("layers", std::make_shared<torch::nn::Module>());
-    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
-      layers_.push_back(layers->register_module(std::to_string(i), Layer(c, o)));
-    norm_ = model->register_module("norm", RMSNorm(c.hidden_size, c.norm_eps));
-    rotary_ = model->register_module("rotary_emb", Rotary(c.head_dim, o.rope_theta, o.rope_scaling));
-    if (!c.tie_word_embeddings) lm_head_ = root.register_module("lm_head", OutputHead(c.hidden_size, c.vocab_size));
-  }
-  torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor&) override { return embed_tokens_(ids); }
-  RotaryTables rotary_tables(const torch::Tensor& positions, torch::Dtype dtype) const override {
-    return rotary_->tables(positions, dtype);
-  }
-  torch::Tensor layer(std::int64_t i, const torch::Tensor& x, const LayerInputs& in) override {
-    return layers_[i]->forward(x, in, i);
-  }
-  torch::Tensor final_norm(const torch::Tensor& x) override { return norm_(x); }
-  torch::Tensor lm_head(const torch::Tensor& h) override {
-    return lm_head_ ? lm_head_(h) : torch::nn::functional::linear(h, embed_tokens_->weight);
-  }
-
- private:
-  Embedding embed_tokens_{nullptr};
-  std::vector<Layer> layers_;
-  RMSNorm norm_{nullptr};
-  Rotary rotary_{nullptr};
-  OutputHead lm_head_{nullptr};
-};
-
 class LlamaFamily final : public Architecture {
  public:
   std::string_view name() const override { return "llama-family"; }
@@ -177,8 +144,18 @@ class LlamaFamily final : public Architecture {
     return n;
   }
 
-  std::unique_ptr<Decoder> build(const ModelConfig& m, torch::nn::Module& root) const override {
-    return std::make_unique<LlamaDecoder>(m, root);
+  std::unique_ptr<Decoder> build(const ModelConfig& c, torch::nn::Module& root) const override {
+    const LlamaOptions o = read_options(c, "config.json");
+    auto d = std::make_unique<DecoderStack<Layer, RMSNorm>>();
+    auto model = root.register_module("model", std::make_shared<torch::nn::Module>());
+    d->tokens = model->register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size));
+    auto layers = model->register_module("layers", std::make_shared<torch::nn::Module>());
+    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
+      d->layers.push_back(layers->register_module(std::to_string(i), Layer(c, o)));
+    d->norm = model->register_module("norm", RMSNorm(c.hidden_size, c.norm_eps));
+    d->rotary = model->register_module("rotary_emb", Rotary(c.head_dim, o.rope_theta, o.rope_scaling));
+    if (!c.tie_word_embeddings) d->head = root.register_module("lm_head", OutputHead(c.hidden_size, c.vocab_size));
+    return d;
   }
 
   std::optional<std::string> parameter_for(const ModelConfig& m, const std::string& name) const override {
@@ -187,10 +164,8 @@ class LlamaFamily final : public Architecture {
     return name;
   }
 
-  // The reference's targets: every projection of attention and MLP.
-  std::vector<std::string> default_lora_targets() const override {
-    return {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-  }
+  // The reference's targets (LoraConfig's default): every projection of attention and MLP.
+  std::vector<std::string> default_lora_targets() const override { return LoraConfig{}.target_modules; }
 };
 
 }  // namespace
