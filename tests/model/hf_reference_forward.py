@@ -1,12 +1,14 @@
 """An independent causal-LM forward pass written from Hugging Face transformers' modelling code
-(LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel), in float64 with
-Debian's python3-torch. test_hf_parity.cpp compares w2s's logits against it.
+(LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel, GPTNeoXForCausalLM), in
+float64 with Debian's python3-torch. test_hf_parity.cpp compares w2s's logits against it.
 
 It shares nothing with the C++ code: it reads config.json and model.safetensors itself and follows
 the transformers conventions directly: rotate_half RoPE with the default / linear / llama3 inverse
 frequencies, repeat_kv for grouped-query attention, the sliding-window mask (q - k < window),
-Qwen2's q/k/v biases, GPT-2's Conv1D weights stored [in, out] and its tanh GELU, tied embeddings,
-and positions from the attention mask (cumsum - 1, as transformers' generate() computes them).
+Qwen2's q/k/v biases, GPT-2's Conv1D weights stored [in, out] and its tanh GELU, GPT-NeoX's fused
+query_key_value viewed per head as [heads, 3 * head_size], its rotary embedding on the first
+int(head_size * rotary_pct) features and its parallel residual, tied embeddings, and positions
+from the attention mask (cumsum - 1, as transformers' generate() computes them).
 
 usage: hf_reference_forward.py MODEL_DIR INPUTS.safetensors OUT.safetensors
 INPUTS holds input_ids and attention_mask (I64 [B, T]); OUT receives logits (F32 [B, T, V]).
@@ -73,9 +75,8 @@ def positions(attention_mask):
 
 
 # ---- Llama / Mistral / Qwen2 -------------------------------------------------------------------
-def rope_inv_freq(config, head_dim):
-    base = config.get("rope_theta", 10000.0)
-    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+def rope_inv_freq(config, dim, base):
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
     scaling = config.get("rope_scaling") or {}
     kind = scaling.get("rope_type", scaling.get("type", "default"))
     if kind == "linear":
@@ -94,6 +95,13 @@ def rope_inv_freq(config, head_dim):
     elif kind != "default":
         raise SystemExit(f"rope type {kind} not in this reference")
     return inv_freq
+
+
+def rope_cos_sin(attention_mask, inv_freq):
+    """cos, sin [B, 1, T, dim] at the positions of the attention mask."""
+    freqs = positions(attention_mask)[:, :, None].double() * inv_freq
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos()[:, None], emb.sin()[:, None]
 
 
 def rotate_half(x):
@@ -120,9 +128,7 @@ def llama_logits(config, w, ids, attention_mask):
     if config["model_type"] == "mistral" or config.get("use_sliding_window", False):
         window = config.get("sliding_window")
     b, t = ids.shape
-    freqs = positions(attention_mask)[:, :, None].double() * rope_inv_freq(config, head_dim)
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos()[:, None], emb.sin()[:, None]
+    cos, sin = rope_cos_sin(attention_mask, rope_inv_freq(config, head_dim, config.get("rope_theta", 10000.0)))
     mask = additive_mask(attention_mask, window)
     x = w["model.embed_tokens.weight"][ids]
     for i in range(config["num_hidden_layers"]):
@@ -178,6 +184,59 @@ def gpt2_logits(config, w, ids, attention_mask):
     return x @ w["transformer.wte.weight"].T
 
 
+# ---- GPT-NeoX (Pythia) ---------------------------------------------------------------------------
+ACTIVATIONS = {"gelu": torch.nn.functional.gelu, "gelu_new": gelu_new, "gelu_fast": gelu_new,
+               "gelu_pytorch_tanh": gelu_new}
+
+
+def gpt_neox_logits(config, w, ids, attention_mask):
+    hidden, heads = config["hidden_size"], config["num_attention_heads"]
+    head_size = hidden // heads
+    rotary_ndims = int(head_size * config.get("rotary_pct", 0.25))
+    eps = config.get("layer_norm_eps", 1e-5)
+    act = ACTIVATIONS[config.get("hidden_act", "gelu")]
+    parallel = config.get("use_parallel_residual", True)
+
+    def layer_norm(x, name):
+        return torch.nn.functional.layer_norm(x, (hidden,), w[f"{name}.weight"], w[f"{name}.bias"], eps)
+
+    def rotary(x, cos, sin):  # rotates the first rotary_ndims features, passes the rest
+        x_rot, x_pass = x[..., :rotary_ndims], x[..., rotary_ndims:]
+        return torch.cat((x_rot * cos + rotate_half(x_rot) * sin, x_pass), dim=-1)
+
+    b, t = ids.shape
+    inv_freq = rope_inv_freq(config, rotary_ndims, config.get("rotary_emb_base", 10000))
+    cos, sin = rope_cos_sin(attention_mask, inv_freq)
+    mask = additive_mask(attention_mask)
+    x = w["gpt_neox.embed_in.weight"][ids]
+    for i in range(config["num_hidden_layers"]):
+        p = f"gpt_neox.layers.{i}"
+        # query_key_value's output is [heads, 3 * head_size]: each head's q, k, v side by side.
+        qkv = linear(w, layer_norm(x, f"{p}.input_layernorm"), p, "attention.query_key_value")
+        qkv = qkv.view(b, t, heads, 3 * head_size).permute(0, 2, 1, 3)
+        q, k, v = qkv[..., :head_size], qkv[..., head_size : 2 * head_size], qkv[..., 2 * head_size :]
+        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+        scores = q @ k.transpose(2, 3) / math.sqrt(head_size) + mask
+        attn = (torch.softmax(scores, dim=-1) @ v).permute(0, 2, 1, 3).reshape(b, t, hidden)
+        attn = linear(w, attn, p, "attention.dense")
+
+        def mlp(h):
+            return linear(w, act(linear(w, h, p, "mlp.dense_h_to_4h")), p, "mlp.dense_4h_to_h")
+
+        if parallel:  # x + attn(ln1(x)) + mlp(ln2(x))
+            x = mlp(layer_norm(x, f"{p}.post_attention_layernorm")) + attn + x
+        else:  # y = x + attn(ln1(x)); y + mlp(ln2(y))
+            y = attn + x
+            x = mlp(layer_norm(y, f"{p}.post_attention_layernorm")) + y
+    x = layer_norm(x, "gpt_neox.final_layer_norm")
+    head = w.get("embed_out.weight", w["gpt_neox.embed_in.weight"])
+    return x @ head.T
+
+
+FORWARDS = {"llama": llama_logits, "mistral": llama_logits, "qwen2": llama_logits, "gpt2": gpt2_logits,
+            "gpt_neox": gpt_neox_logits}
+
+
 def main():
     model_dir, inputs_path, out_path = sys.argv[1:4]
     with open(f"{model_dir}/config.json") as f:
@@ -185,7 +244,7 @@ def main():
     weights = {k: v.double() for k, v in read_safetensors(f"{model_dir}/model.safetensors").items()}
     inputs = read_safetensors(inputs_path)
     ids, attention_mask = inputs["input_ids"].long(), inputs["attention_mask"].long()
-    forward = gpt2_logits if config["model_type"] == "gpt2" else llama_logits
+    forward = FORWARDS[config["model_type"]]
     with torch.no_grad():
         logits = forward(config, weights, ids, attention_mask)
     write_safetensors(out_path, {"logits": logits.float()})

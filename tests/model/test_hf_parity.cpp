@@ -1,4 +1,4 @@
-// Logits of random tiny Llama / Mistral / Qwen2 / GPT-2 checkpoints against an independent
+// Logits of random tiny Llama / Mistral / Qwen2 / GPT-2 / GPT-NeoX checkpoints against an independent
 // float64 forward pass written from transformers' modelling code (hf_reference_forward.py, run
 // with Debian's python3-torch), in float32 and in bfloat16 (the CUDA default, run here on CPU).
 // Every parameter is perturbed away from its initial value first, so that norm weights, biases
@@ -42,6 +42,16 @@ const Case kCases[] = {
     {"gpt2",
      R"({"model_type":"gpt2","vocab_size":97,"n_embd":32,"n_layer":2,"n_head":4,"n_positions":64,
          "activation_function":"gelu_new","layer_norm_epsilon":1e-5,"initializer_range":0.15})"},
+    // Pythia's shape: parallel residual, rotary on a quarter of each head, biases, untied embed_out.
+    {"gpt_neox-parallel-partial-rotary",
+     R"({"model_type":"gpt_neox","vocab_size":97,"hidden_size":64,"intermediate_size":96,"num_hidden_layers":2,
+         "num_attention_heads":4,"rotary_pct":0.25,"rotary_emb_base":10000,"use_parallel_residual":true,
+         "hidden_act":"gelu","layer_norm_eps":1e-5,"initializer_range":0.15,"bos_token_id":0,"eos_token_id":0})"},
+    {"gpt_neox-sequential-tied-no-bias",
+     R"({"model_type":"gpt_neox","vocab_size":97,"hidden_size":32,"intermediate_size":80,"num_hidden_layers":2,
+         "num_attention_heads":2,"rotary_pct":0.5,"rotary_emb_base":500.0,"use_parallel_residual":false,
+         "attention_bias":false,"tie_word_embeddings":true,"hidden_act":"gelu_new",
+         "rope_scaling":{"type":"linear","factor":2.0},"initializer_range":0.15})"},
 };
 
 constexpr std::int64_t kVocab = 97, kBatch = 3, kLength = 11;
@@ -85,6 +95,9 @@ TEST(HfParity, LogitsEqualTheTransformersConventionsInFloat32AndBfloat16) {
     SCOPED_TRACE(c.name);
     const ModelConfig config = parse_model_config(parse(c.config_json), c.name);
     CausalLM model = random_causal_lm(config, 7);
+    std::int64_t numel = 0;
+    for (const auto& p : model->parameters()) numel += p.numel();
+    EXPECT_EQ(numel, config.parameter_count());
     {
       torch::NoGradGuard no_grad;
       for (auto& p : model->parameters())
@@ -119,6 +132,50 @@ TEST(HfParity, TheReferenceNoticesAWrongConvention) {
   torch::NoGradGuard no_grad;
   EXPECT_LT(relative_error(windowed->forward(ids, mask), reference, mask), 1e-5);
   EXPECT_GT(relative_error(unwindowed->forward(ids, mask), reference, mask), 1e-3);
+}
+
+// The GPT-NeoX comparison notices each of its conventions: the same weights read with GPT-2's
+// [3, heads, head_dim] q/k/v layout instead of the per-head [heads, 3, head_dim] one, with a
+// sequential instead of the parallel residual, or with rotary embeddings on half instead of a
+// quarter of each head, all disagree with the reference.
+TEST(HfParity, TheReferenceNoticesAWrongGptNeoxConvention) {
+  set_num_threads(2);
+  const auto [ids, mask] = padded_batch();
+  const w2s::json::Value config_json = parse(kCases[5].config_json);  // parallel, rotary_pct 0.25
+  CausalLM model = random_causal_lm(parse_model_config(config_json), 9);
+  const fs::path dir = w2s::test::scratch_dir("hf_parity_neox_sensitivity");
+  const torch::Tensor reference = reference_logits(model, dir, ids, mask);
+  torch::NoGradGuard no_grad;
+  EXPECT_LT(relative_error(model->forward(ids, mask), reference, mask), 1e-5);
+
+  // Our model on weights permuted from [heads, 3, D] to [3, heads, D] computes what an
+  // implementation splitting the original weights GPT-2's way would.
+  CausalLM interleave = random_causal_lm(parse_model_config(config_json), 9);
+  const std::int64_t heads = 4, head_dim = 16;
+  for (auto& p : interleave->named_parameters()) {
+    if (p.key().find("query_key_value") == std::string::npos) continue;
+    const auto rows = p.value().sizes().vec();
+    std::vector<std::int64_t> split = {heads, 3, head_dim};
+    split.insert(split.end(), rows.begin() + 1, rows.end());
+    p.value().copy_(p.value().reshape(split).transpose(0, 1).reshape(rows));
+  }
+  const double wrong_layout = relative_error(interleave->forward(ids, mask), reference, mask);
+
+  w2s::json::Value sequential_json = config_json;
+  sequential_json.set("use_parallel_residual", false);
+  CausalLM sequential = random_causal_lm(parse_model_config(sequential_json), 9);
+  const double wrong_residual = relative_error(sequential->forward(ids, mask), reference, mask);
+
+  w2s::json::Value rotary_json = config_json;
+  rotary_json.set("rotary_pct", 0.5);
+  CausalLM half_rotary = random_causal_lm(parse_model_config(rotary_json), 9);
+  const double wrong_rotary = relative_error(half_rotary->forward(ids, mask), reference, mask);
+
+  std::printf("gpt_neox with a wrong convention, relative max error: q/k/v layout %.2e, residual %.2e, rotary %.2e\n",
+              wrong_layout, wrong_residual, wrong_rotary);
+  EXPECT_GT(wrong_layout, 1e-3);
+  EXPECT_GT(wrong_residual, 1e-3);
+  EXPECT_GT(wrong_rotary, 1e-3);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "assets.h"
+#include "pythia_fixture.h"
 #include "w2s/model.h"
 
 namespace {
@@ -145,6 +146,24 @@ TEST(Tokenizer, Qwen3MatchesHuggingFace) {
   EXPECT_EQ(tok.kind(), "byte-level BPE");
   EXPECT_EQ(tok.token_string(*tok.pad_id()), "<|endoftext|>");
   expect_same_as_reference(tok, dir / "tokenizer.json", "qwen3");
+}
+
+// Pythia's tokenizer.json shape (GPT-NeoX-20B): NFC, byte-level BPE with null affixes, special
+// tokens at ids 0 and 1, and runs of spaces as non-special added tokens.
+TEST(Tokenizer, PythiaStyleMatchesHuggingFace) {
+  const fs::path dir = w2s::test::scratch_dir("tokenizer_pythia_files");
+  w2s::test::write_pythia_style_tokenizer(dir);
+  const Tokenizer tok = Tokenizer::from_dir(dir);
+  EXPECT_EQ(tok.kind(), "byte-level BPE");
+  EXPECT_EQ(tok.bos_id(), 0);
+  EXPECT_EQ(tok.eos_id(), 0);
+  EXPECT_EQ(tok.pad_id(), 0);  // pad := eos
+  EXPECT_EQ(tok.vocab_size(), 2 + 256 + 5000 + 23);
+  const auto ids = tok.encode("a    b");  // no BOS: the ByteLevel post-processor adds nothing
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(tok.token_string(ids[1]), "    ");
+  EXPECT_EQ(tok.decode(tok.encode("def f(x):\n    return x  # two spaces")), "def f(x):\n    return x  # two spaces");
+  expect_same_as_reference(tok, dir / "tokenizer.json", "pythia");
 }
 
 TEST(Tokenizer, DecodeInvertsEncode) {

@@ -1,8 +1,8 @@
 // LoRA, the sequence-classification head, batching of tokenised text and greedy generation.
 #include <set>
 
+#include "architecture.h"
 #include "layers.h"
-#include "w2s/model_torch.h"
 
 namespace w2s::model {
 
@@ -16,8 +16,7 @@ std::string last_name_part(const std::string& name) {
 }  // namespace
 
 std::vector<std::string> default_lora_targets(const ModelConfig& config) {
-  if (config.architecture == Architecture::Gpt2) return {"c_attn", "c_proj", "c_fc"};
-  return LoraConfig{}.target_modules;
+  return architecture_for(config.model_type, "ModelConfig").default_lora_targets();
 }
 
 int apply_lora(CausalLM& model, const LoraConfig& config) {
@@ -30,7 +29,6 @@ int apply_lora(CausalLM& model, const LoraConfig& config) {
     auto* linear = dynamic_cast<LoraLinearImpl*>(item.value().get());
     if (!linear) continue;
     const std::string part = last_name_part(item.key());
-    if (part == "lm_head") continue;
     available.insert(part);
     if (!targets.count(part)) continue;
     if (linear->has_lora()) throw Error("LoRA: layer \"" + item.key() + "\" already has an adapter");

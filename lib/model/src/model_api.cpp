@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "architecture.h"
 #include "w2s/model_torch.h"
 
 namespace w2s::model {
@@ -74,7 +75,8 @@ json::Value describe_model(const std::filesystem::path& dir) {
   const ModelConfig c = read_model_config(dir);
   json::Value out = json::Value::object();
   out.set("path", dir.string());
-  out.set("architecture", c.architecture == Architecture::Gpt2 ? "gpt2" : "llama-family");
+  const Architecture& architecture = architecture_for(c.model_type, dir.string());
+  out.set("architecture", architecture.name());
   out.set("model_type", c.model_type);
   std::int64_t stored = 0;
   std::set<std::string> dtypes;
@@ -101,11 +103,7 @@ json::Value describe_model(const std::filesystem::path& dir) {
   out.set("kv_heads", c.num_key_value_heads);
   out.set("head_dim", c.head_dim);
   out.set("tie_word_embeddings", c.tie_word_embeddings);
-  if (c.architecture == Architecture::Llama) {
-    out.set("rope_theta", c.rope_theta);
-    out.set("rope_scaling", c.rope_scaling.type);
-    out.set("qkv_bias", c.attention_bias);
-  }
+  architecture.describe(c, out);
   const Tokenizer tok = tokenizer_for(dir);
   json::Value t = json::Value::object();
   t.set("kind", tok.kind());

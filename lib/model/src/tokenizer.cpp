@@ -342,7 +342,7 @@ struct Tokenizer::Impl {
     }
     if (ids.empty()) {
       std::vector<std::int32_t> symbols;
-      std::optional<std::int64_t> pending_unk;
+      std::int64_t pending_unk = -1;  // an unknown token not yet emitted (fuse_unk joins a run into one)
       std::size_t i = 0;
       while (i < word.size()) {
         const std::size_t len = std::min(utf8::sequence_length(static_cast<unsigned char>(word[i])), word.size() - i);
@@ -351,8 +351,8 @@ struct Tokenizer::Impl {
         if (i + len == word.size()) s += end_of_word_suffix;
         i += len;
         if (auto id = id_of(s); id >= 0) {
-          if (pending_unk) symbols.push_back(static_cast<std::int32_t>(*pending_unk));
-          pending_unk.reset();
+          if (pending_unk >= 0) symbols.push_back(static_cast<std::int32_t>(pending_unk));
+          pending_unk = -1;
           symbols.push_back(static_cast<std::int32_t>(id));
           continue;
         }
@@ -366,18 +366,18 @@ struct Tokenizer::Impl {
             bytes.push_back(static_cast<std::int32_t>(id));
           }
           if (!bytes.empty()) {
-            if (pending_unk) symbols.push_back(static_cast<std::int32_t>(*pending_unk));
-            pending_unk.reset();
+            if (pending_unk >= 0) symbols.push_back(static_cast<std::int32_t>(pending_unk));
+            pending_unk = -1;
             symbols.insert(symbols.end(), bytes.begin(), bytes.end());
             continue;
           }
         }
         if (unk_id) {
-          if (pending_unk && !fuse_unk) symbols.push_back(static_cast<std::int32_t>(*pending_unk));
-          pending_unk = unk_id;
+          if (pending_unk >= 0 && !fuse_unk) symbols.push_back(static_cast<std::int32_t>(pending_unk));
+          pending_unk = *unk_id;
         }
       }
-      if (pending_unk) symbols.push_back(static_cast<std::int32_t>(*pending_unk));
+      if (pending_unk >= 0) symbols.push_back(static_cast<std::int32_t>(pending_unk));
       apply_merges(symbols);
       ids.assign(symbols.begin(), symbols.end());
     }

@@ -1,7 +1,7 @@
 // w2s model: Hugging Face model directories without torch in the interface.
 //
-//   * ModelConfig / read_model_config — config.json of a Llama-family (llama, mistral, qwen2) or
-//     GPT-2 model; anything else is rejected with a clear error.
+//   * ModelConfig / read_model_config — config.json of a Llama-family (llama, mistral, qwen2),
+//     GPT-2 or GPT-NeoX (Pythia) model; anything else is rejected with a clear error.
 //   * Tokenizer                      — tokenizer.json (byte-level BPE as in GPT-2 / Llama-3 /
 //     Qwen2, or BPE with byte fallback as in Llama-2 / SentencePiece) plus tokenizer_config.json,
 //     and two built-in tokenizers for random-initialised models: bytes (ids = byte + 3) and
@@ -41,38 +41,28 @@ void set_num_threads(int n);
 // Configuration (config.json)
 // ---------------------------------------------------------------------------------------------
 
-enum class Architecture { Llama, Gpt2 };  // Llama covers llama, mistral and qwen2
-
-struct RopeScaling {
-  std::string type = "default";  // "default" | "linear" | "llama3"
-  double factor = 1.0;
-  double low_freq_factor = 1.0;                  // llama3 only
-  double high_freq_factor = 4.0;                 // llama3 only
-  std::int64_t original_max_position_embeddings = 8192;  // llama3 only
-};
-
+// What every architecture has, whatever its config.json calls it (GPT-2: n_embd, n_layer, ...).
+// Everything else (rotary settings, biases, parallel residual, ...) an architecture reads itself
+// from `config_json` in its own file (lib/model/src/architectures/, docs/model.md).
 struct ModelConfig {
-  std::string model_type = "llama";  // "llama" | "mistral" | "qwen2" | "gpt2" (config.json model_type)
-  Architecture architecture = Architecture::Llama;
+  std::string model_type = "llama";  // config.json model_type: picks the architecture
   std::int64_t vocab_size = 0;
   std::int64_t hidden_size = 0;
-  std::int64_t intermediate_size = 0;  // GPT-2: n_inner or 4 * n_embd
+  std::int64_t intermediate_size = 0;  // the MLP width (GPT-2: n_inner or 4 * n_embd)
   std::int64_t num_hidden_layers = 0;
   std::int64_t num_attention_heads = 0;
   std::int64_t num_key_value_heads = 0;  // GQA; equals num_attention_heads when absent
   std::int64_t head_dim = 0;             // hidden_size / num_attention_heads when absent
   std::int64_t max_position_embeddings = 2048;
-  double norm_eps = 1e-6;                // rms_norm_eps (Llama) or layer_norm_epsilon (GPT-2)
-  double rope_theta = 10000.0;
-  RopeScaling rope_scaling;
-  bool attention_bias = false;  // q/k/v (and o) biases; qwen2 has q/k/v biases only
-  bool o_proj_bias = false;
-  bool mlp_bias = false;
+  double norm_eps = 1e-6;                // rms_norm_eps, layer_norm_epsilon or layer_norm_eps
+  std::string hidden_act = "silu";       // silu (Llama family), gelu_new (GPT-2), gelu (GPT-NeoX)
   bool tie_word_embeddings = false;
-  std::string hidden_act = "silu";  // Llama: silu; GPT-2: gelu_new
   std::optional<std::int64_t> sliding_window;  // Mistral-style local attention
   double initializer_range = 0.02;
   std::optional<std::int64_t> bos_token_id, eos_token_id, pad_token_id;
+  // config.json as read (tiny_config: as built). The architecture reads its own fields from it;
+  // model_config_to_json writes it back with the fields above updated.
+  json::Value config_json = json::Value::object();
 
   std::int64_t parameter_count() const;  // every weight of the causal LM (tied head counted once)
 };
@@ -84,7 +74,8 @@ ModelConfig read_model_config(const std::filesystem::path& model_dir);
 // The HF config.json for a config (save_pretrained adds torch_dtype, the dtype of the weights).
 json::Value model_config_to_json(const ModelConfig& config);
 
-// A small Llama-family config for tests and demos: `model_type` "llama" or "qwen2" (q/k/v bias).
+// A small Llama-family config for tests and demos: `model_type` "llama", "mistral" or "qwen2"
+// (q/k/v bias).
 ModelConfig tiny_config(std::string_view model_type = "llama", std::int64_t vocab_size = 259,
                         std::int64_t hidden_size = 32, std::int64_t num_layers = 2,
                         std::int64_t num_heads = 4, std::int64_t num_kv_heads = 2);

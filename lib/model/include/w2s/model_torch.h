@@ -7,8 +7,9 @@
 //     Padding may be on either side: positions are computed from the mask (cumsum - 1), so left-
 //     and right-padded batches give the same logits at the real tokens.
 //   * Parameter names equal the Hugging Face names ("model.layers.0.self_attn.q_proj.weight",
-//     "transformer.h.0.attn.c_attn.weight"); GPT-2's Conv1D weights are stored transposed
-//     ([out, in], like nn.Linear) in memory and transposed back when saved.
+//     "transformer.h.0.attn.c_attn.weight", "gpt_neox.layers.0.attention.query_key_value.weight");
+//     GPT-2's Conv1D weights are stored transposed ([out, in], like nn.Linear) in memory and
+//     transposed back when saved.
 //   * Base weights live in the model dtype (float32 on CPU, bfloat16 on CUDA by default);
 //     trainable LoRA matrices and the classification head are float32 (float64 only when the
 //     whole model is float64, for gradient checks).
@@ -73,6 +74,11 @@ struct HiddenOutput {
   std::vector<torch::Tensor> hidden_states;
 };
 
+class Decoder;       // one architecture's modules and forward pass (src/decoder.h)
+class Architecture;  // one architecture's config, checkpoint names and defaults (src/architecture.h)
+
+// A decoder-only causal LM of any supported architecture (the model_type of its config picks
+// one, src/architectures.cpp), with the Hugging Face parameter names.
 class CausalLMImpl : public torch::nn::Module {
  public:
   // Random initialisation (normal(0, initializer_range), norms = 1, biases = 0) in float32 on
@@ -80,30 +86,25 @@ class CausalLMImpl : public torch::nn::Module {
   explicit CausalLMImpl(ModelConfig config);
 
   const ModelConfig& config() const { return config_; }
+  const Architecture& architecture() const { return architecture_; }
   Placement placement() const { return placement_; }
-  // Moves every parameter to the device; base weights to `dtype`, LoRA weights stay float32.
+  // Moves every parameter and buffer to the device; base weights to `dtype`, LoRA weights stay
+  // float32.
   void place(const Placement& placement);
 
   HiddenOutput forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                               KVCache* cache = nullptr, bool collect_hidden_states = false);
-  // Vocabulary logits [B, T, V] of hidden states (in the model dtype).
-  torch::Tensor lm_logits(const torch::Tensor& hidden);
-  // forward_hidden + lm_logits. attention_mask may be undefined (all ones).
+  // Vocabulary logits [B, T, V] (in the model dtype). attention_mask may be undefined (all ones).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                         KVCache* cache = nullptr);
 
-  // Copies HF-named tensors into the parameters (converting dtype; GPT-2 Conv1D transposed).
-  // Every parameter must be provided exactly once (a tied lm_head may be absent); unknown
-  // names throw, naming the tensor.
-  void load_weights(const NamedTensors& tensors, std::string_view origin);
   // The base weights under their HF names and layouts (for save_pretrained).
   NamedTensors hf_state_dict();
 
-  struct Internals;  // the layer stack, defined in causal_lm.cpp
-
  private:
-  std::shared_ptr<Internals> internals_;
   ModelConfig config_;
+  const Architecture& architecture_;
+  std::shared_ptr<Decoder> decoder_;
   Placement placement_;
 };
 TORCH_MODULE(CausalLM);
@@ -144,14 +145,15 @@ struct LoraConfig {
                                              "gate_proj", "up_proj", "down_proj"};
 };
 
-// The reference's targets for Llama-family models (the seven above); GPT-2's linear layers
-// (c_attn, c_proj, c_fc) for GPT-2, whose names differ.
+// What `--lora-modules auto` adapts, per architecture: the reference's seven projections for
+// Llama-family models; c_attn, c_proj, c_fc for GPT-2; query_key_value, dense, dense_h_to_4h,
+// dense_4h_to_h for GPT-NeoX.
 std::vector<std::string> default_lora_targets(const ModelConfig& config);
 
 // Adds float32 LoRA matrices to every linear layer whose last name part is in target_modules
 // (A: kaiming-uniform(a=sqrt(5)) like peft, B: zeros, so the model is unchanged) and freezes
 // every base parameter. Returns the number of adapted layers; throws when none matched (naming
-// the model's linear layer names, e.g. GPT-2's c_attn, c_proj, c_fc).
+// the model's linear layer names, e.g. GPT-2's c_attn, c_proj, c_fc). Output heads are never adapted.
 int apply_lora(CausalLM& model, const LoraConfig& config);
 // Makes every base parameter trainable (full fine-tuning); base weights are converted to float32.
 void enable_full_finetune(CausalLM& model);
