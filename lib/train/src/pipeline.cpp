@@ -21,6 +21,7 @@
 
 #include "losses.h"
 #include "probes.h"
+#include "stage_key.h"
 #include "trainer.h"
 #include "w2s/results.h"
 
@@ -96,6 +97,8 @@ json::Value probe_json(const ProbeOptions& p) {
   return v;
 }
 
+}  // namespace
+
 json::Value options_json(const PipelineOptions& o) {
   json::Value v = json::Value::object();
   v.set("weak_model_name", o.weak_model);
@@ -122,6 +125,8 @@ json::Value options_json(const PipelineOptions& o) {
   return v;
 }
 
+namespace {
+
 // ---- data ------------------------------------------------------------------------------------
 std::vector<LabelledExample> with_gold_labels(const std::vector<data::TextExample>& xs) {
   std::vector<LabelledExample> out;
@@ -143,19 +148,9 @@ std::string examples_hash(const std::vector<LabelledExample>& xs) {
   return sha256_hex(material);
 }
 
-// ---- one stage -------------------------------------------------------------------------------
-struct StagePlan {
-  std::string name;            // floor | ceiling | w2s | s2s-1 ...
-  results::Kind kind;
-  std::string model;           // model spec
-  std::string role;            // weak | strong | student
-  double lr = 0;
-  bool transfer = false;
-  results::LabelSource label_source;
-  std::string upstream_key;    // the stage whose predictions are this stage's labels ("" if gold)
-  StageInputs inputs;
-};
+}  // namespace
 
+// ---- one stage -------------------------------------------------------------------------------
 json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, const json::Value& data_identity) {
   json::Value m = json::Value::object();
   m.set("format", kCacheFormat);
@@ -180,6 +175,25 @@ json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, 
   }
   return m;
 }
+
+std::string stage_key(const json::Value& material) { return sha256_hex(json::dump_canonical(material)).substr(0, 16); }
+
+json::Value activations_key_material(const StageInputs& in, const PipelineOptions& o) {
+  std::string ids;
+  for (const auto* set : {&in.train, &in.val, &in.test}) {
+    for (const auto& x : *set) ids += x.id + ",";
+    ids += ";";
+  }
+  json::Value material = json::Value::object();
+  material.set("model", model_identity(o.strong_model, o.models_dir));
+  material.set("ids", sha256_hex(ids));
+  material.set("max_length", o.trainer.max_length);
+  material.set("layer", o.probe.layer);
+  material.set("dtype", o.dtype);
+  return material;
+}
+
+namespace {
 
 results::Prediction prediction_of(const LabelledExample& x, double p1) {
   results::Prediction p;
@@ -310,18 +324,8 @@ ClassifierOptions classifier_options(const PipelineOptions& o) {
 
 // Strong-model activations of train / val / test, cached under <shared>/activations/<key>/.
 Activations strong_activations(const StageInputs& in, const PipelineOptions& o, const fs::path& shared_dir) {
-  std::string ids;
-  for (const auto* set : {&in.train, &in.val, &in.test}) {
-    for (const auto& x : *set) ids += x.id + ",";
-    ids += ";";
-  }
-  json::Value material = json::Value::object();
-  material.set("model", model_identity(o.strong_model, o.models_dir));
-  material.set("ids", sha256_hex(ids));
-  material.set("max_length", o.trainer.max_length);
-  material.set("layer", o.probe.layer);
-  material.set("dtype", o.dtype);
-  const fs::path dir = shared_dir / "activations" / sha256_hex(json::dump_canonical(material)).substr(0, 16);
+  const json::Value material = activations_key_material(in, o);
+  const fs::path dir = shared_dir / "activations" / stage_key(material);
   const char* splits[] = {"train", "val", "test"};
   Activations acts;
   torch::Tensor* targets[] = {&acts.train, &acts.val, &acts.test};
@@ -379,7 +383,7 @@ void probe_inputs(StageInputs& in, const PipelineOptions& o, const fs::path& sha
 StageSummary run_stage(const StagePlan& plan, const PipelineOptions& o, const data::TrainingData& data,
                        const json::Value& data_identity, const fs::path& shared_dir, const fs::path& run_dir) {
   const json::Value material = stage_key_material(plan, o, data_identity);
-  const std::string key = sha256_hex(json::dump_canonical(material)).substr(0, 16);
+  const std::string key = stage_key(material);
   const fs::path dir = shared_dir / "stages" / (plan.name + "-" + key);
   const fs::path out_dir = run_dir / plan.name;
   fs::create_directories(out_dir);
