@@ -10,7 +10,7 @@
 #include <functional>
 #include <map>
 
-#include "stage_key.h"
+#include "stage.h"
 
 namespace {
 
@@ -39,18 +39,18 @@ json::Value data_identity() {
 std::string fingerprint(const PipelineOptions& o) {
   const auto weak_half = examples("w", 4, false), strong_half = examples("s", 4, false);
   const auto val = examples("v", 2, false), test = examples("t", 2, false);
-  StagePlan floor{"floor", results::Kind::TrainFloor, o.weak_model, "weak", o.weak_lr, false, {"gold", ""}, "",
+  StagePlan floor{"floor", results::Kind::TrainFloor, o.weak_model, o.weak_lr, false, {"gold", ""}, "",
                   {"floor", weak_half, val, test, {{"strong_half", strong_half}, {"val", val}}}};
   const std::string floor_key = stage_key(stage_key_material(floor, o, data_identity()));
-  StagePlan ceiling{"ceiling", results::Kind::TrainCeiling, o.strong_model, "strong", o.strong_lr, false,
+  StagePlan ceiling{"ceiling", results::Kind::TrainCeiling, o.strong_model, o.strong_lr, false,
                     {"gold", ""}, "", {"ceiling", strong_half, val, test, {}}};
   const std::string ceiling_key = stage_key(stage_key_material(ceiling, o, data_identity()));
-  StagePlan w2s{"w2s", results::Kind::TrainW2S, o.strong_model, "student", o.strong_lr, true,
+  StagePlan w2s{"w2s", results::Kind::TrainW2S, o.strong_model, o.strong_lr, true,
                 {"weak", o.weak_model}, floor_key,
                 {"w2s", examples("s", 4, true), examples("v", 2, true), test, {}}};
   w2s.inputs.predict = {{"strong_half", w2s.inputs.train}, {"val", w2s.inputs.val}};
   const std::string w2s_key = stage_key(stage_key_material(w2s, o, data_identity()));
-  const std::string config = sha256_hex(json::dump(options_json(o), 2)).substr(0, 16);
+  const std::string config = sha256_hex(json::dump(options::record(o), 2)).substr(0, 16);
   const std::string acts = stage_key(activations_key_material(w2s.inputs, o));
   return fmt::format("{} {} {} {} {}", floor_key, ceiling_key, w2s_key, config, acts);
 }
@@ -59,8 +59,8 @@ PipelineOptions base(const std::string& preset) {
   PipelineOptions o = preset_options(preset);
   // What run_pipeline resolves "auto" to on a CPU; random-init models (their identity is the
   // spec alone, no files) in place of the reference's Hugging Face ids.
-  o.device = "cpu";
-  o.dtype = "float32";
+  o.run.device = "cpu";
+  o.run.dtype = "float32";
   if (preset == "reference") {
     o.weak_model = "random:hidden=16,layers=1,heads=2,seed=3";
     o.strong_model = "random:hidden=32,layers=2,heads=4,seed=4";
@@ -80,8 +80,8 @@ const std::vector<std::pair<std::string, Change>>& changes() {
       {"lr_schedule", [](PipelineOptions& o) { o.trainer.lr_schedule = "constant"; }},
       {"n_warmup_steps", [](PipelineOptions& o) { o.trainer.n_warmup_steps = 10; }},
       {"weight_decay", [](PipelineOptions& o) { o.trainer.weight_decay = 0.0; }},
-      {"adam_beta1", [](PipelineOptions& o) { o.trainer.adam_beta1 = 0.8; }},
-      {"adam_beta2", [](PipelineOptions& o) { o.trainer.adam_beta2 = 0.99; }},
+      {"adam_beta1", [](PipelineOptions& o) { o.trainer.adam_betas[0] = 0.8; }},
+      {"adam_beta2", [](PipelineOptions& o) { o.trainer.adam_betas[1] = 0.99; }},
       {"adam_eps", [](PipelineOptions& o) { o.trainer.adam_eps = 1e-6; }},
       {"max_grad_norm", [](PipelineOptions& o) { o.trainer.max_grad_norm = 0.5; }},
       {"eval_every", [](PipelineOptions& o) { o.trainer.eval_every = 10; }},
@@ -94,50 +94,50 @@ const std::vector<std::pair<std::string, Change>>& changes() {
       // learning rates, LoRA, placement
       {"weak_lr", [](PipelineOptions& o) { o.weak_lr = 1e-3; }},
       {"strong_lr", [](PipelineOptions& o) { o.strong_lr = 1e-4; }},
-      {"disable_lora", [](PipelineOptions& o) { o.disable_lora = !o.disable_lora; }},
-      {"lora_rank", [](PipelineOptions& o) { o.lora_rank = 16; }},
-      {"lora_alpha", [](PipelineOptions& o) { o.lora_alpha = 16; }},
-      {"lora_modules", [](PipelineOptions& o) { o.lora_modules = "q_proj,v_proj"; }},
-      {"dtype", [](PipelineOptions& o) { o.dtype = "bfloat16"; }},
-      {"device", [](PipelineOptions& o) { o.device = "cuda:0"; }},
-      {"threads", [](PipelineOptions& o) { o.threads = 3; }},
+      {"disable_lora", [](PipelineOptions& o) { o.lora.disable = !o.lora.disable; }},
+      {"lora_rank", [](PipelineOptions& o) { o.lora.rank = 16; }},
+      {"lora_alpha", [](PipelineOptions& o) { o.lora.alpha = 16; }},
+      {"lora_modules", [](PipelineOptions& o) { o.lora.modules = "q_proj,v_proj"; }},
+      {"dtype", [](PipelineOptions& o) { o.run.dtype = "bfloat16"; }},
+      {"device", [](PipelineOptions& o) { o.run.device = "cuda:0"; }},
+      {"threads", [](PipelineOptions& o) { o.run.threads = 3; }},
       {"progress", [](PipelineOptions& o) { o.progress = false; }},
       // losses and their options
-      {"loss=xent", [](PipelineOptions& o) { o.loss.name = "xent"; }},
-      {"loss=kl", [](PipelineOptions& o) { o.loss.name = "kl"; }},
-      {"loss=logconf", [](PipelineOptions& o) { o.loss.name = "logconf"; }},
-      {"loss=entropy", [](PipelineOptions& o) { o.loss.name = "entropy"; }},
-      {"loss=entropy-grad", [](PipelineOptions& o) { o.loss.name = "entropy-grad"; }},
-      {"loss=window", [](PipelineOptions& o) { o.loss.name = "window"; }},
-      {"loss=openai-logconf", [](PipelineOptions& o) { o.loss.name = "openai-logconf"; }},
-      {"loss=product", [](PipelineOptions& o) { o.loss.name = "product"; }},
-      {"logconf_weight", [](PipelineOptions& o) { o.loss.name = "logconf", o.loss.logconf_weight = 0.3; }},
-      {"logconf_warmup_steps", [](PipelineOptions& o) { o.loss.name = "entropy", o.loss.logconf_warmup_steps = 50; }},
-      {"balance_batch", [](PipelineOptions& o) { o.loss.name = "entropy-grad", o.loss.balance_batch = true; }},
-      {"radius", [](PipelineOptions& o) { o.loss.name = "window", o.loss.radius = "midweak"; }},
-      {"openai_warmup_frac", [](PipelineOptions& o) { o.loss.name = "openai-logconf", o.loss.openai_warmup_frac = 0.2; }},
-      {"openai_weight", [](PipelineOptions& o) { o.loss.name = "openai-logconf", o.loss.logconf_weight = 0.4; }},
-      {"product_alpha", [](PipelineOptions& o) { o.loss.name = "product", o.loss.product_alpha = 2; }},
-      {"product_beta", [](PipelineOptions& o) { o.loss.name = "product", o.loss.product_beta = 3; }},
-      {"unused_loss_option", [](PipelineOptions& o) { o.loss.name = "xent", o.loss.radius = "0.3"; }},
+      {"loss=xent", [](PipelineOptions& o) { o.loss.kind = Loss::Xent; }},
+      {"loss=kl", [](PipelineOptions& o) { o.loss.kind = Loss::Kl; }},
+      {"loss=logconf", [](PipelineOptions& o) { o.loss.kind = Loss::Logconf; }},
+      {"loss=entropy", [](PipelineOptions& o) { o.loss.kind = Loss::Entropy; }},
+      {"loss=entropy-grad", [](PipelineOptions& o) { o.loss.kind = Loss::EntropyGrad; }},
+      {"loss=window", [](PipelineOptions& o) { o.loss.kind = Loss::Window; }},
+      {"loss=openai-logconf", [](PipelineOptions& o) { o.loss.kind = Loss::OpenaiLogconf; }},
+      {"loss=product", [](PipelineOptions& o) { o.loss.kind = Loss::Product; }},
+      {"logconf_weight", [](PipelineOptions& o) { o.loss.kind = Loss::Logconf, o.loss.logconf_weight = 0.3; }},
+      {"logconf_warmup_steps", [](PipelineOptions& o) { o.loss.kind = Loss::Entropy, o.loss.logconf_warmup_steps = 50; }},
+      {"balance_batch", [](PipelineOptions& o) { o.loss.kind = Loss::EntropyGrad, o.loss.balance_batch = true; }},
+      {"radius", [](PipelineOptions& o) { o.loss.kind = Loss::Window, o.loss.radius = "midweak"; }},
+      {"openai_warmup_frac", [](PipelineOptions& o) { o.loss.kind = Loss::OpenaiLogconf, o.loss.openai_warmup_frac = 0.2; }},
+      {"openai_weight", [](PipelineOptions& o) { o.loss.kind = Loss::OpenaiLogconf, o.loss.logconf_weight = 0.4; }},
+      {"product_alpha", [](PipelineOptions& o) { o.loss.kind = Loss::Product, o.loss.product_alpha = 2; }},
+      {"product_beta", [](PipelineOptions& o) { o.loss.kind = Loss::Product, o.loss.product_beta = 3; }},
+      {"unused_loss_option", [](PipelineOptions& o) { o.loss.kind = Loss::Xent, o.loss.radius = "0.3"; }},
       // probes and their options
       {"probe_filter", [](PipelineOptions& o) { o.probe.filter = true; }},
       {"probe_relabel", [](PipelineOptions& o) { o.probe.relabel = true; }},
       {"probe_layer", [](PipelineOptions& o) { o.probe.filter = true, o.probe.layer = 1; }},
       {"contamination", [](PipelineOptions& o) { o.probe.filter = true, o.probe.contamination = 0.2; }},
-      {"knn_k", [](PipelineOptions& o) { o.probe.filter = true, o.probe.knn_k = 10; }},
-      {"knn_metric", [](PipelineOptions& o) { o.probe.filter = true, o.probe.knn_metric = "cosine"; }},
-      {"probe=logreg", [](PipelineOptions& o) { o.probe.filter = true, o.probe.probe = "logreg"; }},
-      {"l2p", [](PipelineOptions& o) { o.probe.relabel = true, o.probe.probe = "logreg", o.probe.logreg_l2p = 1e-2; }},
-      {"probe=topo", [](PipelineOptions& o) { o.probe.filter = true, o.probe.probe = "topo"; }},
-      {"k_cc", [](PipelineOptions& o) { o.probe.filter = true, o.probe.probe = "topo", o.probe.topo_k_cc = 5; }},
-      {"k_zeta", [](PipelineOptions& o) { o.probe.filter = true, o.probe.probe = "topo", o.probe.topo_k_zeta = 6; }},
-      {"modified", [](PipelineOptions& o) { o.probe.filter = true, o.probe.probe = "topo", o.probe.topo_modified = true; }},
-      {"inactive_probe_option", [](PipelineOptions& o) { o.probe.knn_k = 7; }},
+      {"knn_k", [](PipelineOptions& o) { o.probe.filter = true, o.probe.knn.k = 10; }},
+      {"knn_metric", [](PipelineOptions& o) { o.probe.filter = true, o.probe.knn.metric = "cosine"; }},
+      {"probe=logreg", [](PipelineOptions& o) { o.probe.filter = true, o.probe.kind = Probe::Logreg; }},
+      {"l2p", [](PipelineOptions& o) { o.probe.relabel = true, o.probe.kind = Probe::Logreg, o.probe.logreg.l2p = 1e-2; }},
+      {"probe=topo", [](PipelineOptions& o) { o.probe.filter = true, o.probe.kind = Probe::Topo; }},
+      {"k_cc", [](PipelineOptions& o) { o.probe.filter = true, o.probe.kind = Probe::Topo, o.probe.topo.k_cc = 5; }},
+      {"k_zeta", [](PipelineOptions& o) { o.probe.filter = true, o.probe.kind = Probe::Topo, o.probe.topo.k_zeta = 6; }},
+      {"modified", [](PipelineOptions& o) { o.probe.filter = true, o.probe.kind = Probe::Topo, o.probe.topo.modified = true; }},
+      {"inactive_probe_option", [](PipelineOptions& o) { o.probe.knn.k = 7; }},
       // the rest of the pipeline options
       {"s2s_iters", [](PipelineOptions& o) { o.s2s_iters = 2; }},
       {"shared_folder", [](PipelineOptions& o) { o.shared_folder = "cache"; }},
-      {"results_folder", [](PipelineOptions& o) { o.results_folder = "/tmp/elsewhere"; }},
+      {"results_folder", [](PipelineOptions& o) { o.results_dir = "/tmp/elsewhere"; }},
       {"run_name", [](PipelineOptions& o) { o.run_name = "other"; }},
       {"models_dir", [](PipelineOptions& o) { o.models_dir = "/tmp/models"; }},
       {"dataset", [](PipelineOptions& o) { o.data.name = "jsonl"; }},
