@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "options_binding.h"
 #include "w2s/model.h"
 
 namespace {
@@ -25,15 +26,14 @@ int run(int argc, char** argv) {
       ("no-special", po::bool_switch(), "tokenize: do not add the tokenizer's special tokens (e.g. BOS)")
       ("prompt", po::value<std::string>(), "generate: the prompt (special tokens added as the tokenizer does)")
       ("max-new-tokens", po::value<std::int64_t>(&max_new_tokens)->default_value(max_new_tokens), "generate: tokens to add (stops at EOS)")
-      ("top-k", po::value<int>(&top_k)->default_value(top_k), "generate: how many first-step probabilities to print")
-      ("device", po::value<std::string>(&run_options.device)->default_value(run_options.device), "cpu | cuda | cuda:N | auto")
-      ("dtype", po::value<std::string>(&run_options.dtype)->default_value(run_options.dtype),
-       "auto (cpu: float32, cuda: bfloat16) | float32 | bfloat16 | float16")
-      ("threads", po::value<int>(&run_options.threads)->default_value(run_options.threads), "torch threads (0 = default)");
+      ("top-k", po::value<int>(&top_k)->default_value(top_k), "generate: how many first-step probabilities to print");
+  const w2s::cli::OptionsBinding<w2s::model::RunOptions> run_flags(
+      options, option_fields(static_cast<const w2s::model::RunOptions*>(nullptr)), run_options);
   po::positional_options_description positional;
   positional.add("action", 1).add("dir", 1);
   auto vm = w2s::cli::parse(argc, argv, kUsage, options, positional);
   if (!vm) return 0;
+  run_flags.apply(*vm, run_options);
   if (!vm->count("action") || !vm->count("dir")) throw w2s::Error(std::string("usage: ") + kUsage);
   const std::string action = (*vm)["action"].as<std::string>();
   const std::filesystem::path dir = (*vm)["dir"].as<std::string>();

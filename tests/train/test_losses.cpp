@@ -14,7 +14,7 @@ double value(const torch::Tensor& t) { return t.item<double>(); }
 
 LossOptions named(const std::string& name) {
   LossOptions o;
-  o.name = name;
+  o.kind = names_of(Loss{}).parse(name);
   return o;
 }
 
@@ -51,8 +51,8 @@ TEST(Losses, LinearQuantileAndLogconfThreshold) {
 
 TEST(Losses, LogconfSpecVectorsWithAFreshBuffer) {
   const double tau = 0.553486;
-  EXPECT_NEAR(value(hardened_target_loss(spec_logits(), spec_labels(), 0.5, tau)), 0.477082, 1e-6);
-  EXPECT_NEAR(value(hardened_target_loss(spec_logits(), spec_labels(), 0.25, tau)), 0.531249, 1e-6);
+  EXPECT_NEAR(value(logconf_loss(spec_logits(), spec_labels(), 0.5, tau)), 0.477082, 1e-6);
+  EXPECT_NEAR(value(logconf_loss(spec_logits(), spec_labels(), 0.25, tau)), 0.531249, 1e-6);
 
   // Through StageLoss: step 100 of warmup 100 → coef 0.5; a fresh buffer gets τ = 0.553486.
   StageLoss loss(named("logconf"), /*transfer=*/true, 0.15, 1000);
@@ -118,7 +118,7 @@ TEST(Losses, BalanceBatchCentresTheLabelLogits) {
   StageLoss loss(o, true, 0.15, 1000);
   const auto y = torch::tensor({0.8f, 0.2f, 0.5f});
   const double tau = linear_quantile({0.268941, 0.952574, 0.524979}, 0.5);
-  EXPECT_NEAR(value(loss(spec_logits(), y, 100, true)), value(hardened_target_loss(spec_logits(), y, 0.5, tau)),
+  EXPECT_NEAR(value(loss(spec_logits(), y, 100, true)), value(logconf_loss(spec_logits(), y, 0.5, tau)),
               1e-5);
 }
 
@@ -155,7 +155,7 @@ TEST(Losses, XentGradientIsSoftmaxMinusTarget) {
 
 TEST(Losses, LogconfGradientTreatsTheHardenedTargetAsConstant) {
   auto z = spec_logits().requires_grad_(true);
-  hardened_target_loss(z, spec_labels(), 0.5, 0.553486).backward();
+  logconf_loss(z, spec_labels(), 0.5, 0.553486).backward();
   const auto y = spec_labels();
   const auto h = torch::tensor({0.0, 1.0, 1.0, 0.0, 0.0, 1.0}, torch::kFloat).view({3, 2});
   const auto target = 0.5 * torch::stack({1.0 - y, y}, 1) + 0.5 * h;
@@ -178,7 +178,7 @@ TEST(Losses, ProductLossHandComputed) {
 
 TEST(Losses, AuxiliaryTermsAreOffForFloorAndCeiling) {
   const double xent = 0.585415;
-  for (const auto& name : loss_names()) {
+  for (const auto& [kind, name] : names_of(Loss{}).names) {
     if (name == "kl") continue;  // kl = CE − H(T): the gold-label value differs by H(T)
     StageLoss loss(named(name), /*transfer=*/false, 0.15, 100);
     EXPECT_NEAR(value(loss(spec_logits(), spec_labels(), 100, true)), xent, 1e-6) << name;
@@ -193,7 +193,7 @@ TEST(Losses, MidweakRadius) {
 }
 
 TEST(Losses, ValidateRejectsBadOptions) {
-  EXPECT_THROW(validate(named("hinge")), Error);
+  EXPECT_THROW(named("hinge"), Error);
   auto o = named("window");
   o.radius = "wide";
   EXPECT_THROW(validate(o), Error);

@@ -34,7 +34,7 @@ std::vector<std::string> train_args(const fs::path& results, const std::string& 
           "--n-warmup-steps", "5", "--eval-every", "5", "--save-every", "5",
           "--weak-lr", "5e-3", "--strong-lr", "2e-3", "--logconf-warmup-steps", "10",
           "--loss", loss, "--s2s-iters", "1", "--threads", "1",
-          "--results-folder", results.string(), "--run-name", run};
+          "--results-dir", results.string(), "--run-name", run};
 }
 
 std::string shell_command(const std::vector<std::string>& args) {
@@ -203,7 +203,7 @@ TEST(PipelineEndToEnd, ConcurrentRunsTrainEachStageOnce) {
         "--strong-model-name", "random:hidden=16,layers=1,heads=2,kv_heads=2,tokenizer=words,vocab=512,seed=2",
         "--dataset", "sst2", "--data-dir", data_dir, "--n-train", "200", "--n-val", "40", "--n-test", "60",
         "--n-epochs", "2", "--minibatch-size", "4", "--batch-size", "4", "--eval-every", "10", "--loss", "xent",
-        "--threads", "1", "--progress=false", "--results-folder", results.string(), "--run-name", run};
+        "--threads", "1", "--no-progress", "--results-dir", results.string(), "--run-name", run};
   };
   std::string out_a, out_b;
   int rc_a = -1, rc_b = -1;
@@ -228,7 +228,7 @@ TEST(PipelineEndToEnd, ConcurrentRunsTrainEachStageOnce) {
 
 TEST(PipelineEndToEnd, RejectsBadOptionsBeforeLoadingAnything) {
   std::string output;
-  const auto cmd = w2s::test::w2s_binary().string() + " train --loss hinge --results-folder " +
+  const auto cmd = w2s::test::w2s_binary().string() + " train --loss hinge --results-dir " +
                    w2s::test::scratch_dir("train_e2e_bad").string();
   EXPECT_NE(w2s::test::run_command(cmd, &output), 0);
   EXPECT_NE(output.find("unknown loss 'hinge'"), std::string::npos) << output;

@@ -17,10 +17,10 @@ TEST(Preset, EveryPresetValidates) {
 TEST(Preset, DemoBuildsItsRandomModelsWithTheWordTokenizer) {
   const PipelineOptions o = preset_options("demo");
   EXPECT_EQ(o.data.name, "sst2");
-  EXPECT_TRUE(o.disable_lora);
+  EXPECT_TRUE(o.lora.disable);
   ClassifierOptions c;
-  c.disable_lora = o.disable_lora;
-  c.threads = o.threads;
+  c.lora = o.lora;
+  c.run.threads = o.run.threads;
   const Classifier weak = build_classifier(o.weak_model, c);
   const Classifier strong = build_classifier(o.strong_model, c);
   EXPECT_EQ(weak.tokenizer.kind(), "built-in hashed words");

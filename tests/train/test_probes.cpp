@@ -96,7 +96,7 @@ TEST(Probes, ApplyProbeFiltersOrRelabelsTrainAndVal) {
   for (double v : values(cluster_y())) train_labels.push_back(v);
   const Gold gold{{0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0}, {0, 1}, {0, 1}};
   ProbeOptions o;
-  o.knn_k = 3;
+  o.knn.k = 3;
   o.relabel = true;
   auto r = apply_probe(o, acts, train_labels, {0.3, 0.8}, gold, AurocMode::TieAware);
   EXPECT_EQ(r.train_kept.size(), 11u);

@@ -60,7 +60,7 @@ StageSettings toy_settings(const fs::path& dir) {
   // The toy task is separable from step 0 (val AUROC 1 at initialisation), so the best checkpoint
   // is chosen by val loss: by AUROC it would be step 0, the untrained model.
   s.trainer.metric_for_best_model = "val_loss";
-  s.loss.name = "logconf";
+  s.loss.kind = Loss::Logconf;
   s.loss.logconf_warmup_steps = 4;
   s.transfer = true;  // exercise the logconf buffer, which is part of the checkpoint
   s.dir = dir;
@@ -70,8 +70,8 @@ StageSettings toy_settings(const fs::path& dir) {
 
 Classifier toy_classifier() {
   ClassifierOptions o;
-  o.disable_lora = true;
-  o.threads = 1;
+  o.lora.disable = true;
+  o.run.threads = 1;
   return build_classifier("random:hidden=16,layers=1,heads=2,kv_heads=2,seed=3", o);
 }
 
@@ -109,9 +109,7 @@ TEST(Trainer, LearnsDeterministicallyAndResumesToTheSameResult) {
 // float32 parameters train, the base stays bfloat16 and frozen, and the task is still learned.
 TEST(Trainer, LoraOnABfloat16BaseTrainsFloat32Adapters) {
   ClassifierOptions o;
-  o.device = "cpu";
-  o.dtype = "bfloat16";
-  o.threads = 1;
+  o.run = {"cpu", "bfloat16", 1};
   Classifier c = build_classifier("random:hidden=32,layers=2,heads=4,kv_heads=2,seed=3", o);
   const auto before = c.net->backbone()->named_parameters()["model.layers.0.self_attn.q_proj.weight"].clone();
   ASSERT_EQ(before.scalar_type(), torch::kBFloat16);
@@ -122,7 +120,7 @@ TEST(Trainer, LoraOnABfloat16BaseTrainsFloat32Adapters) {
   StageSettings s = toy_settings(test::scratch_dir("train_trainer_bf16"));
   s.trainer.lr = 1e-2;
   s.trainer.n_epochs = 4;
-  s.loss.name = "xent";
+  s.loss.kind = Loss::Xent;
   const StageOutcome out = train_stage(c, toy_inputs(), s);
   EXPECT_GT(out.best_step, 0);
   EXPECT_LT(out.test.loss, 0.1);  // from ln 2 at the start
@@ -143,15 +141,14 @@ TEST(Trainer, LoraTargetsFollowTheArchitectureOrTheList) {
     return layers;
   };
   ClassifierOptions o;
-  o.device = "cpu";
   Classifier automatic = build_classifier(gpt2, o);
   EXPECT_EQ(adapted_layers(automatic),
             (std::set<std::string>{"model.transformer.h.0.attn.c_attn", "model.transformer.h.0.attn.c_proj",
                                    "model.transformer.h.0.mlp.c_fc", "model.transformer.h.0.mlp.c_proj"}));
-  o.lora_modules = "c_attn";
+  o.lora.modules = "c_attn";
   Classifier listed = build_classifier(gpt2, o);
   EXPECT_EQ(adapted_layers(listed), (std::set<std::string>{"model.transformer.h.0.attn.c_attn"}));
-  o.lora_modules = "q_proj";  // a Llama name on GPT-2: the error lists what the model has
+  o.lora.modules = "q_proj";  // a Llama name on GPT-2: the error lists what the model has
   EXPECT_CONTAINS(test::error_of([&] { build_classifier(gpt2, o); }), "c_attn, c_fc, c_proj");
 }
 

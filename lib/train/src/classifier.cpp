@@ -69,11 +69,7 @@ std::string resolve_model_spec(const std::string& spec, const std::optional<std:
 }
 
 Classifier build_classifier(const std::string& spec, const ClassifierOptions& options) {
-  model::RunOptions run;
-  run.device = options.device;
-  run.dtype = options.dtype;
-  run.threads = options.threads;
-  Classifier c{nullptr, model::Tokenizer::bytes(), model::resolve_placement(run)};
+  Classifier c{nullptr, model::Tokenizer::bytes(), model::resolve_placement(options.run)};
 
   model::CausalLM base{nullptr};
   if (is_random(spec)) {
@@ -95,14 +91,14 @@ Classifier build_classifier(const std::string& spec, const ClassifierOptions& op
     base = model::load_causal_lm(dir, c.placement);
   }
 
-  if (options.disable_lora) {
+  if (options.lora.disable) {
     model::enable_full_finetune(base);
   } else {
     model::LoraConfig lora;
-    lora.r = options.lora_rank;
-    lora.alpha = options.lora_alpha;
-    lora.target_modules = options.lora_modules == "auto" ? model::default_lora_targets(base->config())
-                                                         : split_list(options.lora_modules);
+    lora.r = options.lora.rank;
+    lora.alpha = options.lora.alpha;
+    lora.target_modules = options.lora.modules == "auto" ? model::default_lora_targets(base->config())
+                                                         : split_list(options.lora.modules);
     torch::manual_seed(static_cast<std::uint64_t>(options.seed));
     model::apply_lora(base, lora);
   }

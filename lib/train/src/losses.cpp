@@ -1,4 +1,5 @@
-// The weak-to-strong losses (spec w2s-training.md §6 and §11), all in one place.
+// The weak-to-strong losses (spec w2s-training.md §6 and §11), all in one place: the formulas,
+// then the registry (one row per loss: its name and the function a stage calls), then StageLoss.
 //
 // Notation: z = logits [B,2] in fp32, y = soft label P(class 1) [B], T = [1−y, y],
 // p = softmax(z), CE = soft-target cross-entropy averaged over the batch.
@@ -22,17 +23,7 @@ namespace {
 torch::Tensor soft_target(const torch::Tensor& labels) { return torch::stack({1.0 - labels, labels}, 1); }
 }  // namespace
 
-const std::vector<std::string>& loss_names() {
-  static const std::vector<std::string> names = {"xent",   "kl",     "logconf",        "entropy",
-                                                 "entropy-grad", "window", "openai-logconf", "product"};
-  return names;
-}
-
 void validate(const LossOptions& o) {
-  const auto& names = loss_names();
-  if (std::find(names.begin(), names.end(), o.name) == names.end())
-    throw Error("unknown loss '" + o.name + "' (expected one of: xent, kl, logconf, entropy, entropy-grad, "
-                "window, openai-logconf, product)");
   if (o.logconf_weight < 0 || o.logconf_weight > 1)
     throw Error("--logconf-weight must be in [0, 1], got " + std::to_string(o.logconf_weight));
   if (o.radius != "midweak") {
@@ -98,8 +89,7 @@ torch::Tensor window_loss(const torch::Tensor& logits, const torch::Tensor& labe
   return (per_example * uncertain).sum() / static_cast<double>(z.size(0));
 }
 
-torch::Tensor hardened_target_loss(const torch::Tensor& logits, const torch::Tensor& labels, double coef,
-                                   double tau) {
+torch::Tensor logconf_loss(const torch::Tensor& logits, const torch::Tensor& labels, double coef, double tau) {
   const auto z = logits.to(torch::kFloat);
   const auto p0 = torch::softmax(z, 1).select(1, 0).detach();
   const auto h = torch::stack({(p0 >= tau).to(torch::kFloat), (p0 < tau).to(torch::kFloat)}, 1);
@@ -126,6 +116,112 @@ torch::Tensor product_loss(const torch::Tensor& logits, const torch::Tensor& lab
   return soft_cross_entropy(z, target);
 }
 
+// ---- the registry --------------------------------------------------------------------------
+namespace {
+
+using Call = StageLoss::Call;
+
+// P(class 0) of each row, detached, as doubles on the CPU.
+std::vector<double> p0_of(const torch::Tensor& logits) {
+  const auto p0 = torch::softmax(logits.to(torch::kFloat), 1).select(1, 0).detach().to(torch::kDouble).cpu().contiguous();
+  return {p0.data_ptr<double>(), p0.data_ptr<double>() + p0.numel()};
+}
+
+// logconf, entropy, entropy-grad: the auxiliary coefficient (0 outside transfer stages), the
+// labels after optional batch balancing, and the prior that τ is taken at.
+struct LogconfTerms {
+  double coef;
+  torch::Tensor labels;
+  double prior;
+};
+LogconfTerms logconf_terms(torch::Tensor labels, const Call& c) {
+  const double coef = c.transfer ? logconf_coef(c.options.logconf_weight, c.step, c.options.logconf_warmup_steps) : 0.0;
+  double prior = labels.size(0) > 1 ? labels.mean().item<double>() : 0.5;
+  if (c.options.balance_batch) {
+    prior = 0.5;
+    const auto logit = torch::log(labels + 1e-7) - torch::log(1.0 - labels + 1e-7);
+    labels = torch::sigmoid(logit - logit.mean());
+  }
+  return {coef, labels, prior};
+}
+
+torch::Tensor run_xent(const torch::Tensor& z, const torch::Tensor& y, Call&) { return xent_loss(z, y); }
+
+torch::Tensor run_kl(const torch::Tensor& z, const torch::Tensor& y, Call&) { return kl_loss(z, y); }
+
+torch::Tensor run_logconf(const torch::Tensor& z, const torch::Tensor& y, Call& c) {
+  const LogconfTerms t = logconf_terms(y, c);
+  // τ: quantile of the last kBufferSize training p0 (this batch included) at the prior.
+  std::deque<double> window = c.buffer;
+  for (double p : p0_of(z)) window.push_back(p);
+  while (window.size() > StageLoss::kBufferSize) window.pop_front();
+  const double tau = linear_quantile({window.begin(), window.end()}, t.prior);
+  if (c.training) c.buffer = std::move(window);
+  return logconf_loss(z, t.labels, t.coef, tau);
+}
+
+torch::Tensor run_entropy(const torch::Tensor& z, const torch::Tensor& y, Call& c) {
+  const LogconfTerms t = logconf_terms(y, c);
+  return entropy_loss(z, t.labels, t.coef);
+}
+
+torch::Tensor run_entropy_grad(const torch::Tensor& z, const torch::Tensor& y, Call& c) {
+  const LogconfTerms t = logconf_terms(y, c);
+  return entropy_grad_loss(z, t.labels, t.coef);
+}
+
+torch::Tensor run_window(const torch::Tensor& z, const torch::Tensor& y, Call& c) {
+  return window_loss(z, y, c.transfer ? c.radius : 0.51);
+}
+
+// τ over this batch only, at mean(y): the openai reference computes the loss once per batch.
+torch::Tensor run_openai_logconf(const torch::Tensor& z, const torch::Tensor& y, Call& c) {
+  const double step_frac = c.total_steps > 0 ? static_cast<double>(c.step) / static_cast<double>(c.total_steps) : 1.0;
+  const double coef =
+      c.transfer ? openai_logconf_coef(c.options.logconf_weight, step_frac, c.options.openai_warmup_frac) : 0.0;
+  return logconf_loss(z, y, coef, linear_quantile(p0_of(z), y.mean().item<double>()));
+}
+
+torch::Tensor run_product(const torch::Tensor& z, const torch::Tensor& y, Call& c) {
+  return c.transfer ? product_loss(z, y, c.options.product_alpha, c.options.product_beta) : xent_loss(z, y);
+}
+
+struct LossUnit {
+  Loss kind;
+  const char* name;
+  torch::Tensor (*run)(const torch::Tensor& logits, const torch::Tensor& labels, Call& call);
+};
+
+// Adding a loss: a row here, its enum value and option fields in w2s/train.h.
+const LossUnit kLosses[] = {
+    {Loss::Xent, "xent", run_xent},
+    {Loss::Kl, "kl", run_kl},
+    {Loss::Logconf, "logconf", run_logconf},
+    {Loss::Entropy, "entropy", run_entropy},
+    {Loss::EntropyGrad, "entropy-grad", run_entropy_grad},
+    {Loss::Window, "window", run_window},
+    {Loss::OpenaiLogconf, "openai-logconf", run_openai_logconf},
+    {Loss::Product, "product", run_product},
+};
+
+const LossUnit& unit(Loss kind) {
+  for (const auto& u : kLosses)
+    if (u.kind == kind) return u;
+  throw Error("internal: a loss missing from the registry");
+}
+
+}  // namespace
+
+const options::NameTable<Loss>& names_of(Loss) {
+  static const options::NameTable<Loss> table = [] {
+    options::NameTable<Loss> t{"loss", {}};
+    for (const auto& u : kLosses) t.names.emplace_back(u.kind, u.name);
+    return t;
+  }();
+  return table;
+}
+
+// ---- one stage's loss ------------------------------------------------------------------------
 StageLoss::StageLoss(LossOptions options, bool transfer, double radius, std::int64_t total_steps)
     : options_(std::move(options)), transfer_(transfer), radius_(radius), total_steps_(total_steps) {
   validate(options_);
@@ -136,51 +232,11 @@ void StageLoss::set_buffer(const std::vector<double>& values) {
   while (buffer_.size() > kBufferSize) buffer_.pop_front();
 }
 
-// logconf, entropy and entropy-grad: optional batch balancing, then the hardened (logconf) or
-// soft (entropy) auxiliary target.
-torch::Tensor StageLoss::logconf_like(const torch::Tensor& logits, torch::Tensor labels, double coef, bool training) {
-  double prior = labels.size(0) > 1 ? labels.mean().item<double>() : 0.5;
-  if (options_.balance_batch) {
-    prior = 0.5;
-    const auto logit = torch::log(labels + 1e-7) - torch::log(1.0 - labels + 1e-7);
-    labels = torch::sigmoid(logit - logit.mean());
-  }
-  if (options_.name == "entropy") return entropy_loss(logits, labels, coef);
-  if (options_.name == "entropy-grad") return entropy_grad_loss(logits, labels, coef);
-
-  // τ: quantile of the last kBufferSize training p0 (this batch included) at the prior.
-  const auto p0 = torch::softmax(logits.to(torch::kFloat), 1).select(1, 0).detach().to(torch::kDouble).cpu().contiguous();
-  std::deque<double> window = buffer_;
-  window.insert(window.end(), p0.data_ptr<double>(), p0.data_ptr<double>() + p0.numel());
-  while (window.size() > kBufferSize) window.pop_front();
-  const double tau = linear_quantile({window.begin(), window.end()}, prior);
-  if (training) buffer_ = std::move(window);
-  return hardened_target_loss(logits, labels, coef, tau);
-}
-
 torch::Tensor StageLoss::operator()(const torch::Tensor& logits, const torch::Tensor& raw_labels, std::int64_t step,
                                     bool training) {
   const auto labels = raw_labels.to(logits.device(), torch::kFloat);
-  const auto& name = options_.name;
-  if (name == "xent") return xent_loss(logits, labels);
-  if (name == "kl") return kl_loss(logits, labels);
-  if (name == "window") return window_loss(logits, labels, transfer_ ? radius_ : 0.51);
-  if (name == "product") return transfer_ ? product_loss(logits, labels, options_.product_alpha, options_.product_beta)
-                                          : xent_loss(logits, labels);
-  if (name == "openai-logconf") {
-    // τ over this batch only (the openai reference computes the loss once per batch).
-    const double step_frac = total_steps_ > 0 ? static_cast<double>(step) / static_cast<double>(total_steps_) : 1.0;
-    const double coef =
-        transfer_ ? openai_logconf_coef(options_.logconf_weight, step_frac, options_.openai_warmup_frac) : 0.0;
-    const auto p0 = torch::softmax(logits.to(torch::kFloat), 1).select(1, 0).detach().to(torch::kDouble).cpu().contiguous();
-    const double tau = linear_quantile({p0.data_ptr<double>(), p0.data_ptr<double>() + p0.numel()},
-                                       labels.mean().item<double>());
-    return hardened_target_loss(logits, labels, coef, tau);
-  }
-  // logconf, entropy, entropy-grad
-  const double coef =
-      transfer_ ? logconf_coef(options_.logconf_weight, step, options_.logconf_warmup_steps) : 0.0;
-  return logconf_like(logits, labels, coef, training);
+  Call call{options_, transfer_, radius_, step, total_steps_, training, buffer_};
+  return unit(options_.kind).run(logits, labels, call);
 }
 
 }  // namespace w2s::train

@@ -16,9 +16,9 @@ torch::Tensor xent_loss(const torch::Tensor& logits, const torch::Tensor& labels
 torch::Tensor kl_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 // CE over the rows whose max softmax probability is below 0.5 + radius, divided by B.
 torch::Tensor window_loss(const torch::Tensor& logits, const torch::Tensor& labels, double radius);
-// CE(z, (1−coef)·T + coef·h) with h = [p0 ≥ τ, p0 < τ] (detached).
-torch::Tensor hardened_target_loss(const torch::Tensor& logits, const torch::Tensor& labels, double coef,
-                                   double tau);
+// The logconf formula (logconf and openai-logconf): CE(z, (1−coef)·T + coef·h) with the hardened
+// target h = [p0 ≥ τ, p0 < τ] (detached).
+torch::Tensor logconf_loss(const torch::Tensor& logits, const torch::Tensor& labels, double coef, double tau);
 // entropy (parity): CE(z, (1−coef)·T + coef·p.detach()).
 torch::Tensor entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels, double coef);
 // entropy-grad: (1−coef)·CE(z,T) + coef·H(softmax z), gradient through H.
@@ -34,7 +34,8 @@ double logconf_coef(double weight, std::int64_t step, std::int64_t warmup_steps)
 // openai-logconf with the linear-warmup fix: w·min(1, step_frac/warmup_frac), w when warmup_frac <= 0.
 double openai_logconf_coef(double weight, double step_frac, double warmup_frac);
 
-// The configured loss of one stage, with its state (the logconf ring buffer).
+// The configured loss of one stage, with its state (the logconf ring buffer). Each loss is one
+// function of the registry in losses.cpp.
 class StageLoss {
  public:
   // transfer = false (floor, ceiling): auxiliary terms off (coef 0, window radius 0.51, and the
@@ -51,14 +52,22 @@ class StageLoss {
   std::vector<double> buffer() const { return {buffer_.begin(), buffer_.end()}; }
   void set_buffer(const std::vector<double>& values);
 
- private:
-  torch::Tensor logconf_like(const torch::Tensor& logits, torch::Tensor labels, double coef, bool training);
+  // What one call gives a loss function of the registry.
+  struct Call {
+    const LossOptions& options;
+    bool transfer;               // auxiliary terms on
+    double radius;               // resolved window radius
+    std::int64_t step, total_steps;
+    bool training;
+    std::deque<double>& buffer;  // logconf: detached p0 of the last kBufferSize training examples
+  };
 
+ private:
   LossOptions options_;
   bool transfer_;
   double radius_;
   std::int64_t total_steps_;
-  std::deque<double> buffer_;  // detached p0 of the last kBufferSize training examples
+  std::deque<double> buffer_;
 };
 
 }  // namespace w2s::train

@@ -6,10 +6,10 @@
 
 namespace w2s::train {
 
-AurocMode parse_auroc_mode(std::string_view s) {
-  if (s == "tie-aware") return AurocMode::TieAware;
-  if (s == "reference") return AurocMode::Reference;
-  throw Error("unknown AUROC mode '" + std::string(s) + "' (expected tie-aware or reference)");
+const options::NameTable<AurocMode>& names_of(AurocMode) {
+  static const options::NameTable<AurocMode> table{
+      "AUROC mode", {{AurocMode::TieAware, "tie-aware"}, {AurocMode::Reference, "reference"}}};
+  return table;
 }
 
 double auroc(const std::vector<double>& scores, const std::vector<double>& labels, AurocMode mode) {

@@ -206,22 +206,88 @@ json::Value agreement(const std::vector<double>& predictions, const std::vector<
 
 }  // namespace
 
+// ---- the registry ----------------------------------------------------------------------------
+namespace {
+
+torch::Tensor predict_knn(const ProbeOptions& o, const torch::Tensor& fit_x, const torch::Tensor& fit_y,
+                          const torch::Tensor& query) {
+  return knn_predict(fit_x, fit_y, query, o.knn.k, o.knn.metric);
+}
+
+torch::Tensor predict_logreg(const ProbeOptions& o, const torch::Tensor& fit_x, const torch::Tensor& fit_y,
+                             const torch::Tensor& query) {
+  torch::AutoGradMode enable(true);  // L-BFGS needs gradients
+  return logreg_predict(fit_x, fit_y, query, o.logreg.l2p);
+}
+
+torch::Tensor predict_topo(const ProbeOptions& o, const torch::Tensor& fit_x, const torch::Tensor& fit_y,
+                           const torch::Tensor& query) {
+  return topo_predict(fit_x, fit_y, query, o.topo.k_cc, o.topo.k_zeta);
+}
+
+// The generic filter: drop the examples whose label disagrees most with the probe.
+std::vector<std::int64_t> filter_by_disagreement(const ProbeOptions& o, const std::string&, const torch::Tensor&,
+                                                 const torch::Tensor& labels, const torch::Tensor& predictions) {
+  return disagreement_filter(predictions, labels, o.contamination);
+}
+
+// TopoCC, then the most disagreeing points inside it; the split's own activations and labels,
+// as the reference does. --modified: the generic filter on topolabel predictions.
+std::vector<std::int64_t> filter_topo(const ProbeOptions& o, const std::string& split, const torch::Tensor& x,
+                                      const torch::Tensor& labels, const torch::Tensor& predictions) {
+  if (o.topo.modified) return filter_by_disagreement(o, split, x, labels, predictions);
+  const auto n = labels.size(0);
+  std::int64_t by_cc = 0;
+  auto kept = topo_filter(x, labels, o.topo.k_cc, o.topo.k_zeta, o.contamination, &by_cc);
+  if (by_cc > std::llround(static_cast<double>(n) * o.contamination))
+    log::warn("TopoCC alone removed {} of {} {} examples (more than contamination)", by_cc, n, split);
+  return kept;
+}
+
+struct ProbeUnit {
+  Probe kind;
+  const char* name;
+  // P(1) of the queries, from a probe fitted on (fit_x, fit_y).
+  torch::Tensor (*predict)(const ProbeOptions&, const torch::Tensor& fit_x, const torch::Tensor& fit_y,
+                           const torch::Tensor& query);
+  // Sorted kept indices of one split (activations, current labels, the probe's predictions).
+  std::vector<std::int64_t> (*filter)(const ProbeOptions&, const std::string& split, const torch::Tensor& x,
+                                      const torch::Tensor& labels, const torch::Tensor& predictions);
+};
+
+// Adding a probe: a row here, its enum value and options struct in w2s/train.h.
+const ProbeUnit kProbes[] = {
+    {Probe::Knn, "knn", predict_knn, filter_by_disagreement},
+    {Probe::Logreg, "logreg", predict_logreg, filter_by_disagreement},
+    {Probe::Topo, "topo", predict_topo, filter_topo},
+};
+
+const ProbeUnit& unit(Probe kind) {
+  for (const auto& u : kProbes)
+    if (u.kind == kind) return u;
+  throw Error("internal: a probe missing from the registry");
+}
+
+}  // namespace
+
+const options::NameTable<Probe>& names_of(Probe) {
+  static const options::NameTable<Probe> table = [] {
+    options::NameTable<Probe> t{"probe", {}};
+    for (const auto& u : kProbes) t.names.emplace_back(u.kind, u.name);
+    return t;
+  }();
+  return table;
+}
+
+// ---- the flow of spec §7 -----------------------------------------------------------------------
 ProbeResult apply_probe(const ProbeOptions& o, const Activations& acts, const std::vector<double>& train_labels,
                         const std::vector<double>& val_labels, const Gold& gold, AurocMode auroc_mode) {
   torch::NoGradGuard no_grad;
+  const ProbeUnit& probe = unit(o.kind);
   const auto fit_y = as_tensor(train_labels);
-  auto predict = [&](const torch::Tensor& query) -> torch::Tensor {
-    if (o.probe == "knn") return knn_predict(acts.train, fit_y, query, o.knn_k, o.knn_metric);
-    if (o.probe == "logreg") {
-      torch::AutoGradMode enable(true);  // L-BFGS needs gradients
-      return logreg_predict(acts.train, fit_y, query, o.logreg_l2p);
-    }
-    if (o.probe == "topo") return topo_predict(acts.train, fit_y, query, o.topo_k_cc, o.topo_k_zeta);
-    throw Error("unknown probe '" + o.probe + "' (expected knn, logreg or topo)");
-  };
-  const auto train_pred = as_vector(predict(acts.train));
-  const auto val_pred = as_vector(predict(acts.val));
-  const auto test_pred = as_vector(predict(acts.test));
+  const auto train_pred = as_vector(probe.predict(o, acts.train, fit_y, acts.train));
+  const auto val_pred = as_vector(probe.predict(o, acts.train, fit_y, acts.val));
+  const auto test_pred = as_vector(probe.predict(o, acts.train, fit_y, acts.test));
 
   ProbeResult r;
   auto metrics = [&](const std::vector<double>& pred, const std::vector<double>* current, const std::vector<double>& gold) {
@@ -241,14 +307,7 @@ ProbeResult apply_probe(const ProbeOptions& o, const Activations& acts, const st
     kept.resize(static_cast<std::size_t>(n));
     std::iota(kept.begin(), kept.end(), 0);
     if (o.filter) {
-      if (o.probe == "topo" && !o.topo_modified) {
-        std::int64_t by_cc = 0;
-        kept = topo_filter(x, as_tensor(labels), o.topo_k_cc, o.topo_k_zeta, o.contamination, &by_cc);
-        if (by_cc > std::llround(static_cast<double>(n) * o.contamination))
-          log::warn("TopoCC alone removed {} of {} {} examples (more than contamination)", by_cc, n, split);
-      } else {
-        kept = disagreement_filter(as_tensor(pred), as_tensor(labels), o.contamination);
-      }
+      kept = probe.filter(o, split, x, as_tensor(labels), as_tensor(pred));
       json::Value sizes = json::Value::object();
       sizes.set("before", n);
       sizes.set("after", static_cast<std::int64_t>(kept.size()));
@@ -258,7 +317,6 @@ ProbeResult apply_probe(const ProbeOptions& o, const Activations& acts, const st
     }
     for (auto i : kept) out_labels.push_back(o.relabel ? pred[static_cast<std::size_t>(i)] : labels[static_cast<std::size_t>(i)]);
   };
-  // The topo filter works on the split's own activations and labels, as the reference does.
   process("train", acts.train, train_labels, train_pred, r.train_kept, r.train_labels);
   process("val", acts.val, val_labels, val_pred, r.val_kept, r.val_labels);
   return r;

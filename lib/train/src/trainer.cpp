@@ -114,7 +114,7 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(model::SequenceClassifier& n
   for (auto& [name, p] : net->named_trainable_parameters()) (decays(name) ? with_decay : without_decay).push_back(p);
   auto options = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr)
-                                                            .betas({o.adam_beta1, o.adam_beta2})
+                                                            .betas({o.adam_betas[0], o.adam_betas[1]})
                                                             .eps(o.adam_eps)
                                                             .weight_decay(wd));
   };

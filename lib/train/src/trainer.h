@@ -39,13 +39,8 @@ struct Classifier {
 // The classifier is built fresh (same initial weights for the same spec and
 // seed) every time.
 struct ClassifierOptions {
-  bool disable_lora = false;
-  std::int64_t lora_rank = 8;
-  double lora_alpha = 8.0;
-  std::string lora_modules = "auto";  // see PipelineOptions::lora_modules
-  std::string device = "cpu";
-  std::string dtype = "float32";
-  int threads = 0;
+  LoraOptions lora;
+  model::RunOptions run{"cpu", "float32", 0};
   std::int64_t seed = 42;  // seeds the score head's initialisation
   std::optional<std::string> models_dir;  // where Hugging Face ids live (see resolve_model_spec)
 };

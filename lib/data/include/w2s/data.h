@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "w2s/core.h"
+#include "w2s/options.h"
 
 namespace w2s::data {
 
@@ -204,6 +205,27 @@ struct TrainingDataOptions {
   std::int64_t seed = 0;                     // formatting RNG and shuffles
   bool allow_download = true;
 };
+// Flags and the recorded config; a stage-cache key holds the data's identity instead (name, seed,
+// source checksums) and the hashes of the examples drawn.
+inline const options::Fields<TrainingDataOptions>& option_fields(const TrainingDataOptions*) {
+  using D = TrainingDataOptions;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<D>()
+          .add("dataset", &D::name, "dataset: a registry name (sst2, boolq-dev-split, sciq-binary, ...) or jsonl",
+               kFlag | kRecord)
+          .add("data_dir", &D::data_dir, "data directory (default $W2S_DATA_DIR, else ./data)", kFlag)
+          .add("dataset_file", &D::dataset_file, "JSONL of {\"text\", \"label\"} for --dataset jsonl", kFlag | kRecord)
+          .omit_unset()
+          .add("n_train", &D::n_train, "training examples (split 50/50 into the weak and strong halves)",
+               kFlag | kRecord)
+          .add("n_val", &D::n_val, "validation examples", kFlag | kRecord)
+          .add("n_test", &D::n_test, "test examples", kFlag | kRecord)
+          .add("data_seed", &D::seed, "seed of the data formatting and shuffles", kFlag | kRecord)
+          .add("allow_download", &D::allow_download, "fetch missing public files (tests switch it off)",
+               options::kNone);
+  return fields;
+}
 
 struct TrainingData {
   std::string name;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "w2s/core.h"
+#include "w2s/options.h"
 
 namespace w2s::model {
 
@@ -194,6 +195,18 @@ struct RunOptions {
   std::string dtype = "auto";   // "auto" (cpu: float32, cuda: bfloat16) | float32 | bfloat16 | float16
   int threads = 0;              // torch intra-op threads; 0 keeps the default
 };
+// Flags everywhere; records hold device and dtype, cache keys the dtype only (the device and the
+// thread count do not change what a stage learns).
+inline const options::Fields<RunOptions>& option_fields(const RunOptions*) {
+  using R = RunOptions;
+  static const auto fields =
+      options::Fields<R>()
+          .add("device", &R::device, "auto (cuda when this build sees a GPU, else cpu), cpu, cuda or cuda:N",
+               options::kFlag | options::kRecord)
+          .add("dtype", &R::dtype, "base weights: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16 or float16")
+          .add("threads", &R::threads, "torch threads (0 = torch's default)", options::kFlag);
+  return fields;
+}
 // The same options with "auto" replaced by what it means on this machine ("cuda:0", "bfloat16"),
 // for records and cache keys. Throws on unknown names or CUDA asked for without a GPU.
 RunOptions resolve_run_options(const RunOptions& options);

@@ -1,0 +1,43 @@
+// An options field list (w2s/options.h) as Boost.Program_options flags: one flag per field the
+// list marks kFlag, its help with the default taken from `shown_defaults`, and apply() setting
+// the members of the flags given (on the command line or in the --config file).
+#pragma once
+
+#include <string>
+
+#include "cli.h"
+#include "w2s/options.h"
+
+namespace w2s::cli {
+
+template <class S>
+class OptionsBinding {
+ public:
+  OptionsBinding(po::options_description& into, const options::Fields<S>& fields, const S& shown_defaults)
+      : fields_(fields) {
+    for (const auto& f : fields.flags()) {
+      std::string help = f.help;
+      if (const auto shown = f.shown(shown_defaults); shown && !shown->empty()) help += " (default " + *shown + ")";
+      auto* value = po::value<std::string>();
+      if (f.is_switch) value->implicit_value("true")->value_name("BOOL");  // --x alone, or --x=false
+      into.add_options()(f.name.c_str(), value, help.c_str());
+    }
+  }
+
+  // Sets the member of every flag present in `vm`; bad text is a usage error naming the flag.
+  void apply(const po::variables_map& vm, S& target) const {
+    for (const auto& f : fields_.flags()) {
+      if (!vm.count(f.name)) continue;
+      try {
+        f.set(target, vm[f.name].template as<std::string>());
+      } catch (const Error& e) {
+        throw po::error("--" + f.name + ": " + e.what());
+      }
+    }
+  }
+
+ private:
+  const options::Fields<S>& fields_;
+};
+
+}  // namespace w2s::cli
