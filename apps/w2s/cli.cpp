@@ -1,56 +1,147 @@
 #include "cli.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "w2s/core.h"
 
 namespace w2s::cli {
 namespace {
-std::vector<Command>& registry() {
-  static std::vector<Command> r;
-  return r;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
+
+// The words Boost.Program_options reads as a bool; nullopt for anything else.
+std::optional<bool> bool_word(const std::string& text) {
+  const std::string s = lower(text);
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  return std::nullopt;
+}
+
+const DeprecatedAlias* find_alias(const std::vector<DeprecatedAlias>& aliases, const std::string& name) {
+  for (const auto& a : aliases)
+    if (a.old_name == name) return &a;
+  return nullptr;
+}
+
+// `where`: "" on the command line (names with dashes), "<file>: " in a config file (bare keys).
+void warn_deprecated(const std::string& where, const DeprecatedAlias& a) {
+  const char* dashes = where.empty() ? "--" : "";
+  log::warn("{}{}{} is deprecated and will be removed in the next release; use {}{}", where, dashes, a.old_name,
+            dashes, a.new_name);
+}
+
+// A negated alias's value: `--progress false` means `--no-progress`.
+bool negated_value(const DeprecatedAlias& a, const std::string& text) {
+  const auto b = bool_word(text);
+  if (!b) throw po::error("--" + a.old_name + " " + text + ": expected true or false (better: --" + a.new_name + ")");
+  return !*b;
+}
+
+// The command line with old option names replaced by the new ones (argv[0] kept).
+std::vector<std::string> rewrite_command_line(int argc, char** argv, const std::vector<DeprecatedAlias>& aliases) {
+  std::vector<std::string> out{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {  // everything after it is positional
+      out.insert(out.end(), argv + i, argv + argc);
+      break;
+    }
+    const auto eq = arg.find('=');
+    const DeprecatedAlias* a = arg.rfind("--", 0) == 0 ? find_alias(aliases, arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)) : nullptr;
+    if (!a) {
+      out.push_back(arg);
+      continue;
+    }
+    warn_deprecated("", *a);
+    if (!a->negated) {
+      out.push_back("--" + a->new_name + (eq == std::string::npos ? "" : arg.substr(eq)));
+      continue;
+    }
+    bool set_new = false;  // a bare `--progress` is the default
+    if (eq != std::string::npos) set_new = negated_value(*a, arg.substr(eq + 1));
+    else if (i + 1 < argc && bool_word(argv[i + 1])) set_new = negated_value(*a, argv[++i]);
+    if (set_new) out.push_back("--" + a->new_name);
+  }
+  return out;
+}
+
+// The config file's text with old keys replaced by the new ones. Keys inside [sections] are left
+// alone (they are "section.key", never an option of ours).
+std::string rewrite_config(const std::string& path, const std::string& text, const std::vector<DeprecatedAlias>& aliases) {
+  std::istringstream in(text);
+  std::string out, line;
+  bool in_section = false;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] == '[') in_section = true;
+    const auto eq = line.find('=');
+    const DeprecatedAlias* a = nullptr;
+    if (!in_section && first != std::string::npos && line[first] != '#' && eq != std::string::npos) {
+      std::string key = line.substr(first, eq - first);
+      key.erase(key.find_last_not_of(" \t") + 1);
+      a = find_alias(aliases, key);
+    }
+    if (!a) {
+      out += line + "\n";
+      continue;
+    }
+    warn_deprecated(path + ": ", *a);
+    std::string value = line.substr(eq + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t\r") + 1);
+    if (!a->negated) out += a->new_name + " = " + value + "\n";
+    else if (negated_value(*a, value)) out += a->new_name + " = true\n";
+  }
+  return out;
+}
+
 }  // namespace
-
-Registrar::Registrar(Command c) {
-  auto& r = registry();
-  r.push_back(std::move(c));
-  std::sort(r.begin(), r.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
-}
-
-const std::vector<Command>& commands() { return registry(); }
 
 std::optional<po::variables_map> parse(int argc, char** argv, const std::string& usage,
                                        const po::options_description& options,
-                                       const po::positional_options_description& positional) {
+                                       const po::positional_options_description& positional,
+                                       const std::vector<DeprecatedAlias>& aliases) {
   po::options_description common("Common options");
   common.add_options()("help,h", "show this help and exit")(
       "config", po::value<std::string>()->value_name("FILE"),
       "read options from an INI file (key = value); the command line overrides it")(
-      "verbose", po::bool_switch(), "also print debug messages (each retry, each skipped price lookup)")(
+      "verbose", po::bool_switch(), "also print debug messages (each retry, each price lookup that failed)")(
       "quiet", po::bool_switch(), "print only warnings and errors");
   po::options_description all;
   all.add(options).add(common);
 
+  const std::vector<std::string> args = rewrite_command_line(argc, argv, aliases);
   po::variables_map vm;
   // Stored first, so the command line wins over the config file (po keeps the first value).
-  po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+  po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
+                .options(all)
+                .positional(positional)
+                .run(),
+            vm);
   if (vm.count("help")) {
     std::cout << "usage: " << usage << "\n\n" << options << "\n" << common << "\n";
     return std::nullopt;
   }
+  if (vm["verbose"].as<bool>() && vm["quiet"].as<bool>()) throw po::error("--verbose and --quiet exclude each other");
+  if (vm["verbose"].as<bool>()) log::set_level(log::Level::Debug);
+  if (vm["quiet"].as<bool>()) log::set_level(log::Level::Warn);
   if (vm.count("config")) {
     const auto path = vm["config"].as<std::string>();
     std::ifstream in(path);
     if (!in) throw Error("cannot read config file " + path);
-    po::store(po::parse_config_file(in, options), vm);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::istringstream rewritten(rewrite_config(path, text.str(), aliases));
+    po::store(po::parse_config_file(rewritten, options), vm);
   }
   po::notify(vm);
-  if (vm["verbose"].as<bool>() && vm["quiet"].as<bool>()) throw po::error("--verbose and --quiet exclude each other");
-  if (vm["verbose"].as<bool>()) log::set_level(log::Level::Debug);
-  if (vm["quiet"].as<bool>()) log::set_level(log::Level::Warn);
   return vm;
 }
 

@@ -1,11 +1,10 @@
-// Subcommand registry and option parsing shared by every `w2s <cmd>`.
+// Option parsing shared by every `w2s <command>`, and the table of commands.
 //
-// A subcommand is one cmd_<name>.cpp that defines its options and a run function and registers
-// itself with a file-scope `w2s::cli::Registrar`. `w2s --help` lists the registered commands.
+// A command is one cmd_<name>.cpp with a `run_<name>` function declared below; main.cpp lists
+// them, in `w2s --help` order, in one table (commands()). The logic is in lib/.
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,26 +14,44 @@ namespace w2s::cli {
 namespace po = boost::program_options;
 
 struct Command {
-  std::string name;
-  std::string summary;  // one line for `w2s --help`
-  int order;            // position in `w2s --help` (pipeline order)
+  const char* name;
+  const char* summary;  // one line for `w2s --help`
   // argv[0] is "w2s <name>"; the remaining arguments follow. Returns the exit code.
-  std::function<int(int argc, char** argv)> run;
+  int (*run)(int argc, char** argv);
 };
 
-struct Registrar {
-  explicit Registrar(Command c);
-};
-
+// Every command, in pipeline order (data, API experiments, model, train, analysis).
 const std::vector<Command>& commands();
 
-// Parses a subcommand's arguments into a variables_map.
+// The commands (cmd_<name>.cpp).
+int run_data(int argc, char** argv);
+int run_baseline(int argc, char** argv);
+int run_gold_sweep(int argc, char** argv);
+int run_weak_sweep(int argc, char** argv);
+int run_model(int argc, char** argv);
+int run_train(int argc, char** argv);
+int run_analyze(int argc, char** argv);
+int run_plot(int argc, char** argv);
+
+// An option's old spelling, accepted for one release with a warning. `negated`: the old option is a
+// BOOL (`--progress false`) whose false is the new switch (`--no-progress`); its true is the default.
+struct DeprecatedAlias {
+  std::string old_name;  // without the dashes
+  std::string new_name;
+  bool negated = false;
+};
+
+// Parses a command's arguments into a variables_map.
 //  * `--help` prints "usage: <usage>" and the options, then returns nullopt (exit 0).
 //  * `--config FILE` reads INI-style `key = value` lines (sections become "section.key");
 //    the command line overrides the file.
+//  * `--verbose` / `--quiet` set the log level (w2s::log).
+//  * `aliases`: old option names, on the command line and in the config file, are read as the new
+//    ones, with a warning naming both.
 // Unknown options and bad values throw po::error, reported by main with exit code 2.
 std::optional<po::variables_map> parse(int argc, char** argv, const std::string& usage,
                                        const po::options_description& options,
-                                       const po::positional_options_description& positional = {});
+                                       const po::positional_options_description& positional = {},
+                                       const std::vector<DeprecatedAlias>& aliases = {});
 
 }  // namespace w2s::cli

@@ -44,7 +44,9 @@ std::optional<Parsed> parse_and_analyze(int argc, char** argv, const std::string
   return p;
 }
 
-int analyze(int argc, char** argv) {
+}  // namespace
+
+int w2s::cli::run_analyze(int argc, char** argv) {
   po::options_description options("Options");
   auto p = parse_and_analyze(argc, argv, "analyze", "analysis", options);
   if (!p) return 0;
@@ -53,7 +55,7 @@ int analyze(int argc, char** argv) {
   return 0;
 }
 
-int plot(int argc, char** argv) {
+int w2s::cli::run_plot(int argc, char** argv) {
   po::options_description options("Options");
   w2s::analysis::PlotOptions plot_options;
   options.add_options()("gnuplot", po::value<std::string>(&plot_options.gnuplot)->default_value(plot_options.gnuplot),
@@ -63,8 +65,3 @@ int plot(int argc, char** argv) {
   for (const auto& f : w2s::analysis::plot(p->report, p->out, plot_options)) std::cout << "wrote " << f.string() << "\n";
   return 0;
 }
-
-w2s::cli::Registrar analyze_reg{{"analyze", "PGR (all variants), bootstrap CIs, McNemar, kappa, response matching", 80, analyze}};
-w2s::cli::Registrar plot_reg{{"plot", "figures (PNG + SVG via gnuplot): accuracy, PGR, response-matching grids, training", 81, plot}};
-
-}  // namespace

@@ -1,4 +1,6 @@
 // `w2s data`: inspect, fetch and export datasets (TruthfulQA variants and the training registry).
+#include <fmt/format.h>
+
 #include <iostream>
 
 #include "cli.h"
@@ -16,11 +18,12 @@ const char* kUsage =
     "  show <name>            load a training dataset: split sizes, label balance, notices, examples\n"
     "  fetch                  download every missing public file (sha256-verified) into the data directory";
 
-int run(int argc, char** argv) {
+}  // namespace
+
+int w2s::cli::run_data(int argc, char** argv) {
   po::options_description options("Options");
   std::string action, name, variant;
   std::size_t show = 3;
-  std::int64_t seed_tqa = 42, seed_train = 0;
   w2s::data::TruthfulQaOptions tqa;
   w2s::data::TrainingDataOptions train;
   std::string variants_help = "TruthfulQA variant:";
@@ -36,14 +39,16 @@ int run(int argc, char** argv) {
       ("export", po::value<std::string>(), "write the loaded dataset as JSONL to this file")
       ("variant", po::value<std::string>(&variant)->default_value(tqa.variant), variants_help.c_str())
       ("test-size", po::value<std::size_t>(&tqa.test_size)->default_value(tqa.test_size), "TruthfulQA test questions")
-      ("tqa-seed", po::value<std::int64_t>(&seed_tqa)->default_value(seed_tqa), "TruthfulQA seed (shuffles 42+id, split 42)")
       ("n-train", po::value<std::size_t>(&train.n_train)->default_value(train.n_train), "training examples (show)")
       ("n-val", po::value<std::size_t>(&train.n_val)->default_value(train.n_val), "validation examples (show)")
       ("n-test", po::value<std::size_t>(&train.n_test)->default_value(train.n_test), "test examples (show)")
-      ("seed", po::value<std::int64_t>(&seed_train)->default_value(seed_train), "training-data seed (show)");
+      ("data-seed", po::value<std::int64_t>(),
+       fmt::format("data seed; truthfulqa: option shuffles seed+id, split seed (default {}); show: formatting "
+                   "and shuffles (default {})", tqa.seed, train.seed).c_str());
   po::positional_options_description positional;
   positional.add("action", 1).add("name", 1);
-  auto vm = w2s::cli::parse(argc, argv, kUsage, options, positional);
+  auto vm = w2s::cli::parse(argc, argv, kUsage, options, positional,
+                            {{"tqa-seed", "data-seed"}, {"seed", "data-seed"}});
   if (!vm) return 0;
 
   std::optional<std::string> data_dir, dataset_file, export_path;
@@ -56,7 +61,7 @@ int run(int argc, char** argv) {
     tqa.variant = variant;
     tqa.data_dir = data_dir;
     tqa.dataset_file = dataset_file;
-    tqa.seed = seed_tqa;
+    if (vm->count("data-seed")) tqa.seed = (*vm)["data-seed"].as<std::int64_t>();
     tqa.allow_download = allow_download;
     const auto loaded = w2s::data::load_truthfulqa(tqa);
     std::cout << w2s::data::describe_truthfulqa(loaded, show);
@@ -75,7 +80,7 @@ int run(int argc, char** argv) {
     train.name = name;
     train.data_dir = data_dir;
     train.dataset_file = dataset_file;
-    train.seed = seed_train;
+    if (vm->count("data-seed")) train.seed = (*vm)["data-seed"].as<std::int64_t>();
     train.allow_download = allow_download;
     const auto loaded = w2s::data::load_training_data(train);
     std::cout << w2s::data::describe_training_data(loaded, show);
@@ -97,7 +102,3 @@ int run(int argc, char** argv) {
   throw w2s::Error(action.empty() ? "w2s data needs an action: truthfulqa, train-datasets, show or fetch"
                                   : "w2s data: unknown action '" + action + "' (truthfulqa, train-datasets, show, fetch)");
 }
-
-w2s::cli::Registrar reg{{"data", "inspect, fetch and export datasets (TruthfulQA variants, training registry)", 10, run}};
-
-}  // namespace

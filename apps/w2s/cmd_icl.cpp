@@ -173,14 +173,8 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
   return 0;
 }
 
-int run_baseline(int argc, char** argv) { return run_experiment(argc, argv, "baseline"); }
-int run_gold_sweep(int argc, char** argv) { return run_experiment(argc, argv, "gold-sweep"); }
-int run_weak_sweep(int argc, char** argv) { return run_experiment(argc, argv, "weak-sweep"); }
-
-w2s::cli::Registrar baseline{{"baseline", "zero-shot accuracy of each model on TruthfulQA (API)", 20, run_baseline}};
-w2s::cli::Registrar gold_sweep{
-    {"gold-sweep", "each model with N gold-labelled few-shot examples (API)", 21, run_gold_sweep}};
-w2s::cli::Registrar weak_sweep{
-    {"weak-sweep", "strong models with N weak-model-labelled few-shot examples (API)", 22, run_weak_sweep}};
-
 }  // namespace
+
+int w2s::cli::run_baseline(int argc, char** argv) { return run_experiment(argc, argv, "baseline"); }
+int w2s::cli::run_gold_sweep(int argc, char** argv) { return run_experiment(argc, argv, "gold-sweep"); }
+int w2s::cli::run_weak_sweep(int argc, char** argv) { return run_experiment(argc, argv, "weak-sweep"); }

@@ -13,8 +13,9 @@ const char* kUsage =
     "       w2s model tokenize <dir> --text TEXT [--no-special]\n"
     "       w2s model generate <dir> --prompt TEXT [--max-new-tokens N] [--top-k K] [--device D] [--dtype T] [--threads N]";
 
-int run(int argc, char** argv) {
-  namespace po = w2s::cli::po;
+}  // namespace
+
+int w2s::cli::run_model(int argc, char** argv) {
   po::options_description options("Options");
   w2s::model::RunOptions run_options;
   std::int64_t max_new_tokens = 32;
@@ -53,7 +54,3 @@ int run(int argc, char** argv) {
   std::cout << w2s::json::dump(out, 2) << "\n";
   return 0;
 }
-
-w2s::cli::Registrar reg{{"model", "check a Hugging Face model directory: info, tokenize, greedy generate", 40, run}};
-
-}  // namespace

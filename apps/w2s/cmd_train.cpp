@@ -6,12 +6,8 @@
 #include "options_binding.h"
 #include "w2s/train.h"
 
-namespace {
-
-namespace po = w2s::cli::po;
-using w2s::train::PipelineOptions;
-
-int run(int argc, char** argv) {
+int w2s::cli::run_train(int argc, char** argv) {
+  using w2s::train::PipelineOptions;
   po::options_description options("Options (defaults are the EleutherAI/w2s reference's)");
   options.add_options()("preset", po::value<std::string>(),
                         "start from a named option set: reference (the defaults) or demo (random-init models, "
@@ -19,7 +15,9 @@ int run(int argc, char** argv) {
   const w2s::cli::OptionsBinding<PipelineOptions> flags(
       options, option_fields(static_cast<const PipelineOptions*>(nullptr)), PipelineOptions{});
 
-  auto vm = w2s::cli::parse(argc, argv, "w2s train [--preset demo] [options]", options);
+  // The old spellings, accepted for one release with a warning.
+  auto vm = w2s::cli::parse(argc, argv, "w2s train [--preset demo] [options]", options, {},
+                            {{"results-folder", "results-dir"}, {"progress", "no-progress", true}});
   if (!vm) return 0;
   // A preset replaces the reference defaults; the flags given override either.
   PipelineOptions o = vm->count("preset") ? w2s::train::preset_options((*vm)["preset"].as<std::string>())
@@ -30,7 +28,3 @@ int run(int argc, char** argv) {
   std::cout << w2s::train::format_summary(summary);
   return 0;
 }
-
-w2s::cli::Registrar reg{{"train", "weak-to-strong fine-tuning: floor, ceiling, w2s and s2s stages (libtorch)", 50, run}};
-
-}  // namespace

@@ -5,6 +5,26 @@
 #include "cli.h"
 #include "w2s/core.h"
 
+namespace w2s::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"data", "inspect, fetch and export datasets (TruthfulQA variants, training registry)", run_data},
+      {"baseline", "zero-shot accuracy of each model on TruthfulQA (API)", run_baseline},
+      {"gold-sweep", "each model with N gold-labelled few-shot examples (API)", run_gold_sweep},
+      {"weak-sweep", "strong models with N weak-model-labelled few-shot examples (API)", run_weak_sweep},
+#if W2S_WITH_TORCH
+      {"model", "check a Hugging Face model directory: info, tokenize, greedy generate", run_model},
+      {"train", "weak-to-strong fine-tuning: floor, ceiling, w2s and s2s stages (libtorch)", run_train},
+#endif
+      {"analyze", "PGR (all variants), bootstrap CIs, McNemar, kappa, response matching", run_analyze},
+      {"plot", "figures (PNG + SVG via gnuplot): accuracy, PGR, response-matching grids, training", run_plot},
+  };
+  return table;
+}
+
+}  // namespace w2s::cli
+
 namespace {
 
 void print_help() {
@@ -13,7 +33,10 @@ void print_help() {
                "fine-tuning via libtorch)\n\n"
                "usage: w2s <command> [options]      (w2s <command> --help for its options)\n\n"
                "commands:\n";
-  for (const auto& c : w2s::cli::commands()) std::cout << "  " << c.name << std::string(c.name.size() < 14 ? 14 - c.name.size() : 1, ' ') << c.summary << "\n";
+  for (const auto& c : w2s::cli::commands()) {
+    const std::string name = c.name;
+    std::cout << "  " << name << std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') << c.summary << "\n";
+  }
   std::cout << "\noptions:\n  -h, --help      show this help\n  --version       print version and git commit\n";
 }
 

@@ -1,18 +1,61 @@
-// The w2s executable: help, version, dispatch, config files and error exit codes.
+// The w2s executable: help, version, dispatch, config files and error exit codes; the option
+// parser (cli.h) directly: deprecated aliases and the log level.
 #include <gtest/gtest.h>
 
 #include "assets.h"
+#include "cli.h"
 #include "w2s/core.h"
+
+namespace po = w2s::cli::po;
 
 namespace {
 std::string w2s_cmd(const std::string& args) { return w2s::test::w2s_binary().string() + " " + args; }
+
+// cli::parse over `args` (argv[0] added); returns the variables and what was written to stderr.
+struct Parsed {
+  po::variables_map vm;
+  std::string err;
+};
+Parsed parse(std::vector<std::string> args, const po::options_description& options,
+             const std::vector<w2s::cli::DeprecatedAlias>& aliases) {
+  args.insert(args.begin(), "w2s test");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  ::testing::internal::CaptureStderr();
+  std::optional<po::variables_map> vm;
+  try {
+    vm = w2s::cli::parse(static_cast<int>(argv.size()), argv.data(), "w2s test", options, {}, aliases);
+  } catch (...) {
+    ::testing::internal::GetCapturedStderr();
+    throw;
+  }
+  return {*vm, ::testing::internal::GetCapturedStderr()};
+}
+
+po::options_description seed_options() {
+  po::options_description o("Options");
+  o.add_options()("data-seed", po::value<std::int64_t>()->default_value(42), "seed")(
+      "no-progress", po::bool_switch(), "no progress line");
+  return o;
+}
+
+const std::vector<w2s::cli::DeprecatedAlias> kAliases = {{"tqa-seed", "data-seed"},
+                                                         {"progress", "no-progress", true}};
 }  // namespace
 
 TEST(Cli, HelpListsWorkingCommandsOnly) {
   std::string out;
   ASSERT_EQ(w2s::test::run_command(w2s_cmd("--help"), &out), 0) << out;
-  for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "analyze", "plot"})
-    EXPECT_NE(out.find(std::string("  ") + cmd + " "), std::string::npos) << cmd << " missing from\n" << out;
+  // Listed once each, in pipeline order (model and train only in a libtorch build).
+  std::size_t last = 0;
+  for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "model", "train", "analyze", "plot"}) {
+    const auto at = out.find(std::string("\n  ") + cmd + " ");
+    if (at == std::string::npos && (std::string(cmd) == "model" || std::string(cmd) == "train")) continue;
+    ASSERT_NE(at, std::string::npos) << cmd << " missing from\n" << out;
+    EXPECT_GT(at, last) << cmd << " out of order in\n" << out;
+    EXPECT_EQ(out.find(std::string("\n  ") + cmd + " ", at + 1), std::string::npos) << cmd << " listed twice";
+    last = at;
+  }
   // Every listed command answers --help with its usage.
   for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "analyze", "plot"}) {
     std::string help;
@@ -59,4 +102,84 @@ TEST(Cli, ErrorsGoToStderrWithExitOne) {
   std::string out;
   EXPECT_EQ(w2s::test::run_command("(" + w2s_cmd("analyze " + (dir / "nothing-here").string()) + " 2>/dev/null)", &out), 1);
   EXPECT_TRUE(out.empty()) << "error text leaked to stdout: " << out;
+}
+
+TEST(Cli, AnOldOptionNameIsReadAsTheNewOneWithAWarning) {
+  const auto options = seed_options();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--tqa-seed", "7"}, std::vector<std::string>{"--tqa-seed=7"}}) {
+    const auto p = parse(args, options, kAliases);
+    EXPECT_EQ(p.vm["data-seed"].as<std::int64_t>(), 7) << args[0];
+    EXPECT_NE(p.err.find("--tqa-seed is deprecated"), std::string::npos) << p.err;
+    EXPECT_NE(p.err.find("use --data-seed"), std::string::npos) << p.err;
+  }
+  // The new name: no warning.
+  const auto p = parse({"--data-seed", "8"}, options, kAliases);
+  EXPECT_EQ(p.vm["data-seed"].as<std::int64_t>(), 8);
+  EXPECT_EQ(p.err.find("deprecated"), std::string::npos) << p.err;
+  // Without the alias the old name is an unknown option.
+  EXPECT_THROW(parse({"--tqa-seed", "7"}, options, {}), po::error);
+}
+
+TEST(Cli, ANegatedOldSwitchMapsFalseToTheNewSwitch) {
+  const auto options = seed_options();
+  struct Case {
+    std::vector<std::string> args;
+    bool no_progress;
+  };
+  for (const auto& c : {Case{{"--progress=false"}, true}, Case{{"--progress", "false"}, true},
+                        Case{{"--progress", "0"}, true}, Case{{"--progress"}, false},
+                        Case{{"--progress", "true"}, false}, Case{{"--progress", "--data-seed", "3"}, false}}) {
+    const auto p = parse(c.args, options, kAliases);
+    EXPECT_EQ(p.vm["no-progress"].as<bool>(), c.no_progress) << c.args.size() << " " << c.args[0];
+    EXPECT_NE(p.err.find("--progress is deprecated"), std::string::npos) << p.err;
+  }
+  EXPECT_EQ(parse({"--progress", "--data-seed", "3"}, options, kAliases).vm["data-seed"].as<std::int64_t>(), 3);
+  EXPECT_THROW(parse({"--progress=maybe"}, options, kAliases), po::error);
+}
+
+TEST(Cli, OldOptionNamesInAConfigFileAreReadWithAWarning) {
+  const auto dir = w2s::test::scratch_dir("cli_alias_config");
+  const auto ini = (dir / "old.ini").string();
+  w2s::write_file_atomic(ini, "# old spellings\ntqa-seed = 9\nprogress = false\n");
+  const auto options = seed_options();
+  auto p = parse({"--config", ini}, options, kAliases);
+  EXPECT_EQ(p.vm["data-seed"].as<std::int64_t>(), 9);
+  EXPECT_TRUE(p.vm["no-progress"].as<bool>());
+  EXPECT_NE(p.err.find(ini + ": tqa-seed is deprecated"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find(ini + ": progress is deprecated"), std::string::npos) << p.err;
+  // The command line still wins over the file.
+  p = parse({"--config", ini, "--data-seed", "3"}, options, kAliases);
+  EXPECT_EQ(p.vm["data-seed"].as<std::int64_t>(), 3);
+  // `progress = true` is the default: nothing is set.
+  w2s::write_file_atomic(ini, "progress = true\n");
+  EXPECT_FALSE(parse({"--config", ini}, options, kAliases).vm["no-progress"].as<bool>());
+}
+
+TEST(Cli, VerboseAndQuietSetTheLogLevel) {
+  const auto saved = w2s::log::level();
+  const auto options = seed_options();
+  parse({"--verbose"}, options, {});
+  EXPECT_EQ(w2s::log::level(), w2s::log::Level::Debug);
+  parse({"--quiet"}, options, {});
+  EXPECT_EQ(w2s::log::level(), w2s::log::Level::Warn);
+  EXPECT_THROW(parse({"--quiet", "--verbose"}, options, {}), po::error);
+  w2s::log::set_level(saved);
+}
+
+TEST(Cli, DataTakesTheOldSeedSpellingsForOneRelease) {
+  const auto data = (w2s::test::assets_dir() / "data").string();
+  const std::string base = "data truthfulqa --show 1 --data-dir " + data;
+  std::string canonical, old, in_file;
+  ASSERT_EQ(w2s::test::run_command(w2s_cmd(base + " --data-seed 7 2>/dev/null"), &canonical), 0) << canonical;
+  EXPECT_NE(canonical.find("format seeds 7+question_id, split seed 7"), std::string::npos) << canonical;
+  ASSERT_EQ(w2s::test::run_command(w2s_cmd(base + " --tqa-seed 7"), &old), 0) << old;
+  EXPECT_NE(old.find("--tqa-seed is deprecated"), std::string::npos) << old;
+  EXPECT_NE(old.find(canonical), std::string::npos) << "same output as --data-seed 7:\n" << old;
+  // `w2s data show --seed` was the other spelling of the same concept.
+  const auto dir = w2s::test::scratch_dir("cli_data_seed");
+  w2s::write_file_atomic(dir / "old.ini", "seed = 7\n");
+  ASSERT_EQ(w2s::test::run_command(w2s_cmd(base + " --config " + (dir / "old.ini").string()), &in_file), 0) << in_file;
+  EXPECT_NE(in_file.find("seed is deprecated"), std::string::npos) << in_file;
+  EXPECT_NE(in_file.find(canonical), std::string::npos) << in_file;
 }
