@@ -53,8 +53,10 @@ std::vector<std::string> rewrite_command_line(int argc, char** argv, const std::
       out.insert(out.end(), argv + i, argv + argc);
       break;
     }
-    const auto eq = arg.find('=');
-    const DeprecatedAlias* a = arg.rfind("--", 0) == 0 ? find_alias(aliases, arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)) : nullptr;
+    const bool long_option = arg.rfind("--", 0) == 0;
+    const auto eq = arg.find('=');  // --name=value
+    const DeprecatedAlias* a =
+        long_option ? find_alias(aliases, arg.substr(2, eq == std::string::npos ? eq : eq - 2)) : nullptr;
     if (!a) {
       out.push_back(arg);
       continue;
@@ -74,7 +76,8 @@ std::vector<std::string> rewrite_command_line(int argc, char** argv, const std::
 
 // The config file's text with old keys replaced by the new ones. Keys inside [sections] are left
 // alone (they are "section.key", never an option of ours).
-std::string rewrite_config(const std::string& path, const std::string& text, const std::vector<DeprecatedAlias>& aliases) {
+std::string rewrite_config(const std::string& path, const std::string& text,
+                           const std::vector<DeprecatedAlias>& aliases) {
   std::istringstream in(text);
   std::string out, line;
   bool in_section = false;

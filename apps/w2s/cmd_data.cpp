@@ -57,19 +57,26 @@ int w2s::cli::run_data(int argc, char** argv) {
   if (vm->count("export")) export_path = (*vm)["export"].as<std::string>();
   const bool allow_download = !(*vm)["no-download"].as<bool>();
 
-  if (action == "truthfulqa") {
-    tqa.variant = variant;
-    tqa.data_dir = data_dir;
-    tqa.dataset_file = dataset_file;
-    if (vm->count("data-seed")) tqa.seed = (*vm)["data-seed"].as<std::int64_t>();
-    tqa.allow_download = allow_download;
-    const auto loaded = w2s::data::load_truthfulqa(tqa);
-    std::cout << w2s::data::describe_truthfulqa(loaded, show);
+  // What both dataset families take from the options, and how they print and export.
+  auto set_common = [&](auto& o) {
+    o.data_dir = data_dir;
+    o.dataset_file = dataset_file;
+    o.allow_download = allow_download;
+    if (vm->count("data-seed")) o.seed = (*vm)["data-seed"].as<std::int64_t>();
+  };
+  auto print = [&](const auto& loaded, const std::string& description, auto export_jsonl) {
+    std::cout << description;
     if (export_path) {
-      w2s::data::export_truthfulqa_jsonl(loaded, *export_path);
+      export_jsonl(loaded, *export_path);
       std::cout << "\nwrote " << *export_path << "\n";
     }
     return 0;
+  };
+  if (action == "truthfulqa") {
+    tqa.variant = variant;
+    set_common(tqa);
+    const auto loaded = w2s::data::load_truthfulqa(tqa);
+    return print(loaded, w2s::data::describe_truthfulqa(loaded, show), w2s::data::export_truthfulqa_jsonl);
   }
   if (action == "train-datasets") {
     std::cout << w2s::data::describe_training_registry(w2s::data::resolve_data_dir(data_dir));
@@ -78,17 +85,9 @@ int w2s::cli::run_data(int argc, char** argv) {
   if (action == "show") {
     if (name.empty()) throw w2s::Error("w2s data show needs a dataset name (see w2s data train-datasets)");
     train.name = name;
-    train.data_dir = data_dir;
-    train.dataset_file = dataset_file;
-    if (vm->count("data-seed")) train.seed = (*vm)["data-seed"].as<std::int64_t>();
-    train.allow_download = allow_download;
+    set_common(train);
     const auto loaded = w2s::data::load_training_data(train);
-    std::cout << w2s::data::describe_training_data(loaded, show);
-    if (export_path) {
-      w2s::data::export_training_jsonl(loaded, *export_path);
-      std::cout << "\nwrote " << *export_path << "\n";
-    }
-    return 0;
+    return print(loaded, w2s::data::describe_training_data(loaded, show), w2s::data::export_training_jsonl);
   }
   if (action == "fetch") {
     const auto dir = w2s::data::resolve_data_dir(data_dir);

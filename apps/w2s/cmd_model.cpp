@@ -6,16 +6,12 @@
 #include "options_binding.h"
 #include "w2s/model.h"
 
-namespace {
-
-const char* kUsage =
-    "w2s model info <dir>\n"
-    "       w2s model tokenize <dir> --text TEXT [--no-special]\n"
-    "       w2s model generate <dir> --prompt TEXT [--max-new-tokens N] [--top-k K] [--device D] [--dtype T] [--threads N]";
-
-}  // namespace
-
 int w2s::cli::run_model(int argc, char** argv) {
+  const char* const kUsage =
+      "w2s model info <dir>\n"
+      "       w2s model tokenize <dir> --text TEXT [--no-special]\n"
+      "       w2s model generate <dir> --prompt TEXT [--max-new-tokens N] [--top-k K] [--device D] [--dtype T] "
+      "[--threads N]";
   po::options_description options("Options");
   w2s::model::RunOptions run_options;
   std::int64_t max_new_tokens = 32;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "train_fixtures.h"
 
 using namespace w2s;
@@ -97,4 +100,57 @@ TEST(Plots, MissingGnuplotIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("gnuplot-nox"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(fs::exists(dir / "plots" / "train_pgr_auroc.gp"));  // scripts kept for later
+}
+
+// Issue 12 item 9: `weak60/a` and `oracle/a` both shorten to `a`. Every series, legend entry, grid
+// title and console row keeps its own name, so none is lost or merged.
+TEST(Plots, ModelsWithTheSameShortNameKeepDistinctLabels) {
+  const fs::path dir = test::scratch_dir("plots_name_clash");
+  const std::vector<std::string> models = {"weak60/a", "oracle/a", "org/b-instruct"};
+  const std::vector<std::vector<int>> zero = {{0, 1, 2}, {0, 1, 2, 3, 4}, {0, 1, 2, 3, 4, 5, 6}};
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    results::write_record(dir / fmt::format("baseline_{}.json", m),
+                          test::icl_record(Kind::Baseline, models[m], 0, test::right_on(zero[m])));
+    results::write_record(dir / fmt::format("gold_{}.json", m),
+                          test::icl_record(Kind::GoldSweep, models[m], 4, test::right_on(zero[m])));
+  }
+  const std::vector<std::pair<int, int>> pairs = {{0, 1}, {1, 0}, {0, 2}};
+  for (auto [w, s] : pairs)
+    for (int n : {0, 4})
+      results::write_record(dir / fmt::format("w2s_{}_{}_{}.json", w, s, n),
+                            test::icl_record(Kind::WeakSweep, models[s], n, test::right_on({0, 1, 2, 3}), models[w]));
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report report = analyze(test::load(dir), o);
+  plot(report, dir / "plots");
+
+  // accuracy_vs_shots: one titled series per pair and per strong model's gold curve, all different.
+  const std::string gp = read_file(dir / "plots" / "accuracy_vs_shots.gp");
+  std::vector<std::string> titles;
+  for (auto at = gp.find(" title \""); at != std::string::npos; at = gp.find(" title \"", at + 1)) {
+    const auto open = at + 8;
+    titles.push_back(gp.substr(open, gp.find('"', open) - open));
+  }
+  const std::set<std::string> distinct(titles.begin(), titles.end());
+  EXPECT_EQ(distinct.size(), titles.size()) << gp;
+  for (const char* t : {"weak60/a -> oracle/a", "oracle/a -> weak60/a", "weak60/a -> b", "oracle/a gold labels",
+                        "weak60/a gold labels", "b gold labels"})
+    EXPECT_EQ(distinct.count(t), 1u) << t << " missing from " << gp;
+  EXPECT_EQ(titles.size(), 1u /* plot title */ + 3u /* pairs */ + 3u /* gold curves */) << gp;
+
+  // Grid titles name both models of each cell.
+  const std::string grid = read_file(dir / "plots" / "response_matching_all_questions_grid.gp");
+  EXPECT_NE(grid.find("set title \"weak60/a -> oracle/a\""), std::string::npos) << grid;
+  EXPECT_NE(grid.find("set title \"oracle/a -> weak60/a\""), std::string::npos) << grid;
+
+  // Console table and the tables' name columns.
+  const std::string console = console_table(report);
+  EXPECT_NE(console.find("weak60/a -> oracle/a"), std::string::npos) << console;
+  EXPECT_NE(console.find("oracle/a -> weak60/a"), std::string::npos) << console;
+  const std::map<std::string, std::string> name_of = {
+      {"weak60/a", "weak60/a"}, {"oracle/a", "oracle/a"}, {"org/b-instruct", "b-instruct"}};
+  for (const auto& row : report.tables.at("icl_pairs").as_array()) {
+    EXPECT_EQ(row.get_string("weak_name"), name_of.at(row.get_string("weak")));
+    EXPECT_EQ(row.get_string("strong_name"), name_of.at(row.get_string("strong")));
+  }
 }

@@ -178,7 +178,9 @@ TEST(TrainAnalysis, BootstrapPValue) {
   EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({-0.1, 0.2, 0.3, 0.4}), 0.5);
   EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({-0.1, -0.2, 0.3, 0.4}), 1.0);
   EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({0.0, 0.0}), 1.0);
-  const double nan = std::nan("");
-  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({nan, 0.2, 0.3, -0.4}), 2.0 / 3.0);
-  EXPECT_FALSE(detail::bootstrap_p_value({nan, nan, nan, 0.4}).has_value());
+  // Undefined resamples are left out; fewer than half defined: no p-value.
+  EXPECT_DOUBLE_EQ(*detail::bootstrap_p_value({std::nullopt, 0.2, 0.3, -0.4}), 2.0 / 3.0);
+  EXPECT_FALSE(detail::bootstrap_p_value({std::nullopt, std::nullopt, std::nullopt, 0.4}).has_value());
+  EXPECT_EQ(detail::differences({1.0, std::nullopt, 3.0}, {0.5, 1.0, std::nullopt}),
+            (detail::Samples{0.5, std::nullopt, std::nullopt}));
 }

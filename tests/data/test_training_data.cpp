@@ -1,4 +1,4 @@
-// The training dataset registry and pipeline (spec w2s-training.md §3, §5).
+// The training dataset registry and pipeline (docs/reference-behaviour.md §13, §15).
 #include <gtest/gtest.h>
 
 #include <fstream>

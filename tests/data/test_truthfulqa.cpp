@@ -1,4 +1,4 @@
-// TruthfulQA constructions against the vectors of spec icl-truthfulqa.md §2-§4, on the real files.
+// TruthfulQA constructions against the vectors of docs/reference-behaviour.md §2-§4, on the real files.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -96,12 +96,13 @@ TEST(TruthfulQa, Mc1FullKeepsEveryOption) {
     const auto& q = tqa.all[i];
     EXPECT_EQ(q.options[static_cast<std::size_t>(q.answer[0] - 'A')], tqa.items[i].choices[0]);
   }
-  // Option-count histogram of spec §2.1.
+  // Option-count histogram of docs/reference-behaviour.md §2.
   EXPECT_EQ(option_counts, (std::map<std::size_t, int>{{2, 40}, {3, 87}, {4, 208}, {5, 197}, {6, 127}, {7, 82},
                                                         {8, 36}, {9, 16}, {10, 10}, {11, 10}, {12, 2}, {13, 2}}));
 }
 
-// §4: the split and answer letters depend only on the row count and seeds, so any 684-row input
+// docs/reference-behaviour.md §4: the split and answer letters depend only on the row count and seeds, so any
+// 684-row input
 // with 4 distinct choices and label 0 reproduces the reference's test answer string.
 TEST(TruthfulQa, Jsonl684IndexLevelVectors) {
   const fs::path dir = w2s::test::scratch_dir("tqa684");

@@ -12,11 +12,11 @@ namespace {
 
 struct Vector {
   const char* input;
-  const char* reference;  // spec icl-truthfulqa.md §7
+  const char* reference;  // docs/reference-behaviour.md §7
   const char* strict;     // letters A-D
 };
 
-// All 27 vectors of the spec, with what the strict parser makes of them.
+// All 27 vectors of the reference parser (docs/reference-behaviour.md §7), with what the strict parser makes of them.
 const Vector kVectors[] = {
     {"C", "C", "C"},
     {"  B\n", "B", "B"},

@@ -88,7 +88,8 @@ void expect_valid_records(const fs::path& dir, std::size_t expected_count) {
 }  // namespace
 
 // The exact messages sent for N = 0, 2 and 64 (first test question, gold shots) equal the golden
-// files; the last user turn and the shots match the spec's rendering and split vectors.
+// files; the last user turn and the shots match the reference's rendering and split vectors
+// (docs/reference-behaviour.md §2-§4).
 // W2S_UPDATE_GOLDEN=1 rewrites the golden files.
 TEST(IclHttp, MessageLayoutMatchesGoldenFiles) {
   const auto ds = load_tqa();

@@ -6,7 +6,7 @@ using w2s::results::auroc;
 using w2s::results::AurocTies;
 
 TEST(Auroc, SpecVectors) {
-  // spec w2s-training.md §8
+  // docs/reference-behaviour.md §18
   EXPECT_DOUBLE_EQ(*auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}), 0.75);
   EXPECT_DOUBLE_EQ(*auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}, AurocTies::Reference), 0.75);
   EXPECT_DOUBLE_EQ(*auroc({0.9, 0.8, 0.8, 0.3, 0.2}, {1, 0, 1, 1, 0}), 0.75);

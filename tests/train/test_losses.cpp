@@ -1,4 +1,4 @@
-// The W2S losses against the test vectors of spec w2s-training.md §6 and hand-computed values.
+// The W2S losses against the test vectors of docs/reference-behaviour.md §16 and hand-computed values.
 #include <gtest/gtest.h>
 
 #include "losses.h"

@@ -1,4 +1,4 @@
-// AUROC and accuracy (spec w2s-training.md §8); the tie-aware AUROC against scikit-learn.
+// AUROC and accuracy (docs/reference-behaviour.md §18); the tie-aware AUROC against scikit-learn.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -1,4 +1,4 @@
-// Activation probes (spec w2s-training.md §7) on small hand-made point sets.
+// Activation probes (docs/reference-behaviour.md §17) on small hand-made point sets.
 #include <gtest/gtest.h>
 
 #include "probes.h"

@@ -54,6 +54,7 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("train", std::move(train_rows));
   report.tables.set("train_methods", std::move(method_rows));
   report.tables.set("train_method_pairs", std::move(method_pair_rows));
+  detail::name_models(report.tables);
 
   if (!icl.empty()) {
     report.dataset = icl.front()->record.dataset;

@@ -1,6 +1,5 @@
 // Aligned evaluations and the paired bootstrap.
-#include <cmath>
-#include <limits>
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -83,7 +82,7 @@ Bootstrap::Bootstrap(std::size_t n_examples, const Options& options) {
   }
 }
 
-const std::vector<double>& Bootstrap::accuracy(const Eval& e) {
+const Samples& Bootstrap::accuracy(const Eval& e) {
   auto [it, fresh] = accuracy_.try_emplace(&e);
   if (fresh) {
     it->second.reserve(indices_.size());
@@ -96,7 +95,7 @@ const std::vector<double>& Bootstrap::accuracy(const Eval& e) {
   return it->second;
 }
 
-const std::vector<double>& Bootstrap::auroc(const Eval& e) {
+const Samples& Bootstrap::auroc(const Eval& e) {
   auto [it, fresh] = auroc_.try_emplace(&e);
   if (fresh) {
     std::vector<double> scores;
@@ -108,27 +107,33 @@ const std::vector<double>& Bootstrap::auroc(const Eval& e) {
         scores.push_back(e.scores[i]);
         positive.push_back(e.positive[i]);
       }
-      it->second.push_back(results::auroc(scores, positive).value_or(std::numeric_limits<double>::quiet_NaN()));
+      it->second.push_back(results::auroc(scores, positive));
     }
   }
   return it->second;
 }
 
-std::vector<double> pgr_samples(const std::vector<double>& student, const std::vector<double>& floor,
-                                const std::vector<double>& ceiling, double zero_guard) {
-  std::vector<double> out(student.size());
+Samples pgr_samples(const Samples& student, const Samples& floor, const Samples& ceiling, double zero_guard) {
+  Samples out(student.size());
   for (std::size_t b = 0; b < student.size(); ++b)
-    out[b] = pgr(student[b], floor[b], ceiling[b], zero_guard).value_or(std::numeric_limits<double>::quiet_NaN());
+    if (student[b] && floor[b] && ceiling[b]) out[b] = pgr(*student[b], *floor[b], *ceiling[b], zero_guard);
   return out;
 }
 
-std::optional<double> bootstrap_p_value(const std::vector<double>& differences) {
+Samples differences(const Samples& a, const Samples& b) {
+  Samples out(a.size());
+  for (std::size_t k = 0; k < a.size(); ++k)
+    if (a[k] && b[k]) out[k] = *a[k] - *b[k];
+  return out;
+}
+
+std::optional<double> bootstrap_p_value(const Samples& differences) {
   std::size_t defined = 0, at_most_zero = 0, at_least_zero = 0;
-  for (double d : differences) {
-    if (std::isnan(d)) continue;
+  for (const auto& d : differences) {
+    if (!d) continue;
     ++defined;
-    at_most_zero += d <= 0;
-    at_least_zero += d >= 0;
+    at_most_zero += *d <= 0;
+    at_least_zero += *d >= 0;
   }
   if (defined == 0 || 2 * defined < differences.size()) return std::nullopt;
   return std::min(1.0, 2.0 * static_cast<double>(std::min(at_most_zero, at_least_zero)) / static_cast<double>(defined));
@@ -142,14 +147,14 @@ void put_mcnemar(json::Value& row, const McNemar& test, const std::string& a_nam
   row.set("mcnemar_method", test.method);
 }
 
-void put_estimate(json::Value& row, const std::string& key, std::optional<double> point,
-                  const std::vector<double>* samples, double confidence) {
+void put_estimate(json::Value& row, const std::string& key, std::optional<double> point, const Samples* samples,
+                  double confidence) {
   row.set(key, point);
   std::optional<Interval> ci;
   if (point && samples && !samples->empty()) {
     std::vector<double> defined;
-    for (double s : *samples)
-      if (!std::isnan(s)) defined.push_back(s);
+    for (const auto& s : *samples)
+      if (s) defined.push_back(*s);
     if (2 * defined.size() >= samples->size()) ci = percentile_interval(std::move(defined), confidence);
   }
   row.set(key + "_lo", ci ? json::Value(ci->lo) : json::Value());
@@ -172,14 +177,6 @@ std::string dataset_key(const results::DatasetIdentity& d) {
     key += "]";
   }
   return key;
-}
-
-std::string short_model_name(const std::string& model) {
-  std::string s = w2s::model_short_name(model);
-  for (std::string_view suffix : {"-instruct", "-Instruct", "-chat", "-Chat"})
-    if (s.size() > suffix.size() && std::string_view(s).substr(s.size() - suffix.size()) == suffix)
-      s.erase(s.size() - suffix.size());
-  return s;
 }
 
 const results::LoadedRecord* pick_unique(const std::vector<const results::LoadedRecord*>& candidates,

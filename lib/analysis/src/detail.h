@@ -29,36 +29,42 @@ struct Eval {
 // example ids or gold answers differ.
 std::vector<Eval> align(const std::vector<const results::LoadedRecord*>& records);
 
+// One value of a statistic per bootstrap resample; nullopt where it is undefined on that resample
+// (an AUROC of a resample with one class only, a PGR whose gap is below the zero guard).
+using Samples = std::vector<std::optional<double>>;
+
 // Paired bootstrap over the examples of one group: the same resamples for every record of the
 // group, so differences and ratios keep their pairing. Deterministic under Options::seed.
 class Bootstrap {
  public:
   Bootstrap(std::size_t n_examples, const Options& options);
   bool enabled() const { return !indices_.empty(); }
-  const std::vector<double>& accuracy(const Eval& e);  // one value per resample
-  const std::vector<double>& auroc(const Eval& e);     // NaN where a resample has one class only
+  const Samples& accuracy(const Eval& e);  // always defined
+  const Samples& auroc(const Eval& e);
 
  private:
   std::vector<std::vector<std::uint32_t>> indices_;
-  std::map<const Eval*, std::vector<double>> accuracy_, auroc_;
+  std::map<const Eval*, Samples> accuracy_, auroc_;
 };
 
-// Per-resample PGR (NaN where undefined).
-std::vector<double> pgr_samples(const std::vector<double>& student, const std::vector<double>& floor,
-                                const std::vector<double>& ceiling, double zero_guard);
+// Per-resample PGR, undefined where an input is or where the gap is below zero_guard.
+Samples pgr_samples(const Samples& student, const Samples& floor, const Samples& ceiling, double zero_guard);
+
+// Per-resample a − b, undefined where either is.
+Samples differences(const Samples& a, const Samples& b);
 
 // Two-sided bootstrap p-value of "no difference": twice the smaller share of the defined
 // resampled differences on either side of 0 (at most 1); null when fewer than half are defined.
-std::optional<double> bootstrap_p_value(const std::vector<double>& differences);
+std::optional<double> bootstrap_p_value(const Samples& differences);
 
-// Sets key, key_lo, key_hi on a row. The interval comes from the defined (non-NaN) samples and is
-// null when fewer than half of the resamples are defined.
 // Sets McNemar's test of a against b on a row: mcnemar_<a_name>_only_correct,
 // mcnemar_<b_name>_only_correct, mcnemar_statistic, mcnemar_p, mcnemar_method.
 void put_mcnemar(json::Value& row, const McNemar& test, const std::string& a_name, const std::string& b_name);
 
-void put_estimate(json::Value& row, const std::string& key, std::optional<double> point,
-                  const std::vector<double>* samples, double confidence);
+// Sets key, key_lo, key_hi on a row. The interval comes from the defined samples and is null when
+// fewer than half of the resamples are defined.
+void put_estimate(json::Value& row, const std::string& key, std::optional<double> point, const Samples* samples,
+                  double confidence);
 
 // Shares: numerator / denominator, null when the denominator is 0.
 std::optional<double> share(std::int64_t numerator, std::int64_t denominator);
@@ -66,9 +72,13 @@ std::optional<double> share(std::int64_t numerator, std::int64_t denominator);
 // "<name> (<variant>) [sha256 ...]" — what makes two records "the same data".
 std::string dataset_key(const results::DatasetIdentity& d);
 
-// Short, readable model label for tables and figures:
-// "meta-llama/llama-3.1-70b-instruct" -> "llama-3.1-70b".
-std::string short_model_name(const std::string& model);
+// Model names. Every table keeps the model ids ("model", "weak", "strong" columns) and a name
+// column beside each ("model_name", ...). name_models fills the name columns once all tables are
+// built, from the ids of the whole report (ModelNames: "org/" dropped where that stays unique).
+// display_names gives the shorter labels of the console table and the figures (also without
+// "-instruct"/"-chat" where that stays unique): "meta-llama/llama-3.1-70b-instruct" -> "llama-3.1-70b".
+void name_models(json::Value& tables);
+ModelNames display_names(const json::Value& tables);
 
 // Records of the same role that are duplicates: identical outcomes are merged, others are an error.
 // Returns the record to use.

@@ -1,6 +1,6 @@
 // In-context experiments: records -> roles (docs/analysis.md, "ICL records"), the accuracy
 // table, and per pair and shots the PGR variants, McNemar, kappa, response matching and the
-// correlation fields of the reference (spec icl-truthfulqa §10-§12).
+// correlation fields of the reference (docs/reference-behaviour.md §9-§11).
 #include <algorithm>
 #include <set>
 #include <tuple>
@@ -179,9 +179,9 @@ json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Op
     json::Value row = json::Value::object();
     row.set("curve", curve);
     row.set("model", r->record.evaluated_model);
-    row.set("model_name", model_short_name(r->record.evaluated_model));
+    row.set("model_name", nullptr);  // the *_name columns are filled by name_models (detail.h)
     row.set("weak", weak);
-    row.set("weak_name", weak.empty() ? "" : model_short_name(weak));
+    row.set("weak_name", nullptr);
     row.set("shots", shots);
     row.set("n", static_cast<std::int64_t>(e.correct.size()));
     put_estimate(row, "accuracy", e.accuracy(), acc_samples(e), conf);
@@ -204,8 +204,8 @@ json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Op
     json::Value row = json::Value::object();
     row.set("weak", w);
     row.set("strong", s);
-    row.set("weak_name", model_short_name(w));
-    row.set("strong_name", model_short_name(s));
+    row.set("weak_name", nullptr);  // filled by name_models
+    row.set("strong_name", nullptr);
     row.set("shots", n);
     row.set("self_pair", self_pair);
     row.set("n", static_cast<std::int64_t>(x.correct.size()));
@@ -222,7 +222,7 @@ json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Op
     // are the same model), as in the reference.
     auto variant = [&](const char* key, const Eval* floor, const Eval* ceiling) {
       std::optional<double> point;
-      std::vector<double> samples;
+      Samples samples;
       if (floor && ceiling && !self_pair) {
         point = pgr(x.accuracy(), floor->accuracy(), ceiling->accuracy(), options.zero_guard);
         if (boot.enabled())

@@ -62,15 +62,8 @@ std::optional<double> cohen_kappa(const std::vector<std::string>& a, const std::
 
 std::optional<Interval> percentile_interval(std::vector<double> samples, double confidence) {
   if (samples.empty()) return std::nullopt;
-  std::sort(samples.begin(), samples.end());
-  auto quantile = [&](double q) {
-    const double pos = q * static_cast<double>(samples.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(pos));
-    const std::size_t hi = std::min(lo + 1, samples.size() - 1);
-    return samples[lo] + (pos - static_cast<double>(lo)) * (samples[hi] - samples[lo]);
-  };
   const double tail = (1.0 - confidence) / 2.0;
-  return Interval{quantile(tail), quantile(1.0 - tail)};
+  return Interval{linear_quantile(samples, tail), linear_quantile(std::move(samples), 1.0 - tail)};
 }
 
 }  // namespace w2s::analysis

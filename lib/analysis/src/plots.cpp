@@ -37,8 +37,6 @@ std::string gp_string(std::string_view s) {  // a gnuplot double-quoted string
   return out + "\"";
 }
 
-using detail::short_model_name;
-
 // A number in percent for the data file; "?" (gnuplot's missing value) when undefined.
 std::string pct(const Value& v) { return v.is_null() ? "?" : fmt::format("{:.4f}", v.as_double() * 100.0); }
 
@@ -113,6 +111,7 @@ struct IclView {
   std::map<std::string, std::vector<const Value*>> gold;  // model -> rows by shots
   std::map<std::pair<std::string, std::string>, std::vector<const Value*>> pairs;  // (weak, strong) -> rows
   std::set<std::int64_t> shots;
+  ModelNames names = ModelNames({});  // legends and titles
 
   int index(const std::string& model) const {
     return static_cast<int>(std::find(models.begin(), models.end(), model) - models.begin()) % 10;
@@ -121,6 +120,7 @@ struct IclView {
 
 IclView icl_view(const Report& report) {
   IclView v;
+  v.names = detail::display_names(report.tables);
   for (const auto& row : report.tables.at("icl_accuracy").as_array()) {
     const std::string curve = row.get_string("curve");
     if (curve == "zero-shot") v.zero_shot[row.get_string("model")] = row.get_double("accuracy");
@@ -167,7 +167,7 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
     const int i = f.add_block(weak + " -> " + strong + " (weak labels)", rows_of(rows, "student_accuracy"));
     plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines lw 2 lc rgb {} pt {} ps 1.3 title {}",
                                 f.name, i, gp_string(kColours[v.index(weak)]), kPointTypes[v.index(strong)],
-                                gp_string(short_model_name(weak) + " -> " + short_model_name(strong))));
+                                gp_string(v.names(weak) + " -> " + v.names(strong))));
     gold_models.insert(strong);
   }
   if (plots.empty()) return f;
@@ -177,7 +177,7 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
     plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines dt 2 lw 1.5 lc rgb {} pt {} ps 1 "
                                 "title {}",
                                 f.name, i, gp_string(self_pairs ? kColours[v.index(m)] : "#808080"),
-                                kPointTypes[v.index(m)], gp_string(short_model_name(m) + " gold labels")));
+                                kPointTypes[v.index(m)], gp_string(v.names(m) + " gold labels")));
   }
   f.body = fmt::format("  set title {}\n  set xlabel \"Number of few-shot examples\"\n"
                        "  set ylabel \"Accuracy (%)\"\n  set key outside right top\n{}  plot {}\n",
@@ -214,7 +214,7 @@ Figure pgr_figure(const IclView& v) {
       const int i = f.add_block(weak + " -> " + strong + " " + var.key, rows_of(rows, var.key));
       plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines lw 2 lc rgb {} pt {} title {}",
                                   f.name, i, gp_string(kColours[v.index(weak)]), kPointTypes[v.index(strong)],
-                                  gp_string(short_model_name(weak) + " -> " + short_model_name(strong))));
+                                  gp_string(v.names(weak) + " -> " + v.names(strong))));
       any = true;
     }
     plots.push_back("0 with lines dt 2 lc rgb \"red\" title \"Weak baseline (0%)\"");
@@ -270,7 +270,7 @@ Figure grid_figure(const IclView& v, GridKind kind) {
   for (const auto& weak : weak_models)
     for (const auto& strong : strong_models) {
       auto it = v.pairs.find({weak, strong});
-      body += fmt::format("  set title {}\n", gp_string(short_model_name(weak) + " -> " + short_model_name(strong)));
+      body += fmt::format("  set title {}\n", gp_string(v.names(weak) + " -> " + v.names(strong)));
       if (it == v.pairs.end()) {
         body += "  set xrange [0:1]\n  set yrange [0:1]\n  unset xtics\n  unset ytics\n  unset xlabel\n"
                 "  unset ylabel\n  set label 1 \"No data\" at graph 0.5,0.5 center font \",16\" tc rgb \"#808080\"\n"
@@ -333,6 +333,7 @@ Figure train_bars(const Report& report, const std::string& metric) {
   f.name = "train_" + metric + "_bars";
   f.title = std::string("Floor, ceiling and W2S students: test ") + (metric == "auroc" ? "AUROC" : "accuracy");
   const auto& rows = report.tables.at("train").as_array();
+  const ModelNames names = detail::display_names(report.tables);
   std::vector<std::string> methods, clusters;
   std::map<std::string, const Value*> floor_ceiling;              // cluster -> a row (floor/ceiling)
   std::map<std::pair<std::string, std::string>, const Value*> by;  // (cluster, method)
@@ -340,7 +341,7 @@ Figure train_bars(const Report& report, const std::string& metric) {
   for (const auto& r : rows) pairs.insert(r.get_string("weak") + r.get_string("strong"));
   for (const auto& r : rows) {
     std::string cluster = r.get_string("dataset");
-    if (pairs.size() > 1) cluster += " (" + short_model_name(r.get_string("weak")) + " -> " + short_model_name(r.get_string("strong")) + ")";
+    if (pairs.size() > 1) cluster += " (" + names(r.get_string("weak")) + " -> " + names(r.get_string("strong")) + ")";
     if (!floor_ceiling.count(cluster)) clusters.push_back(cluster);
     floor_ceiling[cluster] = &r;
     if (std::find(methods.begin(), methods.end(), r.get_string("method")) == methods.end())

@@ -38,10 +38,40 @@ std::string csv_field(const Value& v) {
   }
 }
 
+constexpr const char* kModelColumns[] = {"model", "weak", "strong"};
+
+std::vector<std::string> model_ids(const Value& tables) {
+  std::vector<std::string> ids;
+  for (const auto& [name, rows] : tables.as_object())
+    for (const auto& row : rows.as_array())
+      for (const char* column : kModelColumns)
+        if (const Value* id = row.find(column); id && id->is_string() && !id->as_string().empty())
+          ids.push_back(id->as_string());
+  return ids;
+}
+
 }  // namespace
+
+namespace detail {
+
+void name_models(Value& tables) {
+  const ModelNames names(model_ids(tables));
+  for (auto& [name, rows] : tables.as_object())
+    for (auto& row : rows.as_array())
+      for (const char* column : kModelColumns)
+        if (row.contains(std::string(column) + "_name")) {
+          const std::string id = row.get_string(column);
+          row.set(std::string(column) + "_name", id.empty() ? std::string() : names(id));
+        }
+}
+
+ModelNames display_names(const Value& tables) { return ModelNames(model_ids(tables), /*drop_chat_suffix=*/true); }
+
+}  // namespace detail
 
 std::string console_table(const Report& report) {
   std::string out;
+  const ModelNames names = detail::display_names(report.tables);
   const auto& o = report.options;
   const std::string uncertainty =
       o.bootstrap_resamples > 0
@@ -58,8 +88,8 @@ std::string console_table(const Report& report) {
                        "student accuracy", "PGR zs/zs", "PGR zs/gold", "gold/gold", "gold/zs", "McNemar", "kappa",
                        "matches both/weak/strong/neither");
     for (const auto& row : pairs.as_array()) {
-      const std::string pair = detail::short_model_name(row.get_string("weak")) + " -> " +
-                               detail::short_model_name(row.get_string("strong"));
+      const std::string pair = names(row.get_string("weak")) + " -> " +
+                               names(row.get_string("strong"));
       out += fmt::format("{:<30} {:>5}  {:<21} {:<21} {:<21} {:<8} {:<8} {:>8} {:>6}  {}/{}/{}/{}\n", pair,
                          row.get_int("shots"), with_ci(row, "student_accuracy"), with_ci(row, "pgr_weak0_strong0"),
                          with_ci(row, "pgr_weak0_stronggold"), number(row.at("pgr_weakgold_stronggold"), "{:.3f}"),
@@ -78,8 +108,8 @@ std::string console_table(const Report& report) {
                        "McNemar", "kappa");
     for (const auto& row : train.as_array())
       out += fmt::format("{:<16} {:<30} {:<18} {:>7} {:>7} {:>7}  {:<21} {:>8} {:<21} {:>8} {:>6}\n",
-                         row.get_string("dataset"), detail::short_model_name(row.get_string("weak")) + " -> " +
-                             detail::short_model_name(row.get_string("strong")),
+                         row.get_string("dataset"), names(row.get_string("weak")) + " -> " +
+                             names(row.get_string("strong")),
                          row.get_string("method"), number(row.at("floor_auroc"), "{:.3f}"),
                          number(row.at("ceiling_auroc"), "{:.3f}"), number(row.at("student_auroc"), "{:.3f}"),
                          with_ci(row, "pgr_auroc"), number(row.at("student_accuracy"), "{:.3f}"),
@@ -98,8 +128,8 @@ std::string console_table(const Report& report) {
                          "A", "B", "delta PGR (AUROC)", "p", "delta PGR (acc)", "p", "McNemar");
       for (const auto& row : pairs.as_array())
         out += fmt::format("{:<16} {:<30} {:<18} {:<18} {:<21} {:>8}  {:<21} {:>8} {:>8}\n", row.get_string("dataset"),
-                           detail::short_model_name(row.get_string("weak")) + " -> " +
-                               detail::short_model_name(row.get_string("strong")),
+                           names(row.get_string("weak")) + " -> " +
+                               names(row.get_string("strong")),
                            row.get_string("method_a"), row.get_string("method_b"), with_ci(row, "delta_pgr_auroc"),
                            number(row.at("p_auroc"), "{:.3g}"), with_ci(row, "delta_pgr_accuracy"),
                            number(row.at("p_accuracy"), "{:.3g}"), number(row.at("mcnemar_p"), "{:.3g}"));

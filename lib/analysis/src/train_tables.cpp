@@ -96,7 +96,7 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       std::string method;
       const Eval* eval;
       std::optional<double> accuracy, auroc;            // PGR
-      std::vector<double> accuracy_samples, auroc_samples;
+      Samples accuracy_samples, auroc_samples;
     };
     std::vector<StudentPgr> pgrs;
 
@@ -107,8 +107,8 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       row.set("dataset", dataset);
       row.set("weak", weak);
       row.set("strong", strong);
-      row.set("weak_name", model_short_name(weak));
-      row.set("strong_name", model_short_name(strong));
+      row.set("weak_name", nullptr);  // filled by name_models (detail.h)
+      row.set("strong_name", nullptr);
       row.set("method", method);
       row.set("stage", x.record->stage.value_or(""));
       row.set("n", static_cast<std::int64_t>(x.correct.size()));
@@ -169,9 +169,7 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
           if (x_point && y_point) delta = *x_point - *y_point;
           // Both resampled (same resamples, hence equal sizes), or neither.
           const bool resampled = delta && !x_samples->empty() && x_samples->size() == y_samples->size();
-          std::vector<double> deltas;
-          if (resampled)
-            for (std::size_t k = 0; k < x_samples->size(); ++k) deltas.push_back((*x_samples)[k] - (*y_samples)[k]);
+          const Samples deltas = resampled ? differences(*x_samples, *y_samples) : Samples();
           put_estimate(row, std::string("delta_pgr_") + metric, delta, resampled ? &deltas : nullptr, conf);
           row.set(std::string("p_") + metric, resampled ? bootstrap_p_value(deltas) : std::nullopt);
         }

@@ -27,12 +27,16 @@ namespace {
 [[noreturn]] void type_error(const char* wanted, Value::Type got) {
   throw Error(fmt::format("JSON: expected {}, found {}", wanted, type_name(got)));
 }
+
+// The alternative T of a value's variant (const or not), or a type error naming `wanted`.
+template <class T, class Variant>
+auto& held(Variant& v, const char* wanted) {
+  if (auto* x = std::get_if<T>(&v)) return *x;
+  type_error(wanted, static_cast<Value::Type>(v.index()));
+}
 }  // namespace
 
-bool Value::as_bool() const {
-  if (auto* b = std::get_if<bool>(&v_)) return *b;
-  type_error("boolean", type());
-}
+bool Value::as_bool() const { return held<bool>(v_, "boolean"); }
 std::int64_t Value::as_int() const {
   if (auto* i = std::get_if<std::int64_t>(&v_)) return *i;
   if (auto* d = std::get_if<double>(&v_); d && std::floor(*d) == *d && std::abs(*d) < 9.2e18)
@@ -44,26 +48,11 @@ double Value::as_double() const {
   if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<double>(*i);
   type_error("number", type());
 }
-const std::string& Value::as_string() const {
-  if (auto* s = std::get_if<std::string>(&v_)) return *s;
-  type_error("string", type());
-}
-const Array& Value::as_array() const {
-  if (auto* a = std::get_if<Array>(&v_)) return *a;
-  type_error("array", type());
-}
-Array& Value::as_array() {
-  if (auto* a = std::get_if<Array>(&v_)) return *a;
-  type_error("array", type());
-}
-const Object& Value::as_object() const {
-  if (auto* o = std::get_if<Object>(&v_)) return *o;
-  type_error("object", type());
-}
-Object& Value::as_object() {
-  if (auto* o = std::get_if<Object>(&v_)) return *o;
-  type_error("object", type());
-}
+const std::string& Value::as_string() const { return held<std::string>(v_, "string"); }
+const Array& Value::as_array() const { return held<Array>(v_, "array"); }
+Array& Value::as_array() { return held<Array>(v_, "array"); }
+const Object& Value::as_object() const { return held<Object>(v_, "object"); }
+Object& Value::as_object() { return held<Object>(v_, "object"); }
 
 const Value* Value::find(std::string_view key) const {
   auto* o = std::get_if<Object>(&v_);

@@ -1,8 +1,10 @@
-// Time, version, names and the stderr progress line.
+// Time, version, names, small numerics and the stderr progress line.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -17,23 +19,20 @@
 
 namespace w2s {
 
-std::string now_iso8601() {
-  std::time_t t = std::time(nullptr);
+namespace {
+std::string format_now(const char* format, bool utc) {
+  const std::time_t t = std::time(nullptr);
   std::tm tm{};
-  gmtime_r(&t, &tm);
+  if (utc) gmtime_r(&t, &tm);
+  else localtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+}  // namespace
 
-std::string local_timestamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
-  return buf;
-}
+std::string now_iso8601() { return format_now("%Y-%m-%dT%H:%M:%SZ", true); }
+std::string local_timestamp() { return format_now("%Y%m%d_%H%M%S", false); }
 
 double monotonic_seconds() {
   using namespace std::chrono;
@@ -53,6 +52,63 @@ std::string model_slug(std::string_view model_id) {
 std::string model_short_name(std::string_view model_id) {
   auto pos = model_id.rfind('/');
   return std::string(pos == std::string_view::npos ? model_id : model_id.substr(pos + 1));
+}
+
+namespace {
+
+// The names `id` may be shown as, shortest first; the last is the id itself.
+std::vector<std::string> name_candidates(const std::string& id, bool drop_chat_suffix) {
+  const std::string name = model_short_name(id);
+  std::vector<std::string> out;
+  if (drop_chat_suffix)
+    for (std::string_view suffix : {"-instruct", "-Instruct", "-chat", "-Chat"})
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        out.push_back(name.substr(0, name.size() - suffix.size()));
+        break;
+      }
+  out.push_back(name);
+  out.push_back(id);
+  return out;
+}
+
+}  // namespace
+
+ModelNames::ModelNames(const std::vector<std::string>& model_ids, bool drop_chat_suffix) {
+  std::map<std::string, std::vector<std::string>> candidates;
+  std::map<std::string, std::size_t> level;  // index into the id's candidates
+  for (const auto& id : model_ids)
+    if (candidates.emplace(id, name_candidates(id, drop_chat_suffix)).second) level[id] = 0;
+  // Every id whose name another id shares moves one step towards its whole id, until no name is
+  // shared. Whole ids differ, so this ends.
+  for (bool moved = true; moved;) {
+    moved = false;
+    std::map<std::string, std::vector<std::string>> ids_by_name;
+    for (const auto& [id, names] : candidates) ids_by_name[names[level[id]]].push_back(id);
+    for (const auto& [name, ids] : ids_by_name) {
+      if (ids.size() < 2) continue;
+      for (const auto& id : ids)
+        if (level[id] + 1 < candidates[id].size()) {
+          ++level[id];
+          moved = true;
+        }
+    }
+  }
+  for (const auto& [id, names] : candidates) names_[id] = names[level[id]];
+}
+
+std::string ModelNames::operator()(const std::string& model_id) const {
+  const auto it = names_.find(model_id);
+  return it == names_.end() ? model_id : it->second;
+}
+
+double linear_quantile(std::vector<double> values, double q) {
+  if (values.empty()) throw Error("quantile of an empty set");
+  if (!(q >= 0.0 && q <= 1.0)) throw Error(fmt::format("quantile {} is outside [0, 1]", q));
+  std::sort(values.begin(), values.end());
+  const double position = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(position));
+  const std::size_t hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (position - static_cast<double>(lo)) * (values[hi] - values[lo]);
 }
 
 std::vector<std::string> split_list(std::string_view s, char sep) {
@@ -80,13 +136,11 @@ std::string format_duration(double s) {
 
 // ---------------------------------------------------------------------------------------------
 ProgressLine::ProgressLine(std::string label, double plain_interval_s)
-    : label_(std::move(label)), interval_(plain_interval_s), tty_(stderr_is_terminal()) {}
+    : label_(std::move(label)), interval_(plain_interval_s), tty_(::isatty(STDERR_FILENO) == 1) {}
 
 ProgressLine::~ProgressLine() {
   if (tty_ && !finished_ && last_draw_ > -1e9) std::fputc('\n', stderr);
 }
-
-bool ProgressLine::stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 void ProgressLine::update(std::string_view status) {
   double now = monotonic_seconds();

@@ -1,5 +1,5 @@
 // CPython's random.Random, bit for bit: MT19937 with init_by_array seeding (see
-// shared spec icl-truthfulqa.md §4). std::mt19937's own seeding differs, so seeding is by hand.
+// docs/reference-behaviour.md §4). std::mt19937's own seeding differs, so seeding is by hand.
 #include <fmt/format.h>
 
 #include <cmath>

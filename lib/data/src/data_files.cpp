@@ -52,15 +52,17 @@ const std::vector<RemoteFile>& known_remote_files() {
   return files;
 }
 
-fs::path ensure_data_file(const fs::path& data_dir, const std::string& relative_path, bool allow_download) {
+fs::path ensure_data_file(const fs::path& data_dir, const std::string& relative_path, bool allow_download,
+                          std::string_view how_to_make_it) {
   for (const auto& f : known_remote_files())
     if (f.relative_path == relative_path) return ensure_data_file(data_dir, f, allow_download);
   const fs::path target = data_dir / relative_path;
   if (fs::exists(target)) return target;
   throw Error(fmt::format(
       "missing dataset file {} (data directory {}; set it with --data-dir or $W2S_DATA_DIR). This file has no "
-      "public download; put it at that path (see docs/data.md for its format).",
-      target.string(), fs::absolute(data_dir).string()));
+      "public download; put it at that path. {}",
+      fs::absolute(target).string(), fs::absolute(data_dir).string(),
+      how_to_make_it.empty() ? "See docs/data.md for its format." : how_to_make_it));
 }
 
 fs::path ensure_data_file(const fs::path& data_dir, const RemoteFile& file, bool allow_download) {

@@ -1,4 +1,4 @@
-// The training dataset registry (spec w2s-training.md §5) as data: one DatasetSpec per name.
+// The training dataset registry (docs/reference-behaviour.md §15) as data: one DatasetSpec per name.
 // Internal to lib/data; the pipeline (training_pipeline.cpp) turns a spec into TrainingData.
 #pragma once
 

@@ -1,4 +1,4 @@
-// From a registry entry to balanced train/val/test sets (spec w2s-training.md §3).
+// From a registry entry to balanced train/val/test sets (docs/reference-behaviour.md §13).
 //
 // Shuffles are the project's own seeded permutation, PyRandom(seed).shuffle over row indices;
 // the reference uses HF datasets' numpy permutation, which is not reproduced. Every shuffle uses
@@ -53,15 +53,12 @@ Rows pick(const Rows& rows, const std::vector<std::size_t>& order, std::size_t b
 
 fs::path require(const fs::path& data_dir, const std::string& relative_path, const DatasetSpec& spec,
                  bool allow_download) {
-  for (const auto& f : known_remote_files())
-    if (f.relative_path == relative_path) return ensure_data_file(data_dir, f, allow_download);
-  const fs::path p = data_dir / relative_path;
-  if (fs::exists(p)) return p;
-  throw Error(fmt::format(
-      "training dataset '{}' needs {} (data directory {}; --data-dir or $W2S_DATA_DIR). Export the source split as "
-      "JSONL with the original fields ({}), e.g. with Python `datasets`: "
-      "load_dataset(...)[split].to_json(\"{}\"). Source: {}. See docs/data.md.",
-      spec.name, fs::absolute(p).string(), fs::absolute(data_dir).string(), spec.fields, p.string(), spec.source));
+  return ensure_data_file(
+      data_dir, relative_path, allow_download,
+      fmt::format("Training dataset '{}' reads it: export the source split as JSONL with the original fields "
+                  "({}), e.g. with Python `datasets`: load_dataset(...)[split].to_json(\"{}\"). Source: {}. See "
+                  "docs/data.md.",
+                  spec.name, spec.fields, (data_dir / relative_path).string(), spec.source));
 }
 
 Rows read_jsonl_rows(const fs::path& path, std::vector<SourceFile>& sources) {
@@ -175,7 +172,8 @@ RawSplits read_raw_splits(const DatasetSpec& spec, const TrainingDataOptions& o,
   return raw;
 }
 
-// Steps 1-6 of spec §3 for one split. Rows whose text is in `exclude` are dropped before balancing.
+// Steps 1-6 of docs/reference-behaviour.md §13 for one split. Rows whose text is in `exclude` are dropped
+// before balancing.
 std::vector<TextExample> process_split(const DatasetSpec& spec, const Rows& rows, std::size_t n, std::int64_t seed,
                                        const std::string& role, const std::unordered_set<std::string>& exclude,
                                        std::vector<std::string>& notices) {

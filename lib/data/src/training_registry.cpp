@@ -1,5 +1,5 @@
 // The training dataset registry: the 25 reference datasets of EleutherAI/w2s with their exact
-// templates and label rules (spec w2s-training.md §5), plus the local variants.
+// templates and label rules (docs/reference-behaviour.md §15), plus the local variants.
 //
 // "rand" datasets: hard_label = int(rng.random() < 0.5); a negative shows a wrong answer drawn
 // with rng.choice(distractors). The draws happen in the same order as the reference's so the
@@ -84,7 +84,7 @@ Labeled format_openbookqa(const json::Value& row, PyRandom& rng, bool reference_
   if (it == letters.end()) throw Error(fmt::format("answerKey \"{}\" is not among choices.label", key));
   const std::size_t correct = static_cast<std::size_t>(it - letters.begin());
   // The reference shows the answer *letter* for a positive and a distractor *text* for a
-  // negative, so the label leaks through the answer's form (spec §12 item 5). openbookqa uses the
+  // negative, so the label leaks through the answer's form (reference quirk #5). openbookqa uses the
   // text for both; openbookqa-ref keeps the leak.
   std::string ans = y ? (reference_leak ? key : texts[correct]) : rng.choice(without_index(texts, correct));
   std::vector<std::string> lines;
@@ -287,7 +287,7 @@ std::vector<DatasetSpec> build_specs() {
                  })));
 
   // Variants and local datasets.
-  s.push_back(tt("openbookqa-ref", "allenai/openbookqa with the reference's answer-letter leak (spec §12.5)",
+  s.push_back(tt("openbookqa-ref", "allenai/openbookqa with the reference's answer-letter leak (reference quirk #5)",
                  "openbookqa", "train", "test", "question_stem, choices{text[], label[]}, answerKey", "rand",
                  [](const json::Value& r, PyRandom& rng) { return format_openbookqa(r, rng, true); }));
   s.push_back(DatasetSpec{"boolq-dev-split", "BoolQ dev.jsonl split 50/25/25 (train/val/test)", L::BoolqDevSplit,

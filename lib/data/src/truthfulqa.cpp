@@ -1,5 +1,5 @@
 // TruthfulQA: the file readers, the variants, and the reference formatting and split
-// (spec icl-truthfulqa.md §2-§4).
+// (docs/reference-behaviour.md §2-§4).
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Answer parsers. `reference` is the reference's extract_answer_letter [REF icl-truthfulqa.md §7]
+// Answer parsers. `reference` is the reference's extract_answer_letter (docs/reference-behaviour.md §7)
 // bit for bit; `strict` accepts only an option letter of the item in a few unambiguous forms.
 //
 // Python's `re` on str patterns is Unicode-aware: \s is str.isspace(), \w is str.isalnum() or

@@ -1,4 +1,4 @@
-// The prompt layout of the in-context experiment [REF icl-truthfulqa.md §5]. Every request the
+// The prompt layout of the in-context experiment (docs/reference-behaviour.md §5). Every request the
 // experiments send (weak labelling, gold and weak shots, baselines) is built here.
 #include "w2s/icl.h"
 

@@ -1,4 +1,4 @@
-// The reference's result files (spec icl-truthfulqa.md §9), written from our records so that the
+// The reference's result files (docs/reference-behaviour.md §8), written from our records so that the
 // reference's plotting scripts can read a run of this tool.
 #include <algorithm>
 #include <map>

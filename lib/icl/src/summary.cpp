@@ -9,10 +9,14 @@ std::string format_summary(const RunSummary& s) {
   std::string out = fmt::format("{:<12} {:<48} {:>5} {:>8} {:>8} {:>6} {:>6} {:>10} {:>7} {:>6}\n", "experiment",
                                 "model (weak -> strong)", "shots", "accuracy", "answered", "unparsed", "failed",
                                 "cost $", "sent", "cached");
+  std::vector<std::string> models;
   for (const auto& p : s.points) {
-    const std::string who =
-        p.label_model.empty() ? model_short_name(p.model)
-                              : model_short_name(p.label_model) + " -> " + model_short_name(p.model);
+    models.push_back(p.model);
+    if (!p.label_model.empty()) models.push_back(p.label_model);
+  }
+  const ModelNames names(models);  // "org/" dropped only where the name stays unique
+  for (const auto& p : s.points) {
+    const std::string who = p.label_model.empty() ? names(p.model) : names(p.label_model) + " -> " + names(p.model);
     const std::string answered =
         p.metrics.accuracy_answered ? fmt::format("{:.3f}", *p.metrics.accuracy_answered) : std::string("-");
     out += fmt::format("{:<12} {:<48} {:>5} {:>8.3f} {:>8} {:>6} {:>6} {:>10.6f} {:>7} {:>6}\n",

@@ -1,4 +1,4 @@
-// The client's retry policy (spec openrouter-api.md §7, §10):
+// The client's retry policy (docs/reference-behaviour.md §12):
 //   retry      network errors, timeouts, 408, 429, 5xx, the in-flight 402 (it carries
 //              Retry-After), errors inside HTTP 200 (choices[].error, finish_reason "error",
 //              a top-level "error"), empty choices, malformed JSON;

@@ -93,7 +93,8 @@ SequenceClassifierImpl::SequenceClassifierImpl(CausalLM backbone, std::int64_t n
   const auto& c = backbone_->config();
   score_ = register_module("score", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, num_labels).bias(false)));
   torch::NoGradGuard no_grad;
-  // HF's init of a new head (normal(0, initializer_range)), then the spec's ×0.01.
+  // HF's init of a new head (normal(0, initializer_range)), then the reference's ×0.01
+  // (docs/reference-behaviour.md §14).
   score_->weight.normal_(0.0, c.initializer_range).mul_(0.01);
   score_->to(backbone_->placement().device, trainable_dtype(backbone_->placement().dtype));
 }

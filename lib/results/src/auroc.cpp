@@ -6,6 +6,12 @@
 
 namespace w2s::results {
 
+const options::NameTable<AurocTies>& names_of(AurocTies) {
+  static const options::NameTable<AurocTies> table{
+      "AUROC mode", {{AurocTies::TieAware, "tie-aware"}, {AurocTies::Reference, "reference"}}};
+  return table;
+}
+
 std::optional<double> auroc(const std::vector<double>& scores, const std::vector<bool>& positive, AurocTies ties) {
   if (scores.size() != positive.size())
     throw Error("auroc: " + std::to_string(scores.size()) + " scores but " + std::to_string(positive.size()) +

@@ -1,10 +1,10 @@
-// The weak-to-strong losses (spec w2s-training.md §6 and §11), all in one place: the formulas,
+// The weak-to-strong losses (docs/reference-behaviour.md §16), all in one place: the formulas,
 // then the registry (one row per loss: its name and the function a stage calls), then StageLoss.
 //
 // Notation: z = logits [B,2] in fp32, y = soft label P(class 1) [B], T = [1−y, y],
 // p = softmax(z), CE = soft-target cross-entropy averaged over the batch.
 //
-// Fixes of reference quirks (spec §12):
+// Fixes of reference quirks (docs/reference-behaviour.md §20):
 //   #1  the logconf threshold buffer is a ring of the last 32 p0 of *training* batches (the
 //       reference's list grows forever and also takes evaluation batches);
 //   #3  openai-logconf warms up linearly over warmup_frac (the reference jumps from 0.05 to 0.5);
@@ -44,15 +44,6 @@ double midweak_radius(const std::vector<double>& labels) {
   // torch.median (the reference) returns the lower of the two middle values for even n.
   std::sort(d.begin(), d.end());
   return d[(d.size() - 1) / 2];
-}
-
-double linear_quantile(std::vector<double> values, double q) {
-  if (values.empty()) throw Error("quantile of an empty set");
-  std::sort(values.begin(), values.end());
-  const double pos = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const std::size_t hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
 }
 
 double logconf_coef(double weight, std::int64_t step, std::int64_t warmup_steps) {

@@ -26,9 +26,6 @@ torch::Tensor entropy_grad_loss(const torch::Tensor& logits, const torch::Tensor
 // openai product: CE(z, normalise(p^beta · T^alpha).detach()).
 torch::Tensor product_loss(const torch::Tensor& logits, const torch::Tensor& labels, double alpha, double beta);
 
-// Linear-interpolated quantile (torch.quantile's default): position q·(n−1) in the sorted values.
-double linear_quantile(std::vector<double> values, double q);
-
 // Coefficient of the auxiliary term: w·min(1, step/warmup), or w when warmup <= 0.
 double logconf_coef(double weight, std::int64_t step, std::int64_t warmup_steps);
 // openai-logconf with the linear-warmup fix: w·min(1, step_frac/warmup_frac), w when warmup_frac <= 0.

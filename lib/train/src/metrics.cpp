@@ -1,23 +1,16 @@
-// Evaluation metrics of the fine-tuning pipeline (spec w2s-training.md §8): accuracy, and AUROC
+// Evaluation metrics of the fine-tuning pipeline (docs/reference-behaviour.md §18): accuracy, and AUROC
 // against soft labels hardened at 0.5 through the project's one AUROC (w2s::results::auroc):
-// tie-aware by default, or EleutherAI's rank sum without tie averaging (spec §12 quirk #8).
+// tie-aware by default, or EleutherAI's rank sum without tie averaging (quirk #8).
 #include "w2s/results.h"
 #include "w2s/train.h"
 
 namespace w2s::train {
 
-const options::NameTable<AurocMode>& names_of(AurocMode) {
-  static const options::NameTable<AurocMode> table{
-      "AUROC mode", {{AurocMode::TieAware, "tie-aware"}, {AurocMode::Reference, "reference"}}};
-  return table;
-}
-
 double auroc(const std::vector<double>& scores, const std::vector<double>& labels, AurocMode mode) {
   std::vector<bool> positive;
   positive.reserve(labels.size());
   for (double y : labels) positive.push_back(y > 0.5);
-  const auto value = results::auroc(
-      scores, positive, mode == AurocMode::Reference ? results::AurocTies::Reference : results::AurocTies::Average);
+  const auto value = results::auroc(scores, positive, mode);
   if (!value) throw Error("auroc: needs both classes among the labels");
   return *value;
 }

@@ -1,4 +1,4 @@
-// Activation probes: kNN, logistic regression, TopoCC (spec w2s-training.md §7).
+// Activation probes: kNN, logistic regression, TopoCC (docs/reference-behaviour.md §17).
 //
 // Reference quirks kept or exposed: kNN is Euclidean although documented as cosine (#6; cosine is
 // available as an option); the logreg L2 strength defaults to the code's 1e-3 while the blog says

@@ -1,4 +1,4 @@
-// Internal (torch-facing) interface of the activation probes (spec w2s-training.md §7). All
+// Internal (torch-facing) interface of the activation probes (docs/reference-behaviour.md §17). All
 // tensors are float32 on the CPU: x [N, D] activations, y [N] soft labels P(1).
 #pragma once
 
@@ -57,7 +57,7 @@ struct ProbeResult {
 };
 
 // Fits the probe on train activations + current train labels, predicts train / val / test, and
-// filters or relabels train and val (spec §7 "Flow").
+// filters or relabels train and val (docs/reference-behaviour.md §17).
 struct Gold {
   std::vector<double> train, val, test;  // for the reports only
 };

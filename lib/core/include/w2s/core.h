@@ -55,22 +55,18 @@ void redact(std::string secret);
 // Writes one message (redacted) at `level`, if enabled.
 void write(Level level, std::string_view message);
 
-template <class... Args>
-void debug(fmt::format_string<Args...> format, Args&&... args) {
-  if (enabled(Level::Debug)) write(Level::Debug, fmt::format(format, std::forward<Args>(args)...));
-}
-template <class... Args>
-void info(fmt::format_string<Args...> format, Args&&... args) {
-  if (enabled(Level::Info)) write(Level::Info, fmt::format(format, std::forward<Args>(args)...));
-}
-template <class... Args>
-void warn(fmt::format_string<Args...> format, Args&&... args) {
-  if (enabled(Level::Warn)) write(Level::Warn, fmt::format(format, std::forward<Args>(args)...));
-}
-template <class... Args>
-void error(fmt::format_string<Args...> format, Args&&... args) {
-  if (enabled(Level::Error)) write(Level::Error, fmt::format(format, std::forward<Args>(args)...));
-}
+// log::info("loaded {} rows", n): formats (fmt syntax, checked at compile time) only when enabled.
+template <Level L>
+struct Logger {
+  template <class... Args>
+  void operator()(fmt::format_string<Args...> format, Args&&... args) const {
+    if (enabled(L)) write(L, fmt::format(format, std::forward<Args>(args)...));
+  }
+};
+inline constexpr Logger<Level::Debug> debug;
+inline constexpr Logger<Level::Info> info;
+inline constexpr Logger<Level::Warn> warn;
+inline constexpr Logger<Level::Error> error;
 
 }  // namespace log
 
@@ -314,7 +310,6 @@ class ProgressLine {
   // Cheap to call often: terminal redraws are limited to ~10 per second.
   void update(std::string_view status);
   void finish(std::string_view status);
-  static bool stderr_is_terminal();
 
  private:
   std::string label_;
@@ -338,8 +333,28 @@ const char* tool_git_commit();      // commit at configure time, "unknown" outsi
 
 // "meta-llama/llama-3.1-8b-instruct" -> "meta-llama_llama-3.1-8b-instruct" (the reference slug)
 std::string model_slug(std::string_view model_id);
-// "meta-llama/llama-3.1-8b-instruct" -> "llama-3.1-8b-instruct"
+// "meta-llama/llama-3.1-8b-instruct" -> "llama-3.1-8b-instruct": the part after the last '/', as the
+// reference's result files name a model. Names shown to users come from ModelNames (unique).
 std::string model_short_name(std::string_view model_id);
+
+// Display names for the models of one output (a console table, a figure, a CSV): an id loses its
+// "org/" prefix, and with drop_chat_suffix then a trailing "-instruct" / "-chat", only where the
+// shorter name stays unique among `model_ids`; otherwise it keeps more of itself, up to the whole
+// id. So two models never share a name: {"weak60/a", "oracle/a", "org/b"} are shown as
+// "weak60/a", "oracle/a", "b".
+class ModelNames {
+ public:
+  explicit ModelNames(const std::vector<std::string>& model_ids, bool drop_chat_suffix = false);
+  // The display name of `model_id`; an id that was not given is returned whole.
+  std::string operator()(const std::string& model_id) const;
+
+ private:
+  std::map<std::string, std::string> names_;
+};
+
+// Linear-interpolated quantile (numpy's and torch.quantile's default): position q·(n − 1) of the
+// sorted values. Throws w2s::Error for an empty set or q outside [0, 1].
+double linear_quantile(std::vector<double> values, double q);
 
 // Splits "a,b,,c" into {"a","b","c"} (empty parts dropped, spaces trimmed).
 std::vector<std::string> split_list(std::string_view s, char sep = ',');

@@ -49,9 +49,10 @@ const std::vector<RemoteFile>& known_remote_files();
 // allow_download: prints a notice on stderr, downloads each URL in turn to a temporary file
 // next to the target, verifies sha256, and renames it into place. Throws w2s::Error that says
 // exactly which file to put where when the file is missing and cannot be fetched (offline,
-// download disabled, checksum mismatch, unknown file).
+// download disabled, checksum mismatch, unknown file); for a file with no public download,
+// `how_to_make_it` (if given) tells the user how to produce it.
 std::filesystem::path ensure_data_file(const std::filesystem::path& data_dir, const std::string& relative_path,
-                                       bool allow_download);
+                                       bool allow_download, std::string_view how_to_make_it = {});
 // The same for an explicitly given remote file (tests use file:// URLs).
 std::filesystem::path ensure_data_file(const std::filesystem::path& data_dir, const RemoteFile& file,
                                        bool allow_download);
@@ -113,7 +114,7 @@ struct McItem {
   int label = 0;  // index of the true choice
 };
 
-// One question after the reference formatting (spec icl-truthfulqa.md §3).
+// One question after the reference formatting (docs/reference-behaviour.md §3).
 struct Question {
   int question_id = 0;               // row index in the loaded item list
   std::string text;                  // question + "\n\n" + "A) ..." lines, no trailing newline
@@ -149,7 +150,7 @@ std::vector<McItem> read_mc_task_json(const std::filesystem::path& path);
 // ignored. Errors name the file and line (broken JSON, non-UTF-8, missing field, label out of range).
 std::vector<McItem> read_mc_jsonl(const std::filesystem::path& path);
 
-// The reference formatting of spec icl-truthfulqa.md §3 for items[i] with question_id = i:
+// The reference formatting of docs/reference-behaviour.md §3 for items[i] with question_id = i:
 // strip trailing newlines, [correct] + other options (one duplicate of the correct text is
 // dropped, a second is an error), PyRandom(seed + i).shuffle, letters A, B, ...
 std::vector<Question> format_questions(const std::vector<McItem>& items, std::int64_t seed = 42);
@@ -187,7 +188,7 @@ TruthfulQa load_truthfulqa(const TruthfulQaOptions& options);
 std::vector<std::pair<std::string, std::string>> truthfulqa_variants();
 
 // ---------------------------------------------------------------------------------------------
-// Binary classification datasets for fine-tuning (spec w2s-training.md §3 and §5).
+// Binary classification datasets for fine-tuning (docs/reference-behaviour.md §13 and §15).
 // ---------------------------------------------------------------------------------------------
 struct TextExample {
   std::string id;   // sha1(txt) hex, first 8 characters
@@ -248,7 +249,7 @@ struct TrainingDatasetInfo {
 };
 std::vector<TrainingDatasetInfo> training_dataset_info();
 
-// Loads a registry dataset (spec w2s-training.md §3): per split, shuffle the rows with a
+// Loads a registry dataset (docs/reference-behaviour.md §13): per split, shuffle the rows with a
 // PyRandom(seed) permutation, format them in that order with one shared PyRandom(seed), drop
 // empty texts, balance 50/50 by undersampling the majority class, take the first n, id =
 // sha1(txt)[:8]. The test split is built first and train-pool rows whose text is in it are

@@ -34,7 +34,7 @@
 namespace w2s::icl {
 
 // ---------------------------------------------------------------------------------------------
-// Prompt layout [REF §5]
+// Prompt layout (docs/reference-behaviour.md §5)
 // ---------------------------------------------------------------------------------------------
 
 // The reference system prompt, verbatim; the same for every call.
@@ -51,7 +51,7 @@ struct Shot {
 std::vector<llm::Message> build_messages(const std::vector<Shot>& shots, std::string_view question_text);
 
 // ---------------------------------------------------------------------------------------------
-// Answer parsing [REF §7]
+// Answer parsing (docs/reference-behaviour.md §7)
 // ---------------------------------------------------------------------------------------------
 
 enum class ParserKind { Strict, Reference };
@@ -135,7 +135,7 @@ struct Config {
   ParserKind parser = ParserKind::Strict;
   ScoreMode score = ScoreMode::Text;
   FailedPolicy failed_policy = FailedPolicy::Wrong;
-  // Sampling [REF §6]
+  // Sampling (docs/reference-behaviour.md §6)
   double temperature = 0.0;
   int max_tokens = 100;
   std::optional<std::int64_t> seed;
@@ -183,7 +183,7 @@ RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& dataset,
 // max shots is reused without requests.
 RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
 
-// Writes the reference's own result files (spec icl-truthfulqa.md §9) for the records listed in
+// Writes the reference's own result files (docs/reference-behaviour.md §8) for the records listed in
 // `summary` into `dir`, for the reference's plotting scripts:
 //   baseline    weak_labels/<slug>_baseline.json (per model), weak_labels/baseline_<ts>.json
 //   gold-sweep  gold_sweep_<ts>.json

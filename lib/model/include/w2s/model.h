@@ -124,7 +124,8 @@ class Tokenizer {
   std::string kind() const;
   std::optional<std::int64_t> bos_id() const;
   std::optional<std::int64_t> eos_id() const;
-  // pad token from tokenizer_config.json; falls back to EOS (the spec's `pad_token := eos`).
+  // pad token from tokenizer_config.json; falls back to EOS (the reference's `pad_token := eos`,
+  // docs/reference-behaviour.md §14).
   std::optional<std::int64_t> pad_id() const;
 
   struct Impl;

@@ -164,7 +164,7 @@ void enable_full_finetune(CausalLM& model);
 
 struct ClassifierOutput {
   // [B, num_labels] float32 (float64 for a float64 model): the head runs in float32 on a float32
-  // copy of the hidden state and its output is rounded through the model dtype (spec §4).
+  // copy of the hidden state and its output is rounded through the model dtype (docs/reference-behaviour.md §14).
   torch::Tensor logits;
   // With collect_hidden_states: [B, L+1, H] last-real-token hidden state of every layer
   // (HF convention, see HiddenOutput), model dtype.
@@ -175,7 +175,7 @@ class SequenceClassifierImpl : public torch::nn::Module {
  public:
   // A bias-free float32 linear `score` head on the hidden state of each row's last real token
   // (found from the attention mask, so any pad id and padding side work). Initialised
-  // normal(0, initializer_range) then multiplied by 0.01 (spec §4). Registers the backbone as
+  // normal(0, initializer_range) then multiplied by 0.01 (docs/reference-behaviour.md §14). Registers the backbone as
   // submodule "model" -> parameter names "model.model.layers...", head "score.weight".
   SequenceClassifierImpl(CausalLM backbone, std::int64_t num_labels = 2);
 

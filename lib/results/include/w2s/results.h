@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "w2s/core.h"
+#include "w2s/options.h"
 
 namespace w2s::results {
 
@@ -162,14 +163,16 @@ std::vector<ResultRecord> load_records(const std::vector<std::filesystem::path>&
 // predictions with an answer, set only when some have none). n == 0 gives accuracy 0.
 Metrics accuracy_metrics(const std::vector<Prediction>& predictions);
 
-// How AUROC treats tied scores. Average: Mann-Whitney U with mid-ranks, equal to scikit-learn's
-// roc_auc_score. Reference: EleutherAI/w2s's rank sum, where ties are ranked in input order (its
-// value depends on that order; spec w2s-training.md §8, quirk #8).
-enum class AurocTies { Average, Reference };
+// How AUROC treats tied scores: the project's one tie-mode enum (lib/train names it AurocMode).
+// TieAware: Mann-Whitney U with mid-ranks, equal to scikit-learn's roc_auc_score. Reference:
+// EleutherAI/w2s's rank sum, where ties are ranked in input order (its value depends on that order;
+// docs/reference-behaviour.md §18, quirk #8).
+enum class AurocTies { TieAware, Reference };
+const options::NameTable<AurocTies>& names_of(AurocTies);  // tie-aware, reference (`--auroc`)
 
 // Area under the ROC curve of `scores` against `positive`; nullopt when either class is absent.
 // The one AUROC of the project: the ICL scores, the training stages and the analysis all use it.
 std::optional<double> auroc(const std::vector<double>& scores, const std::vector<bool>& positive,
-                            AurocTies ties = AurocTies::Average);
+                            AurocTies ties = AurocTies::TieAware);
 
 }  // namespace w2s::results

@@ -1,4 +1,5 @@
-// w2s train: the weak-to-strong fine-tuning pipeline (spec w2s-training.md).
+// w2s train: the weak-to-strong fine-tuning pipeline (docs/training.md; the reference behaviour it
+// follows: docs/reference-behaviour.md §13-§20).
 //
 //   floor    weak model on the weak half, gold labels      ─► soft labels on the strong half and val
 //   ceiling  strong model on the strong half, gold labels
@@ -33,11 +34,12 @@
 #include "w2s/data.h"
 #include "w2s/model.h"
 #include "w2s/options.h"
+#include "w2s/results.h"
 
 namespace w2s::train {
 
 // ---------------------------------------------------------------------------------------------
-// Losses (spec §6; the registry and the formulas are in losses.cpp)
+// Losses (docs/reference-behaviour.md §16; the registry and the formulas are in losses.cpp)
 // ---------------------------------------------------------------------------------------------
 enum class Loss { Xent, Kl, Logconf, Entropy, EntropyGrad, Window, OpenaiLogconf, Product };
 // The loss names (xent, kl, logconf, entropy, entropy-grad, window, openai-logconf, product), from
@@ -88,13 +90,11 @@ void validate(const LossOptions& options);
 double midweak_radius(const std::vector<double>& labels);
 
 // ---------------------------------------------------------------------------------------------
-// Metrics (spec §8)
+// Metrics (docs/reference-behaviour.md §18)
 // ---------------------------------------------------------------------------------------------
-enum class AurocMode {
-  TieAware,   // Mann–Whitney with average ranks (= scikit-learn's roc_auc_score); the default
-  Reference,  // EleutherAI's rank sum without tie averaging (ties ranked in input order)
-};
-const options::NameTable<AurocMode>& names_of(AurocMode);  // tie-aware, reference
+// TieAware (the default: average ranks, = scikit-learn) or Reference (EleutherAI's rank sum);
+// named tie-aware / reference (results::names_of).
+using AurocMode = results::AurocTies;
 
 // AUROC of `scores` against hard labels (label > 0.5), computed by w2s::results::auroc. Throws
 // when one class is absent.
@@ -154,7 +154,7 @@ inline const options::Fields<TrainerOptions>& option_fields(const TrainerOptions
 }
 
 // ---------------------------------------------------------------------------------------------
-// Probes on frozen strong-model activations (spec §7), for the transfer stages. The registry
+// Probes on frozen strong-model activations (docs/reference-behaviour.md §17), for the transfer stages. The registry
 // (name, predict, filter) is in probes.cpp; each probe has its own options.
 // ---------------------------------------------------------------------------------------------
 enum class Probe { Knn, Logreg, Topo };
