@@ -1,7 +1,10 @@
 // The training dataset registry and pipeline (docs/reference-behaviour.md §13, §15).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "assets.h"
@@ -318,4 +321,91 @@ TEST(LocalTrainingData, SciqBinarySplitsByQuestion) {
   for (const auto& e : d.test) test_questions.insert(question_of(e.txt));
   for (const auto& e : d.train) EXPECT_FALSE(test_questions.count(question_of(e.txt))) << e.txt;
   EXPECT_TRUE(d.notices.empty());
+}
+
+// Every registry entry's formatter and description, pinned: one row holding every field any
+// template reads, formatted 5 times with one PyRandom(0) (label 1, then label 0), errors
+// included. The values were computed before the registry became one format_<dataset> function
+// per entry; a change here changes the examples (and so the stage keys) of that dataset.
+namespace {
+
+std::string universal_row(int label) {
+  return fmt::format(R"({{"premise": "P.", "hypothesis": "H.", "sentence": "S.", "label": {0},
+      "dialogue": ["M: Hi.", "W: Hello."], "question": "Q?", "choice": ["A1", "A2", "A3"], "answer": "A1",
+      "scenario": "Sc.", "excuse": "Ex.", "baseline": "B.", "less_pleasant": "L.", "ctx": "C.",
+      "endings": ["e0", "e1", "e2", "e3"], "paragraph": "Pg.", "question_stem": "Qs?",
+      "choices": {{"text": ["t0", "t1"], "label": ["A", "B"]}}, "answerKey": "B", "sentence1": "S1.",
+      "sentence2": "S2.", "goal": "G.", "sol1": "s1", "sol2": "s2", "context": "Cx.", "answers": ["a0", "a1", "a2"],
+      "correct_answer_id": 2, "para": "Pa.", "answerA": "aA", "answerB": "aB", "answerC": "aC", "word": "w",
+      "text": "T.", "support": "Su.", "correct_answer": "ca", "distractor1": "d1", "distractor2": "d2",
+      "distractor3": "d3", "chosen": "Ch.", "rejected": "Re.", "answer0": "x0", "answer1": "x1", "answer2": "x2",
+      "answer3": "x3", "passage": "Ps.", "title": "Ti.", "content": "Co."}})",
+                     label);
+}
+
+std::string formatter_fingerprint(const std::string& name) {
+  std::string out;
+  for (int label : {1, 0}) {
+    w2s::PyRandom rng(0);
+    const auto row = parse(universal_row(label));
+    for (int i = 0; i < 5; ++i) {
+      try {
+        const auto e = format_training_row(name, row, rng);
+        out += e.id + "\t" + e.txt + "\t" + std::to_string(e.label) + "\n";
+      } catch (const w2s::Error& e) {
+        out += std::string("error: ") + e.what() + "\n";
+      }
+    }
+  }
+  for (const auto& info : training_dataset_info())
+    if (info.name == name) out += info.source + "|" + info.files + "|" + info.fields + "|" + info.label_rule + "\n";
+  return w2s::sha256_hex(out).substr(0, 16);
+}
+
+}  // namespace
+
+TEST(TrainingRegistry, EveryFormatterAndDescriptionIsPinned) {
+  const std::map<std::string, std::string> pinned = {
+      {"anli-r2", "ac288c24d3c3af44"},
+      {"cola", "fd1e1e762598c654"},
+      {"dream", "011e0b6e34e92c88"},
+      {"ethics-deontology", "91b4fb5eaadaac05"},
+      {"ethics-justice", "92b1b8d7adfca474"},
+      {"ethics-virtue", "a07983a1511b471e"},
+      {"ethics-utilitarianism", "031f868a0435e5c8"},
+      {"mc_taco", "41eee072aacc4046"},
+      {"hellaswag", "54e263699a254fed"},
+      {"multirc", "4336a79d0ad2490b"},
+      {"openbookqa", "4f3014b0fa143808"},
+      {"paws", "9cf43ed33c74ccb0"},
+      {"piqa", "533604ead8e3ac52"},
+      {"quail", "77fcd7eee95a3a07"},
+      {"quartz", "c70e558212fa36a3"},
+      {"social_i_qa", "5845eecadd2e7d92"},
+      {"sst2", "22a3a029b248bd0a"},
+      {"wic", "3c8b64e4c8dc8db6"},
+      {"twitter-sentiment", "ff18ef3161a8cb53"},
+      {"sciq", "340824afaf09df6c"},
+      {"sciq_with_support", "93369616f48eb5b1"},
+      {"anthropic_hh", "2ec0f4a74a8fc11f"},
+      {"cosmos_qa", "779f9667f44c3f0f"},
+      {"boolq", "99510ba176299e2d"},
+      {"amazon_polarity", "da9bb4ccbd3afd8d"},
+      {"openbookqa-ref", "4cf10f032329d4da"},
+      {"boolq-dev-split", "4dac05b3c39e420a"},
+      {"sciq-binary", "22c49d58ae8a09db"},
+      {"jsonl", "b437670a29feeeab"},
+  };
+  std::string computed;
+  for (const auto& name : training_dataset_names()) {
+    const std::string value = formatter_fingerprint(name);
+    computed += fmt::format("      {{\"{}\", \"{}\"}},\n", name, value);
+    const auto it = pinned.find(name);
+    if (it == pinned.end()) {
+      ADD_FAILURE() << "no pin for " << name;
+      continue;
+    }
+    EXPECT_EQ(value, it->second) << name;
+  }
+  if (HasFailure()) std::cout << "computed pins:\n" << computed;
 }

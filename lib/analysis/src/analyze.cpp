@@ -45,15 +45,14 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
                               r->record.dataset.split));
   }
 
-  json::Value accuracy_rows = json::Value::array(), method_rows = json::Value::array();
-  json::Value method_pair_rows = json::Value::array();
+  json::Value accuracy_rows = json::Value::array();
   json::Value pair_rows = detail::icl_tables(icl, options, accuracy_rows);
-  json::Value train_rows = detail::train_tables(train, options, method_rows, method_pair_rows);
+  detail::TrainTables train_tables = detail::train_tables(train, options);
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
-  report.tables.set("train", std::move(train_rows));
-  report.tables.set("train_methods", std::move(method_rows));
-  report.tables.set("train_method_pairs", std::move(method_pair_rows));
+  report.tables.set("train", std::move(train_tables.rows));
+  report.tables.set("train_methods", std::move(train_tables.method_rows));
+  report.tables.set("train_method_pairs", std::move(train_tables.method_pair_rows));
   detail::name_models(report.tables);
 
   if (!icl.empty()) {

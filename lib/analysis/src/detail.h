@@ -87,7 +87,14 @@ const results::LoadedRecord* pick_unique(const std::vector<const results::Loaded
 
 json::Value icl_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options,
                        json::Value& accuracy_rows);
-json::Value train_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options,
-                         json::Value& method_rows, json::Value& method_pair_rows);
+// The fine-tuning tables: "train" (one row per student: floor, ceiling, student, PGR with
+// bootstrap CIs), "train_methods" (PGR mean and median per method across datasets) and
+// "train_method_pairs" (two methods on one dataset and pair, paired).
+struct TrainTables {
+  json::Value rows = json::Value::array();
+  json::Value method_rows = json::Value::array();
+  json::Value method_pair_rows = json::Value::array();
+};
+TrainTables train_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options);
 
 }  // namespace w2s::analysis::detail

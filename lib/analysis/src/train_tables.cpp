@@ -39,14 +39,20 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2.0;
 }
 
-}  // namespace
+using ByDatasetAndModel = std::map<std::pair<std::string, std::string>, std::vector<const LoadedRecord*>>;
+// (dataset, weak, strong): the students of one weak → strong pair on one dataset.
+using GroupKey = std::tuple<std::string, std::string, std::string>;
 
-json::Value train_tables(const std::vector<const LoadedRecord*>& records, const Options& options,
-                         json::Value& method_rows, json::Value& method_pair_rows) {
-  json::Value rows = json::Value::array();
-  // dataset name -> identity key, to refuse mixing two versions of one dataset.
-  std::map<std::string, const LoadedRecord*> identity;
-  std::map<std::pair<std::string, std::string>, std::vector<const LoadedRecord*>> floors, ceilings;  // (dataset, model)
+// The records by role: floors and ceilings by (dataset, model), students by group. Refuses two
+// versions of one dataset.
+struct Roles {
+  ByDatasetAndModel floors, ceilings;
+  std::map<GroupKey, std::vector<const LoadedRecord*>> groups;
+};
+
+Roles sort_by_role(const std::vector<const LoadedRecord*>& records) {
+  Roles roles;
+  std::map<std::string, const LoadedRecord*> identity;  // dataset name -> first record
   std::vector<const LoadedRecord*> students;
   for (const auto* r : records) {
     const auto& ds = r->record.dataset;
@@ -55,136 +61,131 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       throw Error(fmt::format("mixed datasets: {} uses {} but {} uses {}", it->second->path.string(),
                               dataset_key(it->second->record.dataset), r->path.string(), dataset_key(ds)));
     switch (r->record.kind) {
-      case Kind::TrainFloor: floors[{ds.name, r->record.evaluated_model}].push_back(r); break;
-      case Kind::TrainCeiling: ceilings[{ds.name, r->record.evaluated_model}].push_back(r); break;
+      case Kind::TrainFloor: roles.floors[{ds.name, r->record.evaluated_model}].push_back(r); break;
+      case Kind::TrainCeiling: roles.ceilings[{ds.name, r->record.evaluated_model}].push_back(r); break;
       case Kind::TrainW2S:
       case Kind::TrainS2S: students.push_back(r); break;
       default: break;
     }
   }
-
-  // Group students by (dataset, weak, strong) so each group shares one alignment and bootstrap.
-  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const LoadedRecord*>> groups;
   for (const auto* s : students)
-    groups[{s->record.dataset.name, weak_model_of(*s), s->record.evaluated_model}].push_back(s);
+    roles.groups[{s->record.dataset.name, weak_model_of(*s), s->record.evaluated_model}].push_back(s);
+  return roles;
+}
 
-  std::map<std::string, std::vector<double>> pgr_auroc_by_method, pgr_accuracy_by_method;
-  std::map<std::string, std::set<std::string>> datasets_by_method;
-  for (const auto& [key, group] : groups) {
-    const std::string& dataset = std::get<0>(key);
-    const std::string& weak = std::get<1>(key);
-    const std::string& strong = std::get<2>(key);
-    auto role = [&](auto& table, const std::string& model, const char* what) {
-      auto it = table.find({dataset, model});
-      if (it == table.end())
-        throw Error(fmt::format("{}: missing {} for {} on {}: no {} record of {} among the inputs",
-                                group.front()->path.string(), what, strong, dataset,
-                                what == std::string("floor") ? "train-floor" : "train-ceiling", model));
-      return pick_unique(it->second, fmt::format("the {} of {} on {}", what, model, dataset));
-    };
-    const LoadedRecord* floor_rec = role(floors, weak, "floor");
-    const LoadedRecord* ceiling_rec = role(ceilings, strong, "ceiling");
-    std::vector<const LoadedRecord*> used = {floor_rec, ceiling_rec};
-    used.insert(used.end(), group.begin(), group.end());
-    const std::vector<Eval> evals = align(used);
-    const Eval& floor = evals[0];
-    const Eval& ceiling = evals[1];
-    Bootstrap boot(floor.correct.size(), options);
-    const double conf = options.confidence;
-    // What the method comparisons below need of each student.
-    struct StudentPgr {
-      std::string method;
-      const Eval* eval;
-      std::optional<double> accuracy, auroc;            // PGR
-      Samples accuracy_samples, auroc_samples;
-    };
-    std::vector<StudentPgr> pgrs;
+// One student's PGRs with their bootstrap samples, for the method comparisons.
+struct StudentPgr {
+  std::string method;
+  const Eval* eval;
+  std::optional<double> accuracy, auroc;  // PGR
+  Samples accuracy_samples, auroc_samples;
+};
 
-    for (std::size_t i = 2; i < evals.size(); ++i) {
-      const Eval& x = evals[i];
-      const std::string method = method_of(*used[i]);
+// The "train" rows of one group (one per student) and what the comparisons need of each student.
+struct GroupTable {
+  json::Value rows = json::Value::array();
+  std::vector<StudentPgr> students;
+};
+
+GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecord*>& used,
+                        const std::vector<Eval>& evals, Bootstrap& boot, const Options& options) {
+  const auto& [dataset, weak, strong] = key;
+  const Eval& floor = evals[0];
+  const Eval& ceiling = evals[1];
+  const double conf = options.confidence;
+  GroupTable table;
+  for (std::size_t i = 2; i < evals.size(); ++i) {
+    const Eval& x = evals[i];
+    const std::string method = method_of(*used[i]);
+    json::Value row = json::Value::object();
+    row.set("dataset", dataset);
+    row.set("weak", weak);
+    row.set("strong", strong);
+    row.set("weak_name", nullptr);  // filled by name_models (detail.h)
+    row.set("strong_name", nullptr);
+    row.set("method", method);
+    row.set("stage", x.record->stage.value_or(""));
+    row.set("n", static_cast<std::int64_t>(x.correct.size()));
+    auto acc = [&](const Eval& e) { return boot.enabled() ? &boot.accuracy(e) : nullptr; };
+    put_estimate(row, "floor_accuracy", floor.accuracy(), acc(floor), conf);
+    put_estimate(row, "ceiling_accuracy", ceiling.accuracy(), acc(ceiling), conf);
+    put_estimate(row, "student_accuracy", x.accuracy(), acc(x), conf);
+    const auto pgr_acc = pgr(x.accuracy(), floor.accuracy(), ceiling.accuracy(), options.zero_guard);
+    StudentPgr& student = table.students.emplace_back(StudentPgr{method, &x, pgr_acc, std::nullopt, {}, {}});
+    if (boot.enabled())
+      student.accuracy_samples =
+          pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
+    put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &student.accuracy_samples : nullptr, conf);
+
+    // AUROC bootstraps need per-example scores on all three; otherwise point values only.
+    const bool scored = floor.has_scores && ceiling.has_scores && x.has_scores && boot.enabled();
+    auto auc = [&](const Eval& e) { return scored ? &boot.auroc(e) : nullptr; };
+    put_estimate(row, "floor_auroc", floor.auroc(), auc(floor), conf);
+    put_estimate(row, "ceiling_auroc", ceiling.auroc(), auc(ceiling), conf);
+    put_estimate(row, "student_auroc", x.auroc(), auc(x), conf);
+    if (floor.auroc() && ceiling.auroc() && x.auroc())
+      student.auroc = pgr(*x.auroc(), *floor.auroc(), *ceiling.auroc(), options.zero_guard);
+    if (scored)
+      student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
+    put_estimate(row, "pgr_auroc", student.auroc, scored ? &student.auroc_samples : nullptr, conf);
+
+    put_mcnemar(row, mcnemar(x.correct, ceiling.correct), "student", "ceiling");
+    row.set("kappa_student_floor", cohen_kappa(x.answers, floor.answers));
+    row.set("floor_file", used[0]->path.string());
+    row.set("ceiling_file", used[1]->path.string());
+    row.set("file", used[i]->path.string());
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+// Every two methods of one group: same floor, ceiling, test examples and resamples, so the
+// difference of their PGRs has a paired bootstrap interval and p-value.
+json::Value method_pair_rows(const GroupKey& key, const std::vector<StudentPgr>& students, double conf) {
+  const auto& [dataset, weak, strong] = key;
+  json::Value rows = json::Value::array();
+  for (std::size_t a = 0; a < students.size(); ++a) {
+    for (std::size_t b = a + 1; b < students.size(); ++b) {
+      const StudentPgr& x = students[a];
+      const StudentPgr& y = students[b];
       json::Value row = json::Value::object();
       row.set("dataset", dataset);
       row.set("weak", weak);
       row.set("strong", strong);
-      row.set("weak_name", nullptr);  // filled by name_models (detail.h)
-      row.set("strong_name", nullptr);
-      row.set("method", method);
-      row.set("stage", x.record->stage.value_or(""));
-      row.set("n", static_cast<std::int64_t>(x.correct.size()));
-      auto acc = [&](const Eval& e) { return boot.enabled() ? &boot.accuracy(e) : nullptr; };
-      put_estimate(row, "floor_accuracy", floor.accuracy(), acc(floor), conf);
-      put_estimate(row, "ceiling_accuracy", ceiling.accuracy(), acc(ceiling), conf);
-      put_estimate(row, "student_accuracy", x.accuracy(), acc(x), conf);
-      const auto pgr_acc = pgr(x.accuracy(), floor.accuracy(), ceiling.accuracy(), options.zero_guard);
-      StudentPgr& student = pgrs.emplace_back(StudentPgr{method, &x, pgr_acc, std::nullopt, {}, {}});
-      if (boot.enabled())
-        student.accuracy_samples =
-            pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
-      put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &student.accuracy_samples : nullptr, conf);
-
-      // AUROC bootstraps need per-example scores on all three; otherwise point values only.
-      const bool scored = floor.has_scores && ceiling.has_scores && x.has_scores && boot.enabled();
-      auto auc = [&](const Eval& e) { return scored ? &boot.auroc(e) : nullptr; };
-      put_estimate(row, "floor_auroc", floor.auroc(), auc(floor), conf);
-      put_estimate(row, "ceiling_auroc", ceiling.auroc(), auc(ceiling), conf);
-      put_estimate(row, "student_auroc", x.auroc(), auc(x), conf);
-      std::optional<double> pgr_auc;
-      if (floor.auroc() && ceiling.auroc() && x.auroc())
-        pgr_auc = pgr(*x.auroc(), *floor.auroc(), *ceiling.auroc(), options.zero_guard);
-      student.auroc = pgr_auc;
-      if (scored)
-        student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
-      put_estimate(row, "pgr_auroc", pgr_auc, scored ? &student.auroc_samples : nullptr, conf);
-
-      put_mcnemar(row, mcnemar(x.correct, ceiling.correct), "student", "ceiling");
-      row.set("kappa_student_floor", cohen_kappa(x.answers, floor.answers));
-      row.set("floor_file", floor_rec->path.string());
-      row.set("ceiling_file", ceiling_rec->path.string());
-      row.set("file", used[i]->path.string());
-      rows.push_back(std::move(row));
-
-      datasets_by_method[method].insert(dataset);
-      if (pgr_auc) pgr_auroc_by_method[method].push_back(*pgr_auc);
-      if (pgr_acc) pgr_accuracy_by_method[method].push_back(*pgr_acc);
-    }
-
-    // Every two methods of this group: same floor, ceiling, test examples and resamples, so the
-    // difference of their PGRs has a paired bootstrap interval and p-value.
-    for (std::size_t a = 0; a < pgrs.size(); ++a) {
-      for (std::size_t b = a + 1; b < pgrs.size(); ++b) {
-        const StudentPgr& x = pgrs[a];
-        const StudentPgr& y = pgrs[b];
-        json::Value row = json::Value::object();
-        row.set("dataset", dataset);
-        row.set("weak", weak);
-        row.set("strong", strong);
-        row.set("method_a", x.method);
-        row.set("method_b", y.method);
-        row.set("n", static_cast<std::int64_t>(x.eval->correct.size()));
-        for (auto [metric, x_point, y_point, x_samples, y_samples] :
-             {std::tuple{"auroc", x.auroc, y.auroc, &x.auroc_samples, &y.auroc_samples},
-              std::tuple{"accuracy", x.accuracy, y.accuracy, &x.accuracy_samples, &y.accuracy_samples}}) {
-          std::optional<double> delta;
-          if (x_point && y_point) delta = *x_point - *y_point;
-          // Both resampled (same resamples, hence equal sizes), or neither.
-          const bool resampled = delta && !x_samples->empty() && x_samples->size() == y_samples->size();
-          const Samples deltas = resampled ? differences(*x_samples, *y_samples) : Samples();
-          put_estimate(row, std::string("delta_pgr_") + metric, delta, resampled ? &deltas : nullptr, conf);
-          row.set(std::string("p_") + metric, resampled ? bootstrap_p_value(deltas) : std::nullopt);
-        }
-        put_mcnemar(row, mcnemar(x.eval->correct, y.eval->correct), "a", "b");
-        method_pair_rows.push_back(std::move(row));
+      row.set("method_a", x.method);
+      row.set("method_b", y.method);
+      row.set("n", static_cast<std::int64_t>(x.eval->correct.size()));
+      for (auto [metric, x_point, y_point, x_samples, y_samples] :
+           {std::tuple{"auroc", x.auroc, y.auroc, &x.auroc_samples, &y.auroc_samples},
+            std::tuple{"accuracy", x.accuracy, y.accuracy, &x.accuracy_samples, &y.accuracy_samples}}) {
+        std::optional<double> delta;
+        if (x_point && y_point) delta = *x_point - *y_point;
+        // Both resampled (same resamples, hence equal sizes), or neither.
+        const bool resampled = delta && !x_samples->empty() && x_samples->size() == y_samples->size();
+        const Samples deltas = resampled ? differences(*x_samples, *y_samples) : Samples();
+        put_estimate(row, std::string("delta_pgr_") + metric, delta, resampled ? &deltas : nullptr, conf);
+        row.set(std::string("p_") + metric, resampled ? bootstrap_p_value(deltas) : std::nullopt);
       }
+      put_mcnemar(row, mcnemar(x.eval->correct, y.eval->correct), "a", "b");
+      rows.push_back(std::move(row));
     }
   }
+  return rows;
+}
 
-  for (const auto& [method, datasets] : datasets_by_method) {
+// Per method across datasets: how many datasets, and the mean and median of the defined PGRs.
+struct MethodPgrs {
+  std::set<std::string> datasets;
+  std::vector<double> auroc, accuracy;
+};
+
+json::Value method_rows(const std::map<std::string, MethodPgrs>& by_method) {
+  json::Value rows = json::Value::array();
+  for (const auto& [method, pgrs] : by_method) {
     json::Value row = json::Value::object();
     row.set("method", method);
-    row.set("datasets", static_cast<std::int64_t>(datasets.size()));
-    for (auto [name, values] : {std::pair{"pgr_auroc", &pgr_auroc_by_method[method]},
-                                std::pair{"pgr_accuracy", &pgr_accuracy_by_method[method]}}) {
+    row.set("datasets", static_cast<std::int64_t>(pgrs.datasets.size()));
+    for (auto [name, values] : {std::pair{"pgr_auroc", &pgrs.auroc}, std::pair{"pgr_accuracy", &pgrs.accuracy}}) {
       std::optional<double> mean, med;
       if (!values->empty()) {
         double sum = 0.0;
@@ -196,9 +197,47 @@ json::Value train_tables(const std::vector<const LoadedRecord*>& records, const 
       row.set(std::string(name) + "_mean", mean);
       row.set(std::string(name) + "_median", med);
     }
-    method_rows.push_back(std::move(row));
+    rows.push_back(std::move(row));
   }
   return rows;
+}
+
+const LoadedRecord* role_record(const ByDatasetAndModel& table, const GroupKey& key, const std::string& model,
+                                const std::string& what, const LoadedRecord& student) {
+  const auto& [dataset, weak, strong] = key;
+  auto it = table.find({dataset, model});
+  if (it == table.end())
+    throw Error(fmt::format("{}: missing {} for {} on {}: no {} record of {} among the inputs", student.path.string(),
+                            what, strong, dataset, what == "floor" ? "train-floor" : "train-ceiling", model));
+  return pick_unique(it->second, fmt::format("the {} of {} on {}", what, model, dataset));
+}
+
+}  // namespace
+
+TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const Options& options) {
+  const Roles roles = sort_by_role(records);
+  TrainTables out;
+  std::map<std::string, MethodPgrs> by_method;
+  for (const auto& [key, group] : roles.groups) {
+    const auto& [dataset, weak, strong] = key;
+    std::vector<const LoadedRecord*> used = {role_record(roles.floors, key, weak, "floor", *group.front()),
+                                             role_record(roles.ceilings, key, strong, "ceiling", *group.front())};
+    used.insert(used.end(), group.begin(), group.end());
+    const std::vector<Eval> evals = align(used);  // floor, ceiling, then the students
+    Bootstrap boot(evals[0].correct.size(), options);
+    GroupTable table = student_rows(key, used, evals, boot, options);
+    for (auto& row : table.rows.as_array()) out.rows.push_back(std::move(row));
+    json::Value pairs = method_pair_rows(key, table.students, options.confidence);
+    for (auto& row : pairs.as_array()) out.method_pair_rows.push_back(std::move(row));
+    for (const auto& s : table.students) {
+      MethodPgrs& m = by_method[s.method];
+      m.datasets.insert(dataset);
+      if (s.auroc) m.auroc.push_back(*s.auroc);
+      if (s.accuracy) m.accuracy.push_back(*s.accuracy);
+    }
+  }
+  out.method_rows = method_rows(by_method);
+  return out;
 }
 
 }  // namespace w2s::analysis::detail

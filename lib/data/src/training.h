@@ -1,8 +1,8 @@
-// The training dataset registry (docs/reference-behaviour.md §15) as data: one DatasetSpec per name.
+// The training dataset registry (docs/reference-behaviour.md §15) as data: one DatasetSpec per name, each
+// with its format_<dataset> function (training_registry.cpp).
 // Internal to lib/data; the pipeline (training_pipeline.cpp) turns a spec into TrainingData.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,7 +15,7 @@ struct Labeled {
   int label = 0;
 };
 // Formats one source row; draws from `rng` exactly as the reference formatter does.
-using Formatter = std::function<Labeled(const json::Value& row, PyRandom& rng)>;
+using Formatter = Labeled (*)(const json::Value& row, PyRandom& rng);
 
 // How a dataset's rows are laid out on disk (see docs/data.md "Training datasets").
 enum class Layout {

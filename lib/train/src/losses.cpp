@@ -11,6 +11,7 @@
 //   #15 `entropy-grad` lets the gradient flow through H(p); `entropy` keeps the reference's detached
 //       target, whose gradient is only (1−coef)·(p − T).
 #include "losses.h"
+#include "registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -195,20 +196,10 @@ const LossUnit kLosses[] = {
     {Loss::Product, "product", run_product},
 };
 
-const LossUnit& unit(Loss kind) {
-  for (const auto& u : kLosses)
-    if (u.kind == kind) return u;
-  throw Error("internal: a loss missing from the registry");
-}
-
 }  // namespace
 
 const options::NameTable<Loss>& names_of(Loss) {
-  static const options::NameTable<Loss> table = [] {
-    options::NameTable<Loss> t{"loss", {}};
-    for (const auto& u : kLosses) t.names.emplace_back(u.kind, u.name);
-    return t;
-  }();
+  static const auto table = registry_names<Loss>("loss", kLosses);
   return table;
 }
 
@@ -227,7 +218,7 @@ torch::Tensor StageLoss::operator()(const torch::Tensor& logits, const torch::Te
                                     bool training) {
   const auto labels = raw_labels.to(logits.device(), torch::kFloat);
   Call call{options_, transfer_, radius_, step, total_steps_, training, buffer_};
-  return unit(options_.kind).run(logits, labels, call);
+  return registry_row(kLosses, options_.kind).run(logits, labels, call);
 }
 
 }  // namespace w2s::train

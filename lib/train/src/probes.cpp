@@ -4,6 +4,7 @@
 // available as an option); the logreg L2 strength defaults to the code's 1e-3 while the blog says
 // 1e-2 (#7; --logreg-l2p).
 #include "probes.h"
+#include "registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -262,28 +263,18 @@ const ProbeUnit kProbes[] = {
     {Probe::Topo, "topo", predict_topo, filter_topo},
 };
 
-const ProbeUnit& unit(Probe kind) {
-  for (const auto& u : kProbes)
-    if (u.kind == kind) return u;
-  throw Error("internal: a probe missing from the registry");
-}
-
 }  // namespace
 
 const options::NameTable<Probe>& names_of(Probe) {
-  static const options::NameTable<Probe> table = [] {
-    options::NameTable<Probe> t{"probe", {}};
-    for (const auto& u : kProbes) t.names.emplace_back(u.kind, u.name);
-    return t;
-  }();
+  static const auto table = registry_names<Probe>("probe", kProbes);
   return table;
 }
 
-// ---- the flow of spec §7 -----------------------------------------------------------------------
+// ---- the flow of reference-behaviour.md §17 ----------------------------------------------------
 ProbeResult apply_probe(const ProbeOptions& o, const Activations& acts, const std::vector<double>& train_labels,
                         const std::vector<double>& val_labels, const Gold& gold, AurocMode auroc_mode) {
   torch::NoGradGuard no_grad;
-  const ProbeUnit& probe = unit(o.kind);
+  const ProbeUnit& probe = registry_row(kProbes, o.kind);
   const auto fit_y = as_tensor(train_labels);
   const auto train_pred = as_vector(probe.predict(o, acts.train, fit_y, acts.train));
   const auto val_pred = as_vector(probe.predict(o, acts.train, fit_y, acts.val));

@@ -1,4 +1,5 @@
-// w2s icl: in-context weak-to-strong experiments on TruthfulQA (spec icl-truthfulqa.md).
+// w2s icl: in-context weak-to-strong experiments on TruthfulQA (docs/icl.md; the reference behaviour
+// it follows: docs/reference-behaviour.md §2-§11).
 //
 //   * prompt layout     build_messages()           src/prompt.cpp — the one place it is defined
 //   * answer parsing    parse_answer_reference()   src/answer_parser.cpp (bit-exact reference chain)
