@@ -191,6 +191,7 @@ TEST(GptNeoxCommands, ModelInfoTokenizeAndGenerate) {
   EXPECT_EQ(info.at("tokenizer").get_string("kind"), "byte-level BPE");
   EXPECT_EQ(info.at("tokenizer").get_int("vocab_size"), 5281);
   EXPECT_FALSE(info.contains("warning"));
+  EXPECT_EQ(info.at("default_lora_targets"), parse(R"(["query_key_value","dense","dense_h_to_4h","dense_4h_to_h"])"));
 
   ASSERT_EQ(w2s::test::run_command(w2s_command({"model", "tokenize", dir.string(), "--text", "Hello    world"}), &out), 0)
       << out;
@@ -230,7 +231,7 @@ TEST(GptNeoxCommands, TrainRunsWeakToStrongOnGptNeox) {
                    "--dataset", "sst2", "--data-dir", (w2s::test::assets_dir() / "data").string(), "--n-train", "80",
                    "--n-val", "20", "--n-test", "30", "--max-length", "48", "--n-epochs", "1", "--minibatch-size", "4",
                    "--batch-size", "8", "--eval-every", "5", "--loss", "xent", "--device", "cpu", "--threads", "1",
-                   "--progress=false", "--results-folder", results.string(), "--run-name", "pythia"}),
+                   "--no-progress", "--results-dir", results.string(), "--run-name", "pythia"}),
       &out);
   ASSERT_EQ(rc, 0) << out;
   for (const std::string stage : {"floor", "ceiling", "w2s"}) {
