@@ -143,6 +143,20 @@ TEST_F(GptNeox, ConfigDefaultsAndErrors) {
   EXPECT_TRUE(info.get_bool("use_parallel_residual"));
   EXPECT_TRUE(info.get_bool("attention_bias"));
 
+  // transformers 5 writes the rotary settings as rope_parameters: the same model.
+  auto old_style = tiny_config_json();
+  old_style.set("rotary_pct", 0.5);
+  old_style.set("rotary_emb_base", 500.0);
+  auto new_style = tiny_config_json();
+  new_style.set("rope_parameters", parse(R"({"rope_type":"default","rope_theta":500.0,"partial_rotary_factor":0.5})"));
+  {
+    torch::NoGradGuard no_grad;
+    const auto ids = torch::randint(0, 300, {1, 12}, torch::kLong);
+    const auto reference = random_causal_lm(tiny_neox(old_style), 4)->forward(ids);
+    EXPECT_TRUE(torch::equal(random_causal_lm(tiny_neox(new_style), 4)->forward(ids), reference));
+    EXPECT_FALSE(torch::allclose(random_causal_lm(tiny_neox(), 4)->forward(ids), reference));
+  }
+
   auto bad = tiny_config_json();
   bad.set("rotary_pct", 0.1);  // 1.6 -> 1 rotary feature per head
   EXPECT_CONTAINS(w2s::test::error_of([&] { tiny_neox(bad); }), "rotary_pct");
@@ -177,6 +191,7 @@ TEST(GptNeoxCommands, ModelInfoTokenizeAndGenerate) {
   EXPECT_EQ(info.at("tokenizer").get_string("kind"), "byte-level BPE");
   EXPECT_EQ(info.at("tokenizer").get_int("vocab_size"), 5281);
   EXPECT_FALSE(info.contains("warning"));
+  EXPECT_EQ(info.at("default_lora_targets"), parse(R"(["query_key_value","dense","dense_h_to_4h","dense_4h_to_h"])"));
 
   ASSERT_EQ(w2s::test::run_command(w2s_command({"model", "tokenize", dir.string(), "--text", "Hello    world"}), &out), 0)
       << out;
@@ -216,7 +231,7 @@ TEST(GptNeoxCommands, TrainRunsWeakToStrongOnGptNeox) {
                    "--dataset", "sst2", "--data-dir", (w2s::test::assets_dir() / "data").string(), "--n-train", "80",
                    "--n-val", "20", "--n-test", "30", "--max-length", "48", "--n-epochs", "1", "--minibatch-size", "4",
                    "--batch-size", "8", "--eval-every", "5", "--loss", "xent", "--device", "cpu", "--threads", "1",
-                   "--progress=false", "--results-folder", results.string(), "--run-name", "pythia"}),
+                   "--no-progress", "--results-dir", results.string(), "--run-name", "pythia"}),
       &out);
   ASSERT_EQ(rc, 0) << out;
   for (const std::string stage : {"floor", "ceiling", "w2s"}) {

@@ -69,6 +69,11 @@ std::int64_t required_positive(const json::Value& config, std::string_view key, 
 // An integer field that may be absent or null.
 std::optional<std::int64_t> optional_int(const json::Value& config, std::string_view key);
 
+// The sizes under the names most transformers configs use (vocab_size, hidden_size,
+// intermediate_size, num_hidden_layers, num_attention_heads), all required; and back.
+void read_standard_sizes(ModelConfig& config, const std::string& origin);
+void write_standard_sizes(const ModelConfig& config, json::Value& out);
+
 // For matching checkpoint names (std::string::ends_with once the project is on C++20).
 inline bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;

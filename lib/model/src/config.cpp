@@ -18,6 +18,23 @@ std::optional<std::int64_t> optional_int(const json::Value& c, std::string_view 
   return v->as_int();
 }
 
+void read_standard_sizes(ModelConfig& m, const std::string& origin) {
+  const json::Value& c = m.config_json;
+  m.vocab_size = required_positive(c, "vocab_size", origin);
+  m.hidden_size = required_positive(c, "hidden_size", origin);
+  m.intermediate_size = required_positive(c, "intermediate_size", origin);
+  m.num_hidden_layers = required_positive(c, "num_hidden_layers", origin);
+  m.num_attention_heads = required_positive(c, "num_attention_heads", origin);
+}
+
+void write_standard_sizes(const ModelConfig& m, json::Value& c) {
+  c.set("vocab_size", m.vocab_size);
+  c.set("hidden_size", m.hidden_size);
+  c.set("intermediate_size", m.intermediate_size);
+  c.set("num_hidden_layers", m.num_hidden_layers);
+  c.set("num_attention_heads", m.num_attention_heads);
+}
+
 namespace {
 
 std::optional<std::int64_t> optional_id(const json::Value& c, std::string_view key) {

@@ -65,9 +65,8 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
 // Rotary position embeddings
 // ---------------------------------------------------------------------------------------------
 
-RopeScaling read_rope_scaling(const json::Value& config, const std::string& origin) {
+RopeScaling read_rope_scaling(const json::Value* v, const std::string& origin) {
   RopeScaling rs;
-  const json::Value* v = config.find("rope_scaling");
   if (!v || v->is_null()) return rs;
   if (!v->is_object()) throw Error(origin + ": rope_scaling is not an object");
   rs.type = v->get_string("rope_type", v->get_string("type", "default"));

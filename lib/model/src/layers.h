@@ -105,9 +105,9 @@ struct RopeScaling {
   double high_freq_factor = 4.0;                         // llama3 only
   std::int64_t original_max_position_embeddings = 8192;  // llama3 only
 };
-// Reads the rope_scaling object of a config (absent or null: default). Throws w2s::Error for
-// other types (yarn, dynamic, ...).
-RopeScaling read_rope_scaling(const json::Value& config, const std::string& origin);
+// Reads config.json's rope_scaling object (rope_type or type, factor, llama3's fields); absent
+// (nullptr) or null: default. Throws w2s::Error for other types (yarn, dynamic, ...).
+RopeScaling read_rope_scaling(const json::Value* rope_scaling, const std::string& origin);
 
 // Rotary embeddings on the first `dims` features of each head (all of them for Llama, a
 // fraction for GPT-NeoX). Holds the inverse frequencies as the float32 buffer "inv_freq".

@@ -104,6 +104,7 @@ json::Value describe_model(const std::filesystem::path& dir) {
   out.set("head_dim", c.head_dim);
   out.set("tie_word_embeddings", c.tie_word_embeddings);
   architecture.describe(c, out);
+  out.set("default_lora_targets", architecture.default_lora_targets());  // --lora-modules auto
   const Tokenizer tok = tokenizer_for(dir);
   json::Value t = json::Value::object();
   t.set("kind", tok.kind());

@@ -29,13 +29,15 @@ struct NeoxOptions {
 NeoxOptions read_options(const ModelConfig& m, const std::string& origin) {
   const json::Value& c = m.config_json;
   NeoxOptions o;
-  // Newer transformers write the rotary settings into rope_parameters.
-  const json::Value* rope = c.find("rope_parameters");
-  if (rope && !rope->is_object()) rope = nullptr;
-  o.rotary_pct = rope ? rope->get_double("partial_rotary_factor", c.get_double("rotary_pct", 0.25)) : c.get_double("rotary_pct", 0.25);
-  o.rotary_emb_base = rope ? rope->get_double("rope_theta", c.get_double("rotary_emb_base", 10000.0))
-                           : c.get_double("rotary_emb_base", 10000.0);
-  o.rope_scaling = read_rope_scaling(c, origin);
+  o.rotary_pct = c.get_double("rotary_pct", 0.25);
+  o.rotary_emb_base = c.get_double("rotary_emb_base", 10000.0);
+  const json::Value* scaling = c.find("rope_scaling");
+  if (const json::Value* rope = c.find("rope_parameters"); rope && rope->is_object()) {  // transformers 5
+    o.rotary_pct = rope->get_double("partial_rotary_factor", o.rotary_pct);
+    o.rotary_emb_base = rope->get_double("rope_theta", o.rotary_emb_base);
+    scaling = rope;
+  }
+  o.rope_scaling = read_rope_scaling(scaling, origin);
   o.parallel_residual = c.get_bool("use_parallel_residual", true);
   o.attention_bias = c.get_bool("attention_bias", true);
   o.gelu = gelu_named(m.hidden_act, origin);
@@ -98,11 +100,7 @@ class GptNeox final : public Architecture {
 
   void read_config(ModelConfig& m, const std::string& origin) const override {
     const json::Value& c = m.config_json;
-    m.vocab_size = required_positive(c, "vocab_size", origin);
-    m.hidden_size = required_positive(c, "hidden_size", origin);
-    m.intermediate_size = required_positive(c, "intermediate_size", origin);
-    m.num_hidden_layers = required_positive(c, "num_hidden_layers", origin);
-    m.num_attention_heads = required_positive(c, "num_attention_heads", origin);
+    read_standard_sizes(m, origin);
     m.max_position_embeddings = c.get_int("max_position_embeddings", 2048);
     m.norm_eps = c.get_double("layer_norm_eps", 1e-5);
     m.hidden_act = c.get_string("hidden_act", "gelu");
@@ -116,11 +114,7 @@ class GptNeox final : public Architecture {
 
   void write_config(const ModelConfig& m, json::Value& c) const override {
     c.set("architectures", json::Array{"GPTNeoXForCausalLM"});
-    c.set("vocab_size", m.vocab_size);
-    c.set("hidden_size", m.hidden_size);
-    c.set("intermediate_size", m.intermediate_size);
-    c.set("num_hidden_layers", m.num_hidden_layers);
-    c.set("num_attention_heads", m.num_attention_heads);
+    write_standard_sizes(m, c);
     c.set("max_position_embeddings", m.max_position_embeddings);
     c.set("layer_norm_eps", m.norm_eps);
     c.set("hidden_act", m.hidden_act);

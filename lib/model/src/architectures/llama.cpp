@@ -25,7 +25,7 @@ LlamaOptions read_options(const ModelConfig& m, const std::string& origin) {
   const json::Value& c = m.config_json;
   LlamaOptions o;
   o.rope_theta = c.get_double("rope_theta", 10000.0);
-  o.rope_scaling = read_rope_scaling(c, origin);
+  o.rope_scaling = read_rope_scaling(c.find("rope_scaling"), origin);
   if (m.model_type == "qwen2") {
     o.qkv_bias = true;  // Qwen2: biases on q, k, v; none on o
   } else {
@@ -86,11 +86,7 @@ class LlamaFamily final : public Architecture {
 
   void read_config(ModelConfig& m, const std::string& origin) const override {
     const json::Value& c = m.config_json;
-    m.vocab_size = required_positive(c, "vocab_size", origin);
-    m.hidden_size = required_positive(c, "hidden_size", origin);
-    m.intermediate_size = required_positive(c, "intermediate_size", origin);
-    m.num_hidden_layers = required_positive(c, "num_hidden_layers", origin);
-    m.num_attention_heads = required_positive(c, "num_attention_heads", origin);
+    read_standard_sizes(m, origin);
     m.num_key_value_heads = optional_int(c, "num_key_value_heads").value_or(0);
     m.head_dim = optional_int(c, "head_dim").value_or(0);
     m.max_position_embeddings = c.get_int("max_position_embeddings", 2048);
@@ -105,11 +101,7 @@ class LlamaFamily final : public Architecture {
 
   void write_config(const ModelConfig& m, json::Value& c) const override {
     c.set("architectures", json::Array{hf_class(m.model_type)});
-    c.set("vocab_size", m.vocab_size);
-    c.set("hidden_size", m.hidden_size);
-    c.set("intermediate_size", m.intermediate_size);
-    c.set("num_hidden_layers", m.num_hidden_layers);
-    c.set("num_attention_heads", m.num_attention_heads);
+    write_standard_sizes(m, c);
     c.set("num_key_value_heads", m.num_key_value_heads);
     c.set("head_dim", m.head_dim);
     c.set("max_position_embeddings", m.max_position_embeddings);

@@ -236,8 +236,8 @@ struct LoraOptions {
   bool disable = false;             // full fine-tuning instead
   std::int64_t rank = 8;
   double alpha = 8.0;
-  // Comma-separated names of the linear layers that get adapters, or "auto": the reference's
-  // q,k,v,o,gate,up,down projections for Llama-family models, c_attn,c_proj,c_fc for GPT-2.
+  // Comma-separated names of the linear layers that get adapters, or "auto": the architecture's
+  // default (model::default_lora_targets; the reference's q,k,v,o,gate,up,down for Llama).
   std::string modules = "auto";
 };
 // In the key: "disabled", or {r, alpha} plus modules when they are not auto (keys written before
@@ -252,8 +252,8 @@ inline const options::Fields<LoraOptions>& option_fields(const LoraOptions*) {
           .add("lora_alpha", &L::alpha, "LoRA alpha")
           .key_as("alpha")
           .add("lora_modules", &L::modules,
-               "linear layers that get LoRA adapters, comma-separated, or auto (q,k,v,o,gate,up,down projections; "
-               "GPT-2: c_attn,c_proj,c_fc)")
+               "linear layers that get LoRA adapters, comma-separated, or auto (the architecture's default, "
+               "listed by `w2s model info`: q,k,v,o,gate,up,down projections for Llama-family models)")
           .key_as("modules")
           .key_unless_default()
           .key_value([](const L& l, json::Value fields) { return l.disable ? json::Value("disabled") : fields; });
