@@ -20,6 +20,9 @@ void add_client_options(po::options_description& options) {
       ("no-adaptive-concurrency", po::bool_switch(), "keep the concurrency fixed on 429")
       ("max-cost", po::value<double>(), "hard budget in USD for this run (in-flight requests "
                                         "count at their worst-case cost)")
+      ("count-upstream-cost", po::bool_switch(),
+       "bring-your-own-key: add what the upstream provider charged (usage.cost_details."
+       "upstream_inference_cost) to the cost, the totals and --max-cost")
       ("key-check", po::value<std::string>()->default_value("stop"),
        "GET /key before sending: stop|warn|off when the key's remaining limit is below the estimate")
       ("key-recheck-every", po::value<int>()->default_value(d.key_recheck_every),
@@ -53,6 +56,7 @@ ClientOptions client_options_from(const po::variables_map& vm) {
     o.max_cost_usd = vm["max-cost"].as<double>();
     if (*o.max_cost_usd < 0) throw Error("--max-cost must not be negative");
   }
+  o.count_upstream_cost = flag("count-upstream-cost");
   if (vm.count("key-check")) {
     const std::string k = vm["key-check"].as<std::string>();
     if (k == "stop") o.key_check = KeyCheck::Stop;

@@ -4,7 +4,7 @@
 //   --max-cost USD            --key-check stop|warn|off --key-recheck-every N  --dry-run
 //   --cache-dir DIR           --no-cache                --refresh             --ledger PATH
 //   --max-attempts N          --request-timeout S       --no-adaptive-concurrency
-//   --no-progress
+//   --count-upstream-cost     --no-progress
 #pragma once
 
 #include "cli.h"

@@ -60,6 +60,14 @@ po::options_description experiment_options(const std::string& experiment) {
       ("max-tokens", po::value<int>()->default_value(d.max_tokens), "completion token limit")
       ("seed", po::value<long long>(), "sampling seed sent to the API (where supported)")
       ("top-p", po::value<double>(), "nucleus sampling top_p")
+      ("top-logprobs", po::value<int>()->default_value(d.top_logprobs),
+       "with --score logprobs: alternatives per token asked for (0-20; a server that allows fewer gets its "
+       "largest allowed value, recorded in the config)")
+      ("reasoning-effort", po::value<std::string>(),
+       "reasoning models: OpenRouter reasoning.effort (minimal, low, medium, high)")
+      ("reasoning-max-tokens", po::value<int>(), "reasoning models: reasoning token budget (reasoning.max_tokens)")
+      ("reasoning-exclude", po::bool_switch(), "reasoning models: think, but do not return the reasoning text")
+      ("no-reasoning", po::bool_switch(), "reasoning models: no reasoning at all (reasoning.enabled = false)")
       ("provider-order", po::value<std::string>(), "OpenRouter providers to try, in order (comma-separated)")
       ("no-fallbacks", po::bool_switch(), "OpenRouter: only the providers in --provider-order")
       ("require-parameters", po::bool_switch(), "OpenRouter: only providers supporting every parameter sent");
@@ -86,6 +94,25 @@ data::TruthfulQaOptions dataset_options_from(const po::variables_map& vm) {
   return d;
 }
 
+// OpenRouter's reasoning object: an effort or a token budget (not both), or no reasoning at all.
+llm::ReasoningOptions reasoning_options_from(const po::variables_map& vm) {
+  llm::ReasoningOptions r;
+  if (vm.count("reasoning-effort")) r.effort = vm["reasoning-effort"].as<std::string>();
+  if (vm.count("reasoning-max-tokens")) {
+    r.max_tokens = vm["reasoning-max-tokens"].as<int>();
+    if (*r.max_tokens < 1) throw Error("--reasoning-max-tokens must be at least 1");
+  }
+  if (!r.effort.empty() && r.max_tokens)
+    throw Error("--reasoning-effort and --reasoning-max-tokens exclude each other (OpenRouter takes one of them)");
+  if (vm["reasoning-exclude"].as<bool>()) r.exclude = true;
+  if (vm["no-reasoning"].as<bool>()) {
+    if (!r.effort.empty() || r.max_tokens || r.exclude)
+      throw Error("--no-reasoning excludes the other --reasoning-* options");
+    r.enabled = false;
+  }
+  return r;
+}
+
 // What the records say about the client: never the key.
 json::Value recorded_client_options(const llm::ClientOptions& client) {
   json::Value j = json::Value::object();
@@ -95,6 +122,7 @@ json::Value recorded_client_options(const llm::ClientOptions& client) {
   j["refresh"] = client.refresh;
   j["max_cost_usd"] = client.max_cost_usd;
   j["max_attempts"] = client.max_attempts;
+  j["count_upstream_cost"] = client.count_upstream_cost;
   return j;
 }
 
@@ -117,6 +145,9 @@ icl::Config config_from(const po::variables_map& vm, const llm::ClientOptions& c
   if (vm.count("provider-order")) c.routing.order = split_list(vm["provider-order"].as<std::string>());
   if (vm["no-fallbacks"].as<bool>()) c.routing.allow_fallbacks = false;
   if (vm["require-parameters"].as<bool>()) c.routing.require_parameters = true;
+  c.top_logprobs = vm["top-logprobs"].as<int>();
+  if (c.top_logprobs < 0 || c.top_logprobs > 20) throw Error("--top-logprobs must be between 0 and 20");
+  c.reasoning = reasoning_options_from(vm);
   c.dataset = dataset_options_from(vm);
   c.dry_run = client.dry_run;
   c.client = recorded_client_options(client);
@@ -136,6 +167,22 @@ void print_estimate(const std::map<std::string, llm::ModelEstimate>& estimate, c
     high += e.max_cost_usd;
   }
   log::info("{} ${:.4f} .. ${:.4f}{}", heading, low, high, lines);
+}
+
+// Exit codes of the API commands (docs/icl.md): 0 every request answered; 1 an error stopped the
+// command (its message says why and how to go on); 2 bad options; 3 the records are written but
+// some requests failed (rerun the command to retry them: answers already received are cached).
+constexpr int kExitFailedRequests = 3;
+
+// The last words of a command: what needs the user's attention, and the exit code.
+int exit_status(const icl::RunSummary& summary) {
+  if (const std::string warning = icl::cut_off_warning(summary); !warning.empty()) log::warn("{}", warning);
+  const std::int64_t failed = summary.cost.total.failed_requests;
+  if (failed == 0) return 0;
+  log::error("{} request(s) failed for good (their predictions carry the error); run the same command again to "
+                "retry them: the answers already received come from the cache at no cost",
+                failed);
+  return kExitFailedRequests;
 }
 
 int run_experiment(int argc, char** argv, const std::string& experiment) {
@@ -170,7 +217,7 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
     const auto files = icl::write_reference_files(summary, dataset, dir);
     std::cout << "reference-format files: " << files.size() << " in " << dir.string() << "/\n";
   }
-  return 0;
+  return exit_status(summary);
 }
 
 int run_baseline(int argc, char** argv) { return run_experiment(argc, argv, "baseline"); }

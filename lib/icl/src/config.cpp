@@ -102,14 +102,9 @@ json::Value config_to_json(const Config& c, std::string_view experiment) {
   s["max_tokens"] = c.max_tokens;
   s["seed"] = c.seed ? json::Value(static_cast<long long>(*c.seed)) : json::Value();
   s["top_p"] = c.top_p;
-  if (!c.routing.empty()) {
-    json::Value r = json::Value::object();
-    if (!c.routing.order.empty()) r["order"] = c.routing.order;
-    if (c.routing.allow_fallbacks) r["allow_fallbacks"] = *c.routing.allow_fallbacks;
-    if (c.routing.require_parameters) r["require_parameters"] = *c.routing.require_parameters;
-    if (!c.routing.data_collection.empty()) r["data_collection"] = c.routing.data_collection;
-    s["provider"] = r;
-  }
+  if (c.score == ScoreMode::Logprobs) s["top_logprobs"] = c.top_logprobs;
+  if (!c.reasoning.empty()) s["reasoning"] = llm::to_json(c.reasoning);
+  if (!c.routing.empty()) s["provider"] = llm::to_json(c.routing);
   j["client"] = c.client;
   return j;
 }

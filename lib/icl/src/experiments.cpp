@@ -1,5 +1,7 @@
 // baseline, gold-sweep and weak-sweep: build every request of a step, send them in one batch
 // (identical requests once), and write each evaluation point's record as soon as it is complete.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -44,9 +46,10 @@ llm::ChatRequest make_request(const Config& c, const std::string& model, std::ve
   r.seed = c.seed;
   r.top_p = c.top_p;
   r.provider = c.routing;
+  r.reasoning = c.reasoning;
   if (c.score == ScoreMode::Logprobs) {
     r.logprobs = true;
-    r.top_logprobs = 20;
+    r.top_logprobs = c.top_logprobs;
   }
   return r;
 }
@@ -60,6 +63,9 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
     return p;
   }
   p.raw_completion = done.content;
+  if (!done.reasoning.empty()) p.reasoning = done.reasoning;
+  if (done.reasoning_tokens > 0) p.reasoning_tokens = done.reasoning_tokens;
+  if (!done.finish_reason.empty()) p.finish_reason = done.finish_reason;
   if (c.score == ScoreMode::Logprobs) {
     p.probabilities = letter_probabilities(done, q.letters);
     // Highest probability; ties go to the earlier letter.
@@ -98,6 +104,15 @@ std::optional<double> expected_calibration_error(const std::vector<results::Pred
   return ece;
 }
 
+// Answers cut off at max_tokens (finish_reason "length"), and among them those where reasoning
+// used up max_tokens before any answer text came.
+bool cut_off(const results::Prediction& p) { return p.finish_reason == "length"; }
+bool cut_off_by_reasoning(const results::Prediction& p) {
+  const bool reasoned = p.reasoning || p.reasoning_tokens.value_or(0) > 0;
+  const bool no_answer = p.raw_completion.value_or("").find_first_not_of(" \t\r\n") == std::string::npos;
+  return cut_off(p) && reasoned && no_answer;
+}
+
 results::Metrics compute_metrics(const Config& c, const std::vector<results::Prediction>& preds) {
   results::Metrics m = results::accuracy_metrics(preds);
   m.failed = std::count_if(preds.begin(), preds.end(), [](const auto& p) { return p.error.has_value(); });
@@ -113,15 +128,20 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
   m.extra = json::Value::object();
   m.extra["failed_policy"] = failed_policy_name(c.failed_policy);
   m.extra["accuracy_denominator"] = counted;
+  m.extra["truncated"] = std::count_if(preds.begin(), preds.end(), cut_off);
+  m.extra["cut_off_by_reasoning"] = std::count_if(preds.begin(), preds.end(), cut_off_by_reasoning);
   if (auto ece = expected_calibration_error(preds)) m.extra["ece"] = *ece;
   return m;
 }
 
+// A replay from the response cache adds what it cost when first paid (replayed_usd), once.
 void add_cost(results::ModelCost& into, const llm::Completion& done, bool billed_here) {
   if (!billed_here || done.cache_hit) {
     ++into.cache_hits;
+    if (billed_here) into.replayed_usd += done.replayed_cost_usd;
     return;
   }
+  into.upstream_usd += done.upstream_cost_usd;
   if (!done.ok) ++into.failed_requests;
   if (done.attempts > 0 || done.ok) ++into.requests;
   into.usd += done.cost_usd;
@@ -302,6 +322,21 @@ class Step {
     }
     r.extra["providers"] = providers;
     r.extra["generation_ids"] = generation_ids;
+    record_top_logprobs_sent(p, r);
+  }
+
+  // A server that capped top_logprobs was sent fewer (llm::Completion::top_logprobs_sent): the
+  // record's config says what was sent, and what was asked for.
+  void record_top_logprobs_sent(const Point& p, results::ResultRecord& r) const {
+    std::optional<int> sent;
+    for (std::size_t request : p.requests) {
+      const std::optional<int>& lowered = done_[request]->top_logprobs_sent;
+      if (lowered) sent = std::min(sent.value_or(*lowered), *lowered);
+    }
+    if (!sent) return;
+    json::Value& sampling = r.config["sampling"];
+    sampling["top_logprobs_requested"] = config_.top_logprobs;
+    sampling["top_logprobs"] = *sent;
   }
 
   static PointSummary summary_of(const Point& p, const results::ResultRecord& r) {
@@ -454,6 +489,21 @@ RunSummary run_gold_sweep(const Config& c, const data::TruthfulQa& ds, llm::Prov
 
 namespace {
 
+// A failed labelling request has no label: a prompt built from it would show the strong model an
+// empty answer that the weak model never gave.
+void stop_on_failed_labels(const Config& c, const std::string& weak, const results::ResultRecord& record) {
+  const auto failed = std::count_if(record.predictions.begin(), record.predictions.end(),
+                                    [](const results::Prediction& p) { return p.error.has_value(); });
+  if (failed == 0) return;
+  const auto first = std::find_if(record.predictions.begin(), record.predictions.end(),
+                                  [](const results::Prediction& p) { return p.error.has_value(); });
+  throw Error(fmt::format(
+      "weak-sweep stopped: {} of the {} labelling requests of the weak model {} failed (first: {}); no strong-model "
+      "request was built from these labels. The labels are in {}. Fix the cause and run the same command again: "
+      "the answers already received come from the cache at no cost",
+      failed, record.predictions.size(), weak, *first->error, weak_labels_file(c, weak).string()));
+}
+
 // Weak-sweep step 1: each weak model labels train[0:max_shots] zero-shot, once, unless saved
 // labels fit. Returns the labels per weak model.
 struct WeakLabels {
@@ -496,11 +546,13 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
   }
   std::vector<results::ResultRecord> label_records = labelling.run(provider, summary);
   for (std::size_t i = 0; i < labelled.size(); ++i) {
+    if (!c.dry_run) stop_on_failed_labels(c, labelled[i], label_records[i]);
     std::vector<std::string>& l = out.labels[labelled[i]];
     for (const auto& pred : label_records[i].predictions) l.push_back(pred.prediction);
   }
   return out;
 }
+
 
 // Weak-sweep step 2: every pair and shot count, students answering the test split with the weak
 // model's labels as their shots.

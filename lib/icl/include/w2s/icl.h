@@ -140,6 +140,11 @@ struct Config {
   int max_tokens = 100;
   std::optional<std::int64_t> seed;
   std::optional<double> top_p;
+  // With score logprobs: the top_logprobs asked for (0..20). A server that allows fewer gets its
+  // largest allowed value instead (the client's one automatic retry); records say what was sent.
+  int top_logprobs = 20;
+  // Reasoning models: OpenRouter's `reasoning` object, sent when set (see llm::ReasoningOptions).
+  llm::ReasoningOptions reasoning;
   llm::ProviderRouting routing;
   // Dry run: the provider answers only from its cache and fails the rest with "dry run" (see
   // llm::ClientOptions::dry_run); no record is written.
@@ -180,7 +185,8 @@ RunSummary run_baseline(const Config& config, const data::TruthfulQa& dataset, l
 RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
 // Weak labels are computed once per weak model over train[0:max shots] and saved; an existing
 // weak-labels record made with the same model, data, sampling, parser and score mode that covers
-// max shots is reused without requests.
+// max shots is reused without requests. When a weak model's labelling request failed, the sweep
+// stops (throws w2s::Error saying how to resume) before building any prompt from its labels.
 RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
 
 // Writes the reference's own result files (spec icl-truthfulqa.md §9) for the records listed in
@@ -194,7 +200,12 @@ std::vector<std::filesystem::path> write_reference_files(const RunSummary& summa
                                                          const std::filesystem::path& dir);
 
 // Console table: experiment, model / pair, shots, accuracy, answered accuracy, parse failures,
-// failed, cost, cache hits, then the run's total cost.
+// answers cut off at max_tokens, failed, cost, cache hits; then the run's total cost (and what the
+// answers replayed from the cache cost when first paid), and cut_off_warning() when it applies.
 std::string format_summary(const RunSummary& summary);
+
+// "N answers were cut off at max_tokens by reasoning — raise --max-tokens or ..." when reasoning
+// used up max_tokens before any answer came (metrics.extra.cut_off_by_reasoning); "" otherwise.
+std::string cut_off_warning(const RunSummary& summary);
 
 }  // namespace w2s::icl

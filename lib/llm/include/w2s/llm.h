@@ -46,6 +46,17 @@ struct ProviderRouting {
   }
 };
 
+// OpenRouter's `reasoning` request object, for reasoning models: how much to think (effort or a
+// token budget, not both), whether the reasoning text comes back (exclude), or no reasoning at all
+// (enabled = false). Empty: the field is not sent (and cache keys are those of plain requests).
+struct ReasoningOptions {
+  std::string effort;                 // "", or e.g. "minimal", "low", "medium", "high"
+  std::optional<int> max_tokens;      // reasoning token budget
+  std::optional<bool> exclude;        // true: think, but do not return the reasoning text
+  std::optional<bool> enabled;        // false: no reasoning
+  bool empty() const { return effort.empty() && !max_tokens && !exclude && !enabled; }
+};
+
 struct ChatRequest {
   std::string model;
   std::vector<Message> messages;
@@ -57,6 +68,7 @@ struct ChatRequest {
   bool logprobs = false;
   std::optional<int> top_logprobs;  // 0..20, needs logprobs
   ProviderRouting provider;
+  ReasoningOptions reasoning;
 };
 
 struct TopLogprob {
@@ -72,14 +84,28 @@ struct TokenLogprob {
 
 struct Completion {
   bool ok = false;                  // false: failed for good (see error)
-  std::string content;              // message content ("" when null)
-  std::string finish_reason;
+  // The answer: message content, or the text parts of a content list ("" when null). Reasoning
+  // never lands here (docs/openrouter-client.md, "Response shapes").
+  std::string content;
+  // The model's reasoning: message.reasoning / reasoning_content / reasoning_details, thinking
+  // parts of a content list, or a leading <think>...</think> block of the content.
+  std::string reasoning;
+  std::int64_t reasoning_tokens = 0;  // usage.completion_tokens_details.reasoning_tokens
+  std::string finish_reason;          // "stop", "length" (cut off at max_tokens), ...
   std::vector<TokenLogprob> logprobs;  // per generated token, when requested and returned
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   std::int64_t cached_tokens = 0;
   double cost_usd = 0.0;            // what this call cost us now (0 for a cache replay)
   std::string cost_source;          // "usage" | "pricing" | "generation" | "none" | "cache"
+  // Bring-your-own-key: what the upstream provider charged (usage.cost_details.
+  // upstream_inference_cost); part of cost_usd only with ClientOptions::count_upstream_cost.
+  double upstream_cost_usd = 0.0;
+  // A cache replay: what the response cost when it was first paid (0 otherwise).
+  double replayed_cost_usd = 0.0;
+  // Set when the server capped top_logprobs (a 400 naming it) and the request was sent with this
+  // lower value instead.
+  std::optional<int> top_logprobs_sent;
   std::string provider;             // upstream provider name, "unknown" when not reported
   std::string generation_id;
   std::string model;                // model id the server reports
@@ -139,6 +165,9 @@ struct ClientOptions {
   // Budget. max_cost_usd: hard cap on this client's spend (USD, all batches together); in-flight
   // requests count at their worst-case cost (prompt estimate + max_tokens x completion price).
   std::optional<double> max_cost_usd;
+  // Bring-your-own-key responses: add what the upstream provider charged
+  // (usage.cost_details.upstream_inference_cost) to the cost, the totals and the --max-cost spend.
+  bool count_upstream_cost = false;
   KeyCheck key_check = KeyCheck::Stop;
   // GET /key again after every this many billed requests of a batch (0: only before the batch).
   // When limit_remaining falls below the worst case of what is still to send or in flight,
@@ -194,10 +223,14 @@ struct ModelTotals {
   double cost_from_pricing = 0.0; // /models pricing x tokens (usage.cost absent)
   double cost_from_generation = 0.0;  // GET /generation total_cost (neither of the above)
   std::int64_t cost_unknown = 0;  // requests with none of them (e.g. a local server): counted as $0
-  // Attempts abandoned at --request-timeout: the server may have finished and billed them, and no
-  // cost comes back. possibly_billed_usd is their worst case (prompt + max tokens at /models
-  // prices; 0 where there is no price); it counts against --max-cost but not in cost_usd.
+  double upstream_cost_usd = 0.0;  // BYOK upstream charges (in cost_usd only with count_upstream_cost)
+  double replayed_cost_usd = 0.0;  // what the cache hits cost when they were first paid
+  // Attempts abandoned at --request-timeout (timed_out), and 200 responses whose body could not be
+  // read (unreadable): the server may have finished and billed them, and no cost comes back.
+  // possibly_billed_usd is their worst case (prompt + max tokens at /models prices; 0 where there
+  // is no price); it counts against --max-cost but not in cost_usd.
   std::int64_t timed_out = 0;
+  std::int64_t unreadable = 0;
   double possibly_billed_usd = 0.0;
 };
 
@@ -225,6 +258,9 @@ std::string cache_key(const std::string& base_url, const ChatRequest& request);
 
 // The JSON body sent to POST /chat/completions.
 json::Value request_body(const ChatRequest& request);
+// Its `provider` and `reasoning` objects (also what records say was sent); only the fields set.
+json::Value to_json(const ProviderRouting& routing);
+json::Value to_json(const ReasoningOptions& reasoning);
 
 // Estimated prompt tokens of a request: total characters of all messages / 4 + 4 per message.
 std::int64_t estimate_prompt_tokens(const ChatRequest& request);
@@ -241,7 +277,9 @@ class OpenRouterClient : public Provider {
 
   // See Provider::run_batch. Runs on the calling thread; not reentrant. Before sending, checks
   // GET /key (OpenRouter only, per options.key_check) and throws w2s::Error when the remaining
-  // key limit is below the batch's worst-case estimate, or when the key is rejected (401).
+  // key limit is below the batch's worst-case estimate, or when the key is rejected (401). Also
+  // throws when the endpoint cannot be reached at all (connection refused, unknown host) before it
+  // ever answered: the message names the URL and the error.
   // Per-request failures never throw: 400 (bad request), 403 (moderation, with reasons),
   // exhausted retries, budget cap reached, credits exhausted (402 without Retry-After: nothing
   // more is dispatched by this client) and a rejected key (401: likewise) come back as
