@@ -289,7 +289,7 @@ TEST(IclHttp, CommandsEndToEnd) {
   EXPECT_EQ(ini.config.at("parser").as_string(), "reference");
   EXPECT_FALSE(fs::exists(dir / "results" / "ini" / "gold-sweep" / model_slug(k70b) / "shots-2.json"));
 
-  ASSERT_EQ(test::run_command(w2s + " baseline --parser lenient" + models + common, &out), 1) << out;
+  ASSERT_EQ(test::run_command(w2s + " baseline --parser lenient" + models + common, &out), 2) << out;
   EXPECT_NE(out.find("unknown parser"), std::string::npos) << out;
 }
 

@@ -35,7 +35,7 @@ TEST(ReasoningModels, AnAnswerCutOffWhileReasoningKeepsFinishReasonAndTheReasoni
   ClientOptions o = fast_options(server, "llm_reasoning_cut_off");
   ChatRequest r = make_request(1, "test/small", 20);
   r.reasoning.effort = "low";
-  r.reasoning.exclude = false;
+  r.reasoning.exclude = true;
   std::vector<Completion> first;
   {
     OpenRouterClient client(o);
@@ -48,7 +48,7 @@ TEST(ReasoningModels, AnAnswerCutOffWhileReasoningKeepsFinishReasonAndTheReasoni
   EXPECT_EQ(first[0].reasoning_tokens, 20);
   const json::Value sent = server.received_bodies().at(0);
   EXPECT_EQ(sent.at("reasoning").at("effort").as_string(), "low");
-  EXPECT_FALSE(sent.at("reasoning").at("exclude").as_bool());
+  EXPECT_TRUE(sent.at("reasoning").at("exclude").as_bool());
   EXPECT_FALSE(sent.at("reasoning").contains("max_tokens"));
 
   // The replay keeps all of it.

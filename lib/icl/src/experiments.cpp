@@ -16,6 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 using results::Kind;
 
+constexpr int kDefaultTopLogprobs = 20;
+
 // ---------------------------------------------------------------------------------------------
 // Record layout under results/<run>/
 // ---------------------------------------------------------------------------------------------
@@ -41,15 +43,15 @@ llm::ChatRequest make_request(const Config& c, const std::string& model, std::ve
   llm::ChatRequest r;
   r.model = model;
   r.messages = std::move(messages);
-  r.temperature = c.temperature;
-  r.max_tokens = c.max_tokens;
-  r.seed = c.seed;
-  r.top_p = c.top_p;
-  r.provider = c.routing;
-  r.reasoning = c.reasoning;
+  r.temperature = c.sampling.temperature;
+  r.max_tokens = c.sampling.max_tokens;
+  r.seed = c.sampling.seed;
+  r.top_p = c.sampling.top_p;
+  r.provider = c.sampling.routing;
+  r.reasoning = c.sampling.reasoning;
   if (c.score == ScoreMode::Logprobs) {
     r.logprobs = true;
-    r.top_logprobs = c.top_logprobs;
+    r.top_logprobs = c.sampling.top_logprobs;
   }
   return r;
 }
@@ -126,7 +128,7 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
     m.accuracy_answered = static_cast<double>(m.num_correct) / static_cast<double>(answered);
   if (c.score == ScoreMode::Logprobs) m.auroc = ovr_auroc(preds);
   m.extra = json::Value::object();
-  m.extra["failed_policy"] = failed_policy_name(c.failed_policy);
+  m.extra["failed_policy"] = names_of(c.failed_policy).name(c.failed_policy);
   m.extra["accuracy_denominator"] = counted;
   m.extra["truncated"] = std::count_if(preds.begin(), preds.end(), cut_off);
   m.extra["cut_off_by_reasoning"] = std::count_if(preds.begin(), preds.end(), cut_off_by_reasoning);
@@ -232,7 +234,6 @@ class Step {
     for (const auto& p : points_) uses += p.items.size();
     log::info("{}: {} evaluation point(s), {} requests ({} unique)", experiment_, points_.size(), uses,
               requests_.size());
-    if (config_.before_batch) config_.before_batch(requests_);
     started_at_ = now_iso8601();
     started_ = monotonic_seconds();
     done_.assign(requests_.size(), std::nullopt);
@@ -279,7 +280,7 @@ class Step {
     r.timing.finished_at = now_iso8601();
     r.timing.wall_seconds = monotonic_seconds() - started_;
     p.written = true;
-    if (config_.dry_run) return r;
+    if (config_.client.dry_run) return r;
     results::write_record(p.file, r);
     log::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
               p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
@@ -335,7 +336,7 @@ class Step {
     }
     if (!sent) return;
     json::Value& sampling = r.config["sampling"];
-    sampling["top_logprobs_requested"] = config_.top_logprobs;
+    sampling["top_logprobs_requested"] = config_.sampling.top_logprobs.value_or(kDefaultTopLogprobs);
     sampling["top_logprobs"] = *sent;
   }
 
@@ -377,11 +378,25 @@ std::vector<Shot> shots_of(const std::vector<data::Question>& train, const std::
   return shots;
 }
 
+// The configuration as run: the command named, shots sorted and each once, the default
+// top_logprobs of logprob scoring filled in.
+Config resolved(const Config& config, std::string experiment) {
+  Config c = config;
+  c.experiment = std::move(experiment);
+  std::sort(c.shots.begin(), c.shots.end());
+  c.shots.erase(std::unique(c.shots.begin(), c.shots.end()), c.shots.end());
+  if (c.score == ScoreMode::Logprobs && !c.sampling.top_logprobs) c.sampling.top_logprobs = kDefaultTopLogprobs;
+  return c;
+}
+
 void check_common(const Config& c, const data::TruthfulQa& ds) {
   if (ds.test.empty()) throw Error("the test split is empty");
   for (const auto& q : ds.train)
     if (q.letters.empty()) throw Error("train question " + std::to_string(q.question_id) + " has no options");
-  if (c.max_tokens < 1) throw Error("max_tokens must be at least 1");
+  if (c.sampling.max_tokens < 1) throw Error("--max-tokens must be at least 1");
+  if (c.sampling.top_logprobs && (*c.sampling.top_logprobs < 0 || *c.sampling.top_logprobs > 20))
+    throw Error("--top-logprobs must be between 0 and 20");
+  llm::validate(c.sampling.reasoning);
 }
 
 void check_shots(const Config& c, const data::TruthfulQa& ds) {
@@ -411,8 +426,8 @@ std::string weak_label_fingerprint(const Config& c, const data::TruthfulQa& ds, 
   j["test_size"] = ds.test.size();
   json::Value cfg = config_to_json(c, "weak-labels");
   j["sampling"] = cfg.at("sampling");
-  j["parser"] = parser_name(c.parser);
-  j["score"] = score_mode_name(c.score);
+  j["parser"] = names_of(c.parser).name(c.parser);
+  j["score"] = names_of(c.score).name(c.score);
   return sha256_hex(json::dump_canonical(j));
 }
 
@@ -441,7 +456,8 @@ std::optional<std::vector<std::string>> reusable_weak_labels(const fs::path& fil
 
 }  // namespace
 
-RunSummary run_baseline(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_baseline(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+  const Config c = resolved(config, "baseline");
   check_common(c, ds);
   if (c.models.empty()) throw Error("no models given");
   RunSummary summary;
@@ -460,7 +476,8 @@ RunSummary run_baseline(const Config& c, const data::TruthfulQa& ds, llm::Provid
   return summary;
 }
 
-RunSummary run_gold_sweep(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+  const Config c = resolved(config, "gold-sweep");
   check_common(c, ds);
   check_shots(c, ds);
   if (c.models.empty()) throw Error("no models given");
@@ -546,7 +563,7 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
   }
   std::vector<results::ResultRecord> label_records = labelling.run(provider, summary);
   for (std::size_t i = 0; i < labelled.size(); ++i) {
-    if (!c.dry_run) stop_on_failed_labels(c, labelled[i], label_records[i]);
+    if (!c.client.dry_run) stop_on_failed_labels(c, labelled[i], label_records[i]);
     std::vector<std::string>& l = out.labels[labelled[i]];
     for (const auto& pred : label_records[i].predictions) l.push_back(pred.prediction);
   }
@@ -584,7 +601,8 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
 
 }  // namespace
 
-RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+  const Config c = resolved(config, "weak-sweep");
   check_common(c, ds);
   check_shots(c, ds);
   if (c.pairs.empty()) throw Error("no model pairs given");

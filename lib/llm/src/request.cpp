@@ -22,27 +22,17 @@ json::Value request_body(const ChatRequest& r) {
     body.set("logprobs", true);
     if (r.top_logprobs) body.set("top_logprobs", *r.top_logprobs);
   }
-  if (!r.provider.empty()) body.set("provider", to_json(r.provider));
-  if (!r.reasoning.empty()) body.set("reasoning", to_json(r.reasoning));
+  if (!r.provider.empty()) body.set("provider", options::record(r.provider));
+  if (!r.reasoning.empty()) body.set("reasoning", options::record(r.reasoning));
   return body;
 }
 
-json::Value to_json(const ProviderRouting& routing) {
-  json::Value p = json::Value::object();
-  if (!routing.order.empty()) p.set("order", json::Value(routing.order));
-  if (routing.allow_fallbacks) p.set("allow_fallbacks", *routing.allow_fallbacks);
-  if (routing.require_parameters) p.set("require_parameters", *routing.require_parameters);
-  if (!routing.data_collection.empty()) p.set("data_collection", routing.data_collection);
-  return p;
-}
-
-json::Value to_json(const ReasoningOptions& reasoning) {
-  json::Value r = json::Value::object();
-  if (!reasoning.effort.empty()) r.set("effort", reasoning.effort);
-  if (reasoning.max_tokens) r.set("max_tokens", *reasoning.max_tokens);
-  if (reasoning.exclude) r.set("exclude", *reasoning.exclude);
-  if (reasoning.enabled) r.set("enabled", *reasoning.enabled);
-  return r;
+void validate(const ReasoningOptions& r) {
+  if (r.max_tokens && *r.max_tokens < 1) throw Error("--reasoning-max-tokens must be at least 1");
+  if (!r.effort.empty() && r.max_tokens)
+    throw Error("--reasoning-effort and --reasoning-max-tokens exclude each other (OpenRouter takes one of them)");
+  if (!r.enabled && (!r.effort.empty() || r.max_tokens || r.exclude))
+    throw Error("--no-reasoning excludes the other --reasoning-* options");
 }
 
 std::string cache_key(const std::string& base_url, const ChatRequest& r) {
