@@ -1,9 +1,6 @@
 // The in-context commands against servers that answer the way today's reasoning models and
 // providers do (issue 12), over real HTTP: what the records, the console and the exit code say.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "icl_http_util.h"
 
@@ -135,23 +132,11 @@ TEST(IclResponses, LogprobScoringAgainstAServerThatCapsTopLogprobs) {
   EXPECT_FALSE(three.config.at("sampling").contains("top_logprobs_requested"));
 }
 
-int refused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // 6. An unreachable endpoint stops the command at once with the URL and the error, exit 1, and
 // writes no record.
 TEST(IclResponses, AnUnreachableEndpointStopsTheCommand) {
   const auto dir = test::scratch_dir("icl_unreachable");
-  const std::string url = "http://127.0.0.1:" + std::to_string(refused_port()) + "/api/v1";
+  const std::string url = "http://127.0.0.1:" + std::to_string(test::refused_port()) + "/api/v1";
   std::string out;
   EXPECT_EQ(test::run_command(w2s_command("baseline", url, dir), &out), 1) << out;
   EXPECT_CONTAINS(out, "cannot reach " + url + "/chat/completions");

@@ -1,11 +1,8 @@
 // Responses as servers send them today (issue 12), over real HTTP against the test server:
 // reasoning models, content parts, 200s that are not strict JSON, rate-limit headers in every
-// form, servers that cap top_logprobs, unreachable endpoints, cache replays that remember their
-// cost, and bring-your-own-key upstream charges.
+// form, servers that cap top_logprobs, unreachable endpoints, and bring-your-own-key upstream
+// charges (cache replays that remember their cost: test_client.cpp).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <ctime>
 
@@ -360,17 +357,22 @@ TEST(RateLimitHeaders, AVeryLongWaitIsCappedAndSaidSo) {
 // 5. Servers that cap top_logprobs
 // ---------------------------------------------------------------------------------------------
 
+std::vector<ChatRequest> asking_top_logprobs(int n, int top_logprobs) {
+  std::vector<ChatRequest> requests = make_requests(n);
+  for (auto& r : requests) {
+    r.logprobs = true;
+    r.top_logprobs = top_logprobs;
+  }
+  return requests;
+}
+
 TEST(TopLogprobs, ACappedServerGetsOneRetryWithTheLargestAllowedValue) {
   test::ServerOptions so;
   so.max_top_logprobs = 5;
   OpenRouterServer server({}, so);
   ClientOptions o = fast_options(server, "llm_top_logprobs_cap");
   o.max_concurrency = 1;
-  std::vector<ChatRequest> requests = make_requests(10);
-  for (auto& r : requests) {
-    r.logprobs = true;
-    r.top_logprobs = 20;
-  }
+  const std::vector<ChatRequest> requests = asking_top_logprobs(10, 20);
   testing::LogCapture log;
   {
     OpenRouterClient client(o);
@@ -404,13 +406,8 @@ TEST(TopLogprobs, OnlyOneRetryAndOnlyForMessagesAboutLogprobs) {
   });
   ClientOptions o = fast_options(server, "llm_top_logprobs_no_loop");
   o.max_concurrency = 1;
-  std::vector<ChatRequest> requests = make_requests(2);
-  for (auto& r : requests) {
-    r.logprobs = true;
-    r.top_logprobs = 20;
-  }
   OpenRouterClient client(o);
-  const auto results = client.run_batch(requests);
+  const auto results = client.run_batch(asking_top_logprobs(2, 20));
   EXPECT_FALSE(results[0].ok);
   EXPECT_EQ(results[0].attempts, 2);  // 20, then 0, then it fails: no loop
   EXPECT_FALSE(results[1].ok);
@@ -437,23 +434,10 @@ TEST(TopLogprobs, ReadsTheLimitFromEachProvidersMessage) {
 // 6. An unreachable endpoint
 // ---------------------------------------------------------------------------------------------
 
-// A loopback port nobody listens on: connecting is refused at once.
-int refused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(Unreachable, ConnectionRefusedStopsAtOnceNamingTheUrlAndTheError) {
   OpenRouterServer unused;
   ClientOptions o = fast_options(unused, "llm_unreachable_refused");
-  o.base_url = "http://127.0.0.1:" + std::to_string(refused_port()) + "/api/v1";
+  o.base_url = "http://127.0.0.1:" + std::to_string(test::refused_port()) + "/api/v1";
   o.backoff_base_s = 1.0;  // the default: retrying every request for minutes is what must not happen
   o.max_concurrency = 4;
   OpenRouterClient client(o);
@@ -501,34 +485,7 @@ TEST(Unreachable, AnEndpointThatAnsweredBeforeIsRetriedAsUsual) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// 7. Cache replays remember what they cost
-// ---------------------------------------------------------------------------------------------
-
-TEST(ReplayCost, AReplayCarriesWhatTheResponseCostWhenFirstPaid) {
-  OpenRouterServer server([](const json::Value& body, int attempt) {
-    return OpenRouterServer::default_policy(body, attempt).with_cost(0.0001 * (1 + testing::question_number(body)));
-  });
-  ClientOptions o = fast_options(server, "llm_replay_cost");
-  const auto requests = make_requests(5);
-  std::vector<Completion> first;
-  {
-    OpenRouterClient client(o);
-    first = client.run_batch(requests);
-  }
-  OpenRouterClient again(o);
-  const auto replay = again.run_batch(requests);
-  double replayed = 0.0;
-  for (std::size_t i = 0; i < replay.size(); ++i) {
-    EXPECT_TRUE(replay[i].cache_hit);
-    EXPECT_EQ(replay[i].cost_usd, 0.0);
-    EXPECT_DOUBLE_EQ(replay[i].replayed_cost_usd, first[i].cost_usd);
-    replayed += first[i].cost_usd;
-  }
-  EXPECT_EQ(again.total_cost_usd(), 0.0);
-  EXPECT_NEAR(again.totals().at("test/small").replayed_cost_usd, replayed, 1e-12);
-  EXPECT_NEAR(replayed, server.billed_cost(), 1e-12);
-}
+// 7. Cache replays remember what they cost: Client.ReplaysFromTheCacheAtZeroCost (test_client.cpp).
 
 // ---------------------------------------------------------------------------------------------
 // 8. Bring-your-own-key upstream cost

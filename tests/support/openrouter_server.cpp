@@ -529,4 +529,18 @@ void OpenRouterServer::wait_until_idle() const {
   impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
 }
 
+int refused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error("refused_port: no socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);  // bound but never listening, and now closed: connections are refused
+  if (!bound) throw Error("refused_port: cannot bind 127.0.0.1");
+  return ntohs(addr.sin_port);
+}
+
 }  // namespace w2s::test

@@ -158,4 +158,7 @@ class OpenRouterServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A loopback port nobody listens on: connecting to it is refused at once (an unreachable endpoint).
+int refused_port();
+
 }  // namespace w2s::test
