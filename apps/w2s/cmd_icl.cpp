@@ -35,7 +35,9 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 class ExperimentFlags {
  public:
   ExperimentFlags(const std::string& experiment, const icl::Config& defaults)
-      : experiment_group_("Experiment"), data_group_("Data"), client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)") {
+      : experiment_group_("Experiment"),
+        data_group_("Data"),
+        client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)") {
     const auto& fields = option_fields(static_cast<const icl::Config*>(nullptr));
     const auto data = flag_names_of<data::TruthfulQaOptions>();
     const auto client = flag_names_of<llm::ClientOptions>();
@@ -48,9 +50,11 @@ class ExperimentFlags {
     };
     bindings_.reserve(3);
     bindings_.emplace_back(experiment_group_, fields, defaults, ours);
-    experiment_group_.add_options()("reference-files", po::bool_switch(),
-                                    "also write the reference study's own JSON files into <results-dir>/<run-name>/reference/");
-    bindings_.emplace_back(data_group_, fields, defaults, [data](const std::string& name) { return contains(data, name); });
+    experiment_group_.add_options()(
+        "reference-files", po::bool_switch(),
+        "also write the reference study's own JSON files into <results-dir>/<run-name>/reference/");
+    bindings_.emplace_back(data_group_, fields, defaults,
+                           [data](const std::string& name) { return contains(data, name); });
     bindings_.emplace_back(client_group_, fields, defaults,
                            [client](const std::string& name) { return contains(client, name); });
     all_.add(experiment_group_).add(data_group_).add(client_group_);
@@ -102,9 +106,10 @@ int exit_status(const icl::RunSummary& summary) {
   if (const std::string warning = icl::cut_off_warning(summary); !warning.empty()) log::warn("{}", warning);
   const std::int64_t failed = summary.cost.total.failed_requests;
   if (failed == 0) return 0;
-  log::error("{} request(s) failed for good (their predictions carry the error); run the same command again to "
-                "retry them: the answers already received come from the cache at no cost",
-                failed);
+  log::error(
+      "{} request(s) failed for good (their predictions carry the error); run the same command again to "
+      "retry them: the answers already received come from the cache at no cost",
+      failed);
   return kExitFailedRequests;
 }
 

@@ -92,7 +92,8 @@ std::string_view py_strip(std::string_view text) {
 }  // namespace
 
 const options::NameTable<ParserKind>& names_of(ParserKind) {
-  static const options::NameTable<ParserKind> names{"parser", {{ParserKind::Strict, "strict"}, {ParserKind::Reference, "reference"}}};
+  static const options::NameTable<ParserKind> names{
+      "parser", {{ParserKind::Strict, "strict"}, {ParserKind::Reference, "reference"}}};
   return names;
 }
 

@@ -7,7 +7,8 @@
 namespace w2s::icl {
 
 const options::NameTable<ScoreMode>& names_of(ScoreMode) {
-  static const options::NameTable<ScoreMode> names{"score mode", {{ScoreMode::Text, "text"}, {ScoreMode::Logprobs, "logprobs"}}};
+  static const options::NameTable<ScoreMode> names{"score mode",
+                                                   {{ScoreMode::Text, "text"}, {ScoreMode::Logprobs, "logprobs"}}};
   return names;
 }
 

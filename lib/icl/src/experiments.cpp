@@ -593,7 +593,8 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
       p.extra["weak_labels_file"] = fs::relative(weak_labels_file(c, pair.weak), run_dir(c)).string();
       p.extra["weak_labels_fingerprint"] = weak.fingerprints.at(pair.weak);
       const std::vector<Shot> shots = shots_of(ds.train, weak_labels, n);
-      sweep.add_point(std::move(p), pair.strong, [&](const data::Question& q) { return build_messages(shots, q.text); });
+      sweep.add_point(std::move(p), pair.strong,
+                      [&](const data::Question& q) { return build_messages(shots, q.text); });
     }
   }
   sweep.run(provider, summary);

@@ -177,13 +177,16 @@ class Batch {
   void warn_possibly_billed(double usd) const {
     if (timed_out_ == 0 && unreadable_ == 0) return;
     std::string what;
-    if (timed_out_ > 0) what = fmt::format("{} attempt(s) timed out (--request-timeout {:.0f} s)", timed_out_, o_.request_timeout_s);
+    if (timed_out_ > 0)
+      what = fmt::format("{} attempt(s) timed out (--request-timeout {:.0f} s)", timed_out_, o_.request_timeout_s);
     if (unreadable_ > 0)
-      what += fmt::format("{}{} answer(s) came with HTTP 200 and a body that could not be read", what.empty() ? "" : ", ",
-                          unreadable_);
-    log::warn("{}: the server may have billed them; up to ${:.6f} more than the reported cost (ledger lines "
-                 "with status \"timeout\" or \"unreadable\"), counted against --max-cost",
-                 what, usd);
+      what += fmt::format("{}{} answer(s) came with HTTP 200 and a body that could not be read",
+                          what.empty() ? "" : ", ", unreadable_);
+    const std::string bound = usd > 0 ? fmt::format("up to ${:.6f}", usd)
+                                      : std::string("an unknown amount (no /models price)");
+    log::warn("{}: the server may have billed them; {} more than the reported cost (ledger lines with status "
+              "\"timeout\" or \"unreadable\"), counted against --max-cost",
+              what, bound);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -350,7 +353,8 @@ class Batch {
   // failures in a row it is unreachable. Nothing was sent, nothing billed.
   void check_reachable(const retry::AttemptOutcome& outcome) {
     ++connect_failures_;
-    if (c_.endpoint_answered || static_cast<std::size_t>(connect_failures_) < std::min<std::size_t>(kUnreachableAfter, jobs_.size()))
+    if (c_.endpoint_answered ||
+        static_cast<std::size_t>(connect_failures_) < std::min<std::size_t>(kUnreachableAfter, jobs_.size()))
       return;
     throw Error(c_.endpoint->scrub(fmt::format(
         "cannot reach {}: {} (after {} attempts to connect; the endpoint never answered, so nothing was sent or "
@@ -475,10 +479,10 @@ class Batch {
     } else if (d.server_wait_s && monotonic_seconds() - last_wait_logged_ >= 5.0) {
       last_wait_logged_ = monotonic_seconds();
       log::info("{}: waiting {:.1f} s as the server asked ({})", c_.endpoint->scrub(d.reason), wait,
-                   d.server_wait_source);
+                d.server_wait_source);
     }
-    log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts,
-                  c_.endpoint->scrub(d.reason), wait);
+    log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts, c_.endpoint->scrub(d.reason),
+               wait);
     return wait;
   }
 
@@ -495,7 +499,7 @@ class Batch {
     if (!first) cap->second = std::min(cap->second, *allowed);
     if (first)
       log::warn("{} allows at most top_logprobs {} (the server said: {}); sending {} instead of {}", request.model,
-                   cap->second, c_.endpoint->scrub(reason), cap->second, *request.top_logprobs);
+                cap->second, c_.endpoint->scrub(reason), cap->second, *request.top_logprobs);
     job.top_logprobs_retried = true;
     job.body.clear();  // rebuilt with the lower value
     ready_.push_front(id);
