@@ -1,8 +1,10 @@
 // An options field list (w2s/options.h) as Boost.Program_options flags: one flag per field the
-// list marks kFlag, its help with the default taken from `shown_defaults`, and apply() setting
-// the members of the flags given (on the command line or in the --config file).
+// list marks kFlag (or those of them `include` accepts, so that one list can be spread over several
+// help sections or commands), its help with the default taken from `shown_defaults`, and apply()
+// setting the members of the flags given (on the command line or in the --config file).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "cli.h"
@@ -13,9 +15,13 @@ namespace w2s::cli {
 template <class S>
 class OptionsBinding {
  public:
-  OptionsBinding(po::options_description& into, const options::Fields<S>& fields, const S& shown_defaults)
-      : fields_(fields) {
+  using Include = std::function<bool(const std::string& flag)>;
+
+  OptionsBinding(po::options_description& into, const options::Fields<S>& fields, const S& shown_defaults,
+                 Include include = {})
+      : fields_(fields), include_(std::move(include)) {
     for (const auto& f : fields.flags()) {
+      if (include_ && !include_(f.name)) continue;
       std::string help = f.help;
       if (const auto shown = f.shown(shown_defaults); shown && !shown->empty()) help += " (default " + *shown + ")";
       auto* value = po::value<std::string>();
@@ -27,7 +33,7 @@ class OptionsBinding {
   // Sets the member of every flag present in `vm`; bad text is a usage error naming the flag.
   void apply(const po::variables_map& vm, S& target) const {
     for (const auto& f : fields_.flags()) {
-      if (!vm.count(f.name)) continue;
+      if (!vm.count(f.name) || (include_ && !include_(f.name))) continue;
       try {
         f.set(target, vm[f.name].template as<std::string>());
       } catch (const Error& e) {
@@ -38,6 +44,7 @@ class OptionsBinding {
 
  private:
   const options::Fields<S>& fields_;
+  Include include_;
 };
 
 }  // namespace w2s::cli

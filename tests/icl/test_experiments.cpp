@@ -89,9 +89,11 @@ TEST(Experiments, GoldSweepUsesNestedPrefixesOfTrain) {
   test::ScriptedProvider provider(ds);
   auto cfg = small_config(dir);
   cfg.models = {"m/one"};
-  cfg.shots = {0, 2, 4, 8};
-  icl::run_gold_sweep(cfg, ds, provider);
+  cfg.shots = {8, 0, 4, 2, 4};  // as given on the command line: run sorted, each once
+  const icl::RunSummary summary = icl::run_gold_sweep(cfg, ds, provider);
   ASSERT_EQ(provider.request_count, 80);
+  ASSERT_EQ(summary.points.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(summary.points[i].shots, std::vector<int>({0, 2, 4, 8})[i]);
   std::set<std::size_t> shot_counts;
   for (const auto& r : provider.seen) {
     const auto shots = shots_of(r);
@@ -308,12 +310,10 @@ TEST(Experiments, DryRunWritesNothing) {
   const auto dir = test::scratch_dir("icl_dry");
   const auto ds = test::synthetic_dataset(4, 10);
   auto cfg = small_config(dir);
-  cfg.dry_run = true;
-  std::size_t seen_batch = 0;
-  cfg.before_batch = [&](const std::vector<llm::ChatRequest>& r) { seen_batch = r.size(); };
+  cfg.client.dry_run = true;
   test::ScriptedProvider provider(ds);
   icl::run_baseline(cfg, ds, provider);
-  EXPECT_EQ(seen_batch, 20u);
+  EXPECT_EQ(provider.seen.size(), 20u);
   EXPECT_FALSE(fs::exists(dir / "unit"));
 }
 

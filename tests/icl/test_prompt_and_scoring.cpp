@@ -38,15 +38,109 @@ TEST(Config, PairsAndShots) {
   EXPECT_THROW(icl::parse_pairs("a:free:b"), Error);
   EXPECT_THROW(icl::parse_pairs("nocolon"), Error);
   EXPECT_THROW(icl::parse_pairs(":b"), Error);
-  EXPECT_EQ(icl::parse_shots("4,0,2,2"), (std::vector<int>{0, 2, 4}));
-  EXPECT_THROW(icl::parse_shots("1,-2"), Error);
-  EXPECT_THROW(icl::parse_shots("x"), Error);
+  EXPECT_EQ(icl::option_to_text(pairs[1]), "x/y:free->z/w");
+  EXPECT_EQ(icl::option_to_text(pairs[0]), "a/b:c/d");
   EXPECT_EQ(icl::default_pairs().size(), 6u);
   EXPECT_EQ(icl::default_pairs()[1].weak, "meta-llama/llama-3.1-8b-instruct");
   EXPECT_EQ(icl::default_pairs()[1].strong, "meta-llama/llama-3.1-70b-instruct");
   EXPECT_EQ(icl::default_shots(), (std::vector<int>{0, 2, 4, 8, 16, 32, 64}));
-  EXPECT_EQ(icl::parse_parser_kind("reference"), icl::ParserKind::Reference);
-  EXPECT_THROW(icl::parse_parser_kind("lenient"), Error);
+  EXPECT_EQ(names_of(icl::ParserKind{}).parse("reference"), icl::ParserKind::Reference);
+  EXPECT_THROW(names_of(icl::ParserKind{}).parse("lenient"), Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options written once: icl::Config's field list gives the flags, the records and (through
+// lib/llm's lists) the client's flags; a member missing from a list fails here.
+// ---------------------------------------------------------------------------------------------
+
+template <class S>
+void expect_complete(const char* name) {
+  const auto& fields = option_fields(static_cast<const S*>(nullptr));
+  EXPECT_TRUE(fields.complete()) << name << ": " << fields.listed_members() << " of " << options::member_count<S>()
+                                 << " members in its field list";
+}
+
+TEST(ApiOptionFields, EveryMemberOfTheApiOptionsIsListed) {
+  expect_complete<icl::Config>("icl::Config");
+  expect_complete<icl::Sampling>("icl::Sampling");
+  expect_complete<llm::ClientOptions>("llm::ClientOptions");
+  expect_complete<llm::ProviderRouting>("llm::ProviderRouting");
+  expect_complete<llm::ReasoningOptions>("llm::ReasoningOptions");
+  expect_complete<data::TruthfulQaOptions>("data::TruthfulQaOptions");
+}
+
+const options::Flag<icl::Config>& flag(const std::string& name) {
+  for (const auto& f : option_fields(static_cast<const icl::Config*>(nullptr)).flags())
+    if (f.name == name) return f;
+  throw Error("no flag --" + name);
+}
+
+TEST(ApiOptionFields, TheApiCommandsHaveTheDocumentedFlagsEachOnce) {
+  std::vector<std::string> names;
+  for (const auto& f : option_fields(static_cast<const icl::Config*>(nullptr)).flags()) names.push_back(f.name);
+  const std::vector<std::string> expected = {
+      "run-name", "results-dir", "variant", "data-dir", "dataset-file", "test-size", "data-seed", "models", "pairs",
+      "shots", "parser", "score", "failed-policy", "temperature", "max-tokens", "seed", "top-p", "top-logprobs",
+      "reasoning-effort", "reasoning-max-tokens", "reasoning-exclude", "no-reasoning", "provider-order",
+      "no-fallbacks", "require-parameters", "data-collection", "base-url", "api-key-file", "max-concurrency",
+      "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "max-cost", "count-upstream-cost",
+      "key-check", "key-recheck-every", "dry-run", "cache-dir", "no-cache", "refresh", "ledger", "no-progress"};
+  EXPECT_EQ(names, expected);
+}
+
+TEST(ApiOptionFields, FlagsSetTheirMembers) {
+  icl::Config c;
+  flag("pairs").set(c, "a:b,x:free->y");
+  flag("shots").set(c, "4,0,2");
+  flag("parser").set(c, "reference");
+  flag("max-tokens").set(c, "7");
+  flag("no-reasoning").set(c, "true");
+  flag("no-fallbacks").set(c, "true");
+  flag("max-cost").set(c, "2.5");
+  flag("key-check").set(c, "warn");
+  flag("no-progress").set(c, "true");
+  flag("data-seed").set(c, "3");
+  EXPECT_EQ(c.pairs, (std::vector<icl::Pair>{{"a", "b"}, {"x:free", "y"}}));
+  EXPECT_EQ(c.shots, (std::vector<int>{4, 0, 2}));
+  EXPECT_EQ(c.parser, icl::ParserKind::Reference);
+  EXPECT_EQ(c.sampling.max_tokens, 7);
+  EXPECT_FALSE(c.sampling.reasoning.enabled);
+  EXPECT_FALSE(c.sampling.routing.allow_fallbacks);
+  EXPECT_EQ(c.client.max_cost_usd, 2.5);
+  EXPECT_EQ(c.client.key_check, llm::KeyCheck::Warn);
+  EXPECT_FALSE(c.client.progress);
+  EXPECT_EQ(c.dataset.seed, 3);
+  EXPECT_THROW(flag("key-check").set(c, "maybe"), Error);
+  EXPECT_THROW(flag("pairs").set(c, "nocolon"), Error);
+}
+
+TEST(ApiOptionFields, TheRecordedConfigIsTheOneOfTheCommand) {
+  icl::Config c;
+  c.client.api_key = "sk-secret";
+  const json::Value baseline = icl::config_to_json(c, "baseline");
+  EXPECT_EQ(baseline.at("experiment").as_string(), "baseline");
+  EXPECT_TRUE(baseline.contains("models"));
+  EXPECT_FALSE(baseline.contains("pairs"));
+  EXPECT_FALSE(baseline.contains("shots"));
+  const json::Value sweep = icl::config_to_json(c, "weak-sweep");
+  EXPECT_FALSE(sweep.contains("models"));
+  EXPECT_EQ(sweep.at("pairs").at(1).at("strong").as_string(), "meta-llama/llama-3.1-70b-instruct");
+  EXPECT_TRUE(sweep.contains("shots"));
+  // Sampling: seed and top_p as null when unset; reasoning, provider and top_logprobs only when set.
+  const json::Value& sampling = baseline.at("sampling");
+  EXPECT_EQ(json::dump(sampling), R"({"temperature":0.0,"max_tokens":100,"seed":null,"top_p":null})");
+  c.sampling.routing.require_parameters = true;
+  c.sampling.reasoning.effort = "low";
+  EXPECT_EQ(json::dump(icl::config_to_json(c, "baseline").at("sampling").at("provider")), R"({"require_parameters":true})");
+  EXPECT_EQ(json::dump(icl::config_to_json(c, "baseline").at("sampling").at("reasoning")), R"({"effort":"low"})");
+  // The client: where answers come from and what bounds the spend, never the key.
+  const json::Value client = baseline.at("client");
+  EXPECT_EQ(client.at("base_url").as_string(), llm::kOpenRouterBaseUrl);
+  for (const char* field : {"cache_dir", "no_cache", "refresh", "max_cost_usd", "max_attempts", "count_upstream_cost"})
+    EXPECT_TRUE(client.contains(field)) << field;
+  EXPECT_EQ(json::dump(baseline).find("sk-secret"), std::string::npos);
+  EXPECT_EQ(json::dump(baseline.at("dataset")),
+            R"({"variant":"mc1-4-local","data_dir":null,"dataset_file":null,"test_size":200,"seed":42})");
 }
 
 TEST(Scoring, LetterProbabilitiesFromFirstToken) {

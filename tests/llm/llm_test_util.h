@@ -1,8 +1,15 @@
 // Helpers for lib/llm tests: fast client options pointed at a test server, request factories.
 #pragma once
 
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "assets.h"
 #include "openrouter_server.h"
@@ -47,5 +54,37 @@ inline int question_number(const json::Value& body) {
   const std::string& text = body.at("messages").at(1).at("content").as_string();
   return std::stoi(text.substr(text.find(' ') + 1));
 }
+
+inline std::vector<json::Value> read_ledger(const std::filesystem::path& path) {
+  std::vector<json::Value> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(json::parse(line, path.string()));
+  return lines;
+}
+
+// Captures what is written to stderr (where w2s::log writes) while it lives.
+class LogCapture {
+ public:
+  LogCapture() { ::testing::internal::CaptureStderr(); }
+  ~LogCapture() { text(); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  // Every captured line that contains `needle` (capture ends at the first call).
+  std::vector<std::string> lines_with(const std::string& needle) {
+    std::vector<std::string> out;
+    std::istringstream in(text());
+    for (std::string line; std::getline(in, line);)
+      if (line.find(needle) != std::string::npos) out.push_back(line);
+    return out;
+  }
+
+ private:
+  const std::string& text() {
+    if (!text_) text_ = ::testing::internal::GetCapturedStderr();
+    return *text_;
+  }
+  std::optional<std::string> text_;
+};
 
 }  // namespace w2s::llm::testing

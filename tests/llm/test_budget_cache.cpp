@@ -20,14 +20,7 @@ using test::OpenRouterServer;
 using test::Reply;
 using testing::fast_options;
 using testing::make_requests;
-
-std::vector<json::Value> read_ledger(const std::filesystem::path& path) {
-  std::vector<json::Value> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(json::parse(line, path.string()));
-  return lines;
-}
+using testing::read_ledger;
 
 TEST(Budget, TheCapHoldsWithManyRequestsInFlight) {
   // The server charges every request its worst case, as the client reserves it.

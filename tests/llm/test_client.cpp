@@ -89,6 +89,7 @@ TEST(Client, SendsEveryRequestFieldAndParsesLogprobs) {
   EXPECT_EQ(results[0].logprobs[0].top.size(), 3u);
 }
 
+// A replay costs $0 now, and remembers what the answer cost when it was first paid.
 TEST(Client, ReplaysFromTheCacheAtZeroCost) {
   OpenRouterServer server;
   ClientOptions o = fast_options(server, "llm_replay");
@@ -108,9 +109,12 @@ TEST(Client, ReplaysFromTheCacheAtZeroCost) {
     EXPECT_EQ(second[i].cost_source, "cache");
     EXPECT_EQ(second[i].content, first[i].content);
     EXPECT_EQ(second[i].generation_id, first[i].generation_id);
+    EXPECT_DOUBLE_EQ(second[i].replayed_cost_usd, first[i].cost_usd);
+    EXPECT_GT(second[i].replayed_cost_usd, 0.0);
   }
   EXPECT_EQ(again.total_cost_usd(), 0.0);
   EXPECT_EQ(again.totals().at("test/small").cache_hits, 20);
+  EXPECT_NEAR(again.totals().at("test/small").replayed_cost_usd, server.billed_cost(), 1e-12);
 
   o.refresh = true;
   OpenRouterClient refreshing(o);

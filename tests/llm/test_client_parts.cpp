@@ -24,7 +24,7 @@ TEST(BudgetUnit, ReservationsAndPossiblyBilledCountAgainstTheCap) {
   EXPECT_FALSE(budget.allows(0.41));
   budget.release(0.6);
   budget.charge("m", 0.5, "usage");
-  budget.charge_possibly_billed("m", 0.3);
+  budget.charge_possibly_billed("m", 0.3, Budget::Unseen::TimedOut);
   EXPECT_TRUE(budget.allows(0.2));
   EXPECT_FALSE(budget.allows(0.21));
   EXPECT_NE(budget.refusal(0.21).find("budget cap reached: --max-cost $1.0000, spent $0.5000"), std::string::npos);

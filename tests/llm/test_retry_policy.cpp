@@ -14,7 +14,7 @@ Decision classify_status(long status, const std::string& body_text, std::string 
   AttemptOutcome o;
   o.status = status;
   o.body = &body;
-  o.retry_after = std::move(retry_after);
+  if (!retry_after.empty()) o.headers["retry-after"] = std::move(retry_after);
   return classify(o, 1700000000);
 }
 
@@ -88,13 +88,13 @@ TEST(RetryPolicy, UsesTheServersWaitThenRateLimitResetThenBackoff) {
   AttemptOutcome o;
   o.status = 429;
   o.body = &body;
-  o.retry_after = "7";
-  EXPECT_DOUBLE_EQ(*classify(o, 1000).server_wait_s, 7.0);
-  o.retry_after.clear();
-  o.rate_limit_reset = "1003500";  // ms since the epoch
-  EXPECT_DOUBLE_EQ(*classify(o, 1000).server_wait_s, 3.5);
-  o.rate_limit_reset.clear();
-  EXPECT_FALSE(classify(o, 1000).server_wait_s);
+  o.headers["retry-after"] = "7";
+  o.headers["x-ratelimit-reset"] = "1700000003500";
+  EXPECT_DOUBLE_EQ(*classify(o, 1700000000).server_wait_s, 7.0);  // Retry-After first
+  o.headers.erase("retry-after");
+  EXPECT_DOUBLE_EQ(*classify(o, 1700000000).server_wait_s, 3.5);  // ms since the epoch
+  o.headers.clear();
+  EXPECT_FALSE(classify(o, 1700000000).server_wait_s);
 
   Backoff b{1.0, 2.0, 60.0, 600.0};
   std::mt19937_64 rng(1);

@@ -39,12 +39,15 @@ inline results::ResultRecord full_record() {
   a.probabilities = {{"A", 0.05}, {"B", 0.05}, {"C", 0.9}};
   a.label_used = 0.25;
   a.raw_completion = "The answer is (C).\n";
+  a.reasoning = "Astrology has no evidence behind it.";
+  a.reasoning_tokens = 7;
+  a.finish_reason = "stop";
   Prediction b;
   b.id = "18";
   b.gold = "A";
   b.error = "HTTP 429 after 8 attempts";
   r.predictions = {a, b};
-  r.cost.total = {0.0123, 1000, 20, 2, 1, 0};
+  r.cost.total = {0.0123, 1000, 20, 2, 1, 0, 0.004, 0.002};
   r.cost.source = "usage";
   r.cost.by_model["meta/llama-70b"] = r.cost.total;
   r.timing = {"2026-01-02T03:00:00Z", "2026-01-02T03:04:05Z", 245.5};

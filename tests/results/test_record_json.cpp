@@ -43,10 +43,16 @@ TEST(RecordJson, FullRecordRoundTripsEveryField) {
   EXPECT_EQ(a.probabilities.at("C"), 0.9);
   EXPECT_EQ(a.label_used, 0.25);
   EXPECT_EQ(a.raw_completion, "The answer is (C).\n");
+  EXPECT_EQ(a.reasoning, "Astrology has no evidence behind it.");
+  EXPECT_EQ(a.reasoning_tokens, 7);
+  EXPECT_EQ(a.finish_reason, "stop");
   EXPECT_FALSE(a.error);
+  EXPECT_FALSE(back.predictions[1].finish_reason);
   EXPECT_EQ(back.predictions[1].error, "HTTP 429 after 8 attempts");
   EXPECT_EQ(back.predictions[1].prediction, "");
   EXPECT_EQ(back.cost.total.prompt_tokens, 1000);
+  EXPECT_EQ(back.cost.total.replayed_usd, 0.004);
+  EXPECT_EQ(back.cost.total.upstream_usd, 0.002);
   EXPECT_EQ(back.cost.by_model.at("meta/llama-70b").usd, 0.0123);
   EXPECT_EQ(back.timing.wall_seconds, 245.5);
   EXPECT_EQ(back.extra, r.extra);

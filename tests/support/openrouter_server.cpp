@@ -154,6 +154,20 @@ Reply& Reply::with_cost(double usd) {
   cost = usd;
   return *this;
 }
+Reply& Reply::with_header(std::string name, std::string value) {
+  headers[std::move(name)] = std::move(value);
+  return *this;
+}
+
+Reply Reply::cut_off_while_reasoning(std::string reasoning, std::int64_t max_tokens) {
+  Reply r;
+  r.null_content = true;
+  r.reasoning = std::move(reasoning);
+  r.finish_reason = "length";
+  r.completion_tokens = max_tokens;
+  r.reasoning_tokens = max_tokens;
+  return r;
+}
 
 struct OpenRouterServer::Impl {
   ServerOptions options;
@@ -177,6 +191,7 @@ struct OpenRouterServer::Impl {
   int chat_requests = 0;
   int completed = 0;
   double billed = 0.0;
+  double billed_upstream = 0.0;
   int in_flight = 0;
   int max_in_flight = 0;
   std::uint64_t next_generation = 0;
@@ -224,6 +239,9 @@ struct OpenRouterServer::Impl {
                                         completion * options.completion_price +
                                         options.request_price);
     json::Value message = json::Object{{"role", "assistant"}, {"content", r.content}};
+    if (r.content_parts) message.set("content", *r.content_parts);
+    if (r.null_content) message.set("content", nullptr);
+    if (r.reasoning) message.set(r.reasoning_field, *r.reasoning);
     json::Value choice = json::Object{{"index", 0}};
     if (r.logprobs)
       choice.set("logprobs", *r.logprobs);
@@ -241,13 +259,18 @@ struct OpenRouterServer::Impl {
         {"completion_tokens", completion},
         {"total_tokens", prompt + completion},
         {"prompt_tokens_details", json::Object{{"cached_tokens", r.cached_tokens}}},
-        {"completion_tokens_details", json::Object{{"reasoning_tokens", 0}}}};
+        {"completion_tokens_details", json::Object{{"reasoning_tokens", r.reasoning_tokens}}}};
     if (!r.omit_cost) {
       usage.set("cost", cost);
-      usage.set("is_byok", false);
+      usage.set("is_byok", r.byok);
       *cost_out = cost;
     } else {
       *cost_out = 0.0;
+    }
+    if (r.upstream_cost) {
+      usage.set("cost_details", json::Object{{"upstream_inference_cost", *r.upstream_cost}});
+      std::lock_guard lock(mu);
+      billed_upstream += *r.upstream_cost;
     }
     json::Value body = json::Object{{"id", id}};
     if (!r.omit_provider) body.set("provider", r.provider);
@@ -305,6 +328,10 @@ struct OpenRouterServer::Impl {
       current = policy;
     }
     Reply r = current ? current(request, attempt) : default_policy(request, attempt);
+    const std::int64_t top_logprobs = request.get_int("top_logprobs", 0);
+    if (options.max_top_logprobs && top_logprobs > *options.max_top_logprobs)
+      r = Reply::error(400, fmt::format("Requested sample logprobs of {}, which is greater than max allowed: {}",
+                                        top_logprobs, *options.max_top_logprobs));
     if (r.latency_s > 0)
       std::this_thread::sleep_for(std::chrono::duration<double>(r.latency_s));
 
@@ -321,6 +348,15 @@ struct OpenRouterServer::Impl {
       text = json::dump(*r.body);
     } else {
       text = json::dump(completion_body(request, r, &cost));
+      if (r.wire) text = r.wire(text);
+    }
+    // A completion was generated (whatever becomes of its body on the way): it is billed, as on
+    // OpenRouter, and so is an error during generation.
+    const bool generated = r.status == 200 && !r.raw_body && !r.body;
+    if (generated) {
+      std::lock_guard lock(mu);
+      billed += cost;
+      if (!r.empty_choices && !r.choice_error && r.finish_reason != "error") ++completed;
     }
     res.status = r.status;
     for (const auto& [name, value] : r.headers) res.set_header(name, value);
@@ -350,11 +386,6 @@ struct OpenRouterServer::Impl {
           });
     } else {
       res.set_content(text, "application/json");
-    }
-    if (r.status == 200 && !r.raw_body && !r.body) {
-      std::lock_guard lock(mu);
-      billed += cost;  // an error during generation is billed too, as on OpenRouter
-      if (!r.empty_choices && !r.choice_error && r.finish_reason != "error") ++completed;
     }
   }
 };
@@ -465,6 +496,10 @@ double OpenRouterServer::billed_cost() const {
   std::lock_guard lock(impl_->mu);
   return impl_->billed;
 }
+double OpenRouterServer::billed_upstream_cost() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->billed_upstream;
+}
 std::vector<json::Value> OpenRouterServer::received_bodies() const {
   std::lock_guard lock(impl_->mu);
   return impl_->bodies;
@@ -492,6 +527,20 @@ int OpenRouterServer::key_requests() const {
 void OpenRouterServer::wait_until_idle() const {
   std::unique_lock lock(impl_->mu);
   impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
+}
+
+int refused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error("refused_port: no socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);  // bound but never listening, and now closed: connections are refused
+  if (!bound) throw Error("refused_port: cannot bind 127.0.0.1");
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace w2s::test

@@ -2,9 +2,10 @@
 // protocol: POST /chat/completions, GET /models, GET /key, GET /generation?id=.
 //
 // Each chat request is answered by a scriptable policy: a callback receives the parsed request
-// body and returns a Reply (content, usage, cost, provider, logprobs) or a fault (status codes
-// with OpenRouter error bodies and Retry-After, errors inside HTTP 200, truncated or malformed
-// JSON, connection resets, latency, slow bodies). Without a policy the server answers
+// body and returns a Reply (content as a string, null or a list of typed parts; reasoning text and
+// tokens; usage, cost, bring-your-own-key upstream cost; provider; logprobs) or a fault (status
+// codes with OpenRouter error bodies and any rate-limit headers, errors inside HTTP 200, bodies
+// that are not strict JSON, truncated bodies, connection resets, latency, slow bodies). Without a policy the server answers
 // deterministically (default_policy). The server counts and records every request so tests can
 // check what the client sent.
 //
@@ -52,9 +53,27 @@ struct Reply {
   std::optional<json::Value> choice_error; // choices[0].error (an error inside HTTP 200)
   bool empty_choices = false;              // "choices": []
 
+  // Reasoning models. `content_parts` replaces message.content with a list of typed parts
+  // ({"type":"thinking",...}, {"type":"text","text":...}); `null_content` sends content: null.
+  // `reasoning` goes into message.<reasoning_field> ("reasoning" as OpenRouter, "reasoning_content"
+  // as DeepSeek and vLLM); reasoning_tokens into usage.completion_tokens_details.
+  std::optional<json::Value> content_parts;
+  bool null_content = false;
+  std::optional<std::string> reasoning;
+  std::string reasoning_field = "reasoning";
+  std::int64_t reasoning_tokens = 0;
+
+  // Bring-your-own-key: usage.is_byok and usage.cost_details.upstream_inference_cost.
+  bool byok = false;
+  std::optional<double> upstream_cost;
+
+  // The completion body as it goes on the wire: strict JSON text in, bytes out (keep-alive lines
+  // before it, garbage after it, NaN, comments, ...). The server bills it like any completion.
+  std::function<std::string(const std::string&)> wire;
+
   std::optional<json::Value> body;  // full JSON body override (sent with `status`)
   std::optional<std::string> raw_body;  // raw text override (malformed JSON)
-  std::map<std::string, std::string> headers;  // extra response headers (Retry-After, ...)
+  std::map<std::string, std::string> headers;  // extra response headers (Retry-After, X-RateLimit-Reset, ...)
 
   double latency_s = 0.0;  // wait before answering
   Fault fault = Fault::None;
@@ -66,10 +85,14 @@ struct Reply {
   // 402 of the in-flight budget kind (metadata.limit_source + Retry-After).
   static Reply in_flight_402(std::string retry_after = "0");
   static Reply fault_reply(Fault f);
+  // A reasoning model that spent all of max_tokens thinking: content null, the text in
+  // message.reasoning, finish_reason "length", every completion token a reasoning token.
+  static Reply cut_off_while_reasoning(std::string reasoning, std::int64_t max_tokens);
 
   Reply& with_retry_after(std::string value);
   Reply& with_latency(double seconds);
   Reply& with_cost(double usd);
+  Reply& with_header(std::string name, std::string value);
 };
 
 // `attempt` counts chat requests with this exact body seen so far, this one included (1 = first).
@@ -89,6 +112,9 @@ struct ServerOptions {
   // GET /key without set_key(): when set, "limit" is this and "limit_remaining" is it minus the
   // cost billed so far; otherwise both are null (no limit).
   std::optional<double> key_limit;
+  // When set, a chat request asking for more top_logprobs is refused with vLLM's 400
+  // ("Requested sample logprobs of N, which is greater than max allowed: M").
+  std::optional<int> max_top_logprobs;
 };
 
 class OpenRouterServer {
@@ -116,6 +142,7 @@ class OpenRouterServer {
   // Sum of usage.cost of every 200 reply with usage (errors during generation included), also
   // of replies the client gave up waiting for.
   double billed_cost() const;
+  double billed_upstream_cost() const;              // BYOK: upstream_inference_cost sent in 200s
   std::vector<json::Value> received_bodies() const; // in arrival order
   std::vector<std::string> authorization_headers() const;
   std::vector<double> arrival_times() const;        // monotonic_seconds() per chat request
@@ -130,5 +157,8 @@ class OpenRouterServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A loopback port nobody listens on: connecting to it is refused at once (an unreachable endpoint).
+int refused_port();
 
 }  // namespace w2s::test

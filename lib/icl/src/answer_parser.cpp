@@ -91,12 +91,10 @@ std::string_view py_strip(std::string_view text) {
 
 }  // namespace
 
-const char* parser_name(ParserKind p) { return p == ParserKind::Strict ? "strict" : "reference"; }
-
-ParserKind parse_parser_kind(std::string_view s) {
-  if (s == "strict") return ParserKind::Strict;
-  if (s == "reference") return ParserKind::Reference;
-  throw Error("unknown parser '" + std::string(s) + "' (expected strict or reference)");
+const options::NameTable<ParserKind>& names_of(ParserKind) {
+  static const options::NameTable<ParserKind> names{
+      "parser", {{ParserKind::Strict, "strict"}, {ParserKind::Reference, "reference"}}};
+  return names;
 }
 
 std::string parse_answer_reference(std::string_view completion) {

@@ -1,5 +1,7 @@
 // baseline, gold-sweep and weak-sweep: build every request of a step, send them in one batch
 // (identical requests once), and write each evaluation point's record as soon as it is complete.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -13,6 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using results::Kind;
+
+constexpr int kDefaultTopLogprobs = 20;
 
 // ---------------------------------------------------------------------------------------------
 // Record layout under results/<run>/
@@ -39,14 +43,15 @@ llm::ChatRequest make_request(const Config& c, const std::string& model, std::ve
   llm::ChatRequest r;
   r.model = model;
   r.messages = std::move(messages);
-  r.temperature = c.temperature;
-  r.max_tokens = c.max_tokens;
-  r.seed = c.seed;
-  r.top_p = c.top_p;
-  r.provider = c.routing;
+  r.temperature = c.sampling.temperature;
+  r.max_tokens = c.sampling.max_tokens;
+  r.seed = c.sampling.seed;
+  r.top_p = c.sampling.top_p;
+  r.provider = c.sampling.routing;
+  r.reasoning = c.sampling.reasoning;
   if (c.score == ScoreMode::Logprobs) {
     r.logprobs = true;
-    r.top_logprobs = 20;
+    r.top_logprobs = c.sampling.top_logprobs;
   }
   return r;
 }
@@ -60,6 +65,9 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
     return p;
   }
   p.raw_completion = done.content;
+  if (!done.reasoning.empty()) p.reasoning = done.reasoning;
+  if (done.reasoning_tokens > 0) p.reasoning_tokens = done.reasoning_tokens;
+  if (!done.finish_reason.empty()) p.finish_reason = done.finish_reason;
   if (c.score == ScoreMode::Logprobs) {
     p.probabilities = letter_probabilities(done, q.letters);
     // Highest probability; ties go to the earlier letter.
@@ -98,6 +106,15 @@ std::optional<double> expected_calibration_error(const std::vector<results::Pred
   return ece;
 }
 
+// Answers cut off at max_tokens (finish_reason "length"), and among them those where reasoning
+// used up max_tokens before any answer text came.
+bool cut_off(const results::Prediction& p) { return p.finish_reason == "length"; }
+bool cut_off_by_reasoning(const results::Prediction& p) {
+  const bool reasoned = p.reasoning || p.reasoning_tokens.value_or(0) > 0;
+  const bool no_answer = p.raw_completion.value_or("").find_first_not_of(" \t\r\n") == std::string::npos;
+  return cut_off(p) && reasoned && no_answer;
+}
+
 results::Metrics compute_metrics(const Config& c, const std::vector<results::Prediction>& preds) {
   results::Metrics m = results::accuracy_metrics(preds);
   m.failed = std::count_if(preds.begin(), preds.end(), [](const auto& p) { return p.error.has_value(); });
@@ -111,17 +128,22 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
     m.accuracy_answered = static_cast<double>(m.num_correct) / static_cast<double>(answered);
   if (c.score == ScoreMode::Logprobs) m.auroc = ovr_auroc(preds);
   m.extra = json::Value::object();
-  m.extra["failed_policy"] = failed_policy_name(c.failed_policy);
+  m.extra["failed_policy"] = names_of(c.failed_policy).name(c.failed_policy);
   m.extra["accuracy_denominator"] = counted;
+  m.extra["truncated"] = std::count_if(preds.begin(), preds.end(), cut_off);
+  m.extra["cut_off_by_reasoning"] = std::count_if(preds.begin(), preds.end(), cut_off_by_reasoning);
   if (auto ece = expected_calibration_error(preds)) m.extra["ece"] = *ece;
   return m;
 }
 
+// A replay from the response cache adds what it cost when first paid (replayed_usd), once.
 void add_cost(results::ModelCost& into, const llm::Completion& done, bool billed_here) {
   if (!billed_here || done.cache_hit) {
     ++into.cache_hits;
+    if (billed_here) into.replayed_usd += done.replayed_cost_usd;
     return;
   }
+  into.upstream_usd += done.upstream_cost_usd;
   if (!done.ok) ++into.failed_requests;
   if (done.attempts > 0 || done.ok) ++into.requests;
   into.usd += done.cost_usd;
@@ -212,7 +234,6 @@ class Step {
     for (const auto& p : points_) uses += p.items.size();
     log::info("{}: {} evaluation point(s), {} requests ({} unique)", experiment_, points_.size(), uses,
               requests_.size());
-    if (config_.before_batch) config_.before_batch(requests_);
     started_at_ = now_iso8601();
     started_ = monotonic_seconds();
     done_.assign(requests_.size(), std::nullopt);
@@ -259,7 +280,7 @@ class Step {
     r.timing.finished_at = now_iso8601();
     r.timing.wall_seconds = monotonic_seconds() - started_;
     p.written = true;
-    if (config_.dry_run) return r;
+    if (config_.client.dry_run) return r;
     results::write_record(p.file, r);
     log::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
               p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
@@ -302,6 +323,21 @@ class Step {
     }
     r.extra["providers"] = providers;
     r.extra["generation_ids"] = generation_ids;
+    record_top_logprobs_sent(p, r);
+  }
+
+  // A server that capped top_logprobs was sent fewer (llm::Completion::top_logprobs_sent): the
+  // record's config says what was sent, and what was asked for.
+  void record_top_logprobs_sent(const Point& p, results::ResultRecord& r) const {
+    std::optional<int> sent;
+    for (std::size_t request : p.requests) {
+      const std::optional<int>& lowered = done_[request]->top_logprobs_sent;
+      if (lowered) sent = std::min(sent.value_or(*lowered), *lowered);
+    }
+    if (!sent) return;
+    json::Value& sampling = r.config["sampling"];
+    sampling["top_logprobs_requested"] = config_.sampling.top_logprobs.value_or(kDefaultTopLogprobs);
+    sampling["top_logprobs"] = *sent;
   }
 
   static PointSummary summary_of(const Point& p, const results::ResultRecord& r) {
@@ -342,11 +378,25 @@ std::vector<Shot> shots_of(const std::vector<data::Question>& train, const std::
   return shots;
 }
 
+// The configuration as run: the command named, shots sorted and each once, the default
+// top_logprobs of logprob scoring filled in.
+Config resolved(const Config& config, std::string experiment) {
+  Config c = config;
+  c.experiment = std::move(experiment);
+  std::sort(c.shots.begin(), c.shots.end());
+  c.shots.erase(std::unique(c.shots.begin(), c.shots.end()), c.shots.end());
+  if (c.score == ScoreMode::Logprobs && !c.sampling.top_logprobs) c.sampling.top_logprobs = kDefaultTopLogprobs;
+  return c;
+}
+
 void check_common(const Config& c, const data::TruthfulQa& ds) {
   if (ds.test.empty()) throw Error("the test split is empty");
   for (const auto& q : ds.train)
     if (q.letters.empty()) throw Error("train question " + std::to_string(q.question_id) + " has no options");
-  if (c.max_tokens < 1) throw Error("max_tokens must be at least 1");
+  if (c.sampling.max_tokens < 1) throw Error("--max-tokens must be at least 1");
+  if (c.sampling.top_logprobs && (*c.sampling.top_logprobs < 0 || *c.sampling.top_logprobs > 20))
+    throw Error("--top-logprobs must be between 0 and 20");
+  llm::validate(c.sampling.reasoning);
 }
 
 void check_shots(const Config& c, const data::TruthfulQa& ds) {
@@ -376,8 +426,8 @@ std::string weak_label_fingerprint(const Config& c, const data::TruthfulQa& ds, 
   j["test_size"] = ds.test.size();
   json::Value cfg = config_to_json(c, "weak-labels");
   j["sampling"] = cfg.at("sampling");
-  j["parser"] = parser_name(c.parser);
-  j["score"] = score_mode_name(c.score);
+  j["parser"] = names_of(c.parser).name(c.parser);
+  j["score"] = names_of(c.score).name(c.score);
   return sha256_hex(json::dump_canonical(j));
 }
 
@@ -406,7 +456,8 @@ std::optional<std::vector<std::string>> reusable_weak_labels(const fs::path& fil
 
 }  // namespace
 
-RunSummary run_baseline(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_baseline(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+  const Config c = resolved(config, "baseline");
   check_common(c, ds);
   if (c.models.empty()) throw Error("no models given");
   RunSummary summary;
@@ -425,7 +476,8 @@ RunSummary run_baseline(const Config& c, const data::TruthfulQa& ds, llm::Provid
   return summary;
 }
 
-RunSummary run_gold_sweep(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+  const Config c = resolved(config, "gold-sweep");
   check_common(c, ds);
   check_shots(c, ds);
   if (c.models.empty()) throw Error("no models given");
@@ -453,6 +505,21 @@ RunSummary run_gold_sweep(const Config& c, const data::TruthfulQa& ds, llm::Prov
 }
 
 namespace {
+
+// A failed labelling request has no label: a prompt built from it would show the strong model an
+// empty answer that the weak model never gave.
+void stop_on_failed_labels(const Config& c, const std::string& weak, const results::ResultRecord& record) {
+  const auto failed = std::count_if(record.predictions.begin(), record.predictions.end(),
+                                    [](const results::Prediction& p) { return p.error.has_value(); });
+  if (failed == 0) return;
+  const auto first = std::find_if(record.predictions.begin(), record.predictions.end(),
+                                  [](const results::Prediction& p) { return p.error.has_value(); });
+  throw Error(fmt::format(
+      "weak-sweep stopped: {} of the {} labelling requests of the weak model {} failed (first: {}); no strong-model "
+      "request was built from these labels. The labels are in {}. Fix the cause and run the same command again: "
+      "the answers already received come from the cache at no cost",
+      failed, record.predictions.size(), weak, *first->error, weak_labels_file(c, weak).string()));
+}
 
 // Weak-sweep step 1: each weak model labels train[0:max_shots] zero-shot, once, unless saved
 // labels fit. Returns the labels per weak model.
@@ -496,11 +563,13 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
   }
   std::vector<results::ResultRecord> label_records = labelling.run(provider, summary);
   for (std::size_t i = 0; i < labelled.size(); ++i) {
+    if (!c.client.dry_run) stop_on_failed_labels(c, labelled[i], label_records[i]);
     std::vector<std::string>& l = out.labels[labelled[i]];
     for (const auto& pred : label_records[i].predictions) l.push_back(pred.prediction);
   }
   return out;
 }
+
 
 // Weak-sweep step 2: every pair and shot count, students answering the test split with the weak
 // model's labels as their shots.
@@ -524,7 +593,8 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
       p.extra["weak_labels_file"] = fs::relative(weak_labels_file(c, pair.weak), run_dir(c)).string();
       p.extra["weak_labels_fingerprint"] = weak.fingerprints.at(pair.weak);
       const std::vector<Shot> shots = shots_of(ds.train, weak_labels, n);
-      sweep.add_point(std::move(p), pair.strong, [&](const data::Question& q) { return build_messages(shots, q.text); });
+      sweep.add_point(std::move(p), pair.strong,
+                      [&](const data::Question& q) { return build_messages(shots, q.text); });
     }
   }
   sweep.run(provider, summary);
@@ -532,7 +602,8 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
 
 }  // namespace
 
-RunSummary run_weak_sweep(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+  const Config c = resolved(config, "weak-sweep");
   check_common(c, ds);
   check_shots(c, ds);
   if (c.pairs.empty()) throw Error("no model pairs given");

@@ -4,11 +4,18 @@
 #include "w2s/icl.h"
 
 namespace w2s::icl {
+namespace {
+
+std::int64_t extra_count(const results::Metrics& m, std::string_view key) {
+  return m.extra.is_object() ? m.extra.get_int(key) : 0;
+}
+
+}  // namespace
 
 std::string format_summary(const RunSummary& s) {
-  std::string out = fmt::format("{:<12} {:<48} {:>5} {:>8} {:>8} {:>6} {:>6} {:>10} {:>7} {:>6}\n", "experiment",
-                                "model (weak -> strong)", "shots", "accuracy", "answered", "unparsed", "failed",
-                                "cost $", "sent", "cached");
+  std::string out = fmt::format("{:<12} {:<48} {:>5} {:>8} {:>8} {:>6} {:>7} {:>6} {:>10} {:>7} {:>6}\n", "experiment",
+                                "model (weak -> strong)", "shots", "accuracy", "answered", "unparsed", "cut off",
+                                "failed", "cost $", "sent", "cached");
   std::vector<std::string> models;
   for (const auto& p : s.points) {
     models.push_back(p.model);
@@ -19,14 +26,30 @@ std::string format_summary(const RunSummary& s) {
     const std::string who = p.label_model.empty() ? names(p.model) : names(p.label_model) + " -> " + names(p.model);
     const std::string answered =
         p.metrics.accuracy_answered ? fmt::format("{:.3f}", *p.metrics.accuracy_answered) : std::string("-");
-    out += fmt::format("{:<12} {:<48} {:>5} {:>8.3f} {:>8} {:>6} {:>6} {:>10.6f} {:>7} {:>6}\n",
+    out += fmt::format("{:<12} {:<48} {:>5} {:>8.3f} {:>8} {:>6} {:>7} {:>6} {:>10.6f} {:>7} {:>6}\n",
                        results::kind_name(p.kind), who, p.shots, p.metrics.accuracy, answered,
-                       p.metrics.parse_failures, p.metrics.failed, p.cost.usd, p.cost.requests, p.cost.cache_hits);
+                       p.metrics.parse_failures, extra_count(p.metrics, "truncated"), p.metrics.failed, p.cost.usd,
+                       p.cost.requests, p.cost.cache_hits);
   }
+  const results::ModelCost& total = s.cost.total;
   out += fmt::format("total: ${:.6f} ({} requests sent, {} served from cache or shared, {} failed; cost source: {})\n",
-                     s.cost.total.usd, s.cost.total.requests, s.cost.total.cache_hits, s.cost.total.failed_requests,
-                     s.cost.source);
+                     total.usd, total.requests, total.cache_hits, total.failed_requests, s.cost.source);
+  if (total.replayed_usd > 0)
+    out += fmt::format("the answers served from the cache cost ${:.6f} when first paid (${:.6f} in all)\n",
+                       total.replayed_usd, total.usd + total.replayed_usd);
+  if (total.upstream_usd > 0)
+    out += fmt::format("bring-your-own-key upstream charges: ${:.6f}\n", total.upstream_usd);
+  if (const std::string warning = cut_off_warning(s); !warning.empty()) out += warning + "\n";
   return out;
+}
+
+std::string cut_off_warning(const RunSummary& s) {
+  std::int64_t n = 0;
+  for (const auto& p : s.points) n += extra_count(p.metrics, "cut_off_by_reasoning");
+  if (n == 0) return "";
+  return fmt::format("{} answers were cut off at max_tokens by reasoning — raise --max-tokens or set "
+                     "--reasoning-effort low, --reasoning-max-tokens N or --no-reasoning",
+                     n);
 }
 
 }  // namespace w2s::icl

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <queue>
@@ -14,6 +15,7 @@
 
 #include "internal.h"
 #include "retry_policy.h"
+#include "tolerant_json.h"
 
 namespace w2s::llm {
 namespace {
@@ -27,7 +29,18 @@ struct Job {
   double reserved_usd = 0.0;
   double first_sent = 0.0;
   std::vector<std::size_t> duplicates;
+  std::optional<int> top_logprobs_sent;  // lowered for a server that caps top_logprobs
+  bool top_logprobs_retried = false;     // the one automatic retry after a 400 naming it
 };
+
+// Connection failures (refused, unknown host) before the endpoint ever answered after which the
+// client gives up: the endpoint is unreachable, and retrying for minutes would not help.
+constexpr int kUnreachableAfter = 3;
+
+bool is_connect_failure(CURLcode code) {
+  return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY ||
+         code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT;
+}
 
 struct Transfer {
   std::size_t job = 0;
@@ -65,6 +78,18 @@ class Batch {
 
  private:
   const ChatRequest& request_of(const Job& job) const { return requests_[job.index]; }
+
+  // The request with top_logprobs lowered to what its model's server accepts, once known. The
+  // cache key stays that of the request as asked.
+  ChatRequest request_as_sent(Job& job) const {
+    ChatRequest r = request_of(job);
+    auto cap = c_.top_logprobs_cap.find(r.model);
+    if (r.logprobs && r.top_logprobs && cap != c_.top_logprobs_cap.end() && *r.top_logprobs > cap->second) {
+      r.top_logprobs = cap->second;
+      job.top_logprobs_sent = cap->second;
+    }
+    return r;
+  }
 
   // -------------------------------------------------------------------------------------------
   // The steps of run()
@@ -141,18 +166,27 @@ class Batch {
     awaiting_cost_ = 0;
     for (auto& [id, completion] : pending) {
       Job& job = jobs_[id];
-      c_.budget.charge(request_of(job).model, completion.cost_usd, completion.cost_source);
+      if (c_.cache && completion.cost_source == "generation")  // a replay then knows what it cost
+        c_.cache->put(job.key, request_of(job).model, detail::completion_to_cache(completion));
+      charge(request_of(job).model, completion);
       c_.ledger.record(request_of(job).model, completion, job.key, "ok");
       finish(job, std::move(completion));
     }
   }
 
   void warn_possibly_billed(double usd) const {
-    if (usd <= 0) return;
-    log::warn("some attempts timed out (--request-timeout {:.0f} s): the server may have billed them; up to "
-              "${:.6f} more than the reported cost (ledger lines with status \"timeout\"), counted against "
-              "--max-cost",
-              o_.request_timeout_s, usd);
+    if (timed_out_ == 0 && unreadable_ == 0) return;
+    std::string what;
+    if (timed_out_ > 0)
+      what = fmt::format("{} attempt(s) timed out (--request-timeout {:.0f} s)", timed_out_, o_.request_timeout_s);
+    if (unreadable_ > 0)
+      what += fmt::format("{}{} answer(s) came with HTTP 200 and a body that could not be read",
+                          what.empty() ? "" : ", ", unreadable_);
+    const std::string bound = usd > 0 ? fmt::format("up to ${:.6f}", usd)
+                                      : std::string("an unknown amount (no /models price)");
+    log::warn("{}: the server may have billed them; {} more than the reported cost (ledger lines with status "
+              "\"timeout\" or \"unreadable\"), counted against --max-cost",
+              what, bound);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -202,7 +236,7 @@ class Batch {
 
   void start(std::size_t id, double worst) {
     Job& job = jobs_[id];
-    if (job.body.empty()) job.body = json::dump(request_body(request_of(job)));
+    if (job.body.empty()) job.body = json::dump(request_body(request_as_sent(job)));
     auto transfer = std::make_unique<Transfer>();
     transfer->job = id;
     transfer->started = monotonic_seconds();
@@ -250,7 +284,6 @@ class Batch {
     auto it = in_flight_.find(easy);
     std::unique_ptr<Transfer> t = std::move(it->second);
     in_flight_.erase(it);
-    c_.transfers.release(easy);
     Job& job = jobs_[t->job];
     c_.budget.release(job.reserved_usd);
     job.reserved_usd = 0.0;
@@ -258,30 +291,75 @@ class Batch {
 
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    std::optional<json::Value> body;
-    if (code == CURLE_OK) {
-      try {
-        body = json::parse(t->exchange.body, "response");
-      } catch (const Error&) {
-      }
-    }
+    long sent_bytes = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent_bytes);
+    if (status > 0) c_.endpoint_answered = true;
+    const std::optional<json::Value> body = code == CURLE_OK ? read_body(t->exchange.body, status) : std::nullopt;
+
     retry::AttemptOutcome outcome;
     outcome.transport_error = code;
-    outcome.transport_message = t->exchange.error[0] ? t->exchange.error : curl_easy_strerror(code);
+    outcome.transport_message = transport_message(easy, code, t->exchange);
+    c_.transfers.release(easy);
     outcome.status = code == CURLE_OK ? status : 0;
-    outcome.retry_after = t->exchange.retry_after;
-    outcome.rate_limit_reset = t->exchange.rate_limit_reset;
+    outcome.headers = t->exchange.rate_limit_headers;
     outcome.body = body ? &*body : nullptr;
     const retry::Decision d = retry::classify(outcome, std::time(nullptr));
 
-    if (code == CURLE_OPERATION_TIMEDOUT) book_timed_out_attempt(job, *t, now);
+    if (is_connect_failure(code) || (code == CURLE_OPERATION_TIMEDOUT && sent_bytes == 0)) check_reachable(outcome);
+    // We stopped waiting, not the server: once the request was sent it may still finish and bill
+    // this attempt, and its cost never reaches us.
+    if (code == CURLE_OPERATION_TIMEDOUT && sent_bytes > 0) book_unseen_cost(job, *t, now, Budget::Unseen::TimedOut);
     if (d.verdict == retry::Verdict::Success) {
       on_answer(t->job, *body, now);
       return;
     }
     if (status == 200 && body) book_billed_retry(job, *t, *body, now);
+    // A 200 was generated, hence billed, whatever became of its body.
+    if (status == 200 && !body && code != CURLE_OPERATION_TIMEDOUT)
+      book_unseen_cost(job, *t, now, Budget::Unseen::Unreadable);
     if (d.slow_down) c_.concurrency.on_congestion(now);
     after_failed_attempt(t->job, d, status, now);
+  }
+
+  // curl's description of a failed transfer, with the system's error ("Connection refused").
+  static std::string transport_message(CURL* easy, CURLcode code, const http::Exchange& exchange) {
+    std::string message = exchange.error[0] ? exchange.error : curl_easy_strerror(code);
+    long os_errno = 0;
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+    if (code != CURLE_OK && os_errno != 0) {
+      const std::string system = std::strerror(static_cast<int>(os_errno));
+      if (message.find(system) == std::string::npos) message += " (" + system + ")";
+    }
+    return message;
+  }
+
+  // The JSON of a response; a 200 that a strict parser rejects is read tolerantly
+  // (tolerant_json.h), so that a billed answer is not paid for again.
+  std::optional<json::Value> read_body(const std::string& text, long status) const {
+    try {
+      return json::parse(text, "response");
+    } catch (const Error&) {
+    }
+    if (status != 200) return std::nullopt;
+    std::optional<TolerantRead> read = read_json_tolerantly(text);
+    if (!read) return std::nullopt;
+    std::string repairs;
+    for (const auto& r : read->repairs) repairs += (repairs.empty() ? "" : ", ") + r;
+    log::debug("a 200 response was not strict JSON; read it tolerantly ({})", repairs);
+    return std::move(read->value);
+  }
+
+  // Connection refused or an unknown host, and the endpoint never answered: after a few such
+  // failures in a row it is unreachable. Nothing was sent, nothing billed.
+  void check_reachable(const retry::AttemptOutcome& outcome) {
+    ++connect_failures_;
+    if (c_.endpoint_answered ||
+        static_cast<std::size_t>(connect_failures_) < std::min<std::size_t>(kUnreachableAfter, jobs_.size()))
+      return;
+    throw Error(c_.endpoint->scrub(fmt::format(
+        "cannot reach {}: {} (after {} attempts to connect; the endpoint never answered, so nothing was sent or "
+        "billed). Check --base-url and the network, then run the same command again",
+        c_.chat_url, outcome.transport_message, connect_failures_)));
   }
 
   // A usable completion: priced, cached, then billed and delivered (or held back for its cost).
@@ -292,6 +370,7 @@ class Batch {
     c.ok = true;
     c.http_status = 200;
     assign_cost(c, detail::parse_completion(body, c), request.model);
+    c.top_logprobs_sent = job.top_logprobs_sent;
     c.attempts = job.attempts;
     c.latency_s = now - job.first_sent;
     if (c_.cache) c_.cache->put(job.key, request.model, detail::completion_to_cache(c));
@@ -302,57 +381,63 @@ class Batch {
       cost_pending_.emplace_back(id, std::move(c));
       return;
     }
-    c_.budget.charge(request.model, c.cost_usd, c.cost_source);
+    charge(request.model, c);
     c_.ledger.record(request.model, c, job.key, "ok");
     finish(job, std::move(c));
   }
 
+  void charge(const std::string& model, const Completion& c) {
+    c_.budget.charge(model, c.cost_usd, c.cost_source);
+    c_.budget.note_upstream_cost(model, c.upstream_cost_usd);
+  }
+
   // usage.cost is the truth; without it /models pricing x tokens; without that the cost is
   // unknown ("none") until reconciled.
-  void assign_cost(Completion& c, std::optional<double> reported, const std::string& model) {
-    if (reported) {
-      c.cost_usd = *reported;
+  // A bring-your-own-key charge upstream is added when the user counts it.
+  void assign_cost(Completion& c, const detail::ReportedCost& reported, const std::string& model) {
+    c.upstream_cost_usd = reported.upstream;
+    if (reported.cost) {
+      c.cost_usd = *reported.cost + (o_.count_upstream_cost ? reported.upstream : 0.0);
       c.cost_source = "usage";
     } else if (const Pricing* p = c_.prices.find(model)) {
-      c.cost_usd = c.prompt_tokens * p->prompt + c.completion_tokens * p->completion + p->request;
+      c.cost_usd = c.prompt_tokens * p->prompt + c.completion_tokens * p->completion + p->request +
+                   (o_.count_upstream_cost ? reported.upstream : 0.0);
       c.cost_source = "pricing";
     } else {
-      c.cost_usd = 0.0;
+      c.cost_usd = o_.count_upstream_cost ? reported.upstream : 0.0;
       c.cost_source = "none";
     }
   }
 
-  // We stopped waiting, not the server: it may still finish and bill this attempt, and its cost
-  // never reaches us. The worst case counts against the budget, with a ledger line.
-  void book_timed_out_attempt(const Job& job, const Transfer& t, double now) {
+  // An attempt that may have been billed without a cost we could read: its worst case counts
+  // against the budget, with a ledger line.
+  void book_unseen_cost(const Job& job, const Transfer& t, double now, Budget::Unseen why) {
     const ChatRequest& request = request_of(job);
     const double bound = c_.prices.worst_case_usd(request);
-    c_.budget.charge_possibly_billed(request.model, bound);
+    c_.budget.charge_possibly_billed(request.model, bound, why);
+    ++(why == Budget::Unseen::TimedOut ? timed_out_ : unreadable_);
     Completion lost;
     lost.attempts = job.attempts;
     lost.latency_s = now - t.started;
     lost.provider = "unknown";
     lost.cost_source = "unknown";
-    c_.ledger.record(request.model, lost, job.key, "timeout", bound);
+    c_.ledger.record(request.model, lost, job.key, why == Budget::Unseen::TimedOut ? "timeout" : "unreadable", bound);
   }
 
   // A 200 that we retry may still have been billed (an error during generation).
   void book_billed_retry(const Job& job, const Transfer& t, const json::Value& body, double now) {
-    const json::Value* usage = body.find("usage");
-    if (!usage || !usage->is_object()) return;
-    const json::Value* cost = usage->find("cost");
-    if (!cost || !cost->is_number() || cost->as_double() <= 0) return;
-    const ChatRequest& request = request_of(job);
     Completion billed;
-    billed.prompt_tokens = usage->get_int("prompt_tokens");
-    billed.completion_tokens = usage->get_int("completion_tokens");
-    billed.cost_usd = cost->as_double();
+    const detail::ReportedCost reported = detail::read_usage(body, billed);
+    if (!reported.cost || *reported.cost <= 0) return;
+    const ChatRequest& request = request_of(job);
+    billed.cost_usd = *reported.cost + (o_.count_upstream_cost ? reported.upstream : 0.0);
+    billed.upstream_cost_usd = reported.upstream;
     billed.cost_source = "usage";
     billed.provider = body.get_string("provider", "unknown");
     billed.generation_id = body.get_string("id");
     billed.attempts = job.attempts;
     billed.latency_s = now - t.started;
-    c_.budget.charge(request.model, billed.cost_usd, billed.cost_source);
+    charge(request.model, billed);
     c_.ledger.record(request.model, billed, job.key, "retried");
   }
 
@@ -361,11 +446,7 @@ class Batch {
     switch (d.verdict) {
       case retry::Verdict::Retry:
         if (job.attempts < o_.max_attempts) {
-          const retry::Backoff b{o_.backoff_base_s, o_.backoff_factor, o_.backoff_cap_s, o_.max_retry_after_s};
-          const double wait = retry::retry_delay(b, job.attempts, d, c_.rng);
-          log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts,
-                     c_.endpoint->scrub(d.reason), wait);
-          delayed_.push({now + wait, id});
+          delayed_.push({now + retry_wait(job, d), id});
         } else {
           fail(job, fmt::format("{} (gave up after {} attempts)", d.reason, job.attempts), status);
         }
@@ -378,11 +459,51 @@ class Batch {
         fail(job, d.reason, status);
         break;
       case retry::Verdict::FailRequest:
+        if (status == 400 && retry_with_fewer_top_logprobs(id, d.reason)) break;
         fail(job, d.reason, status);
         break;
       case retry::Verdict::Success:
         break;
     }
+  }
+
+  // Seconds before the next attempt: the server's wait when it gave one (capped, and logged), else
+  // the backoff.
+  double retry_wait(const Job& job, const retry::Decision& d) {
+    const retry::Backoff b{o_.backoff_base_s, o_.backoff_factor, o_.backoff_cap_s, o_.max_retry_after_s};
+    const double wait = retry::retry_delay(b, job.attempts, d, c_.rng);
+    if (d.server_wait_s && *d.server_wait_s > o_.max_retry_after_s && !capped_wait_) {
+      capped_wait_ = fmt::format("the server asked to wait {:.0f} s ({}); waited {:g} s at most per attempt",
+                                 *d.server_wait_s, d.server_wait_source, o_.max_retry_after_s);
+      log::warn("{}", *capped_wait_);
+    } else if (d.server_wait_s && monotonic_seconds() - last_wait_logged_ >= 5.0) {
+      last_wait_logged_ = monotonic_seconds();
+      log::info("{}: waiting {:.1f} s as the server asked ({})", c_.endpoint->scrub(d.reason), wait,
+                d.server_wait_source);
+    }
+    log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts, c_.endpoint->scrub(d.reason),
+               wait);
+    return wait;
+  }
+
+  // A 400 saying top_logprobs is above what the server allows: one more attempt with the largest
+  // value allowed, and every later request for the model is sent with it (Completion::top_logprobs_sent).
+  bool retry_with_fewer_top_logprobs(std::size_t id, const std::string& reason) {
+    Job& job = jobs_[id];
+    const ChatRequest& request = request_of(job);
+    if (job.top_logprobs_retried || !request.logprobs || !request.top_logprobs) return false;
+    const int sent = job.top_logprobs_sent.value_or(*request.top_logprobs);
+    const std::optional<int> allowed = retry::allowed_top_logprobs(reason, sent);
+    if (!allowed) return false;
+    auto [cap, first] = c_.top_logprobs_cap.emplace(request.model, *allowed);
+    if (!first) cap->second = std::min(cap->second, *allowed);
+    if (first)
+      log::warn("{} allows at most top_logprobs {} (the server said: {}); sending {} instead of {}", request.model,
+                cap->second, c_.endpoint->scrub(reason), cap->second, *request.top_logprobs);
+    job.top_logprobs_retried = true;
+    job.body.clear();  // rebuilt with the lower value
+    ready_.push_front(id);
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -470,6 +591,10 @@ class Batch {
   std::size_t awaiting_cost_ = 0;
   double started_ = 0.0;
   std::unique_ptr<ProgressLine> progress_;
+  int connect_failures_ = 0;
+  int timed_out_ = 0, unreadable_ = 0;  // attempts booked at their worst case in this batch
+  std::optional<std::string> capped_wait_;
+  double last_wait_logged_ = -1e9;
 };
 
 }  // namespace

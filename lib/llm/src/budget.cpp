@@ -24,6 +24,7 @@ void Budget::count(const std::string& model, const Completion& c) {
   ++t.requests;
   if (c.cache_hit) {
     ++t.cache_hits;
+    t.replayed_cost_usd += c.replayed_cost_usd;
     return;
   }
   t.prompt_tokens += c.prompt_tokens;
@@ -40,10 +41,10 @@ void Budget::charge(const std::string& model, double usd, const std::string& sou
   if (source == "none") ++t.cost_unknown;
 }
 
-void Budget::charge_possibly_billed(const std::string& model, double usd) {
+void Budget::charge_possibly_billed(const std::string& model, double usd, Unseen why) {
   ModelTotals& t = totals_[model];
   possibly_billed_ += usd;
-  ++t.timed_out;
+  ++(why == Unseen::TimedOut ? t.timed_out : t.unreadable);
   t.possibly_billed_usd += usd;
 }
 

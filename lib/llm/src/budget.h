@@ -32,8 +32,13 @@ class Budget {
   // Money the server confirmed, by where the figure came from ("usage", "pricing", "generation";
   // "none" counts a request whose cost stayed unknown).
   void charge(const std::string& model, double usd, const std::string& source);
-  // An attempt abandoned at the request timeout, at its worst case.
-  void charge_possibly_billed(const std::string& model, double usd);
+  // Bring-your-own-key: what the upstream provider charged (in the totals; in the spend only when
+  // the caller counted it into `charge`).
+  void note_upstream_cost(const std::string& model, double usd) { totals_[model].upstream_cost_usd += usd; }
+  // An attempt that may have been billed without a cost we could read, at its worst case: abandoned
+  // at the request timeout, or a 200 whose body could not be read.
+  enum class Unseen { TimedOut, Unreadable };
+  void charge_possibly_billed(const std::string& model, double usd, Unseen why);
 
   bool capped() const { return cap_.has_value(); }
   double spent() const { return spent_; }

@@ -9,8 +9,7 @@ namespace w2s::llm {
 namespace {
 
 ClientOptions validated(ClientOptions o) {
-  if (o.max_concurrency < 1) throw Error("max_concurrency must be at least 1");
-  if (o.max_attempts < 1) throw Error("max_attempts must be at least 1");
+  validate(o);
   o.min_concurrency = std::clamp(o.min_concurrency, 1, o.max_concurrency);
   while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
   return o;
@@ -38,6 +37,16 @@ std::map<std::string, Pricing> fetch_prices(const http::Endpoint& endpoint) {
 }
 
 }  // namespace
+
+void validate(const ClientOptions& o) {
+  if (o.max_concurrency < 1) throw Error("--max-concurrency must be at least 1");
+  if (o.requests_per_minute < 0) throw Error("--rpm must not be negative");
+  if (o.max_attempts < 1) throw Error("--max-attempts must be at least 1");
+  if (o.request_timeout_s <= 0) throw Error("--request-timeout must be positive");
+  if (o.max_cost_usd && *o.max_cost_usd < 0) throw Error("--max-cost must not be negative");
+  if (o.key_recheck_every < 0) throw Error("--key-recheck-every must not be negative");
+  if (o.no_cache && o.refresh) throw Error("--no-cache and --refresh exclude each other");
+}
 
 ClientState::ClientState(ClientOptions o)
     : options(validated(std::move(o))),

@@ -38,6 +38,11 @@ struct ClientState {
   http::TransferPool transfers;
   std::map<std::string, ModelEstimate> dry_run_estimate;
   double next_dispatch_at = 0.0;  // --rpm spacing, carried across batches
+  // The largest top_logprobs each model's server accepts, learnt from a 400 that named it.
+  std::map<std::string, int> top_logprobs_cap;
+  // Whether the endpoint ever answered (any HTTP status): until it has, failures to connect stop
+  // the client early (the endpoint is unreachable, not busy).
+  bool endpoint_answered = false;
   // Set by 401 or 402 without Retry-After (or a failed /key re-check): nothing more is sent.
   std::string stop_reason;
   std::mt19937_64 rng{std::random_device{}()};

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "internal.h"
@@ -12,31 +13,22 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-bool header_is(std::string_view line, std::string_view name) {
-  if (line.size() <= name.size() || line[name.size()] != ':') return false;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
-  return true;
-}
-
-std::string header_value(std::string_view line, std::size_t name_size) {
-  std::string_view v = line.substr(name_size + 1);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
-  return std::string(v);
-}
-
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100): start over
-    ex->retry_after.clear();
-    ex->rate_limit_reset.clear();
-  } else if (header_is(line, "retry-after")) {
-    ex->retry_after = header_value(line, 11);
-  } else if (header_is(line, "x-ratelimit-reset")) {
-    ex->rate_limit_reset = header_value(line, 17);
+    ex->rate_limit_headers.clear();
+    return size * n;
   }
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (!retry::is_rate_limit_header(name)) return size * n;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
+  ex->rate_limit_headers[std::move(name)] = std::string(value);
   return size * n;
 }
 

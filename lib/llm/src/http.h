@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rate_limit_headers.h"
 #include "w2s/llm.h"
 
 namespace w2s::llm::http {
@@ -15,8 +16,7 @@ namespace w2s::llm::http {
 // Buffers of one exchange; must outlive the easy handle's transfer.
 struct Exchange {
   std::string body;
-  std::string retry_after;
-  std::string rate_limit_reset;
+  retry::HeaderMap rate_limit_headers;  // Retry-After, X-RateLimit-*, ... (lower-case names)
   char error[CURL_ERROR_SIZE] = {};
 };
 

@@ -7,9 +7,20 @@
 
 namespace w2s::llm::detail {
 
-// Fills content, finish_reason, logprobs, usage tokens, provider, id and model from a
-// /chat/completions body already accepted by retry::classify. Returns usage.cost when reported.
-std::optional<double> parse_completion(const json::Value& body, Completion& out);
+// What a response says it cost: usage.cost, and for bring-your-own-key responses the upstream
+// provider's charge (usage.cost_details.upstream_inference_cost; 0 otherwise).
+struct ReportedCost {
+  std::optional<double> cost;
+  double upstream = 0.0;
+};
+
+// Reads a body's usage: token counts into `out`, and what it says the response cost.
+ReportedCost read_usage(const json::Value& body, Completion& out);
+
+// Fills content (text, or the text parts of a content list), reasoning, finish_reason, logprobs,
+// usage tokens, provider, id and model from a /chat/completions body already accepted by
+// retry::classify. Returns what the body says it cost.
+ReportedCost parse_completion(const json::Value& body, Completion& out);
 
 // The completion as stored in the cache, and back (the replay is marked as a $0 cache hit).
 json::Value completion_to_cache(const Completion& c);

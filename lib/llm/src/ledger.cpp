@@ -20,6 +20,8 @@ void Ledger::record(const std::string& model, const Completion& c, const std::st
   line.set("cached_tokens", c.cached_tokens);
   line.set("cost_usd", c.cost_usd);
   line.set("cost_source", c.cost_source);
+  if (c.upstream_cost_usd > 0) line.set("upstream_cost_usd", c.upstream_cost_usd);
+  if (c.replayed_cost_usd > 0) line.set("replayed_cost_usd", c.replayed_cost_usd);
   line.set("generation_id", c.generation_id);
   line.set("cache_hit", c.cache_hit);
   line.set("status", status);

@@ -20,8 +20,8 @@ class Ledger {
   Ledger(const std::filesystem::path& path, std::string tag);
 
   // One line for a completion of `model` (the model asked for). `status`: "ok", "retried" (a
-  // billed 200 whose answer was retried), "timeout" (an abandoned attempt; `possibly_billed_usd`
-  // is its worst case).
+  // billed 200 whose answer was retried), "timeout" (an abandoned attempt) or "unreadable" (a 200
+  // whose body could not be read); for the last two `possibly_billed_usd` is the worst case.
   void record(const std::string& model, const Completion& c, const std::string& request_key, std::string_view status,
               std::optional<double> possibly_billed_usd = std::nullopt);
   void sync();  // called at the end of each batch

@@ -22,15 +22,17 @@ json::Value request_body(const ChatRequest& r) {
     body.set("logprobs", true);
     if (r.top_logprobs) body.set("top_logprobs", *r.top_logprobs);
   }
-  if (!r.provider.empty()) {
-    json::Value p = json::Value::object();
-    if (!r.provider.order.empty()) p.set("order", json::Value(r.provider.order));
-    if (r.provider.allow_fallbacks) p.set("allow_fallbacks", *r.provider.allow_fallbacks);
-    if (r.provider.require_parameters) p.set("require_parameters", *r.provider.require_parameters);
-    if (!r.provider.data_collection.empty()) p.set("data_collection", r.provider.data_collection);
-    body.set("provider", p);
-  }
+  if (!r.provider.empty()) body.set("provider", options::record(r.provider));
+  if (!r.reasoning.empty()) body.set("reasoning", options::record(r.reasoning));
   return body;
+}
+
+void validate(const ReasoningOptions& r) {
+  if (r.max_tokens && *r.max_tokens < 1) throw Error("--reasoning-max-tokens must be at least 1");
+  if (!r.effort.empty() && r.max_tokens)
+    throw Error("--reasoning-effort and --reasoning-max-tokens exclude each other (OpenRouter takes one of them)");
+  if (!r.enabled && (!r.effort.empty() || r.max_tokens || r.exclude))
+    throw Error("--no-reasoning excludes the other --reasoning-* options");
 }
 
 std::string cache_key(const std::string& base_url, const ChatRequest& r) {
@@ -69,37 +71,138 @@ std::string resolve_api_key(const std::filesystem::path& key_file) {
 
 namespace detail {
 
-std::optional<double> parse_completion(const json::Value& body, Completion& out) {
-  const json::Value& choice = body.at("choices").at(0);
-  const json::Value& message = choice.at("message");
-  const json::Value* content = message.find("content");
-  out.content = content && content->is_string() ? content->as_string() : "";
-  out.finish_reason = choice.get_string("finish_reason");
-  out.logprobs.clear();
-  if (const json::Value* lp = choice.find("logprobs"); lp && lp->is_object()) {
-    if (const json::Value* tokens = lp->find("content"); tokens && tokens->is_array()) {
-      for (const auto& t : tokens->as_array()) {
-        TokenLogprob token{t.get_string("token"), t.get_double("logprob"), {}};
-        if (const json::Value* top = t.find("top_logprobs"); top && top->is_array())
-          for (const auto& alt : top->as_array())
-            token.top.push_back({alt.get_string("token"), alt.get_double("logprob")});
-        out.logprobs.push_back(std::move(token));
+namespace {
+
+void append_text(std::string& to, std::string_view text, std::string_view separator) {
+  if (text.empty()) return;
+  if (!to.empty()) to += separator;
+  to += text;
+}
+
+// The text of a thinking part: Mistral's {"type":"thinking","thinking":[{"type":"text","text":..}]},
+// or a string in "thinking" / "text" / "reasoning".
+std::string thinking_text(const json::Value& part) {
+  std::string text;
+  for (const char* field : {"thinking", "text", "reasoning"}) {
+    const json::Value* v = part.find(field);
+    if (!v) continue;
+    if (v->is_string()) append_text(text, v->as_string(), "\n");
+    if (v->is_array()) {
+      for (const auto& item : v->as_array()) {
+        if (item.is_string()) append_text(text, item.as_string(), "\n");
+        if (item.is_object()) append_text(text, item.get_string("text"), "\n");
       }
     }
+    if (!text.empty()) break;
   }
+  return text;
+}
+
+// A list of typed parts: text parts are the answer, thinking parts the reasoning; other parts
+// (images, references) are neither.
+void read_content_parts(const json::Array& parts, Completion& out) {
+  for (const auto& part : parts) {
+    if (part.is_string()) {
+      out.content += part.as_string();
+      continue;
+    }
+    if (!part.is_object()) continue;
+    const std::string type = part.get_string("type");
+    if (type == "text" || type == "output_text")
+      out.content += part.get_string("text");
+    else if (type == "thinking" || type == "reasoning")
+      append_text(out.reasoning, thinking_text(part), "\n");
+  }
+}
+
+// OpenRouter's message.reasoning; DeepSeek's, vLLM's and llama.cpp's reasoning_content; else the
+// text and summaries of OpenRouter's reasoning_details.
+void read_reasoning_fields(const json::Value& message, Completion& out) {
+  for (const char* field : {"reasoning", "reasoning_content"}) {
+    const json::Value* v = message.find(field);
+    if (v && v->is_string() && !v->as_string().empty()) {
+      append_text(out.reasoning, v->as_string(), "\n");
+      return;
+    }
+  }
+  if (const json::Value* details = message.find("reasoning_details"); details && details->is_array())
+    for (const auto& d : details->as_array())
+      if (d.is_object()) append_text(out.reasoning, d.get_string("text", d.get_string("summary")), "\n");
+}
+
+// A reasoning model served without a reasoning parser writes "<think>...</think>answer".
+void split_think_block(Completion& out) {
+  const std::size_t start = out.content.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos || out.content.compare(start, 7, "<think>") != 0) return;
+  const std::size_t close = out.content.find("</think>", start + 7);
+  const std::size_t inner_end = close == std::string::npos ? out.content.size() : close;
+  append_text(out.reasoning, std::string_view(out.content).substr(start + 7, inner_end - start - 7), "\n");
+  if (close == std::string::npos) {
+    out.content.clear();  // cut off while thinking
+    return;
+  }
+  std::string answer = out.content.substr(close + 8);
+  answer.erase(0, answer.find_first_not_of(" \t\r\n"));
+  out.content = std::move(answer);
+}
+
+void read_logprobs(const json::Value& choice, Completion& out) {
+  out.logprobs.clear();
+  const json::Value* lp = choice.find("logprobs");
+  if (!lp || !lp->is_object()) return;
+  const json::Value* tokens = lp->find("content");
+  if (!tokens || !tokens->is_array()) return;
+  for (const auto& t : tokens->as_array()) {
+    TokenLogprob token{t.get_string("token"), t.get_double("logprob"), {}};
+    if (const json::Value* top = t.find("top_logprobs"); top && top->is_array())
+      for (const auto& alt : top->as_array()) token.top.push_back({alt.get_string("token"), alt.get_double("logprob")});
+    out.logprobs.push_back(std::move(token));
+  }
+}
+
+}  // namespace
+
+ReportedCost read_usage(const json::Value& body, Completion& out) {
+  ReportedCost reported;
+  const json::Value* usage = body.find("usage");
+  if (!usage || !usage->is_object()) return reported;
+  out.prompt_tokens = usage->get_int("prompt_tokens");
+  out.completion_tokens = usage->get_int("completion_tokens");
+  if (const json::Value* d = usage->find("prompt_tokens_details"); d && d->is_object())
+    out.cached_tokens = d->get_int("cached_tokens");
+  if (const json::Value* d = usage->find("completion_tokens_details"); d && d->is_object())
+    out.reasoning_tokens = d->get_int("reasoning_tokens");
+  if (const json::Value* c = usage->find("cost"); c && c->is_number()) reported.cost = c->as_double();
+  // BYOK: the upstream provider's charge, on top of OpenRouter's fee in `cost`. Responses of keys
+  // that are not BYOK may carry the field too; then it is part of `cost` already.
+  const json::Value* byok = usage->find("is_byok");
+  const json::Value* details = usage->find("cost_details");
+  const json::Value* upstream =
+      details && details->is_object() ? details->find("upstream_inference_cost") : nullptr;
+  if (upstream && upstream->is_number() && upstream->as_double() > 0 &&
+      (!byok || (byok->is_bool() && byok->as_bool())))
+    reported.upstream = upstream->as_double();
+  return reported;
+}
+
+ReportedCost parse_completion(const json::Value& body, Completion& out) {
+  const json::Value& choice = body.at("choices").at(0);
+  const json::Value& message = choice.at("message");
+  out.content.clear();
+  out.reasoning.clear();
+  if (const json::Value* content = message.find("content")) {
+    if (content->is_string()) out.content = content->as_string();
+    if (content->is_array()) read_content_parts(content->as_array(), out);
+  }
+  read_reasoning_fields(message, out);
+  split_think_block(out);
+  out.finish_reason = choice.get_string("finish_reason");
+  read_logprobs(choice, out);
   out.provider = body.get_string("provider", "unknown");
   if (out.provider.empty()) out.provider = "unknown";
   out.generation_id = body.get_string("id");
   out.model = body.get_string("model");
-  std::optional<double> cost;
-  if (const json::Value* usage = body.find("usage"); usage && usage->is_object()) {
-    out.prompt_tokens = usage->get_int("prompt_tokens");
-    out.completion_tokens = usage->get_int("completion_tokens");
-    if (const json::Value* d = usage->find("prompt_tokens_details"); d && d->is_object())
-      out.cached_tokens = d->get_int("cached_tokens");
-    if (const json::Value* c = usage->find("cost"); c && c->is_number()) cost = c->as_double();
-  }
-  return cost;
+  return read_usage(body, out);
 }
 
 json::Value completion_to_cache(const Completion& c) {
@@ -109,7 +212,7 @@ json::Value completion_to_cache(const Completion& c) {
     for (const auto& alt : t.top) top.push_back(json::Object{{"token", alt.token}, {"logprob", alt.logprob}});
     logprobs.push_back(json::Object{{"token", t.token}, {"logprob", t.logprob}, {"top", json::Value(top)}});
   }
-  return json::Object{{"content", c.content},
+  json::Value v = json::Object{{"content", c.content},
                       {"finish_reason", c.finish_reason},
                       {"logprobs", json::Value(logprobs)},
                       {"prompt_tokens", c.prompt_tokens},
@@ -121,6 +224,12 @@ json::Value completion_to_cache(const Completion& c) {
                       {"generation_id", c.generation_id},
                       {"model", c.model},
                       {"created", now_iso8601()}};
+  // Newer fields only where they say something, so entries of plain answers stay as they were.
+  if (!c.reasoning.empty()) v.set("reasoning", c.reasoning);
+  if (c.reasoning_tokens > 0) v.set("reasoning_tokens", c.reasoning_tokens);
+  if (c.upstream_cost_usd > 0) v.set("upstream_cost_usd", c.upstream_cost_usd);
+  if (c.top_logprobs_sent) v.set("top_logprobs_sent", *c.top_logprobs_sent);
+  return v;
 }
 
 Completion completion_from_cache(const json::Value& v) {
@@ -143,6 +252,12 @@ Completion completion_from_cache(const json::Value& v) {
   c.provider = v.get_string("provider", "unknown");
   c.generation_id = v.get_string("generation_id");
   c.model = v.get_string("model");
+  c.reasoning = v.get_string("reasoning");
+  c.reasoning_tokens = v.get_int("reasoning_tokens");
+  c.upstream_cost_usd = v.get_double("upstream_cost_usd");
+  if (const json::Value* sent = v.find("top_logprobs_sent"); sent && sent->is_number())
+    c.top_logprobs_sent = static_cast<int>(sent->as_int());
+  c.replayed_cost_usd = v.get_double("cost_usd");
   c.cost_usd = 0.0;
   c.cost_source = "cache";
   c.cache_hit = true;

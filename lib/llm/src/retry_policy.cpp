@@ -4,7 +4,8 @@
 //              a top-level "error"), empty choices, malformed JSON;
 //   fail       400 bad request, 403 moderation / guardrail (with its reasons), other 4xx;
 //   stop all   401 bad key, 402 without Retry-After (credits exhausted or key limit reached).
-// Waits: Retry-After (seconds or HTTP-date), else X-RateLimit-Reset, else full-jitter backoff.
+// Waits: what the server asked for (rate_limit_headers.cpp: Retry-After, X-RateLimit-Reset, ...),
+// capped, else full-jitter backoff.
 #include "retry_policy.h"
 
 #include <curl/curl.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <initializer_list>
 
 #include <fmt/format.h>
 
@@ -43,24 +45,20 @@ std::string describe(const json::Value* body) {
   return text;
 }
 
-std::optional<double> server_wait(const AttemptOutcome& o, std::time_t now) {
-  if (!o.retry_after.empty()) {
-    if (auto s = parse_retry_after(o.retry_after, now)) return s;
-  }
-  if (!o.rate_limit_reset.empty()) {
-    char* end = nullptr;
-    double ms = std::strtod(o.rate_limit_reset.c_str(), &end);
-    if (end != o.rate_limit_reset.c_str() && ms > 0) {
-      double s = ms / 1000.0 - static_cast<double>(now);
-      return std::max(0.0, s);
+Decision retry(std::string reason, bool slow_down = false, const AttemptOutcome* waits_from = nullptr,
+               std::time_t now = 0) {
+  Decision d{Verdict::Retry, std::move(reason), slow_down, std::nullopt, {}};
+  if (waits_from) {
+    if (std::optional<ServerWait> wait = server_wait(waits_from->headers, now)) {
+      d.server_wait_s = wait->seconds;
+      d.server_wait_source = std::move(wait->source);
     }
   }
-  return std::nullopt;
+  return d;
 }
 
-Decision retry(std::string reason, bool slow_down = false, std::optional<double> wait = {}) {
-  return Decision{Verdict::Retry, std::move(reason), slow_down, wait};
-}
+Decision fail_request(std::string reason) { return Decision{Verdict::FailRequest, std::move(reason), false, {}, {}}; }
+Decision stop_dispatch(std::string reason) { return Decision{Verdict::StopDispatch, std::move(reason), false, {}, {}}; }
 
 Decision classify_ok_body(const json::Value* body) {
   if (!body || !body->is_object()) return retry("malformed JSON in a 200 response");
@@ -81,18 +79,6 @@ Decision classify_ok_body(const json::Value* body) {
 
 }  // namespace
 
-std::optional<double> parse_retry_after(std::string_view value, std::time_t now) {
-  std::string v(value);
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
-  if (v.empty()) return std::nullopt;
-  char* end = nullptr;
-  double seconds = std::strtod(v.c_str(), &end);
-  if (end && *end == '\0' && std::isfinite(seconds)) return std::max(0.0, seconds);
-  std::time_t when = curl_getdate(v.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  return std::max(0.0, static_cast<double>(when - now));
-}
-
 Decision classify(const AttemptOutcome& o, std::time_t now) {
   if (o.transport_error != 0) {
     return retry(o.transport_error == CURLE_OPERATION_TIMEDOUT
@@ -104,35 +90,68 @@ Decision classify(const AttemptOutcome& o, std::time_t now) {
   const std::string what = describe(o.body);
   switch (s) {
     case 400:
-      return {Verdict::FailRequest, "bad request (400): " + what, false, {}};
+      return fail_request("bad request (400): " + what);
     case 401:
-      return {Verdict::StopDispatch,
-              "API key rejected (401): " + what +
-                  " (check $OPENROUTER_API_KEY or --api-key-file)",
-              false,
-              {}};
+      return stop_dispatch("API key rejected (401): " + what + " (check $OPENROUTER_API_KEY or --api-key-file)");
     case 402:
-      if (!o.retry_after.empty())
-        return retry("in-flight spending budget (402): " + what, true, server_wait(o, now));
-      return {Verdict::StopDispatch, "credits exhausted or key limit reached (402): " + what,
-              false, {}};
+      if (o.headers.count("retry-after") || o.headers.count("retry-after-ms"))
+        return retry("in-flight spending budget (402): " + what, true, &o, now);
+      return stop_dispatch("credits exhausted or key limit reached (402): " + what);
     case 403:
-      return {Verdict::FailRequest, "refused by moderation or policy (403): " + what, false, {}};
+      return fail_request("refused by moderation or policy (403): " + what);
     case 408:
-      return retry("request timeout (408): " + what, false, server_wait(o, now));
+      return retry("request timeout (408): " + what, false, &o, now);
     case 429:
-      return retry("rate limited (429): " + what, true, server_wait(o, now));
+      return retry("rate limited (429): " + what, true, &o, now);
     default:
       break;
   }
-  if (s >= 500) return retry(fmt::format("server error ({}): {}", s, what), false, server_wait(o, now));
-  return {Verdict::FailRequest, fmt::format("HTTP {}: {}", s, what), false, {}};
+  if (s >= 500) return retry(fmt::format("server error ({}): {}", s, what), false, &o, now);
+  return fail_request(fmt::format("HTTP {}: {}", s, what));
 }
 
 double retry_delay(const Backoff& b, int retry, const Decision& d, std::mt19937_64& rng) {
   if (d.server_wait_s) return std::min(*d.server_wait_s, b.max_server_wait_s);
   const double ceiling = std::min(b.cap_s, b.base_s * std::pow(b.factor, std::max(0, retry - 1)));
   return std::uniform_real_distribution<double>(0.0, ceiling)(rng);
+}
+
+namespace {
+
+// The number after the first of `markers` found in `text` (lower case), e.g. "max allowed: 5".
+std::optional<int> number_after(const std::string& text, std::initializer_list<std::string_view> markers) {
+  for (std::string_view marker : markers) {
+    const std::size_t at = text.find(marker);
+    if (at == std::string::npos) continue;
+    std::size_t i = at + marker.size();
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && i < at + marker.size() + 8) ++i;
+    if (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) return std::atoi(text.c_str() + i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int> allowed_top_logprobs(std::string_view error_message, int sent) {
+  std::string text(error_message);
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (text.find("logprobs") == std::string::npos) return std::nullopt;
+  //   vLLM        "Requested sample logprobs of 20, which is greater than max allowed: 5"
+  //   old vLLM    "Cannot request more than 5 logprobs."
+  //   Azure       "Invalid value for 'top_logprobs': must be less than or equal to 5."
+  //   DashScope   "Invalid 'top_logprobs': 20. Expected an integer in range [0, 5]"
+  //   Together    "5 is greater than the maximum of 1 - 'logprobs'"
+  std::optional<int> allowed = number_after(text, {"max allowed", "more than", "less than or equal to",
+                                                   "maximum of", "at most", "<=", "range [0,", "between 0 and"});
+  if (!allowed) {
+    const bool too_many = text.find("greater") != std::string::npos || text.find("exceed") != std::string::npos ||
+                          text.find("range") != std::string::npos || text.find("maximum") != std::string::npos ||
+                          text.find("too many") != std::string::npos || text.find("invalid") != std::string::npos;
+    if (!too_many) return std::nullopt;
+    allowed = 5;  // the most common cap (vLLM's old default, Azure, several providers)
+  }
+  if (*allowed < 0 || *allowed >= sent) return std::nullopt;
+  return *allowed;
 }
 
 }  // namespace w2s::llm::retry

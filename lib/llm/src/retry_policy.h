@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "rate_limit_headers.h"
 #include "w2s/core.h"
 
 namespace w2s::llm::retry {
@@ -17,8 +18,7 @@ struct AttemptOutcome {
   int transport_error = 0;         // CURLcode; 0 when a complete HTTP response arrived
   std::string transport_message;   // curl's description of transport_error
   long status = 0;                 // HTTP status (0 when transport_error != 0)
-  std::string retry_after;         // Retry-After header, "" when absent
-  std::string rate_limit_reset;    // X-RateLimit-Reset header (ms since the epoch), "" when absent
+  HeaderMap headers;               // Retry-After and rate-limit headers (rate_limit_headers.h)
   const json::Value* body = nullptr;  // parsed body; nullptr when it was not valid JSON
 };
 
@@ -34,12 +34,10 @@ struct Decision {
   std::string reason;               // for the user; empty on success
   bool slow_down = false;           // 429 / in-flight 402: lower the concurrency window
   std::optional<double> server_wait_s;  // wait the server asked for (Retry-After / reset)
+  std::string server_wait_source;       // the header it came from, for the log
 };
 
 Decision classify(const AttemptOutcome& outcome, std::time_t now);
-
-// Retry-After: delta-seconds ("2", "0.5") or an HTTP-date. nullopt when unparseable.
-std::optional<double> parse_retry_after(std::string_view value, std::time_t now);
 
 struct Backoff {
   double base_s = 1.0;
@@ -52,5 +50,10 @@ struct Backoff {
 // gave one (capped at max_server_wait_s), else full jitter U(0, min(cap, base * factor^(retry-1))).
 double retry_delay(const Backoff& backoff, int retry, const Decision& decision,
                    std::mt19937_64& rng);
+
+// A 400 whose message says `top_logprobs` (or `logprobs`) is above the server's limit, as vLLM,
+// Azure, DashScope and other providers send it: the largest value allowed, when it is below
+// `sent` (5 when the message names no number). nullopt for any other message.
+std::optional<int> allowed_top_logprobs(std::string_view error_message, int sent);
 
 }  // namespace w2s::llm::retry

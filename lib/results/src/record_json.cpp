@@ -24,6 +24,8 @@ Value cost_json(const ModelCost& c) {
   v.set("requests", c.requests);
   v.set("cache_hits", c.cache_hits);
   v.set("failed_requests", c.failed_requests);
+  if (c.replayed_usd > 0) v.set("replayed_usd", c.replayed_usd);
+  if (c.upstream_usd > 0) v.set("upstream_usd", c.upstream_usd);
   return v;
 }
 
@@ -35,6 +37,8 @@ ModelCost cost_from(const Value& v) {
   c.requests = v.at("requests").as_int();
   c.cache_hits = v.at("cache_hits").as_int();
   c.failed_requests = v.at("failed_requests").as_int();
+  c.replayed_usd = v.get_double("replayed_usd");
+  c.upstream_usd = v.get_double("upstream_usd");
   return c;
 }
 
@@ -92,6 +96,9 @@ Value prediction_json(const Prediction& p) {
   }
   if (p.label_used) v.set("label_used", *p.label_used);
   if (p.raw_completion) v.set("raw_completion", *p.raw_completion);
+  if (p.reasoning) v.set("reasoning", *p.reasoning);
+  if (p.reasoning_tokens) v.set("reasoning_tokens", *p.reasoning_tokens);
+  if (p.finish_reason) v.set("finish_reason", *p.finish_reason);
   if (p.error) v.set("error", *p.error);
   return v;
 }
@@ -107,6 +114,9 @@ Prediction prediction_from(const Value& v) {
     for (const auto& [option, prob] : probs->as_object()) p.probabilities[option] = prob.as_double();
   p.label_used = opt_double(v, "label_used");
   p.raw_completion = opt_string(v, "raw_completion");
+  p.reasoning = opt_string(v, "reasoning");
+  if (const Value* t = v.find("reasoning_tokens"); t && !t->is_null()) p.reasoning_tokens = t->as_int();
+  p.finish_reason = opt_string(v, "finish_reason");
   p.error = opt_string(v, "error");
   return p;
 }

@@ -17,7 +17,9 @@
 // .flag(...) names another one; the cache key uses `name` unless .key_as(...) says otherwise.
 // Member types: bool, integers, double, std::string, std::filesystem::path, enums (their names
 // come from `names_of(E{})`, found by argument-dependent lookup), std::optional and std::vector
-// of those, std::array<double, N>; and described structs (group / merge).
+// of those, std::array<double, N>; and described structs (group / merge). Any other value type
+// declares, beside it, `option_from_text(std::string_view, T&)`, `option_to_text(const T&)` and
+// `option_to_json(const T&)` (found by argument-dependent lookup), and an operator==.
 //
 // complete() says whether every member of the struct is in the list; each module's tests assert
 // it for each of its structs, so a member added without a field-list line fails a test.
@@ -100,6 +102,11 @@ template <class T, std::size_t N>
 struct is_array<std::array<T, N>> : std::true_type {};
 template <class>
 inline constexpr bool unsupported = false;
+template <class T, class = void>
+struct has_text_hooks : std::false_type {};
+template <class T>
+struct has_text_hooks<T, std::void_t<decltype(option_from_text(std::declval<std::string_view>(), std::declval<T&>()))>>
+    : std::true_type {};
 
 template <class T>
 json::Value to_json(const T& v) {
@@ -113,6 +120,8 @@ json::Value to_json(const T& v) {
     return names_of(T{}).name(v);
   } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
     return v.string();
+  } else if constexpr (has_text_hooks<T>::value) {
+    return option_to_json(v);
   } else {
     return json::Value(v);
   }
@@ -134,6 +143,8 @@ std::string to_text(const T& v) {
     return v.string();
   } else if constexpr (std::is_same_v<T, std::string>) {
     return v;
+  } else if constexpr (has_text_hooks<T>::value) {
+    return option_to_text(v);
   } else {
     return fmt::format("{}", v);
   }
@@ -166,6 +177,8 @@ void from_text(std::string_view text, T& out) {
     out = static_cast<T>(parse_number(text));
   } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path>) {
     out = T(std::string(text));
+  } else if constexpr (has_text_hooks<T>::value) {
+    option_from_text(text, out);
   } else {
     static_assert(unsupported<T>, "unsupported option type");
   }

@@ -179,6 +179,25 @@ struct TruthfulQaOptions {
   bool allow_download = true;
 };
 
+// Flags (w2s baseline / gold-sweep / weak-sweep) and the recorded config.
+inline const options::Fields<TruthfulQaOptions>& option_fields(const TruthfulQaOptions*) {
+  using T = TruthfulQaOptions;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<T>()
+          .add("variant", &T::variant, "TruthfulQA variant: mc1-4-local, binary-local, mc1-full, mc1-jsonl",
+               kFlag | kRecord)
+          .add("data_dir", &T::data_dir, "data folder (default: $W2S_DATA_DIR, then ./data)", kFlag | kRecord)
+          .add("dataset_file", &T::dataset_file, "JSONL of {question, choices, label} (variant mc1-jsonl)",
+               kFlag | kRecord)
+          .add("test_size", &T::test_size, "test questions (rest: train)", kFlag | kRecord)
+          .add("seed", &T::seed, "split / option-shuffle seed", kFlag | kRecord)
+          .flag("data-seed")
+          .add("allow_download", &T::allow_download, "fetch missing public files (tests switch it off)",
+               options::kNone);
+  return fields;
+}
+
 // Loads the variant's source file(s) (see ensure_data_file), builds the items, formats them and
 // splits: PyRandom(seed).sample(all, len(all)); test = first test_size, train = the rest.
 // Throws w2s::Error for an unknown variant, a bad file, or test_size > number of questions.

@@ -30,6 +30,7 @@
 #include "w2s/core.h"
 #include "w2s/data.h"
 #include "w2s/llm.h"
+#include "w2s/options.h"
 #include "w2s/results.h"
 
 namespace w2s::icl {
@@ -56,8 +57,7 @@ std::vector<llm::Message> build_messages(const std::vector<Shot>& shots, std::st
 // ---------------------------------------------------------------------------------------------
 
 enum class ParserKind { Strict, Reference };
-const char* parser_name(ParserKind p);          // "strict" | "reference"
-ParserKind parse_parser_kind(std::string_view s);  // throws w2s::Error on other names
+const options::NameTable<ParserKind>& names_of(ParserKind);  // "strict" | "reference"
 
 // The reference's extract_answer_letter, bit for bit, with Python's Unicode semantics for
 // strip(), \s, \b and isupper(). Returns "" when no rule fires. Invalid UTF-8 bytes are read as
@@ -101,18 +101,22 @@ std::optional<double> ovr_auroc(const std::vector<results::Prediction>& predicti
 // ---------------------------------------------------------------------------------------------
 
 enum class ScoreMode { Text, Logprobs };
-const char* score_mode_name(ScoreMode s);          // "text" | "logprobs"
-ScoreMode parse_score_mode(std::string_view s);
+const options::NameTable<ScoreMode>& names_of(ScoreMode);  // "text" | "logprobs"
 
 // What a failed request (no completion after the client's retries) does to the metrics.
 enum class FailedPolicy { Wrong, Exclude };
-const char* failed_policy_name(FailedPolicy f);    // "wrong" | "exclude"
-FailedPolicy parse_failed_policy(std::string_view s);
+const options::NameTable<FailedPolicy>& names_of(FailedPolicy);  // "wrong" | "exclude"
 
 struct Pair {
   std::string weak;
   std::string strong;
+  friend bool operator==(const Pair& a, const Pair& b) { return a.weak == b.weak && a.strong == b.strong; }
 };
+// One pair as an option value: "weak:strong", or "weak->strong" for ids that contain ':'
+// ("x/y:free"); throws w2s::Error naming the bad item. Recorded as {"weak", "strong"}.
+void option_from_text(std::string_view text, Pair& pair);
+std::string option_to_text(const Pair& pair);
+json::Value option_to_json(const Pair& pair);
 
 // The reference study: 8B, 70B, Qwen-72B; the six pairs in the reference's order; the notebook
 // shot list 0,2,4,8,16,32,64.
@@ -120,39 +124,95 @@ std::vector<std::string> default_models();
 std::vector<Pair> default_pairs();
 std::vector<int> default_shots();
 
-// "w1:s1,w2:s2". Items with more than one ':' (ids like "x/y:free") must use "w->s" instead.
-// Throws w2s::Error naming the bad item.
+// "w1:s1,w2:s2,w3->s3". Throws w2s::Error naming the bad item, or when there is none.
 std::vector<Pair> parse_pairs(std::string_view text);
-// "0,2,4"; non-negative, duplicates removed, ascending. Throws on bad numbers.
-std::vector<int> parse_shots(std::string_view text);
+
+// What is sent with every request [REF §6].
+struct Sampling {
+  double temperature = 0.0;
+  int max_tokens = 100;
+  std::optional<std::int64_t> seed;
+  std::optional<double> top_p;
+  // With score logprobs: the top_logprobs asked for (0..20; 20 when unset). A server that allows
+  // fewer gets its largest allowed value instead (the client's one automatic retry); the records
+  // then say what was sent.
+  std::optional<int> top_logprobs;
+  llm::ReasoningOptions reasoning;  // reasoning models: OpenRouter's `reasoning` object, when set
+  llm::ProviderRouting routing;     // OpenRouter's `provider` object, when set
+};
+inline const options::Fields<Sampling>& option_fields(const Sampling*) {
+  using S = Sampling;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<S>()
+          .add("temperature", &S::temperature, "sampling temperature", kFlag | kRecord)
+          .add("max_tokens", &S::max_tokens, "completion token limit", kFlag | kRecord)
+          .add("seed", &S::seed, "sampling seed sent to the API (where supported)", kFlag | kRecord)
+          .add("top_p", &S::top_p, "nucleus sampling top_p", kFlag | kRecord)
+          .add("top_logprobs", &S::top_logprobs,
+               "with --score logprobs: alternatives asked for per token, 0-20 (default 20; a server that allows "
+               "fewer gets its largest allowed value, recorded in the config)",
+               kFlag | kRecord)
+          .omit_unset()
+          .group("reasoning", &S::reasoning, option_fields(static_cast<const llm::ReasoningOptions*>(nullptr)),
+                 kFlag | kRecord)
+          .when([](const S& s) { return !s.reasoning.empty(); })
+          .group("provider", &S::routing, option_fields(static_cast<const llm::ProviderRouting*>(nullptr)),
+                 kFlag | kRecord)
+          .when([](const S& s) { return !s.routing.empty(); });
+  return fields;
+}
 
 struct Config {
+  // The command: "baseline", "gold-sweep", "weak-sweep" (set by the run functions; it decides
+  // which of models, pairs and shots the records carry).
+  std::string experiment;
   std::string run_name = "icl";
   std::filesystem::path results_dir = "results";
   data::TruthfulQaOptions dataset;
   std::vector<std::string> models = default_models();  // baseline, gold-sweep
   std::vector<Pair> pairs = default_pairs();           // weak-sweep
-  std::vector<int> shots = default_shots();            // gold-sweep, weak-sweep
+  std::vector<int> shots = default_shots();            // gold-sweep, weak-sweep (sorted, once each, when run)
   ParserKind parser = ParserKind::Strict;
   ScoreMode score = ScoreMode::Text;
   FailedPolicy failed_policy = FailedPolicy::Wrong;
-  // Sampling (docs/reference-behaviour.md §6)
-  double temperature = 0.0;
-  int max_tokens = 100;
-  std::optional<std::int64_t> seed;
-  std::optional<double> top_p;
-  llm::ProviderRouting routing;
-  // Dry run: the provider answers only from its cache and fails the rest with "dry run" (see
-  // llm::ClientOptions::dry_run); no record is written.
-  bool dry_run = false;
-  // Called with each batch before it is sent (e.g. to print the client's cost estimate).
-  std::function<void(const std::vector<llm::ChatRequest>&)> before_batch;
-  // Recorded verbatim in every record's config (e.g. the client's base URL, cache, budget);
-  // must not hold secrets.
-  json::Value client = json::Value::object();
+  Sampling sampling;
+  // The client that answers (its dry_run makes the experiments write nothing); recorded without
+  // the key. The run functions take the Provider itself as an argument.
+  llm::ClientOptions client;
 };
+// The flags of the three commands (each binds those it has), and the recorded config.
+inline const options::Fields<Config>& option_fields(const Config*) {
+  using C = Config;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<C>()
+          .add("experiment", &C::experiment, "", kRecord)
+          .add("run_name", &C::run_name, "records go to <results-dir>/<run-name>/", kFlag | kRecord)
+          .add("results_dir", &C::results_dir, "results folder", kFlag | kRecord)
+          .group("dataset", &C::dataset, option_fields(static_cast<const data::TruthfulQaOptions*>(nullptr)),
+                 kFlag | kRecord)
+          .add("models", &C::models, "model ids, comma-separated", kFlag | kRecord)
+          .when([](const C& c) { return c.experiment == "baseline" || c.experiment == "gold-sweep"; })
+          .add("pairs", &C::pairs, "weak:strong model pairs, comma-separated (weak->strong for ids containing ':')",
+               kFlag | kRecord)
+          .when([](const C& c) { return c.experiment == "weak-sweep"; })
+          .add("shots", &C::shots, "few-shot counts N (shots are train[0:N], nested)", kFlag | kRecord)
+          .when([](const C& c) { return c.experiment != "baseline"; })
+          .add("parser", &C::parser,
+               "answer parser: strict (an option letter or a parse failure) or reference (bit-exact reference chain)",
+               kFlag | kRecord)
+          .add("score", &C::score,
+               "text, or logprobs (first-token top_logprobs over the option letters: probabilities, AUROC)",
+               kFlag | kRecord)
+          .add("failed_policy", &C::failed_policy, "failed requests count as wrong, or are excluded from the accuracy",
+               kFlag | kRecord)
+          .group("sampling", &C::sampling, option_fields(static_cast<const Sampling*>(nullptr)), kFlag | kRecord)
+          .group("client", &C::client, option_fields(static_cast<const llm::ClientOptions*>(nullptr)),
+                 kFlag | kRecord);
+  return fields;
+}
 
-// The resolved configuration as recorded in result records (`experiment` names the command).
 json::Value config_to_json(const Config& config, std::string_view experiment);
 
 // ---------------------------------------------------------------------------------------------
@@ -181,7 +241,8 @@ RunSummary run_baseline(const Config& config, const data::TruthfulQa& dataset, l
 RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
 // Weak labels are computed once per weak model over train[0:max shots] and saved; an existing
 // weak-labels record made with the same model, data, sampling, parser and score mode that covers
-// max shots is reused without requests.
+// max shots is reused without requests. When a weak model's labelling request failed, the sweep
+// stops (throws w2s::Error saying how to resume) before building any prompt from its labels.
 RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
 
 // Writes the reference's own result files (docs/reference-behaviour.md §8) for the records listed in
@@ -195,7 +256,12 @@ std::vector<std::filesystem::path> write_reference_files(const RunSummary& summa
                                                          const std::filesystem::path& dir);
 
 // Console table: experiment, model / pair, shots, accuracy, answered accuracy, parse failures,
-// failed, cost, cache hits, then the run's total cost.
+// answers cut off at max_tokens, failed, cost, cache hits; then the run's total cost (and what the
+// answers replayed from the cache cost when first paid), and cut_off_warning() when it applies.
 std::string format_summary(const RunSummary& summary);
+
+// "N answers were cut off at max_tokens by reasoning — raise --max-tokens or ..." when reasoning
+// used up max_tokens before any answer came (metrics.extra.cut_off_by_reasoning); "" otherwise.
+std::string cut_off_warning(const RunSummary& summary);
 
 }  // namespace w2s::icl

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "w2s/core.h"
+#include "w2s/options.h"
 
 namespace w2s::llm {
 
@@ -35,16 +36,70 @@ struct Message {
   std::string content;
 };
 
-// OpenRouter provider routing (`provider` object); ignored by other endpoints.
+// OpenRouter provider routing (`provider` object); ignored by other endpoints. Only what differs
+// from OpenRouter's defaults is sent.
 struct ProviderRouting {
   std::vector<std::string> order;
-  std::optional<bool> allow_fallbacks;
-  std::optional<bool> require_parameters;
+  bool allow_fallbacks = true;
+  bool require_parameters = false;
   std::string data_collection;  // "", "allow" or "deny"
-  bool empty() const {
-    return order.empty() && !allow_fallbacks && !require_parameters && data_collection.empty();
-  }
+  bool empty() const { return order.empty() && allow_fallbacks && !require_parameters && data_collection.empty(); }
 };
+// Its flags, and its `provider` object (the wire body and the recorded config): the set fields only.
+inline const options::Fields<ProviderRouting>& option_fields(const ProviderRouting*) {
+  using P = ProviderRouting;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<P>()
+          .add("order", &P::order, "OpenRouter providers to try, in order (comma-separated)", kFlag | kRecord)
+          .flag("provider-order")
+          .when([](const P& p) { return !p.order.empty(); })
+          .add("allow_fallbacks", &P::allow_fallbacks, "OpenRouter: only the providers in --provider-order",
+               kFlag | kRecord)
+          .flag_turns_off("no-fallbacks")
+          .when([](const P& p) { return !p.allow_fallbacks; })
+          .add("require_parameters", &P::require_parameters,
+               "OpenRouter: only providers supporting every parameter sent", kFlag | kRecord)
+          .when([](const P& p) { return p.require_parameters; })
+          .add("data_collection", &P::data_collection, "OpenRouter: allow or deny providers that may store prompts",
+               kFlag | kRecord)
+          .when([](const P& p) { return !p.data_collection.empty(); });
+  return fields;
+}
+
+// OpenRouter's `reasoning` request object, for reasoning models: how much to think (effort or a
+// token budget, not both), whether the reasoning text comes back (exclude), or no reasoning at all
+// (enabled = false). Empty: the field is not sent (and cache keys are those of plain requests).
+struct ReasoningOptions {
+  std::string effort;             // "", or e.g. "minimal", "low", "medium", "high"
+  std::optional<int> max_tokens;  // reasoning token budget
+  bool exclude = false;           // true: think, but do not return the reasoning text
+  bool enabled = true;            // false: no reasoning ("enabled": false is sent)
+  bool empty() const { return effort.empty() && !max_tokens && !exclude && enabled; }
+};
+// Its flags, and its `reasoning` object (the wire body and the recorded config): the set fields only.
+inline const options::Fields<ReasoningOptions>& option_fields(const ReasoningOptions*) {
+  using R = ReasoningOptions;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<R>()
+          .add("effort", &R::effort, "reasoning models: reasoning effort (minimal, low, medium, high)", kFlag | kRecord)
+          .flag("reasoning-effort")
+          .when([](const R& r) { return !r.effort.empty(); })
+          .add("max_tokens", &R::max_tokens, "reasoning models: reasoning token budget", kFlag | kRecord)
+          .flag("reasoning-max-tokens")
+          .omit_unset()
+          .add("exclude", &R::exclude, "reasoning models: think, but do not return the reasoning text", kFlag | kRecord)
+          .flag("reasoning-exclude")
+          .when([](const R& r) { return r.exclude; })
+          .add("enabled", &R::enabled, "reasoning models: no reasoning at all", kFlag | kRecord)
+          .flag_turns_off("no-reasoning")
+          .when([](const R& r) { return !r.enabled; });
+  return fields;
+}
+// Throws w2s::Error for combinations OpenRouter does not take (an effort and a budget; no
+// reasoning together with any other reasoning option; a budget below 1).
+void validate(const ReasoningOptions& reasoning);
 
 struct ChatRequest {
   std::string model;
@@ -57,6 +112,7 @@ struct ChatRequest {
   bool logprobs = false;
   std::optional<int> top_logprobs;  // 0..20, needs logprobs
   ProviderRouting provider;
+  ReasoningOptions reasoning;
 };
 
 struct TopLogprob {
@@ -72,14 +128,28 @@ struct TokenLogprob {
 
 struct Completion {
   bool ok = false;                  // false: failed for good (see error)
-  std::string content;              // message content ("" when null)
-  std::string finish_reason;
+  // The answer: message content, or the text parts of a content list ("" when null). Reasoning
+  // never lands here (docs/openrouter-client.md, "Response shapes").
+  std::string content;
+  // The model's reasoning: message.reasoning / reasoning_content / reasoning_details, thinking
+  // parts of a content list, or a leading <think>...</think> block of the content.
+  std::string reasoning;
+  std::int64_t reasoning_tokens = 0;  // usage.completion_tokens_details.reasoning_tokens
+  std::string finish_reason;          // "stop", "length" (cut off at max_tokens), ...
   std::vector<TokenLogprob> logprobs;  // per generated token, when requested and returned
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   std::int64_t cached_tokens = 0;
   double cost_usd = 0.0;            // what this call cost us now (0 for a cache replay)
   std::string cost_source;          // "usage" | "pricing" | "generation" | "none" | "cache"
+  // Bring-your-own-key: what the upstream provider charged (usage.cost_details.
+  // upstream_inference_cost); part of cost_usd only with ClientOptions::count_upstream_cost.
+  double upstream_cost_usd = 0.0;
+  // A cache replay: what the response cost when it was first paid (0 otherwise).
+  double replayed_cost_usd = 0.0;
+  // Set when the server capped top_logprobs (a 400 naming it) and the request was sent with this
+  // lower value instead.
+  std::optional<int> top_logprobs_sent;
   std::string provider;             // upstream provider name, "unknown" when not reported
   std::string generation_id;
   std::string model;                // model id the server reports
@@ -112,6 +182,11 @@ inline constexpr const char* kOpenRouterBaseUrl = "https://openrouter.ai/api/v1"
 
 // What to do when GET /key reports a remaining limit below the batch's worst-case estimate.
 enum class KeyCheck { Stop, Warn, Off };
+inline const options::NameTable<KeyCheck>& names_of(KeyCheck) {
+  static const options::NameTable<KeyCheck> names{
+      "key check", {{KeyCheck::Stop, "stop"}, {KeyCheck::Warn, "warn"}, {KeyCheck::Off, "off"}}};
+  return names;
+}
 
 struct ClientOptions {
   // Endpoint: OpenRouter, or any OpenAI-compatible server (llama.cpp, vLLM, Ollama: ".../v1").
@@ -139,6 +214,9 @@ struct ClientOptions {
   // Budget. max_cost_usd: hard cap on this client's spend (USD, all batches together); in-flight
   // requests count at their worst-case cost (prompt estimate + max_tokens x completion price).
   std::optional<double> max_cost_usd;
+  // Bring-your-own-key responses: add what the upstream provider charged
+  // (usage.cost_details.upstream_inference_cost) to the cost, the totals and the --max-cost spend.
+  bool count_upstream_cost = false;
   KeyCheck key_check = KeyCheck::Stop;
   // GET /key again after every this many billed requests of a batch (0: only before the batch).
   // When limit_remaining falls below the worst case of what is still to send or in flight,
@@ -163,6 +241,59 @@ struct ClientOptions {
   bool progress = true;  // progress line on stderr (redrawn on a terminal, periodic otherwise)
   bool verify_tls = true;
 };
+
+// The command line (apps/w2s binds it), and what the records say about the client (never the key).
+inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*) {
+  using C = ClientOptions;
+  using options::kFlag, options::kRecord, options::kNone;
+  static const auto fields =
+      options::Fields<C>()
+          .add("base_url", &C::base_url, "endpoint base URL (e.g. http://127.0.0.1:8080/v1 for llama.cpp)",
+               kFlag | kRecord)
+          .add("api_key", &C::api_key, "", kNone)
+          .add("api_key_file", &C::api_key_file, "file holding the API key (default: $OPENROUTER_API_KEY)", kFlag)
+          .add("max_concurrency", &C::max_concurrency, "requests in flight at most", kFlag)
+          .add("min_concurrency", &C::min_concurrency, "", kNone)
+          .add("adaptive_concurrency", &C::adaptive_concurrency, "keep the concurrency fixed on 429", kFlag)
+          .flag_turns_off("no-adaptive-concurrency")
+          .add("requests_per_minute", &C::requests_per_minute, "requests per minute at most (0: no limit)", kFlag)
+          .flag("rpm")
+          .add("max_attempts", &C::max_attempts, "attempts per request, the first included", kFlag | kRecord)
+          .add("backoff_base_s", &C::backoff_base_s, "", kNone)
+          .add("backoff_factor", &C::backoff_factor, "", kNone)
+          .add("backoff_cap_s", &C::backoff_cap_s, "", kNone)
+          .add("max_retry_after_s", &C::max_retry_after_s, "", kNone)
+          .add("request_timeout_s", &C::request_timeout_s, "seconds per attempt", kFlag)
+          .flag("request-timeout")
+          .add("connect_timeout_s", &C::connect_timeout_s, "", kNone)
+          .add("max_cost_usd", &C::max_cost_usd,
+               "hard budget in USD for this run (in-flight requests count at their worst-case cost)", kFlag | kRecord)
+          .flag("max-cost")
+          .add("count_upstream_cost", &C::count_upstream_cost,
+               "bring-your-own-key: add what the upstream provider charged to the cost, the totals and --max-cost",
+               kFlag | kRecord)
+          .add("key_check", &C::key_check,
+               "GET /key before sending: what to do when the key's remaining limit is below the estimate", kFlag)
+          .add("key_recheck_every", &C::key_recheck_every,
+               "GET /key again every N billed requests of a batch (0: only before the batch)", kFlag)
+          .add("generation_wait_s", &C::generation_wait_s, "", kNone)
+          .add("dry_run", &C::dry_run, "estimate tokens and cost from /models pricing; send nothing", kFlag)
+          .add("cache_dir", &C::cache_dir, "response cache (llm-cache.sqlite) and default ledger directory",
+               kFlag | kRecord)
+          .add("no_cache", &C::no_cache, "neither read nor write the response cache", kFlag | kRecord)
+          .add("refresh", &C::refresh, "ignore cached responses and overwrite them", kFlag | kRecord)
+          .add("ledger_path", &C::ledger_path, "cost ledger JSONL (default: <cache-dir>/ledger.jsonl)", kFlag)
+          .flag("ledger")
+          .add("ledger_tag", &C::ledger_tag, "", kNone)
+          .add("progress", &C::progress, "no progress line on stderr", kFlag)
+          .flag_turns_off("no-progress")
+          .add("verify_tls", &C::verify_tls, "", kNone);
+  return fields;
+}
+
+// Throws w2s::Error naming the flag for a value the client cannot work with (--max-concurrency 0,
+// a negative --rpm, --no-cache with --refresh, ...). The client's constructor calls it.
+void validate(const ClientOptions& options);
 
 // Per-model USD prices per token from GET /models (parsed from decimal strings).
 struct Pricing {
@@ -194,10 +325,14 @@ struct ModelTotals {
   double cost_from_pricing = 0.0; // /models pricing x tokens (usage.cost absent)
   double cost_from_generation = 0.0;  // GET /generation total_cost (neither of the above)
   std::int64_t cost_unknown = 0;  // requests with none of them (e.g. a local server): counted as $0
-  // Attempts abandoned at --request-timeout: the server may have finished and billed them, and no
-  // cost comes back. possibly_billed_usd is their worst case (prompt + max tokens at /models
-  // prices; 0 where there is no price); it counts against --max-cost but not in cost_usd.
+  double upstream_cost_usd = 0.0;  // BYOK upstream charges (in cost_usd only with count_upstream_cost)
+  double replayed_cost_usd = 0.0;  // what the cache hits cost when they were first paid
+  // Attempts abandoned at --request-timeout (timed_out), and 200 responses whose body could not be
+  // read (unreadable): the server may have finished and billed them, and no cost comes back.
+  // possibly_billed_usd is their worst case (prompt + max tokens at /models prices; 0 where there
+  // is no price); it counts against --max-cost but not in cost_usd.
   std::int64_t timed_out = 0;
+  std::int64_t unreadable = 0;
   double possibly_billed_usd = 0.0;
 };
 
@@ -241,7 +376,9 @@ class OpenRouterClient : public Provider {
 
   // See Provider::run_batch. Runs on the calling thread; not reentrant. Before sending, checks
   // GET /key (OpenRouter only, per options.key_check) and throws w2s::Error when the remaining
-  // key limit is below the batch's worst-case estimate, or when the key is rejected (401).
+  // key limit is below the batch's worst-case estimate, or when the key is rejected (401). Also
+  // throws when the endpoint cannot be reached at all (connection refused, unknown host) before it
+  // ever answered: the message names the URL and the error.
   // Per-request failures never throw: 400 (bad request), 403 (moderation, with reasons),
   // exhausted retries, budget cap reached, credits exhausted (402 without Retry-After: nothing
   // more is dispatched by this client) and a rejected key (401: likewise) come back as

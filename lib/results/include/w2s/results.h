@@ -78,6 +78,9 @@ struct Prediction {
   std::map<std::string, double> probabilities;  // per option / class, where available
   std::optional<double> label_used;     // training: the (soft) label the model was trained on
   std::optional<std::string> raw_completion;    // API runs: the model's text
+  std::optional<std::string> reasoning;         // API runs: reasoning text, never parsed as the answer
+  std::optional<std::int64_t> reasoning_tokens; // API runs: reasoning tokens, when reported
+  std::optional<std::string> finish_reason;     // API runs: "stop", "length" (cut off at max_tokens), ...
   std::optional<std::string> error;     // failed request: its final error
 };
 
@@ -88,6 +91,8 @@ struct ModelCost {
   std::int64_t requests = 0;      // billed requests sent (excluding cache hits)
   std::int64_t cache_hits = 0;
   std::int64_t failed_requests = 0;
+  double replayed_usd = 0.0;      // what the cache hits cost when first paid (written when > 0)
+  double upstream_usd = 0.0;      // BYOK upstream charges (written when > 0)
 };
 
 struct Cost {
