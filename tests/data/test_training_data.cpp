@@ -1,6 +1,7 @@
 // The training dataset registry and pipeline (spec w2s-training.md §3, §5).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 

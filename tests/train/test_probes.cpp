@@ -1,6 +1,8 @@
 // Activation probes (spec w2s-training.md §7) on small hand-made point sets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "probes.h"
 
 namespace w2s::train {

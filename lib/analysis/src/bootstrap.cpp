@@ -1,4 +1,5 @@
 // Aligned evaluations and the paired bootstrap.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>

@@ -5,6 +5,7 @@
 // with rng.choice(distractors). The draws happen in the same order as the reference's so the
 // same rows and seed give the same labels.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
