@@ -239,9 +239,9 @@ std::vector<DatasetSpec> build_specs() {
                                               answers[2], ans),
                                   y};
                  }));
+  const Formatter sst2_sentence = label_template([](const json::Value& r) { return text(r, "sentence"); });
   s.push_back(DatasetSpec{"sst2", "stanfordnlp/sst2 (test -> validation) = GLUE SST-2 train / dev TSV", L::Sst2Tsv,
-                          "sst2", "train.tsv", "dev.tsv", "sentence, label", "label",
-                          label_template([](const json::Value& r) { return text(r, "sentence"); })});
+                          "sst2", "train.tsv", "dev.tsv", "sentence, label", "label", sst2_sentence});
   s.push_back(tt("wic", "super_glue wic (test -> validation)", "wic", "train", "validation",
                  "sentence1, sentence2, word, label", "label", label_template([](const json::Value& r) {
                    return fmt::format("Sentence 1:\n{}\n\nSentence 2:\n{}\n\nQ: Does \"{}\" have the same meaning in "
@@ -299,6 +299,8 @@ std::vector<DatasetSpec> build_specs() {
                             return Labeled{fmt::format("Q: {} A: {}", text(r, "question"), text(r, "answer")),
                                            binary_label(r, "label")};
                           }});
+  s.push_back(DatasetSpec{"sst2-demo", "24,000 rows of GLUE SST-2 train / GLUE dev, built into w2s (the main job's data)",
+                          L::Sst2Tsv, "sst2-demo", "train.tsv", "dev.tsv", "sentence, label", "label", sst2_sentence});
   s.push_back(DatasetSpec{"jsonl", "your file: --dataset-file TRAIN.jsonl[,TEST.jsonl]", L::UserJsonl, "", "", "",
                           "text, label", "label",
                           [](const json::Value& r, PyRandom&) { return Labeled{text(r, "text"), binary_label(r, "label")}; }});
