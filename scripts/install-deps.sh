@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package w2s needs to build, test and plot. Idempotent and non-interactive.
+# Installs every Debian package w2s needs to build, test and plot. Idempotent and non-interactive.
+# One package list for Debian 12 (bookworm) and the current Debian (sid; scripts/check-current-debian.sh
+# builds and tests there): every name below exists in both, so there is no per-release map.
 #   --runtime-only   skip test-only packages (python3 reference implementations, npm tokenizers)
+#   --print          print the packages this machine would need, one a line, and install nothing
 set -euo pipefail
+
+runtime_only=0 print_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --runtime-only) runtime_only=1 ;;
+    --print) print_only=1 ;;
+    *) echo "install-deps: unknown option $arg (expected --runtime-only, --print)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake pkg-config git ca-certificates
@@ -14,10 +26,15 @@ packages=(
 test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema)
 
 want=("${packages[@]}")
-if [[ "${1:-}" != "--runtime-only" ]]; then
+if ((!runtime_only)); then
   want+=("${test_packages[@]}")
   # Node.js (for the Hugging Face `tokenizers` reference in tests) may come from elsewhere than Debian.
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+fi
+
+if ((print_only)); then
+  printf '%s\n' "${want[@]}"
+  exit 0
 fi
 
 missing=()

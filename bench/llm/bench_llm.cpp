@@ -8,6 +8,7 @@
 // (RUSAGE_THREAD: the client runs entirely on it); Python's is its process CPU time.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>

@@ -1,6 +1,7 @@
 // Hand-made result records for the analysis tests, written with the results writer.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 

@@ -11,7 +11,7 @@ using results::Kind;
 namespace fs = std::filesystem;
 
 namespace {
-const json::Value& row_for(const Report& r, const std::string& dataset, const std::string& method) {
+json::Value row_for(const Report& r, const std::string& dataset, const std::string& method) {
   for (const auto& row : r.tables.at("train").as_array())
     if (row.get_string("dataset") == dataset && row.get_string("method") == method) return row;
   throw Error("no row for " + dataset + " " + method);

@@ -1,6 +1,7 @@
 // PyRandom against CPython: the spec's test vectors, and python3 on this machine for many seeds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "assets.h"

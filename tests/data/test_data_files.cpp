@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "assets.h"
 #include "w2s/data.h"
@@ -28,10 +30,29 @@ TEST(DataDir, CommandLineThenEnvironmentThenDefault) {
 TEST(DataDir, KnownFilesMatchTheSharedCopies) {
   const fs::path shared = w2s::test::assets_dir() / "data";
   for (const auto& f : known_remote_files()) {
+    if (!f.bundled.empty()) continue;  // built in: BuiltInData below
     EXPECT_FALSE(f.urls.empty()) << f.relative_path;
     EXPECT_EQ(w2s::sha256_file_hex(shared / f.relative_path), f.sha256) << f.relative_path;
     EXPECT_EQ(ensure_data_file(shared, f.relative_path, false), shared / f.relative_path);
   }
+}
+
+// The main job's data is built into the binary: byte for byte the repository's data/sst2-demo/
+// files, with the pinned sha256, written into an empty data directory with downloads disabled.
+TEST(BuiltInData, IsTheRepositoryCopyAndIsWrittenOutWithoutDownloading) {
+  const fs::path dir = w2s::test::scratch_dir("built_in_data");
+  std::vector<std::string> built_in;
+  for (const auto& f : known_remote_files()) {
+    if (f.bundled.empty()) continue;
+    built_in.push_back(f.relative_path);
+    EXPECT_TRUE(f.urls.empty()) << f.relative_path;
+    EXPECT_EQ(w2s::sha256_hex(f.bundled), f.sha256) << f.relative_path;
+    EXPECT_EQ(w2s::sha256_file_hex(w2s::test::source_dir() / "data" / f.relative_path), f.sha256) << f.relative_path;
+    const fs::path got = ensure_data_file(dir, f.relative_path, false);
+    EXPECT_EQ(got, dir / f.relative_path);
+    EXPECT_EQ(w2s::read_file(got), f.bundled);
+  }
+  EXPECT_EQ(built_in, (std::vector<std::string>{"sst2-demo/train.tsv", "sst2-demo/dev.tsv"}));
 }
 
 TEST(Download, FileUrlIsVerifiedAndRenamedIntoPlace) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -61,9 +62,9 @@ TEST(TrainingRegistry, HasTheReferenceDatasetsAndLocalVariants) {
                         "ethics-utilitarianism", "mc_taco", "hellaswag", "multirc", "openbookqa", "paws", "piqa",
                         "quail", "quartz", "social_i_qa", "sst2", "wic", "twitter-sentiment", "sciq",
                         "sciq_with_support", "anthropic_hh", "cosmos_qa", "boolq", "amazon_polarity", "openbookqa-ref",
-                        "boolq-dev-split", "sciq-binary", "jsonl"})
+                        "boolq-dev-split", "sciq-binary", "sst2-demo", "jsonl"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
-  EXPECT_EQ(names.size(), 29u);
+  EXPECT_EQ(names.size(), 30u);
   EXPECT_EQ(training_dataset_info().size(), names.size());
 }
 

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "icl_http_util.h"

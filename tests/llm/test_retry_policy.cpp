@@ -2,6 +2,7 @@
 // full-jitter bounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "retry_policy.h"

@@ -5,6 +5,8 @@
 // and untied heads all matter, and the batch mixes full, left-padded and right-padded rows.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "assets.h"
 #include "w2s/model_torch.h"
 

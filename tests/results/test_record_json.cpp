@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "assets.h"
 #include "sample_records.h"
 #include "w2s/results.h"

@@ -1,6 +1,8 @@
 // The W2S losses against the test vectors of docs/reference-behaviour.md §16 and hand-computed values.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "losses.h"
 
 namespace w2s::train {

@@ -1,6 +1,8 @@
 // Activation probes (docs/reference-behaviour.md §17) on small hand-made point sets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "probes.h"
 
 namespace w2s::train {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <iostream>
 #include <map>
 
 #include "stage.h"

@@ -210,6 +210,8 @@ struct Parser {
           fail(simdjson::NUMBER_ERROR, where);
         return Value(d);
       }
+      default:  // simdjson 4 adds json_type::unknown (not in Debian 12's 3.x): not a JSON value
+        break;
     }
     fail(simdjson::INCORRECT_TYPE, loc(v));
   }

@@ -2,6 +2,7 @@
 // docs/reference-behaviour.md §4). std::mt19937's own seeding differs, so seeding is by hand.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "bundled_data.h"
 #include "download.h"
 #include "w2s/data.h"
 
@@ -47,6 +48,12 @@ const std::vector<RemoteFile>& known_remote_files() {
           "dev.jsonl"},
          "BoolQ dev.jsonl (google-research-datasets/boolean-questions) via github.com/dwzhu-pku/boolqQA@a88d374e "
          "datafile/dev.jsonl"},
+        // The main job's data, built in (data/sst2-demo/README.md says how the subset was drawn).
+        {"sst2-demo/train.tsv", "13a8cd232a58a091aeeb3fd9b13864c608add2f099a361f615eea8bbfddf20c3", {},
+         "built into w2s: 24,000 rows of " + sst2_origin + "train_full.tsv (data/sst2-demo/README.md)",
+         detail::bundled_sst2_demo_train()},
+        {"sst2-demo/dev.tsv", "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0", {},
+         "built into w2s: " + sst2_origin + "dev.tsv", detail::bundled_sst2_demo_dev()},
     };
   }();
   return files;
@@ -68,6 +75,15 @@ fs::path ensure_data_file(const fs::path& data_dir, const std::string& relative_
 fs::path ensure_data_file(const fs::path& data_dir, const RemoteFile& file, bool allow_download) {
   const fs::path target = data_dir / file.relative_path;
   if (fs::exists(target)) return target;
+  if (!file.bundled.empty()) {
+    if (sha256_hex(file.bundled) != file.sha256)  // the build embedded other bytes than were pinned
+      throw Error(fmt::format("internal: the built-in copy of {} does not have the pinned sha256 {}",
+                              file.relative_path, file.sha256));
+    fs::create_directories(target.parent_path());
+    write_file_atomic(target, file.bundled);
+    log::info("wrote the built-in copy of {} to {}", file.relative_path, target.string());
+    return target;
+  }
   const std::string where = fmt::format(
       "Put the file at {} (source: {}; sha256 {}), or choose another data directory with --data-dir or "
       "$W2S_DATA_DIR.",

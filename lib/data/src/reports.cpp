@@ -1,5 +1,6 @@
 // Text reports and JSONL exports behind `w2s data`.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <map>
 

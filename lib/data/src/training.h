@@ -23,7 +23,7 @@ enum class Layout {
   PooledSciq,    // sciq/{train,validation,test}.jsonl pooled; fixed 3000-row test pool
   BoolqDevSplit, // boolq/dev.jsonl split 50/25/25 into train/val/test
   SciqBinary,    // sciq/sciq_binary_w2s.jsonl, split by question; ~3000-row test
-  Sst2Tsv,       // sst2/train.tsv and sst2/dev.tsv (GLUE TSV)
+  Sst2Tsv,       // <folder>/train.tsv and <folder>/dev.tsv (GLUE TSV): sst2, sst2-demo
   UserJsonl,     // --dataset-file TRAIN[,TEST] with {"text", "label"}
 };
 

@@ -5,6 +5,7 @@
 // with rng.choice(distractors). The draws happen in the same order as the reference's so the
 // same rows and seed give the same labels.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -343,6 +344,8 @@ const std::vector<DatasetSpec>& dataset_specs() {
        "passage, question, answer", "int(answer)", format_boolq},
       {"sciq-binary", "SciQ binarized (openai/weak-to-strong rows), split by question", L::SciqBinary, "sciq",
        "sciq_binary_w2s.jsonl", "", "question, answer, label", "label", format_sciq_binary},
+      {"sst2-demo", "24,000 rows of GLUE SST-2 train / GLUE dev, built into w2s (the main job's data)", L::Sst2Tsv,
+       "sst2-demo", "train.tsv", "dev.tsv", "sentence, label", "label", format_sst2},
       {"jsonl", "your file: --dataset-file TRAIN.jsonl[,TEST.jsonl]", L::UserJsonl, "", "", "", "text, label", "label",
        format_user_jsonl},
   };

@@ -1,6 +1,7 @@
 // TruthfulQA: the file readers, the variants, and the reference formatting and split
 // (docs/reference-behaviour.md §2-§4).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 

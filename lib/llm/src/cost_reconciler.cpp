@@ -1,6 +1,7 @@
 #include "cost_reconciler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 namespace w2s::llm {

@@ -1,4 +1,5 @@
 // LoRA, the sequence-classification head, batching of tokenised text and greedy generation.
+#include <algorithm>
 #include <set>
 
 #include "architecture.h"

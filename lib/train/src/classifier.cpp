@@ -2,6 +2,7 @@
 // head, the tokenizer), and the identity of a model for the stage cache.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 
 #include "trainer.h"

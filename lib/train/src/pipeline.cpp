@@ -45,13 +45,14 @@ PipelineOptions preset_options(std::string_view name) {
   // Random-initialised models learn only from this run's data, so they read hashed words (a
   // bag-of-words signal they can pick up in a few hundred steps) rather than bytes. The weak
   // model is small and hashes into 256 buckets (many words collide); the strong one is larger and
-  // has 8192 buckets. Full fine-tuning, a large learning rate, minibatches of 32. SST-2's train
-  // split is mostly short phrases, its test split (GLUE dev) whole sentences; the longest has 49
-  // words (train: 54), so max_length 64 truncates nothing. The student uses xent: logconf's self-hardening
+  // has 8192 buckets. Full fine-tuning, a large learning rate, minibatches of 32. The data is
+  // sst2-demo, the SST-2 subset built into w2s (no download). SST-2's train split is mostly short
+  // phrases, its test split (GLUE dev) whole sentences; the longest has 49 words (train: 54), so
+  // max_length 64 truncates nothing. The student uses xent: logconf's self-hardening
   // amplifies the errors of a model with no prior (docs/training.md, "The demo preset").
   o.weak_model = "random:hidden=8,layers=1,heads=1,kv_heads=1,tokenizer=words,vocab=256,seed=1";
   o.strong_model = "random:hidden=64,layers=2,heads=4,kv_heads=4,tokenizer=words,vocab=8192,seed=2";
-  o.data.name = "sst2";
+  o.data.name = "sst2-demo";
   o.data.n_train = 20000;
   o.data.n_val = 500;
   o.data.n_test = 1000;

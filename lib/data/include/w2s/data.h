@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "w2s/core.h"
@@ -40,12 +41,17 @@ struct RemoteFile {
   std::string sha256;
   std::vector<std::string> urls;
   std::string origin;  // repository@commit and path, for messages and docs
+  // The file's bytes when they are built into the w2s binary (the main job's data, data/sst2-demo/
+  // in the repository): written out when missing, never downloaded. Empty for the others.
+  std::string_view bundled = {};
 };
 
-// The pinned public files (TruthfulQA, SST-2, BoolQ dev). SciQ-binary is derived, not listed.
+// The pinned public files (TruthfulQA, SST-2, BoolQ dev) and the built-in SST-2 subset of the
+// demo (sst2-demo). SciQ-binary is derived, not listed.
 const std::vector<RemoteFile>& known_remote_files();
 
-// Returns data_dir/relative_path when it exists. Otherwise, for a known remote file with
+// Returns data_dir/relative_path when it exists. Otherwise, for a built-in file: writes its
+// bytes there (no network, whatever allow_download says). For a known remote file with
 // allow_download: prints a notice on stderr, downloads each URL in turn to a temporary file
 // next to the target, verifies sha256, and renames it into place. Throws w2s::Error that says
 // exactly which file to put where when the file is missing and cannot be fetched (offline,
