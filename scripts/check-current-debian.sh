@@ -11,6 +11,8 @@
 #   --fresh       delete that root first and start from nothing (CI does)
 #   --suite NAME  Debian suite to bootstrap (default sid)
 #   --mirror URL  Debian mirror (default http://deb.debian.org/debian)
+#   --deadline T  epoch seconds by which the check must be over (CI's time limit): when the downloads
+#                 leave less than 40 minutes for the build and the tests, it stops before building, NOT RUN
 #
 # It copies the git-tracked files of this working tree and $W2S_TEST_ASSETS (default ../shared) into
 # the root, installs the packages with scripts/install-deps.sh, then runs scripts/test.sh's phases
@@ -31,12 +33,15 @@ root="${W2S_CURRENT_DEBIAN_ROOT:-/var/tmp/w2s-current-debian}"
 suite=sid
 mirror=http://deb.debian.org/debian
 fresh=0
+deadline=0            # epoch seconds; 0: none
+build_and_test_s=2400  # what a build from scratch and the tests take on 2 cores, with a margin
 while (($#)); do
   case "$1" in
     --fresh) fresh=1 ;;
     --root) root="$2"; shift ;;
     --suite) suite="$2"; shift ;;
     --mirror) mirror="$2"; shift ;;
+    --deadline) deadline="$2"; shift ;;
     *) echo "check-current-debian: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -45,8 +50,19 @@ assets="${W2S_TEST_ASSETS:-$(cd "$src/.." && pwd)/shared}"
 
 # Root, and a private mount namespace: what is mounted below disappears with this process even when
 # it is killed; the trap unmounts it in an orderly way on every other exit.
-if [[ $(id -u) -ne 0 ]]; then exec sudo -E bash "$0" "${args[@]}"; fi
+# A machine that cannot give us root or a mount namespace (an unprivileged container) cannot run the
+# check at all: that is reported as NOT RUN, before anything of the project's own is built.
+cannot_run_here() {
+  echo "W2S-CURRENT-DEBIAN: NOT-RUN"
+  echo "current-Debian check NOT RUN: $* (debootstrap, mount and chroot need root and a mount namespace)"
+  exit 0
+}
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null && sudo -n true 2>/dev/null || cannot_run_here "not root, and no password-less sudo"
+  exec sudo -E bash "$0" "${args[@]}"
+fi
 if [[ -z "${W2S_CHECK_IN_NAMESPACE:-}" ]]; then
+  unshare --mount --propagation private true 2>/dev/null || cannot_run_here "unshare --mount is not permitted here"
   W2S_CHECK_IN_NAMESPACE=1 exec unshare --mount --propagation private bash "$0" "${args[@]}"
 fi
 
@@ -234,6 +250,12 @@ fi
 end
 
 # ---- 5. build and tests: the project's own; every failure here is a failure ----------------------
+# CI gives the whole job a fixed time. With --deadline EPOCH, a check whose downloads left too little
+# time before it for a build and the tests from scratch stops here, as NOT RUN, rather than having CI
+# killed midway; once the build has started, it runs to its end whatever the clock says.
+if ((deadline > 0)) && (($(date +%s) + build_and_test_s > deadline)); then
+  not_run "the downloads took too long: less than $((build_and_test_s / 60)) minutes are left before the deadline for the build and the tests"
+fi
 begin build
 in_root bash /w2s/src/scripts/test.sh build || failed "the build failed in Debian $suite"
 end
