@@ -8,7 +8,7 @@
 namespace w2s::train {
 namespace {
 
-// The spec's batch: z = [[0,1],[2,−1],[0.3,0.2]], y = [0.9,0.2,0.5].
+// The test batch of docs/reference-behaviour.md §16: z = [[0,1],[2,−1],[0.3,0.2]], y = [0.9,0.2,0.5].
 torch::Tensor spec_logits() { return torch::tensor({0.0, 1.0, 2.0, -1.0, 0.3, 0.2}, torch::kFloat).view({3, 2}); }
 torch::Tensor spec_labels() { return torch::tensor({0.9, 0.2, 0.5}, torch::kFloat); }
 

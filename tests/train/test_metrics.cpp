@@ -12,13 +12,15 @@
 namespace w2s::train {
 namespace {
 
+// train::auroc: the mode is a results::AurocTies, so an unqualified call with braced lists would also
+// find results::auroc by argument-dependent lookup.
 TEST(Metrics, AurocSpecVectors) {
   EXPECT_DOUBLE_EQ(auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}), 0.75);
-  EXPECT_DOUBLE_EQ(auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}, AurocMode::Reference), 0.75);
+  EXPECT_DOUBLE_EQ(train::auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}, AurocMode::Reference), 0.75);
   // Ties: tie-aware 0.75; the reference depends on the order of the tie (0.6667 or 0.8333).
   EXPECT_DOUBLE_EQ(auroc({0.9, 0.8, 0.8, 0.3, 0.2}, {1, 0, 1, 1, 0}), 0.75);
-  EXPECT_NEAR(auroc({0.9, 0.8, 0.8, 0.3, 0.2}, {1, 0, 1, 1, 0}, AurocMode::Reference), 4.0 / 6.0, 1e-12);
-  EXPECT_NEAR(auroc({0.9, 0.8, 0.8, 0.3, 0.2}, {1, 1, 0, 1, 0}, AurocMode::Reference), 5.0 / 6.0, 1e-12);
+  EXPECT_NEAR(train::auroc({0.9, 0.8, 0.8, 0.3, 0.2}, {1, 0, 1, 1, 0}, AurocMode::Reference), 4.0 / 6.0, 1e-12);
+  EXPECT_NEAR(train::auroc({0.9, 0.8, 0.8, 0.3, 0.2}, {1, 1, 0, 1, 0}, AurocMode::Reference), 5.0 / 6.0, 1e-12);
 }
 
 TEST(Metrics, AurocHardensSoftLabelsAndNeedsBothClasses) {
