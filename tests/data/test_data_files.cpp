@@ -3,7 +3,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "assets.h"
@@ -12,19 +14,18 @@
 namespace fs = std::filesystem;
 using namespace w2s::data;
 
-namespace {
-
-
-
-
-}  // namespace
-
-TEST(DataDir, CommandLineThenEnvironmentThenDefault) {
-  ::setenv("W2S_DATA_DIR", "/env/data", 1);
-  EXPECT_EQ(resolve_data_dir(std::string("/cli/data")), fs::path("/cli/data"));
-  EXPECT_EQ(resolve_data_dir(std::nullopt), fs::path("/env/data"));
-  ::unsetenv("W2S_DATA_DIR");
-  EXPECT_EQ(resolve_data_dir(std::nullopt), fs::path("data"));
+TEST(DataDir, CommandLineThenEnvironmentThenDefault) {  // the data and the models directory
+  using Resolve = fs::path (*)(const std::optional<std::string>&);
+  using Case = std::tuple<Resolve, const char*, const char*>;
+  for (auto [resolve, env, fallback] :
+       {Case{resolve_data_dir, "W2S_DATA_DIR", "data"}, Case{resolve_models_dir, "W2S_MODELS_DIR", "models"}}) {
+    ::setenv(env, "/env/dir", 1);
+    EXPECT_EQ(resolve(std::string("/cli/dir")), fs::path("/cli/dir")) << env;
+    EXPECT_EQ(resolve(std::string()), fs::path("/env/dir")) << env;
+    EXPECT_EQ(resolve(std::nullopt), fs::path("/env/dir")) << env;
+    ::unsetenv(env);
+    EXPECT_EQ(resolve(std::nullopt), fs::path(fallback)) << env;
+  }
 }
 
 TEST(DataDir, KnownFilesMatchTheSharedCopies) {

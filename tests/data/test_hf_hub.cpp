@@ -94,11 +94,6 @@ TEST(Hub, ModelIdsAndDirectories) {
   EXPECT_FALSE(looks_like_hf_model_id("a/b/c"));
   EXPECT_EQ(hf_model_dir("m", "Qwen/Qwen1.5-0.5B"), fs::path("m/Qwen/Qwen1.5-0.5B"));
   EXPECT_EQ(hf_model_dir("m", "Qwen/Qwen1.5-0.5B@v2"), fs::path("m/Qwen/Qwen1.5-0.5B@v2"));
-  ::setenv("W2S_MODELS_DIR", "/env/models", 1);
-  EXPECT_EQ(resolve_models_dir(std::string("/cli")), fs::path("/cli"));
-  EXPECT_EQ(resolve_models_dir(std::nullopt), fs::path("/env/models"));
-  ::unsetenv("W2S_MODELS_DIR");
-  EXPECT_EQ(resolve_models_dir(std::nullopt), fs::path("models"));
 }
 
 TEST(Hub, DownloadsShardedModelIntoEmptyModelsDirWithChecksums) {

@@ -392,9 +392,10 @@ TEST(TrainingRegistry, EveryFormatterAndDescriptionIsPinned) {
       {"cosmos_qa", "779f9667f44c3f0f"},
       {"boolq", "99510ba176299e2d"},
       {"amazon_polarity", "da9bb4ccbd3afd8d"},
-      {"openbookqa-ref", "4cf10f032329d4da"},
+      {"openbookqa-ref", "66c8800922e207ed"},  // description: "reference quirk #5" (was "spec §12.5")
       {"boolq-dev-split", "4dac05b3c39e420a"},
       {"sciq-binary", "22c49d58ae8a09db"},
+      {"sst2-demo", "a60747b1a6700911"},
       {"jsonl", "b437670a29feeeab"},
   };
   std::string computed;

@@ -56,16 +56,20 @@ std::string model_short_name(std::string_view model_id) {
 
 namespace {
 
-// The names `id` may be shown as, shortest first; the last is the id itself.
+// The names `id` may be shown as, one per level, shortest first; the last is the id itself. Every
+// id has the same levels (a level may repeat the previous name), so ids that clash move up together.
 std::vector<std::string> name_candidates(const std::string& id, bool drop_chat_suffix) {
   const std::string name = model_short_name(id);
   std::vector<std::string> out;
-  if (drop_chat_suffix)
+  if (drop_chat_suffix) {
+    std::string without_suffix = name;
     for (std::string_view suffix : {"-instruct", "-Instruct", "-chat", "-Chat"})
       if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        out.push_back(name.substr(0, name.size() - suffix.size()));
+        without_suffix = name.substr(0, name.size() - suffix.size());
         break;
       }
+    out.push_back(without_suffix);
+  }
   out.push_back(name);
   out.push_back(id);
   return out;

@@ -11,10 +11,14 @@
 namespace w2s::data {
 namespace fs = std::filesystem;
 
+fs::path detail::dir_from(const std::optional<std::string>& given, const char* env_var, const char* fallback) {
+  if (given && !given->empty()) return fs::path(*given);
+  if (const char* env = std::getenv(env_var); env && *env) return fs::path(env);
+  return fs::path(fallback);
+}
+
 fs::path resolve_data_dir(const std::optional<std::string>& cli_data_dir) {
-  if (cli_data_dir && !cli_data_dir->empty()) return fs::path(*cli_data_dir);
-  if (const char* env = std::getenv("W2S_DATA_DIR"); env && *env) return fs::path(env);
-  return fs::path("data");
+  return detail::dir_from(cli_data_dir, "W2S_DATA_DIR", "data");
 }
 
 // The sources and checksums are those of shared/data/*/README.md (byte-identical copies).

@@ -2,11 +2,15 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "w2s/core.h"
 
 namespace w2s::data::detail {
+
+// A directory given on the command line, else $<env_var>, else `fallback` (empty values are unset).
+std::filesystem::path dir_from(const std::optional<std::string>& given, const char* env_var, const char* fallback);
 
 struct DownloadOptions {
   long timeout_s = 60;       // give up after this many seconds without progress

@@ -289,9 +289,7 @@ class Hub {
 }  // namespace
 
 fs::path resolve_models_dir(const std::optional<std::string>& cli_models_dir) {
-  if (cli_models_dir && !cli_models_dir->empty()) return fs::path(*cli_models_dir);
-  if (const char* env = std::getenv("W2S_MODELS_DIR"); env && *env) return fs::path(env);
-  return fs::path("models");
+  return detail::dir_from(cli_models_dir, "W2S_MODELS_DIR", "models");
 }
 
 std::string HubOptions::default_endpoint() {
