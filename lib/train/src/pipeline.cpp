@@ -189,6 +189,8 @@ std::string format_summary(const PipelineSummary& summary) {
                        s.label_source, s.reused ? "yes" : "no", s.test_auroc, s.test_accuracy, s.test_ce_gold, s.steps,
                        format_duration(s.wall_seconds));
   }
+  for (const auto& s : summary.stages)
+    for (const auto& w : s.warnings) out += "warning: " + w + "\n";
   out += "records: " + summary.run_dir.string() + "/<stage>/record.json  (PGR: w2s analyze " +
          summary.run_dir.parent_path().string() + ")\n";
   return out;

@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <fstream>
@@ -113,6 +114,8 @@ StageSummary summary_of(const StagePlan& plan, const results::ResultRecord& r, c
   s.test_ce_gold = r.metrics.extra.get_double("ce_gold");
   s.steps = r.extra.get_int("steps");
   s.wall_seconds = r.timing.wall_seconds;
+  if (const json::Value* warnings = r.extra.find("warnings"))
+    for (const auto& w : warnings->as_array()) s.warnings.push_back(w.as_string());
   return s;
 }
 
@@ -217,6 +220,7 @@ struct Trained {
   json::Value config;  // config.json: the recorded options and what this stage made of them
   StageOutcome outcome;
   results::Timing timing;
+  std::vector<std::string> warnings;  // recorded as extra.warnings
 };
 
 Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInputs& in, const StageFolder& folder) {
@@ -229,13 +233,24 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   t.config.set("transfer", plan.transfer);
   if (plan.transfer && o.loss.kind == Loss::Window) t.config.set("window_radius", in.radius);
   t.config.set("stage_key", folder.key);
+  // Small runs: warmup and eval interval fitted to the stage's length, recorded and said.
+  const std::int64_t steps = optimizer_steps(o.trainer, static_cast<std::int64_t>(in.sets.train.size()));
+  const FittedSchedule fitted = fit_to_run(o.trainer, steps);
+  if (!fitted.changes.empty()) {
+    json::Value effective = json::Value::object();
+    effective.set("optimizer_steps", steps);
+    effective.set("n_warmup_steps", fitted.trainer.n_warmup_steps);
+    effective.set("eval_every", fitted.trainer.eval_every);
+    t.config.set("effective_train_args", effective);
+    say(fmt::format("{}: the run has only {} optimizer steps: {}", plan.name, steps, fmt::join(fitted.changes, ", ")));
+  }
   write_file_atomic(folder.dir / "config.json", json::dump(t.config, 2) + "\n");
 
   t.timing.started_at = now_iso8601();
   const double started = monotonic_seconds();
   Classifier classifier = build_classifier(plan.model, classifier_options(o));
   StageSettings settings;
-  settings.trainer = o.trainer;
+  settings.trainer = fitted.trainer;
   settings.trainer.lr = plan.lr;
   settings.loss = o.loss;
   settings.transfer = plan.transfer;
@@ -245,6 +260,13 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   t.outcome = train_stage(classifier, in.sets, settings);
   t.timing.finished_at = now_iso8601();
   t.timing.wall_seconds = monotonic_seconds() - started;
+  if (o.trainer.load_best_model_at_end && t.outcome.best_step == 0) {
+    t.warnings.push_back(fmt::format(
+        "{}: the best checkpoint by {} is step 0, the untrained model: this stage's results are those of {} "
+        "before training (more data or epochs, or another learning rate, may help)",
+        plan.name, o.trainer.metric_for_best_model, plan.model));
+    log::warn("{}", t.warnings.back());
+  }
   return t;
 }
 
@@ -342,6 +364,11 @@ results::ResultRecord make_record(const StagePlan& plan, const StageContext& ctx
   rx.set("epoch", out.epoch);
   rx.set("truncated_train_texts", out.truncated);
   rx.set("resumed_from_checkpoint", out.resumed);
+  if (!t.warnings.empty()) {
+    json::Value warnings = json::Value::array();
+    for (const auto& w : t.warnings) warnings.push_back(w);
+    rx.set("warnings", warnings);
+  }
   r.extra = rx;
   r.created_at = now_iso8601();
   r.tool_version = tool_version();

@@ -354,6 +354,7 @@ struct StageSummary {
   double test_auroc = 0, test_accuracy = 0, test_ce_gold = 0;
   std::int64_t steps = 0;
   double wall_seconds = 0;
+  std::vector<std::string> warnings;   // e.g. the best checkpoint is the untrained model (step 0)
 };
 
 struct PipelineSummary {
