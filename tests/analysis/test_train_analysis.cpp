@@ -73,6 +73,42 @@ TEST(TrainAnalysis, EqualFloorAndCeilingGiveUndefinedPgr) {
   EXPECT_EQ(r.tables.at("train_methods").at(0).get_int("pgr_auroc_defined"), 0);
 }
 
+TEST(TrainAnalysis, CeilingBelowFloorIsFlaggedInTablesCsvAndConsole) {
+  const fs::path dir = test::scratch_dir("train_inverted");
+  test::write_train_fixture(dir, "sst2");
+  // The "ceiling" scores 0.5 (accuracy and AUROC) and the floor 1.0: PGR is defined but no share of a gap.
+  auto floor = results::read_record(dir / "sst2" / "ceiling.json");
+  auto ceiling = results::read_record(dir / "sst2" / "floor.json");
+  floor.kind = Kind::TrainFloor;
+  floor.evaluated_model = "org/small";
+  ceiling.kind = Kind::TrainCeiling;
+  ceiling.evaluated_model = "org/big";
+  results::write_record(dir / "sst2" / "floor.json", floor);
+  results::write_record(dir / "sst2" / "ceiling.json", ceiling);
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& logconf = row_for(r, "sst2", "logconf");
+  EXPECT_DOUBLE_EQ(logconf.get_double("pgr_accuracy"), 0.5);  // (0.75 - 1) / (0.5 - 1)
+  EXPECT_TRUE(logconf.at("ceiling_not_above_floor_accuracy").as_bool());
+  EXPECT_TRUE(logconf.at("ceiling_not_above_floor_auroc").as_bool());
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, "0.500!");
+  EXPECT_CONTAINS(console, "! the ceiling is at or below the floor");
+  const fs::path out = test::scratch_dir("train_inverted_out");
+  write_report(r, out);
+  const std::string csv = read_file(out / "train.csv");
+  EXPECT_CONTAINS(csv, "ceiling_not_above_floor_accuracy");
+  EXPECT_CONTAINS(csv, ",true,");
+
+  // The usual order: flagged false, no marker.
+  const fs::path plain = test::scratch_dir("train_plain");
+  test::write_train_fixture(plain, "sst2");
+  const Report normal = analyze(test::load(plain), o);
+  EXPECT_FALSE(row_for(normal, "sst2", "logconf").at("ceiling_not_above_floor_auroc").as_bool());
+  EXPECT_EQ(console_table(normal).find("at or below the floor"), std::string::npos);
+}
+
 TEST(TrainAnalysis, BootstrapCisContainThePointAndAreSeeded) {
   const fs::path dir = test::scratch_dir("train_bootstrap");
   test::write_train_fixture(dir, "sst2");

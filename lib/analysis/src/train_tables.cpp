@@ -116,6 +116,8 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
       student.accuracy_samples =
           pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
     put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &student.accuracy_samples : nullptr, conf);
+    // A ceiling at or below the floor leaves no gap to recover: the PGR (if any) is no share of one.
+    row.set("ceiling_not_above_floor_accuracy", ceiling.accuracy() <= floor.accuracy());
 
     // AUROC bootstraps need per-example scores on all three; otherwise point values only.
     const bool scored = floor.has_scores && ceiling.has_scores && x.has_scores && boot.enabled();
@@ -128,6 +130,9 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
     if (scored)
       student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
     put_estimate(row, "pgr_auroc", student.auroc, scored ? &student.auroc_samples : nullptr, conf);
+    row.set("ceiling_not_above_floor_auroc", floor.auroc() && ceiling.auroc()
+                                                 ? json::Value(*ceiling.auroc() <= *floor.auroc())
+                                                 : json::Value());
 
     put_mcnemar(row, mcnemar(x.correct, ceiling.correct), "student", "ceiling");
     row.set("kappa_student_floor", cohen_kappa(x.answers, floor.answers));
