@@ -7,16 +7,20 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
 
+#include "assets.h"
+#include "file_hashes.h"
 #include "stage.h"
 
 namespace {
 
 using namespace w2s;
 using namespace w2s::train;
+namespace fs = std::filesystem;
 
 std::vector<LabelledExample> examples(const std::string& prefix, std::size_t n, bool soft) {
   std::vector<LabelledExample> xs;
@@ -323,6 +327,60 @@ TEST(StageKeys, EqualThePinnedKeysOfEveryPresetAndOption) {
     }
   }
   if (HasFailure()) std::cout << "computed pins:\n" << computed;
+}
+
+// Issue 16.2: a model directory is identified by its files' content. Overwriting the weights with
+// other values of the same size is another model: another stage key (a cache miss).
+TEST(StageKeys, ModelWeightsAreIdentifiedByContentNotSize) {
+  const auto scratch = test::scratch_dir("train_model_identity");
+  const fs::path model = scratch / "model";
+  fs::copy(test::assets_dir() / "models/hf/stories260K-llama", model);
+  PipelineOptions o = base("reference");
+  o.results_dir = (scratch / "results").string();
+  o.weak_model = model.string();
+  const auto weak_half = examples("w", 4, false), strong_half = examples("s", 4, false), val = examples("v", 2, false);
+  StagePlan floor{"floor", results::Kind::TrainFloor, o.weak_model, o.weak_lr, false, {"gold", ""}, "",
+                  {"floor", weak_half, val, examples("t", 2, false), {{"strong_half", strong_half}}}};
+  const std::string before = stage_key(stage_key_material(floor, o, data_identity()));
+  EXPECT_EQ(stage_key(stage_key_material(floor, o, data_identity())), before);
+
+  const fs::path weights = model / "model.safetensors";
+  const auto size = fs::file_size(weights);
+  std::string bytes = read_file(weights);
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x5a);  // one value's last byte, same size
+  write_file_atomic(weights, bytes);
+  ASSERT_EQ(fs::file_size(weights), size);
+  EXPECT_NE(stage_key(stage_key_material(floor, o, data_identity())), before);
+
+  // The hashes are remembered beside the stage cache, keyed by path, size and modification time.
+  const fs::path memo = scratch / "results" / "shared" / "file-hashes.json";
+  ASSERT_TRUE(fs::exists(memo));
+  const json::Value entries = json::parse_file(memo);
+  const json::Value* entry = entries.find(fs::absolute(weights).lexically_normal().string());
+  ASSERT_NE(entry, nullptr) << json::dump(entries, 1);
+  EXPECT_EQ(entry->get_string("sha256"), sha256_hex(bytes));
+}
+
+// A remembered hash is used while the file's size and modification time are unchanged (so large
+// checkpoints are not re-read), and recomputed when either changes.
+TEST(StageKeys, FileHashMemoIsReusedUntilTheFileChanges) {
+  const auto scratch = test::scratch_dir("train_hash_memo");
+  const fs::path file = scratch / "weights.bin", memo = scratch / "memo" / "file-hashes.json";
+  write_file_atomic(file, "first");
+  EXPECT_EQ(file_sha256(file, memo), sha256_hex("first"));
+  // Plant a different hash under the file's current stamp: the memo's answer is returned.
+  json::Value entries = json::parse_file(memo);
+  const std::string key = fs::absolute(file).lexically_normal().string();
+  json::Value entry = *entries.find(key);
+  entry.set("sha256", "remembered");
+  entries.set(key, entry);
+  write_file_atomic(memo, json::dump(entries, 1));
+  EXPECT_EQ(file_sha256(file, memo), "remembered");
+  // Same size, new content and modification time: hashed again.
+  write_file_atomic(file, "other");
+  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
+  EXPECT_EQ(file_sha256(file, memo), sha256_hex("other"));
+  EXPECT_EQ(file_sha256(file, ""), sha256_hex("other"));  // no memo: always hashed
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "file_hashes.h"
 #include "trainer.h"
 #include "w2s/data.h"
 
@@ -109,23 +110,25 @@ Classifier build_classifier(const std::string& spec, const ClassifierOptions& op
   return c;
 }
 
-json::Value model_identity(const std::string& spec, const std::optional<std::string>& models_dir) {
+json::Value model_identity(const std::string& spec, const std::optional<std::string>& models_dir,
+                           const fs::path& hash_memo) {
   json::Value id = json::Value::object();
   id.set("spec", spec);
   if (is_random(spec)) {
     const auto kv = parse_random_spec(spec);
     auto it = kv.find("tokenizer");
     if (it != kv.end() && it->second != "bytes" && it->second != "words")
-      id.set("tokenizer_sha256", sha256_file_hex(fs::path(it->second) / "tokenizer.json"));
+      id.set("tokenizer_sha256", file_sha256(fs::path(it->second) / "tokenizer.json", hash_memo));
     return id;
   }
   const fs::path dir = resolve_model_spec(spec, models_dir);
-  id.set("config_sha256", sha256_file_hex(dir / "config.json"));
-  if (fs::exists(dir / "tokenizer.json")) id.set("tokenizer_sha256", sha256_file_hex(dir / "tokenizer.json"));
+  id.set("config_sha256", file_sha256(dir / "config.json", hash_memo));
+  if (fs::exists(dir / "tokenizer.json")) id.set("tokenizer_sha256", file_sha256(dir / "tokenizer.json", hash_memo));
+  if (fs::exists(dir / "tokenizer_config.json"))
+    id.set("tokenizer_config_sha256", file_sha256(dir / "tokenizer_config.json", hash_memo));
   json::Value weights = json::Value::object();
-  for (const auto& f : model::weight_files(dir))
-    weights.set(f.filename().string(), static_cast<std::int64_t>(fs::file_size(f)));
-  id.set("weights", weights);
+  for (const auto& f : model::weight_files(dir)) weights.set(f.filename().string(), file_sha256(f, hash_memo));
+  id.set("weights_sha256", weights);
   return id;
 }
 

@@ -41,6 +41,9 @@ std::string examples_hash(const std::vector<LabelledExample>& xs) {
   return sha256_hex(material);
 }
 
+// The model files' remembered hashes, beside the stage caches of every dataset.
+fs::path hash_memo(const PipelineOptions& o) { return o.results_dir / o.shared_folder / "file-hashes.json"; }
+
 ClassifierOptions classifier_options(const PipelineOptions& o) { return {o.lora, o.run, o.trainer.seed, o.models_dir}; }
 
 }  // namespace
@@ -62,7 +65,7 @@ json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, 
   json::Value m = json::Value::object();
   m.set("format", kCacheFormat);
   m.set("stage", plan.name);
-  m.set("model", model_identity(plan.model, o.models_dir));
+  m.set("model", model_identity(plan.model, o.models_dir, hash_memo(o)));
   m.set("data", data_identity);
   m.set("train", examples_hash(plan.inputs.train));
   m.set("val", examples_hash(plan.inputs.val));
@@ -420,7 +423,7 @@ json::Value activations_key_material(const StageInputs& in, const PipelineOption
     ids += ";";
   }
   json::Value material = json::Value::object();
-  material.set("model", model_identity(o.strong_model, o.models_dir));
+  material.set("model", model_identity(o.strong_model, o.models_dir, hash_memo(o)));
   material.set("ids", sha256_hex(ids));
   material.set("max_length", o.trainer.max_length);
   material.set("layer", o.probe.layer);

@@ -50,10 +50,13 @@ Classifier build_classifier(const std::string& model_spec, const ClassifierOptio
 // downloaded and checksummed when incomplete); other specs are returned unchanged.
 std::string resolve_model_spec(const std::string& spec, const std::optional<std::string>& models_dir);
 
-// What identifies a model for the stage cache: the spec, plus config.json and the weight files'
-// names and sizes for a directory (hashing multi-GB weights on every run would be too slow).
-// A Hugging Face id is identified as the id plus its local directory's files (resolve_model_spec).
-json::Value model_identity(const std::string& model_spec, const std::optional<std::string>& models_dir);
+// What identifies a model for the stage cache: the spec, plus the sha256 of a directory's
+// config.json, tokenizer files and every weight file (by content: the same file names and sizes
+// with other values are another model). Hashes are remembered in `hash_memo` (file_hashes.h), so
+// multi-GB weights are hashed once. A Hugging Face id is identified as the id plus its local
+// directory's files (resolve_model_spec).
+json::Value model_identity(const std::string& model_spec, const std::optional<std::string>& models_dir,
+                           const std::filesystem::path& hash_memo);
 
 struct StageInputs {
   std::string name;                      // floor | ceiling | w2s | s2s-1 ...
