@@ -1,6 +1,6 @@
 // What a run checks and says, on tiny runs of the `w2s` binary (random-initialised models, an
 // SST-2 subset, a few seconds each): short runs fit their schedule and warn about an untrained
-// "best" checkpoint.
+// "best" checkpoint; a run name keeps one test set.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -68,6 +68,29 @@ TEST(RunChecks, ShortRunsFitWarmupAndEvalAndWarnAboutAnUntrainedBestCheckpoint) 
   EXPECT_CONTAINS(output, "warning: ceiling: the best checkpoint by val_auroc is step 0");
   // The warning comes exactly with a step-0 choice (the floor may or may not learn in 4 steps).
   EXPECT_EQ(floor.extra.find("warnings") != nullptr, floor.extra.get_int("best_step") == 0);
+}
+
+// Issue 16.3: a rerun under the same run name with another test set is refused before anything is
+// trained or overwritten.
+TEST(RunChecks, ARunNameKeepsOneTestSet) {
+  const auto results = w2s::test::scratch_dir("train_checks_test_set");
+  std::string output;
+  ASSERT_EQ(run_w2s(tiny_args(results, "same"), &output), 0) << output;
+  const fs::path floor_record = results / "same" / "sst2" / "floor" / "record.json";
+  const std::string before = w2s::read_file(floor_record);
+
+  EXPECT_NE(run_w2s(with(tiny_args(results, "same"), {{"--n-test", "30"}}), &output), 0);
+  EXPECT_CONTAINS(output, "run 'same' already holds records of another test set");
+  EXPECT_CONTAINS(output, "40 test examples, now 30");
+  EXPECT_CONTAINS(output, "Choose another --run-name");
+  EXPECT_EQ(output.find(": training"), std::string::npos) << output;
+  EXPECT_NE(run_w2s(with(tiny_args(results, "same"), {{"--data-seed", "1"}}), &output), 0);
+  EXPECT_CONTAINS(output, "data seed 0, now 1");
+  EXPECT_EQ(w2s::read_file(floor_record), before);
+
+  // The same test set (another student loss) is a normal rerun.
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "same"), {{"--loss", "logconf"}}), &output), 0) << output;
+  EXPECT_CONTAINS(output, "floor: stage cache hit");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "stage.h"
 
@@ -29,6 +30,38 @@ std::vector<LabelledExample> relabelled(std::vector<LabelledExample> xs, const s
   if (labels.size() != xs.size()) throw Error("internal: label count does not match the examples");
   for (std::size_t i = 0; i < xs.size(); ++i) xs[i].label = labels[i];
   return xs;
+}
+
+// A run name holds one test set: the records already in its folder must come from the same data
+// (sources, seed) and the same test examples, or `w2s analyze` could not compare them. Another
+// test set under the same name is refused before anything is trained or overwritten.
+void refuse_another_test_set(const fs::path& run_dir, const data::TrainingData& data, const std::string& run_name) {
+  if (!fs::is_directory(run_dir)) return;
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    const fs::path file = entry.path() / "record.json";
+    if (!fs::is_regular_file(file)) continue;
+    const results::ResultRecord r = results::read_record(file);
+    std::vector<std::string> differences;
+    std::vector<std::string> then_sources, now_sources;
+    for (const auto& s : r.dataset.sources) then_sources.push_back(s.sha256);
+    for (const auto& s : data.sources) now_sources.push_back(s.sha256);
+    if (then_sources != now_sources) differences.push_back("other data files");
+    if (r.dataset.seed != data.seed) differences.push_back(fmt::format("data seed {}, now {}", r.dataset.seed, data.seed));
+    if (r.predictions.size() != data.test.size()) {
+      differences.push_back(fmt::format("{} test examples, now {}", r.predictions.size(), data.test.size()));
+    } else {
+      for (std::size_t i = 0; i < data.test.size(); ++i)
+        if (r.predictions[i].id != data.test[i].id || r.predictions[i].gold != std::to_string(data.test[i].label)) {
+          differences.push_back("other test examples");
+          break;
+        }
+    }
+    if (!differences.empty())
+      throw Error(fmt::format("run '{}' already holds records of another test set ({}: {}); one run name keeps one "
+                              "test set, so that its records compare. Choose another --run-name, or remove {} to "
+                              "start this run afresh",
+                              run_name, file.string(), fmt::join(differences, ", "), run_dir.string()));
+  }
 }
 
 }  // namespace
@@ -117,6 +150,7 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
 
   const StageContext ctx{o, data, data_identity(data), o.results_dir / o.shared_folder / data.name,
                          o.results_dir / o.run_name / data.name};
+  refuse_another_test_set(ctx.run_dir, data, o.run_name);
   PipelineSummary summary;
   summary.run_dir = ctx.run_dir;
   fs::create_directories(summary.run_dir);
