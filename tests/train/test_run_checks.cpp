@@ -1,6 +1,6 @@
 // What a run checks and says, on tiny runs of the `w2s` binary (random-initialised models, an
 // SST-2 subset, a few seconds each): short runs fit their schedule and warn about an untrained
-// "best" checkpoint; a run name keeps one test set.
+// "best" checkpoint; a run name keeps one test set; every input is checked before training.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -91,6 +91,27 @@ TEST(RunChecks, ARunNameKeepsOneTestSet) {
   // The same test set (another student loss) is a normal rerun.
   ASSERT_EQ(run_w2s(with(tiny_args(results, "same"), {{"--loss", "logconf"}}), &output), 0) << output;
   EXPECT_CONTAINS(output, "floor: stage cache hit");
+}
+
+// Issue 16.5: every input is checked before anything trains, and all problems come at once.
+TEST(RunChecks, PreflightReportsEveryProblemBeforeTraining) {
+  const auto scratch = w2s::test::scratch_dir("train_checks_preflight");
+  // A weak model directory without its tokenizer, a strong model that does not exist, and a results
+  // folder that cannot be created (its parent is a file: a read-only folder would not stop root).
+  const fs::path weak = scratch / "weak-model";
+  fs::create_directories(weak);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(w2s::test::assets_dir() / "models/hf/stories260K-llama" / f, weak / f);
+  w2s::test::write_text(scratch / "not-a-folder", "a file\n");
+  const fs::path results = scratch / "not-a-folder" / "results";
+  std::string output;
+  EXPECT_NE(run_w2s(tiny_args(results, "checks", weak.string(), (scratch / "no-such-model").string()), &output), 0);
+  EXPECT_CONTAINS(output, "cannot start the run, 4 problems");
+  EXPECT_CONTAINS(output, (weak / "tokenizer.json").string() + " is missing");
+  EXPECT_CONTAINS(output, "no-such-model': no such model directory");
+  EXPECT_CONTAINS(output, "results: " + (results / "checks").string() + " cannot be created");
+  EXPECT_CONTAINS(output, "results: " + (results / "shared").string() + " cannot be created");
+  EXPECT_EQ(output.find(": training"), std::string::npos) << output;
 }
 
 }  // namespace

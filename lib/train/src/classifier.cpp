@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 
 #include "file_hashes.h"
@@ -68,6 +69,54 @@ std::string resolve_model_spec(const std::string& spec, const std::optional<std:
   data::HubOptions hub;
   hub.models_dir = data::resolve_models_dir(models_dir);
   return data::ensure_hf_model(spec, hub).string();
+}
+
+namespace {
+
+// "" when `file` is a regular file that opens for reading, else what is wrong with it.
+std::string unreadable(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return file.string() + " is missing";
+  if (!fs::is_regular_file(file, ec)) return file.string() + " is not a file";
+  if (!std::ifstream(file, std::ios::binary)) return file.string() + " cannot be read";
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> model_problems(const std::string& spec, const std::optional<std::string>& models_dir) {
+  std::vector<std::string> problems;
+  auto check = [&](const fs::path& file) {
+    if (auto p = unreadable(file); !p.empty()) problems.push_back("model '" + spec + "': " + p);
+  };
+  try {
+    if (is_random(spec)) {
+      const auto kv = parse_random_spec(spec);
+      auto it = kv.find("tokenizer");
+      if (it != kv.end() && it->second != "bytes" && it->second != "words") check(fs::path(it->second) / "tokenizer.json");
+      return problems;
+    }
+    std::error_code ec;
+    if (fs::is_directory(spec, ec)) {
+      check(fs::path(spec) / "config.json");
+      check(fs::path(spec) / "tokenizer.json");
+      for (const auto& f : model::weight_files(spec)) check(f);
+      return problems;
+    }
+    if (!data::looks_like_hf_model_id(spec)) {
+      problems.push_back("model '" + spec + "': no such model directory (nor a Hugging Face id org/name or a "
+                         "random:... spec)");
+      return problems;
+    }
+    // A Hugging Face id: complete in the models directory, or downloaded there.
+    const fs::path root = data::resolve_models_dir(models_dir);
+    if (!data::is_complete_model_dir(data::hf_model_dir(root, spec)))
+      if (auto p = unwritable_folder(root); !p.empty())
+        problems.push_back("model '" + spec + "' would be downloaded, but " + p);
+  } catch (const Error& e) {
+    problems.push_back("model '" + spec + "': " + e.what());
+  }
+  return problems;
 }
 
 Classifier build_classifier(const std::string& spec, const ClassifierOptions& options) {

@@ -11,6 +11,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+
 #include "stage.h"
 
 namespace w2s::train {
@@ -133,18 +138,56 @@ void validate(const PipelineOptions& o) {
     log::warn("--balance-batch with --minibatch-size 1 sets every label to 0.5 (reference quirk #2)");
 }
 
+std::string unwritable_folder(const fs::path& folder) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) return fmt::format("{} cannot be created: {}", folder.string(), ec.message());
+  const fs::path probe = folder / fmt::format(".w2s-write-check-{}", ::getpid());
+  const bool written = static_cast<bool>(std::ofstream(probe) << "w2s");
+  fs::remove(probe, ec);
+  return written ? "" : folder.string() + " is not writable";
+}
+
+namespace {
+
+// Everything the run needs, checked before anything is downloaded or trained, so that a problem
+// with the strong model or the results folder shows in seconds rather than after the floor has
+// trained: both models' files, the data (read here; it is needed first anyway) and the folders
+// the run writes. Every problem is reported at once. Returns the data.
+data::TrainingData preflight(const PipelineOptions& o) {
+  std::vector<std::string> problems;
+  std::vector<std::string> models = {o.weak_model};
+  if (o.strong_model != o.weak_model) models.push_back(o.strong_model);
+  for (const auto& spec : models)
+    for (auto& p : model_problems(spec, o.models_dir)) problems.push_back(std::move(p));
+  for (const fs::path& folder : {o.results_dir / o.run_name, o.results_dir / o.shared_folder})
+    if (auto p = unwritable_folder(folder); !p.empty()) problems.push_back("results: " + p);
+  std::optional<data::TrainingData> data;
+  try {
+    data = data::load_training_data(o.data);
+  } catch (const Error& e) {
+    problems.push_back(std::string("data: ") + e.what());
+  }
+  if (!problems.empty())
+    throw Error(fmt::format("cannot start the run, {} problem{}:\n  {}", problems.size(), problems.size() == 1 ? "" : "s",
+                            fmt::join(problems, "\n  ")));
+  return std::move(*data);
+}
+
+}  // namespace
+
 PipelineSummary run_pipeline(const PipelineOptions& requested) {
   validate(requested);
   PipelineOptions o = requested;
   o.run = model::resolve_run_options(o.run);
-  // Hugging Face ids are fetched (when missing) before any data is read, so a model problem
-  // surfaces first. Records and cache keys keep the ids; the stages find the same directories.
+  const data::TrainingData data = preflight(o);
+  // Hugging Face ids are fetched when missing. Records and cache keys keep the ids; the stages
+  // find the same directories.
   resolve_model_spec(o.weak_model, o.models_dir);
   resolve_model_spec(o.strong_model, o.models_dir);
   // Subnormal floats make CPU training several times slower (tiny activations late in training)
   // and change no result worth keeping.
   torch::globalContext().setFlushDenormal(true);
-  const data::TrainingData data = data::load_training_data(o.data);
   for (const auto& notice : data.notices) say("notice: " + notice);
   const data::Halves halves = data::split_weak_strong(data.train);
 

@@ -50,6 +50,15 @@ Classifier build_classifier(const std::string& model_spec, const ClassifierOptio
 // downloaded and checksummed when incomplete); other specs are returned unchanged.
 std::string resolve_model_spec(const std::string& spec, const std::optional<std::string>& models_dir);
 
+// Everything that would stop `model_spec` from loading, found without loading it: a missing
+// directory, an unreadable config.json, tokenizer.json or weight file, a tokenizer directory of a
+// random spec, a models folder a Hugging Face id cannot be downloaded into. Empty when none.
+std::vector<std::string> model_problems(const std::string& model_spec, const std::optional<std::string>& models_dir);
+
+// "" when files can be created in `folder` (made if missing: a probe file is written and removed),
+// else what stands in the way, e.g. "results/run cannot be created: Not a directory".
+std::string unwritable_folder(const std::filesystem::path& folder);
+
 // What identifies a model for the stage cache: the spec, plus the sha256 of a directory's
 // config.json, tokenizer files and every weight file (by content: the same file names and sizes
 // with other values are another model). Hashes are remembered in `hash_memo` (file_hashes.h), so
