@@ -1,6 +1,7 @@
 // What a run checks and says, on tiny runs of the `w2s` binary (random-initialised models, an
 // SST-2 subset, a few seconds each): short runs fit their schedule and warn about an untrained
-// "best" checkpoint; a run name keeps one test set; every input is checked before training.
+// "best" checkpoint; a run name keeps one test set; every input is checked before training;
+// relabelled students say what they trained on.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -112,6 +113,22 @@ TEST(RunChecks, PreflightReportsEveryProblemBeforeTraining) {
   EXPECT_CONTAINS(output, "results: " + (results / "checks").string() + " cannot be created");
   EXPECT_CONTAINS(output, "results: " + (results / "shared").string() + " cannot be created");
   EXPECT_EQ(output.find(": training"), std::string::npos) << output;
+}
+
+// Issue 16.10: after --probe-relabel the labels are the probe's, not "weak", and the method says
+// what was done.
+TEST(RunChecks, ProbeRelabelledStudentsSayWhatTheyTrainedOn) {
+  const auto results = w2s::test::scratch_dir("train_checks_relabel");
+  std::string output;
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "any-name"), {{"--probe-relabel", ""}, {"--k", "5"}}), &output), 0) << output;
+  const auto w2s_record = w2s::results::read_record(results / "any-name" / "sst2" / "w2s" / "record.json");
+  EXPECT_EQ(w2s_record.label_source.kind, "probe");
+  EXPECT_EQ(w2s_record.extra.get_string("method"), "xent+knn-relabel");
+  EXPECT_CONTAINS(output, "w2s: training");
+  EXPECT_CONTAINS(output, "(probe labels)");
+  EXPECT_EQ(output.find("(weak labels)"), std::string::npos) << output;
+  const auto floor = w2s::results::read_record(results / "any-name" / "sst2" / "floor" / "record.json");
+  EXPECT_EQ(floor.extra.find("method"), nullptr);  // floor and ceiling are no method
 }
 
 }  // namespace

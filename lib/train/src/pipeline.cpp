@@ -223,12 +223,16 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
     const bool first = round == 0;
     const std::string name = first ? "w2s" : "s2s-" + std::to_string(round);
     const auto train = relabelled(strong_half, train_labels);
+    // --probe-relabel replaces these labels by the probe's (on the strong model's activations).
+    const results::LabelSource labels =
+        o.probe.relabel ? results::LabelSource{"probe", o.strong_model}
+                        : results::LabelSource{first ? "weak" : "student", first ? o.weak_model : o.strong_model};
     StagePlan plan{name,
                    first ? results::Kind::TrainW2S : results::Kind::TrainS2S,
                    o.strong_model,
                    o.strong_lr,
                    true,
-                   {first ? "weak" : "student", first ? o.weak_model : o.strong_model},
+                   labels,
                    upstream,
                    {name, train, relabelled(val, val_labels), test, {}}};
     plan.inputs.predict = {{"strong_half", plan.inputs.train}, {"val", plan.inputs.val}};

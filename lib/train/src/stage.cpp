@@ -44,6 +44,15 @@ std::string examples_hash(const std::vector<LabelledExample>& xs) {
 // The model files' remembered hashes, beside the stage caches of every dataset.
 fs::path hash_memo(const PipelineOptions& o) { return o.results_dir / o.shared_folder / "file-hashes.json"; }
 
+// What a student's training did, for analysis tables: the loss, then the probe and what it did
+// ("logconf", "xent+knn-relabel", "logconf+topo-filter"). The s2s round is the record's stage.
+std::string method_name(const PipelineOptions& o) {
+  std::string method = names_of(o.loss.kind).name(o.loss.kind);
+  if (o.probe.active())
+    method += "+" + names_of(o.probe.kind).name(o.probe.kind) + (o.probe.relabel ? "-relabel" : "-filter");
+  return method;
+}
+
 ClassifierOptions classifier_options(const PipelineOptions& o) { return {o.lora, o.run, o.trainer.seed, o.models_dir}; }
 
 }  // namespace
@@ -367,6 +376,7 @@ results::ResultRecord make_record(const StagePlan& plan, const StageContext& ctx
   rx.set("epoch", out.epoch);
   rx.set("truncated_train_texts", out.truncated);
   rx.set("resumed_from_checkpoint", out.resumed);
+  if (plan.transfer) rx.set("method", method_name(o));
   if (!t.warnings.empty()) {
     json::Value warnings = json::Value::array();
     for (const auto& w : t.warnings) warnings.push_back(w);

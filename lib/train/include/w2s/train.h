@@ -347,7 +347,7 @@ const std::vector<std::string>& preset_names();
 struct StageSummary {
   std::string stage;                   // floor | ceiling | w2s | s2s-1 ...
   std::string model;
-  std::string label_source;            // gold | weak | student
+  std::string label_source;            // gold | weak | student | probe (--probe-relabel)
   bool reused = false;                 // true when the stage cache already held the result
   std::string key;                     // the stage cache key
   std::filesystem::path dir;           // the stage's folder (results.json, record.json, ...)
