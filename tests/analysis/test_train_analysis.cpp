@@ -73,6 +73,82 @@ TEST(TrainAnalysis, EqualFloorAndCeilingGiveUndefinedPgr) {
   EXPECT_EQ(r.tables.at("train_methods").at(0).get_int("pgr_auroc_defined"), 0);
 }
 
+TEST(TrainAnalysis, CeilingBelowFloorIsFlaggedInTablesCsvAndConsole) {
+  const fs::path dir = test::scratch_dir("train_inverted");
+  test::write_train_fixture(dir, "sst2");
+  // The "ceiling" scores 0.5 (accuracy and AUROC) and the floor 1.0: PGR is defined but no share of a gap.
+  auto floor = results::read_record(dir / "sst2" / "ceiling.json");
+  auto ceiling = results::read_record(dir / "sst2" / "floor.json");
+  floor.kind = Kind::TrainFloor;
+  floor.evaluated_model = "org/small";
+  ceiling.kind = Kind::TrainCeiling;
+  ceiling.evaluated_model = "org/big";
+  results::write_record(dir / "sst2" / "floor.json", floor);
+  results::write_record(dir / "sst2" / "ceiling.json", ceiling);
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& logconf = row_for(r, "sst2", "logconf");
+  EXPECT_DOUBLE_EQ(logconf.get_double("pgr_accuracy"), 0.5);  // (0.75 - 1) / (0.5 - 1)
+  EXPECT_TRUE(logconf.at("ceiling_not_above_floor_accuracy").as_bool());
+  EXPECT_TRUE(logconf.at("ceiling_not_above_floor_auroc").as_bool());
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, "0.500!");
+  EXPECT_CONTAINS(console, "! the ceiling is at or below the floor");
+  const fs::path out = test::scratch_dir("train_inverted_out");
+  write_report(r, out);
+  const std::string csv = read_file(out / "train.csv");
+  EXPECT_CONTAINS(csv, "ceiling_not_above_floor_accuracy");
+  EXPECT_CONTAINS(csv, ",true,");
+
+  // The usual order: flagged false, no marker.
+  const fs::path plain = test::scratch_dir("train_plain");
+  test::write_train_fixture(plain, "sst2");
+  const Report normal = analyze(test::load(plain), o);
+  EXPECT_FALSE(row_for(normal, "sst2", "logconf").at("ceiling_not_above_floor_auroc").as_bool());
+  EXPECT_EQ(console_table(normal).find("at or below the floor"), std::string::npos);
+}
+
+// Issue 16.10: methods are named by what was done (extra.method), and a cached stage that two
+// runs reused is one student, not a method compared with itself.
+TEST(TrainAnalysis, MethodsAreNamedByWhatWasDoneAndReusedStagesCountOnce) {
+  const fs::path dir = test::scratch_dir("train_dedupe");
+  test::write_train_fixture(dir, "sst2");
+  fs::remove_all(dir / "sst2" / "logconf");
+  fs::remove_all(dir / "sst2" / "xent");
+  const auto& g = test::kBinaryGold;
+  auto student = [&](const std::string& run, const std::string& method, const std::vector<double>& scores) {
+    auto r = test::train_record(Kind::TrainW2S, "sst2", "org/big", "org/small", run, g, scores);
+    r.extra = json::Value(json::Object{{"method", method}});
+    results::write_record(dir / "sst2" / run / "w2s.json", r);
+  };
+  const std::vector<double> learned = {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9};
+  student("first-try", "xent+knn-relabel", learned);
+  student("second-try", "xent+knn-relabel", learned);  // the same cached stage, another run name
+  student("logconf-run", "logconf", {0.1, 0.2, 0.6, 0.7, 0.3, 0.4, 0.8, 0.9});
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  ASSERT_EQ(r.tables.at("train").size(), 2u);
+  EXPECT_DOUBLE_EQ(row_for(r, "sst2", "xent+knn-relabel").get_double("pgr_accuracy"), 0.5);
+  EXPECT_NO_THROW(row_for(r, "sst2", "logconf"));
+  ASSERT_EQ(r.tables.at("train_method_pairs").size(), 1u);  // not xent+knn-relabel against itself
+
+  // The same method with other outcomes (say another learning rate): told apart by run name.
+  student("third-try", "xent+knn-relabel", {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9});
+  const Report three = analyze(test::load(dir), o);
+  ASSERT_EQ(three.tables.at("train").size(), 3u);
+  EXPECT_NO_THROW(row_for(three, "sst2", "xent+knn-relabel [third-try]"));
+  const bool first_named = [&] {
+    for (const auto& row : three.tables.at("train").as_array())
+      if (row.get_string("method") == "xent+knn-relabel [first-try]" ||
+          row.get_string("method") == "xent+knn-relabel [second-try]")
+        return true;
+    return false;
+  }();
+  EXPECT_TRUE(first_named);
+}
+
 TEST(TrainAnalysis, BootstrapCisContainThePointAndAreSeeded) {
   const fs::path dir = test::scratch_dir("train_bootstrap");
   test::write_train_fixture(dir, "sst2");

@@ -7,16 +7,20 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
 
+#include "assets.h"
+#include "file_hashes.h"
 #include "stage.h"
 
 namespace {
 
 using namespace w2s;
 using namespace w2s::train;
+namespace fs = std::filesystem;
 
 std::vector<LabelledExample> examples(const std::string& prefix, std::size_t n, bool soft) {
   std::vector<LabelledExample> xs;
@@ -157,78 +161,78 @@ const std::vector<std::pair<std::string, Change>>& changes() {
 // preset/change -> floor ceiling w2s config activations
 const std::map<std::string, std::string>& pinned() {
   static const std::map<std::string, std::string> pins = {
-      {"demo/defaults", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/n_epochs", "f5afb59d99e86b4f 1cb893d44ce68430 f9f40a23f8ab76fa 918592a2620f1f0d 260fa0029c48f1ba"},
-      {"demo/minibatch_size", "a82ce276d1ea0c0b 8de161b2ced08c3e 98d27562aaa93e3f 0eb4ff333c05257c 260fa0029c48f1ba"},
-      {"demo/batch_size", "f999db4124aa1eb7 b39eea1f14746d80 1b09da89347437bc 20cbc2625424ecca 260fa0029c48f1ba"},
-      {"demo/lr_schedule", "70be8eaf7add5e09 596819f4dbdc8ddf 4d1369cb6133e420 9aa204643b064a30 260fa0029c48f1ba"},
-      {"demo/n_warmup_steps", "2a80ef7762aaef91 d843fd905714e27a df3d335e2bcae336 ffba2e8c790e5b55 260fa0029c48f1ba"},
-      {"demo/weight_decay", "d2fd5d2134dd4684 0451e4350f446b59 2c8afb8f46987909 c4c0f44e90a3c1f2 260fa0029c48f1ba"},
-      {"demo/adam_beta1", "fa7b914181fd4728 d968962773990d59 67df14e588de0e1d 5c7771ce164cbb03 260fa0029c48f1ba"},
-      {"demo/adam_beta2", "f6efbd5d46146c47 6e1594e12209f919 cb1f76cbfe8bb06a 16478b932970f64c 260fa0029c48f1ba"},
-      {"demo/adam_eps", "e378dd746c82d5a5 ab7d9a895f21ff13 71287f0add01fee6 54d2ce08ecbe72df 260fa0029c48f1ba"},
-      {"demo/max_grad_norm", "d7918c17419fb515 1fc84b8b84d928da 712639e90575f360 cc995bdb47b1ec8b 260fa0029c48f1ba"},
-      {"demo/eval_every", "3d3900fee0e5eb84 0c11a720275bfbe9 265c7fa07a0c2757 a8adc8cffe095024 260fa0029c48f1ba"},
-      {"demo/save_every", "9f774b177ac7d1ef dabf6b6a81cd80b0 8ec07c9f2d5addd6 39ea008e7f3d30d1 260fa0029c48f1ba"},
-      {"demo/load_best_model_at_end", "b17850bc0d80bddd 06fb6bac1097846c fc544123cff62717 073eaf68b9e9331a 260fa0029c48f1ba"},
-      {"demo/metric_for_best_model", "4c6e8fda9873a66b 9902e8ee29bc8860 7ead545161f74de7 e4cb0eb79dcc52a0 260fa0029c48f1ba"},
-      {"demo/seed", "14693dc636992a05 3adf9c36b35ab6bb 146d25f5bdf0dda6 90faaa7d752cd49c 260fa0029c48f1ba"},
-      {"demo/max_length", "710fb65f1cf0a77e f688bd86c56d56d8 f3ba10f0ce57327c 74fbbd9b3d24a556 8c9b5ddf38735852"},
-      {"demo/auroc", "44b60682cf87a963 b800550f254b452a 98856c37359f40a0 42a6017dd8502e3d 260fa0029c48f1ba"},
-      {"demo/weak_lr", "70eb0e35ed43f0d6 3b6453c62c8418c9 32e15bcf628807dc 0098079ead2f1e40 260fa0029c48f1ba"},
-      {"demo/strong_lr", "331f5431bf95d174 57dadd1ec651635e 130c478f32fa6b41 dfc5e6324868d46e 260fa0029c48f1ba"},
-      {"demo/disable_lora", "36140512e2b5fbad b031f35f4b6c7e02 02ca481bbd467553 25b0bd3de7aa6033 260fa0029c48f1ba"},
-      {"demo/lora_rank", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 bf01c90092e686e6 260fa0029c48f1ba"},
-      {"demo/lora_alpha", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 5409405c10db7445 260fa0029c48f1ba"},
-      {"demo/lora_modules", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 5657e9ba53cf2bf4 260fa0029c48f1ba"},
-      {"demo/dtype", "58ecbb35dadf8342 e47db0d893dd7344 8eb70366a313048d 517317922b80200d 3e8a309ad9e604f6"},
-      {"demo/device", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 802caf0953e08ed3 260fa0029c48f1ba"},
-      {"demo/threads", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/progress", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/loss=xent", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/loss=kl", "331f5431bf95d174 3b6453c62c8418c9 8b42d35c351f4feb bdd4f2dc212398e9 260fa0029c48f1ba"},
-      {"demo/loss=logconf", "331f5431bf95d174 3b6453c62c8418c9 bc3245843762315b 1377cadb8387e132 260fa0029c48f1ba"},
-      {"demo/loss=entropy", "331f5431bf95d174 3b6453c62c8418c9 9f9b37dddd848fdf 4ceccd18093ac2dc 260fa0029c48f1ba"},
-      {"demo/loss=entropy-grad", "331f5431bf95d174 3b6453c62c8418c9 b72347067ccb759a fac870a492e5cf74 260fa0029c48f1ba"},
-      {"demo/loss=window", "331f5431bf95d174 3b6453c62c8418c9 e8178e50a00a40b5 cd0d25543f55bf6a 260fa0029c48f1ba"},
-      {"demo/loss=openai-logconf", "331f5431bf95d174 3b6453c62c8418c9 3d770a3f7ea85b32 75a00a9d7163b83e 260fa0029c48f1ba"},
-      {"demo/loss=product", "331f5431bf95d174 3b6453c62c8418c9 353146b1dbc361fc 79224765c260e82d 260fa0029c48f1ba"},
-      {"demo/logconf_weight", "331f5431bf95d174 3b6453c62c8418c9 788af3d6ddcaf794 361a19970fbeb2f5 260fa0029c48f1ba"},
-      {"demo/logconf_warmup_steps", "331f5431bf95d174 3b6453c62c8418c9 98469fa33e701d2f a951d7dd50fad0ce 260fa0029c48f1ba"},
-      {"demo/balance_batch", "331f5431bf95d174 3b6453c62c8418c9 6030adf1a2c12fd3 e4011494950f0bca 260fa0029c48f1ba"},
-      {"demo/radius", "331f5431bf95d174 3b6453c62c8418c9 514fca5673351e96 143e1eaac79b451d 260fa0029c48f1ba"},
-      {"demo/openai_warmup_frac", "331f5431bf95d174 3b6453c62c8418c9 b9bb8f1736335725 f0e2a52df094cfc7 260fa0029c48f1ba"},
-      {"demo/openai_weight", "331f5431bf95d174 3b6453c62c8418c9 d625ed5129d218b9 c7c9ab7d00be1173 260fa0029c48f1ba"},
-      {"demo/product_alpha", "331f5431bf95d174 3b6453c62c8418c9 2d099945476cd052 28dac9e3b64fc23c 260fa0029c48f1ba"},
-      {"demo/product_beta", "331f5431bf95d174 3b6453c62c8418c9 bfe6cab458c5dcea 783818d266af57c4 260fa0029c48f1ba"},
-      {"demo/unused_loss_option", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/probe_filter", "331f5431bf95d174 3b6453c62c8418c9 5ba660a540688f32 36c02105e8616187 260fa0029c48f1ba"},
-      {"demo/probe_relabel", "331f5431bf95d174 3b6453c62c8418c9 0323c1b17f77b3bc b54ad1a61d392c7e 260fa0029c48f1ba"},
-      {"demo/probe_layer", "331f5431bf95d174 3b6453c62c8418c9 a8f4e36f61f3b718 b8af224d6633b62b b121731d75de16da"},
-      {"demo/contamination", "331f5431bf95d174 3b6453c62c8418c9 1d7c3cbd295cbe97 c5db200143fe7635 260fa0029c48f1ba"},
-      {"demo/knn_k", "331f5431bf95d174 3b6453c62c8418c9 bae76796089c4a3a 3d8bd30572c4897f 260fa0029c48f1ba"},
-      {"demo/knn_metric", "331f5431bf95d174 3b6453c62c8418c9 fde665099bc2b25f 71c0f9b7749c4bc4 260fa0029c48f1ba"},
-      {"demo/probe=logreg", "331f5431bf95d174 3b6453c62c8418c9 04fd0456971caf8a c104897674f60d38 260fa0029c48f1ba"},
-      {"demo/l2p", "331f5431bf95d174 3b6453c62c8418c9 97169c0cadd0e059 a8fb6078e63cd62a 260fa0029c48f1ba"},
-      {"demo/probe=topo", "331f5431bf95d174 3b6453c62c8418c9 e5ae6f940cdb1899 79e001a56ef55664 260fa0029c48f1ba"},
-      {"demo/k_cc", "331f5431bf95d174 3b6453c62c8418c9 5a8c0dc1132f481c 5b7384b85314c4db 260fa0029c48f1ba"},
-      {"demo/k_zeta", "331f5431bf95d174 3b6453c62c8418c9 c8b2a22741860f5e e556244c53d58f7c 260fa0029c48f1ba"},
-      {"demo/modified", "331f5431bf95d174 3b6453c62c8418c9 e3db45357ea11cc6 2221b7f9fd46f931 260fa0029c48f1ba"},
-      {"demo/inactive_probe_option", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 7cd8d3a4ca97148d 260fa0029c48f1ba"},
-      {"demo/s2s_iters", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 34793fb88c1ae925 260fa0029c48f1ba"},
-      {"demo/shared_folder", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 4680ca0a9485ff61 260fa0029c48f1ba"},
-      {"demo/results_folder", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/run_name", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/models_dir", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
+      {"demo/defaults", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/n_epochs", "f5afb59d99e86b4f 1cb893d44ce68430 f9f40a23f8ab76fa 8258d9ff506ef247 260fa0029c48f1ba"},
+      {"demo/minibatch_size", "a82ce276d1ea0c0b 8de161b2ced08c3e 98d27562aaa93e3f 54ed0f9ff031f692 260fa0029c48f1ba"},
+      {"demo/batch_size", "f999db4124aa1eb7 b39eea1f14746d80 1b09da89347437bc d4836ec36aa027cf 260fa0029c48f1ba"},
+      {"demo/lr_schedule", "70be8eaf7add5e09 596819f4dbdc8ddf 4d1369cb6133e420 68ba9deea90fd670 260fa0029c48f1ba"},
+      {"demo/n_warmup_steps", "2a80ef7762aaef91 d843fd905714e27a df3d335e2bcae336 c243039e25828e52 260fa0029c48f1ba"},
+      {"demo/weight_decay", "d2fd5d2134dd4684 0451e4350f446b59 2c8afb8f46987909 1d29767c0a8b098f 260fa0029c48f1ba"},
+      {"demo/adam_beta1", "fa7b914181fd4728 d968962773990d59 67df14e588de0e1d 21d8177c98a8de25 260fa0029c48f1ba"},
+      {"demo/adam_beta2", "f6efbd5d46146c47 6e1594e12209f919 cb1f76cbfe8bb06a 9a93377c7f09d729 260fa0029c48f1ba"},
+      {"demo/adam_eps", "e378dd746c82d5a5 ab7d9a895f21ff13 71287f0add01fee6 53cf6339a41730b6 260fa0029c48f1ba"},
+      {"demo/max_grad_norm", "d7918c17419fb515 1fc84b8b84d928da 712639e90575f360 b0e45d1ee4cdd178 260fa0029c48f1ba"},
+      {"demo/eval_every", "3d3900fee0e5eb84 0c11a720275bfbe9 265c7fa07a0c2757 afe10b09ffd80241 260fa0029c48f1ba"},
+      {"demo/save_every", "9f774b177ac7d1ef dabf6b6a81cd80b0 8ec07c9f2d5addd6 7989126d423c59db 260fa0029c48f1ba"},
+      {"demo/load_best_model_at_end", "b17850bc0d80bddd 06fb6bac1097846c fc544123cff62717 17d162aa88b0eb2f 260fa0029c48f1ba"},
+      {"demo/metric_for_best_model", "4c6e8fda9873a66b 9902e8ee29bc8860 7ead545161f74de7 54ad1856f7f45f65 260fa0029c48f1ba"},
+      {"demo/seed", "14693dc636992a05 3adf9c36b35ab6bb 146d25f5bdf0dda6 85344fe503bfacd0 260fa0029c48f1ba"},
+      {"demo/max_length", "710fb65f1cf0a77e f688bd86c56d56d8 f3ba10f0ce57327c 3bc13895802a32fe 8c9b5ddf38735852"},
+      {"demo/auroc", "44b60682cf87a963 b800550f254b452a 98856c37359f40a0 e9554ec9abc0dfe4 260fa0029c48f1ba"},
+      {"demo/weak_lr", "70eb0e35ed43f0d6 3b6453c62c8418c9 32e15bcf628807dc 363688524a86f523 260fa0029c48f1ba"},
+      {"demo/strong_lr", "331f5431bf95d174 57dadd1ec651635e 130c478f32fa6b41 795199c66101aa27 260fa0029c48f1ba"},
+      {"demo/disable_lora", "36140512e2b5fbad b031f35f4b6c7e02 02ca481bbd467553 a48478dbe5c5d242 260fa0029c48f1ba"},
+      {"demo/lora_rank", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 c33b4f36b7b48bcc 260fa0029c48f1ba"},
+      {"demo/lora_alpha", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 112ceeb957484e33 260fa0029c48f1ba"},
+      {"demo/lora_modules", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 c474611520d93569 260fa0029c48f1ba"},
+      {"demo/dtype", "58ecbb35dadf8342 e47db0d893dd7344 8eb70366a313048d ea83bae0babbbf1c 3e8a309ad9e604f6"},
+      {"demo/device", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 dca2871d5f65cd37 260fa0029c48f1ba"},
+      {"demo/threads", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/progress", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/loss=xent", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/loss=kl", "331f5431bf95d174 3b6453c62c8418c9 8b42d35c351f4feb 82eb44c10d43ed3f 260fa0029c48f1ba"},
+      {"demo/loss=logconf", "331f5431bf95d174 3b6453c62c8418c9 bc3245843762315b 28c7b4431a02f0ed 260fa0029c48f1ba"},
+      {"demo/loss=entropy", "331f5431bf95d174 3b6453c62c8418c9 9f9b37dddd848fdf 14f636f0dbbb99dc 260fa0029c48f1ba"},
+      {"demo/loss=entropy-grad", "331f5431bf95d174 3b6453c62c8418c9 b72347067ccb759a 82f1d242c522bea8 260fa0029c48f1ba"},
+      {"demo/loss=window", "331f5431bf95d174 3b6453c62c8418c9 e8178e50a00a40b5 dc6bdf129e4172e7 260fa0029c48f1ba"},
+      {"demo/loss=openai-logconf", "331f5431bf95d174 3b6453c62c8418c9 3d770a3f7ea85b32 bdda7dfc5ba8e31f 260fa0029c48f1ba"},
+      {"demo/loss=product", "331f5431bf95d174 3b6453c62c8418c9 353146b1dbc361fc b3b17cd46ef56a02 260fa0029c48f1ba"},
+      {"demo/logconf_weight", "331f5431bf95d174 3b6453c62c8418c9 788af3d6ddcaf794 d772828acba9ffaf 260fa0029c48f1ba"},
+      {"demo/logconf_warmup_steps", "331f5431bf95d174 3b6453c62c8418c9 98469fa33e701d2f f9c7055e7182f9d4 260fa0029c48f1ba"},
+      {"demo/balance_batch", "331f5431bf95d174 3b6453c62c8418c9 6030adf1a2c12fd3 afabad1ec0819288 260fa0029c48f1ba"},
+      {"demo/radius", "331f5431bf95d174 3b6453c62c8418c9 514fca5673351e96 8a20c1e3b86e9ba2 260fa0029c48f1ba"},
+      {"demo/openai_warmup_frac", "331f5431bf95d174 3b6453c62c8418c9 b9bb8f1736335725 83a698bf022da593 260fa0029c48f1ba"},
+      {"demo/openai_weight", "331f5431bf95d174 3b6453c62c8418c9 d625ed5129d218b9 39587c8959a25670 260fa0029c48f1ba"},
+      {"demo/product_alpha", "331f5431bf95d174 3b6453c62c8418c9 2d099945476cd052 4a9cc18aa643debd 260fa0029c48f1ba"},
+      {"demo/product_beta", "331f5431bf95d174 3b6453c62c8418c9 bfe6cab458c5dcea 5878b8a6bedf8a78 260fa0029c48f1ba"},
+      {"demo/unused_loss_option", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/probe_filter", "331f5431bf95d174 3b6453c62c8418c9 5ba660a540688f32 7e8037224d2657ce 260fa0029c48f1ba"},
+      {"demo/probe_relabel", "331f5431bf95d174 3b6453c62c8418c9 0323c1b17f77b3bc e06f7d42958ba65a 260fa0029c48f1ba"},
+      {"demo/probe_layer", "331f5431bf95d174 3b6453c62c8418c9 a8f4e36f61f3b718 c2000f88e96bc2a1 b121731d75de16da"},
+      {"demo/contamination", "331f5431bf95d174 3b6453c62c8418c9 1d7c3cbd295cbe97 ac5107388dc24820 260fa0029c48f1ba"},
+      {"demo/knn_k", "331f5431bf95d174 3b6453c62c8418c9 bae76796089c4a3a ec577e6e9c060a9a 260fa0029c48f1ba"},
+      {"demo/knn_metric", "331f5431bf95d174 3b6453c62c8418c9 fde665099bc2b25f f08780bfd7380424 260fa0029c48f1ba"},
+      {"demo/probe=logreg", "331f5431bf95d174 3b6453c62c8418c9 04fd0456971caf8a 81cd4e2de3fcdd12 260fa0029c48f1ba"},
+      {"demo/l2p", "331f5431bf95d174 3b6453c62c8418c9 97169c0cadd0e059 736f60f1288333f6 260fa0029c48f1ba"},
+      {"demo/probe=topo", "331f5431bf95d174 3b6453c62c8418c9 e5ae6f940cdb1899 c9d162335839d088 260fa0029c48f1ba"},
+      {"demo/k_cc", "331f5431bf95d174 3b6453c62c8418c9 5a8c0dc1132f481c 1966eb0794ef2c14 260fa0029c48f1ba"},
+      {"demo/k_zeta", "331f5431bf95d174 3b6453c62c8418c9 c8b2a22741860f5e 25f8d9703e9c82b3 260fa0029c48f1ba"},
+      {"demo/modified", "331f5431bf95d174 3b6453c62c8418c9 e3db45357ea11cc6 cf7033fe1b60d5b3 260fa0029c48f1ba"},
+      {"demo/inactive_probe_option", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 96635f1ffd03e9aa 260fa0029c48f1ba"},
+      {"demo/s2s_iters", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 dea26748dac15901 260fa0029c48f1ba"},
+      {"demo/shared_folder", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 dd7c3a40f13254c9 260fa0029c48f1ba"},
+      {"demo/results_folder", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/run_name", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/models_dir", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
       {"demo/dataset", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 e112446f0d070c79 260fa0029c48f1ba"},
-      {"demo/dataset_file", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 6d6efa60676fa5e5 260fa0029c48f1ba"},
-      {"demo/data_dir", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1553a841768a2d21 260fa0029c48f1ba"},
-      {"demo/n_train", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 3a5a1bb2ff7c7670 260fa0029c48f1ba"},
-      {"demo/n_val", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 5b1f553e2ebc9965 260fa0029c48f1ba"},
-      {"demo/n_test", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 6419a99766fd2857 260fa0029c48f1ba"},
-      {"demo/data_seed", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 068c392485b6c7f4 260fa0029c48f1ba"},
-      {"demo/weak_model", "789f15c45ba5c3cd 3b6453c62c8418c9 269951e1d5b763a1 15bbc5b05369ff84 260fa0029c48f1ba"},
-      {"demo/strong_model", "331f5431bf95d174 13f7bbe6c60c45b2 dc2de045781023a3 603aba794e080ca7 f9e24fb808a1180f"},
+      {"demo/dataset_file", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 f6575b7745ecc215 260fa0029c48f1ba"},
+      {"demo/data_dir", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 1a9ce82f1697d8d8 260fa0029c48f1ba"},
+      {"demo/n_train", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 25b2402da2082f05 260fa0029c48f1ba"},
+      {"demo/n_val", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 d6e8c966d846f08b 260fa0029c48f1ba"},
+      {"demo/n_test", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 943e511fe8daebc1 260fa0029c48f1ba"},
+      {"demo/data_seed", "331f5431bf95d174 3b6453c62c8418c9 68b52b1bac75d3e3 49b4b88e2adb5f89 260fa0029c48f1ba"},
+      {"demo/weak_model", "789f15c45ba5c3cd 3b6453c62c8418c9 269951e1d5b763a1 d28920104317e8f1 260fa0029c48f1ba"},
+      {"demo/strong_model", "331f5431bf95d174 13f7bbe6c60c45b2 dc2de045781023a3 285f57f37f61fc1d f9e24fb808a1180f"},
       {"reference/defaults", "b39b5df3972b4095 b21cea86e8682d6e ac6c0b5e538138cf 2c5c232c1ec879ca 4cdfb56dddd277af"},
       {"reference/n_epochs", "f826c1282a587b94 0cae9d770675b6f2 ef8cef070d887e02 e94e17252744ef48 4cdfb56dddd277af"},
       {"reference/minibatch_size", "b8a47cdffbacbafe 67dd08010b49a282 3d250cd21e8ab783 a1ceb772c8b0ef1d 4cdfb56dddd277af"},
@@ -323,6 +327,60 @@ TEST(StageKeys, EqualThePinnedKeysOfEveryPresetAndOption) {
     }
   }
   if (HasFailure()) std::cout << "computed pins:\n" << computed;
+}
+
+// Issue 16.2: a model directory is identified by its files' content. Overwriting the weights with
+// other values of the same size is another model: another stage key (a cache miss).
+TEST(StageKeys, ModelWeightsAreIdentifiedByContentNotSize) {
+  const auto scratch = test::scratch_dir("train_model_identity");
+  const fs::path model = scratch / "model";
+  fs::copy(test::assets_dir() / "models/hf/stories260K-llama", model);
+  PipelineOptions o = base("reference");
+  o.results_dir = (scratch / "results").string();
+  o.weak_model = model.string();
+  const auto weak_half = examples("w", 4, false), strong_half = examples("s", 4, false), val = examples("v", 2, false);
+  StagePlan floor{"floor", results::Kind::TrainFloor, o.weak_model, o.weak_lr, false, {"gold", ""}, "",
+                  {"floor", weak_half, val, examples("t", 2, false), {{"strong_half", strong_half}}}};
+  const std::string before = stage_key(stage_key_material(floor, o, data_identity()));
+  EXPECT_EQ(stage_key(stage_key_material(floor, o, data_identity())), before);
+
+  const fs::path weights = model / "model.safetensors";
+  const auto size = fs::file_size(weights);
+  std::string bytes = read_file(weights);
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x5a);  // one value's last byte, same size
+  write_file_atomic(weights, bytes);
+  ASSERT_EQ(fs::file_size(weights), size);
+  EXPECT_NE(stage_key(stage_key_material(floor, o, data_identity())), before);
+
+  // The hashes are remembered beside the stage cache, keyed by path, size and modification time.
+  const fs::path memo = scratch / "results" / "shared" / "file-hashes.json";
+  ASSERT_TRUE(fs::exists(memo));
+  const json::Value entries = json::parse_file(memo);
+  const json::Value* entry = entries.find(fs::absolute(weights).lexically_normal().string());
+  ASSERT_NE(entry, nullptr) << json::dump(entries, 1);
+  EXPECT_EQ(entry->get_string("sha256"), sha256_hex(bytes));
+}
+
+// A remembered hash is used while the file's size and modification time are unchanged (so large
+// checkpoints are not re-read), and recomputed when either changes.
+TEST(StageKeys, FileHashMemoIsReusedUntilTheFileChanges) {
+  const auto scratch = test::scratch_dir("train_hash_memo");
+  const fs::path file = scratch / "weights.bin", memo = scratch / "memo" / "file-hashes.json";
+  write_file_atomic(file, "first");
+  EXPECT_EQ(file_sha256(file, memo), sha256_hex("first"));
+  // Plant a different hash under the file's current stamp: the memo's answer is returned.
+  json::Value entries = json::parse_file(memo);
+  const std::string key = fs::absolute(file).lexically_normal().string();
+  json::Value entry = *entries.find(key);
+  entry.set("sha256", "remembered");
+  entries.set(key, entry);
+  write_file_atomic(memo, json::dump(entries, 1));
+  EXPECT_EQ(file_sha256(file, memo), "remembered");
+  // Same size, new content and modification time: hashed again.
+  write_file_atomic(file, "other");
+  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
+  EXPECT_EQ(file_sha256(file, memo), sha256_hex("other"));
+  EXPECT_EQ(file_sha256(file, ""), sha256_hex("other"));  // no memo: always hashed
 }
 
 }  // namespace

@@ -24,6 +24,24 @@ TEST(Trainer, LearningRateWarmupThenCosine) {
   EXPECT_DOUBLE_EQ(learning_rate(o, 9, 14), 1e-3);
 }
 
+TEST(Trainer, ShortRunsGetAWarmupAndEvaluationsThatFitThem) {
+  TrainerOptions o;  // the reference: warmup 40, eval every 25
+  o.n_epochs = 3;
+  o.batch_size = 32;
+  EXPECT_EQ(optimizer_steps(o, 200), 19);  // ceil(3 · 200 / 32)
+  const FittedSchedule small = fit_to_run(o, 19);
+  EXPECT_EQ(small.trainer.n_warmup_steps, 1);
+  EXPECT_EQ(small.trainer.eval_every, 4);
+  EXPECT_EQ(small.changes, (std::vector<std::string>{"n_warmup_steps 40 -> 1", "eval_every 25 -> 4"}));
+  EXPECT_TRUE(fit_to_run(small.trainer, 19).changes.empty());  // fitting twice changes nothing more
+  EXPECT_EQ(fit_to_run(o, 1).trainer.eval_every, 1);
+  // Long enough: untouched.
+  const FittedSchedule full = fit_to_run(o, optimizer_steps(o, 10000));
+  EXPECT_TRUE(full.changes.empty());
+  EXPECT_EQ(full.trainer.n_warmup_steps, 40);
+  EXPECT_EQ(full.trainer.eval_every, 25);
+}
+
 // The label is the last word: "yes" → 1, "no" → 0, after a random prefix; learnable in a few steps.
 std::vector<LabelledExample> toy_set(int n, std::uint64_t seed) {
   PyRandom rng(static_cast<std::int64_t>(seed));

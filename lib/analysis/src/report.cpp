@@ -23,6 +23,19 @@ std::string with_ci(const Value& row, const std::string& key) {
   return s;
 }
 
+// A PGR cell, marked "!" where the ceiling is at or below the floor (flag column `flag`).
+std::string pgr_cell(const Value& row, const std::string& key, const std::string& flag) {
+  const Value* f = row.find(flag);
+  return with_ci(row, key) + (f && f->is_bool() && f->as_bool() ? "!" : "");
+}
+
+bool any_flagged(const Value& rows, const std::vector<std::string>& flags) {
+  for (const auto& row : rows.as_array())
+    for (const auto& flag : flags)
+      if (const Value* f = row.find(flag); f && f->is_bool() && f->as_bool()) return true;
+  return false;
+}
+
 std::string csv_field(const Value& v) {
   switch (v.type()) {
     case Value::Type::Null: return "";
@@ -112,9 +125,13 @@ std::string console_table(const Report& report) {
                              names(row.get_string("strong")),
                          row.get_string("method"), number(row.at("floor_auroc"), "{:.3f}"),
                          number(row.at("ceiling_auroc"), "{:.3f}"), number(row.at("student_auroc"), "{:.3f}"),
-                         with_ci(row, "pgr_auroc"), number(row.at("student_accuracy"), "{:.3f}"),
-                         with_ci(row, "pgr_accuracy"), number(row.at("mcnemar_p"), "{:.3g}"),
+                         pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"),
+                         number(row.at("student_accuracy"), "{:.3f}"),
+                         pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"),
+                         number(row.at("mcnemar_p"), "{:.3g}"),
                          number(row.at("kappa_student_floor"), "{:.3f}"));
+    if (any_flagged(train, {"ceiling_not_above_floor_auroc", "ceiling_not_above_floor_accuracy"}))
+      out += "! the ceiling is at or below the floor: there is no gap to recover, so that PGR is not a share of one\n";
     out += "\nPGR per method across datasets (AUROC): mean / median over datasets where it is defined\n";
     for (const auto& row : report.tables.at("train_methods").as_array())
       out += fmt::format("  {:<24} {} dataset(s): mean {}  median {}  ({} defined)\n", row.get_string("method"),

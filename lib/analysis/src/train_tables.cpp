@@ -19,18 +19,48 @@ using results::LoadedRecord;
 std::string weak_model_of(const LoadedRecord& r) {
   for (const auto& m : r.record.models)
     if (m.role == "weak") return m.id;
-  if (r.record.kind == Kind::TrainW2S && !r.record.label_source.model.empty()) return r.record.label_source.model;
+  if (r.record.kind == Kind::TrainW2S && r.record.label_source.kind == "weak" && !r.record.label_source.model.empty())
+    return r.record.label_source.model;
   throw Error(r.path.string() + ": cannot tell the weak model of this student (no model with role \"weak\")");
 }
 
-// The method a student stands for: extra.method when the trainer set one, else the run name,
-// with the stage appended for strong-to-strong rounds ("logconf/s2s-1").
+// The method a student stands for: extra.method when the trainer set one (what was done: loss,
+// probe and filter/relabel), else (records from before it did) the run name; with the stage
+// appended for strong-to-strong rounds ("logconf/s2s-1").
 std::string method_of(const LoadedRecord& r) {
   const auto& rec = r.record;
   std::string method = rec.extra.is_object() ? rec.extra.get_string("method") : "";
   if (method.empty()) method = rec.run.empty() ? "w2s" : rec.run;
   if (rec.kind == Kind::TrainS2S) method += "/" + rec.stage.value_or("s2s");
   return method;
+}
+
+// One student of a group under the name it is reported by.
+struct Student {
+  const LoadedRecord* record;
+  std::string method;
+};
+
+// The students of one group. A stage that several runs reused from the stage cache (same method,
+// same outcomes) is one student, not a method compared with itself; the same method with other
+// outcomes (another learning rate, other data) is told apart by its run name.
+std::vector<Student> distinct_students(const std::vector<const LoadedRecord*>& group) {
+  auto outcomes = [](const LoadedRecord* r) { return json::dump(results::to_json(r->record).at("predictions")); };
+  std::vector<Student> out;
+  std::map<std::string, std::vector<std::size_t>> by_method;  // method -> indices into out
+  for (const auto* r : group) {
+    const std::string method = method_of(*r);
+    auto& same_method = by_method[method];
+    const bool duplicate = std::any_of(same_method.begin(), same_method.end(),
+                                       [&](std::size_t i) { return outcomes(out[i].record) == outcomes(r); });
+    if (duplicate) continue;
+    same_method.push_back(out.size());
+    out.push_back({r, method});
+  }
+  for (const auto& [method, indices] : by_method)
+    if (indices.size() > 1)
+      for (std::size_t i : indices) out[i].method += " [" + out[i].record->record.run + "]";
+  return out;
 }
 
 double median(std::vector<double> v) {
@@ -88,7 +118,8 @@ struct GroupTable {
 };
 
 GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecord*>& used,
-                        const std::vector<Eval>& evals, Bootstrap& boot, const Options& options) {
+                        const std::vector<std::string>& methods, const std::vector<Eval>& evals, Bootstrap& boot,
+                        const Options& options) {
   const auto& [dataset, weak, strong] = key;
   const Eval& floor = evals[0];
   const Eval& ceiling = evals[1];
@@ -96,7 +127,7 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
   GroupTable table;
   for (std::size_t i = 2; i < evals.size(); ++i) {
     const Eval& x = evals[i];
-    const std::string method = method_of(*used[i]);
+    const std::string& method = methods[i - 2];
     json::Value row = json::Value::object();
     row.set("dataset", dataset);
     row.set("weak", weak);
@@ -116,6 +147,8 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
       student.accuracy_samples =
           pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
     put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &student.accuracy_samples : nullptr, conf);
+    // A ceiling at or below the floor leaves no gap to recover: the PGR (if any) is no share of one.
+    row.set("ceiling_not_above_floor_accuracy", ceiling.accuracy() <= floor.accuracy());
 
     // AUROC bootstraps need per-example scores on all three; otherwise point values only.
     const bool scored = floor.has_scores && ceiling.has_scores && x.has_scores && boot.enabled();
@@ -128,6 +161,9 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
     if (scored)
       student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
     put_estimate(row, "pgr_auroc", student.auroc, scored ? &student.auroc_samples : nullptr, conf);
+    row.set("ceiling_not_above_floor_auroc", floor.auroc() && ceiling.auroc()
+                                                 ? json::Value(*ceiling.auroc() <= *floor.auroc())
+                                                 : json::Value());
 
     put_mcnemar(row, mcnemar(x.correct, ceiling.correct), "student", "ceiling");
     row.set("kappa_student_floor", cohen_kappa(x.answers, floor.answers));
@@ -222,10 +258,14 @@ TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const 
     const auto& [dataset, weak, strong] = key;
     std::vector<const LoadedRecord*> used = {role_record(roles.floors, key, weak, "floor", *group.front()),
                                              role_record(roles.ceilings, key, strong, "ceiling", *group.front())};
-    used.insert(used.end(), group.begin(), group.end());
+    std::vector<std::string> methods;
+    for (const auto& student : distinct_students(group)) {
+      used.push_back(student.record);
+      methods.push_back(student.method);
+    }
     const std::vector<Eval> evals = align(used);  // floor, ceiling, then the students
     Bootstrap boot(evals[0].correct.size(), options);
-    GroupTable table = student_rows(key, used, evals, boot, options);
+    GroupTable table = student_rows(key, used, methods, evals, boot, options);
     for (auto& row : table.rows.as_array()) out.rows.push_back(std::move(row));
     json::Value pairs = method_pair_rows(key, table.students, options.confidence);
     for (auto& row : pairs.as_array()) out.method_pair_rows.push_back(std::move(row));

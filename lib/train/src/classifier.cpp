@@ -3,8 +3,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 
+#include "file_hashes.h"
 #include "trainer.h"
 #include "w2s/data.h"
 
@@ -69,6 +71,54 @@ std::string resolve_model_spec(const std::string& spec, const std::optional<std:
   return data::ensure_hf_model(spec, hub).string();
 }
 
+namespace {
+
+// "" when `file` is a regular file that opens for reading, else what is wrong with it.
+std::string unreadable(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return file.string() + " is missing";
+  if (!fs::is_regular_file(file, ec)) return file.string() + " is not a file";
+  if (!std::ifstream(file, std::ios::binary)) return file.string() + " cannot be read";
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> model_problems(const std::string& spec, const std::optional<std::string>& models_dir) {
+  std::vector<std::string> problems;
+  auto check = [&](const fs::path& file) {
+    if (auto p = unreadable(file); !p.empty()) problems.push_back("model '" + spec + "': " + p);
+  };
+  try {
+    if (is_random(spec)) {
+      const auto kv = parse_random_spec(spec);
+      auto it = kv.find("tokenizer");
+      if (it != kv.end() && it->second != "bytes" && it->second != "words") check(fs::path(it->second) / "tokenizer.json");
+      return problems;
+    }
+    std::error_code ec;
+    if (fs::is_directory(spec, ec)) {
+      check(fs::path(spec) / "config.json");
+      check(fs::path(spec) / "tokenizer.json");
+      for (const auto& f : model::weight_files(spec)) check(f);
+      return problems;
+    }
+    if (!data::looks_like_hf_model_id(spec)) {
+      problems.push_back("model '" + spec + "': no such model directory (nor a Hugging Face id org/name or a "
+                         "random:... spec)");
+      return problems;
+    }
+    // A Hugging Face id: complete in the models directory, or downloaded there.
+    const fs::path root = data::resolve_models_dir(models_dir);
+    if (!data::is_complete_model_dir(data::hf_model_dir(root, spec)))
+      if (auto p = unwritable_folder(root); !p.empty())
+        problems.push_back("model '" + spec + "' would be downloaded, but " + p);
+  } catch (const Error& e) {
+    problems.push_back("model '" + spec + "': " + e.what());
+  }
+  return problems;
+}
+
 Classifier build_classifier(const std::string& spec, const ClassifierOptions& options) {
   Classifier c{nullptr, model::Tokenizer::bytes(), model::resolve_placement(options.run)};
 
@@ -109,23 +159,25 @@ Classifier build_classifier(const std::string& spec, const ClassifierOptions& op
   return c;
 }
 
-json::Value model_identity(const std::string& spec, const std::optional<std::string>& models_dir) {
+json::Value model_identity(const std::string& spec, const std::optional<std::string>& models_dir,
+                           const fs::path& hash_memo) {
   json::Value id = json::Value::object();
   id.set("spec", spec);
   if (is_random(spec)) {
     const auto kv = parse_random_spec(spec);
     auto it = kv.find("tokenizer");
     if (it != kv.end() && it->second != "bytes" && it->second != "words")
-      id.set("tokenizer_sha256", sha256_file_hex(fs::path(it->second) / "tokenizer.json"));
+      id.set("tokenizer_sha256", file_sha256(fs::path(it->second) / "tokenizer.json", hash_memo));
     return id;
   }
   const fs::path dir = resolve_model_spec(spec, models_dir);
-  id.set("config_sha256", sha256_file_hex(dir / "config.json"));
-  if (fs::exists(dir / "tokenizer.json")) id.set("tokenizer_sha256", sha256_file_hex(dir / "tokenizer.json"));
+  id.set("config_sha256", file_sha256(dir / "config.json", hash_memo));
+  if (fs::exists(dir / "tokenizer.json")) id.set("tokenizer_sha256", file_sha256(dir / "tokenizer.json", hash_memo));
+  if (fs::exists(dir / "tokenizer_config.json"))
+    id.set("tokenizer_config_sha256", file_sha256(dir / "tokenizer_config.json", hash_memo));
   json::Value weights = json::Value::object();
-  for (const auto& f : model::weight_files(dir))
-    weights.set(f.filename().string(), static_cast<std::int64_t>(fs::file_size(f)));
-  id.set("weights", weights);
+  for (const auto& f : model::weight_files(dir)) weights.set(f.filename().string(), file_sha256(f, hash_memo));
+  id.set("weights_sha256", weights);
   return id;
 }
 

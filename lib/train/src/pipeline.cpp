@@ -9,6 +9,12 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
 
 #include "stage.h"
 
@@ -29,6 +35,38 @@ std::vector<LabelledExample> relabelled(std::vector<LabelledExample> xs, const s
   if (labels.size() != xs.size()) throw Error("internal: label count does not match the examples");
   for (std::size_t i = 0; i < xs.size(); ++i) xs[i].label = labels[i];
   return xs;
+}
+
+// A run name holds one test set: the records already in its folder must come from the same data
+// (sources, seed) and the same test examples, or `w2s analyze` could not compare them. Another
+// test set under the same name is refused before anything is trained or overwritten.
+void refuse_another_test_set(const fs::path& run_dir, const data::TrainingData& data, const std::string& run_name) {
+  if (!fs::is_directory(run_dir)) return;
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    const fs::path file = entry.path() / "record.json";
+    if (!fs::is_regular_file(file)) continue;
+    const results::ResultRecord r = results::read_record(file);
+    std::vector<std::string> differences;
+    std::vector<std::string> then_sources, now_sources;
+    for (const auto& s : r.dataset.sources) then_sources.push_back(s.sha256);
+    for (const auto& s : data.sources) now_sources.push_back(s.sha256);
+    if (then_sources != now_sources) differences.push_back("other data files");
+    if (r.dataset.seed != data.seed) differences.push_back(fmt::format("data seed {}, now {}", r.dataset.seed, data.seed));
+    if (r.predictions.size() != data.test.size()) {
+      differences.push_back(fmt::format("{} test examples, now {}", r.predictions.size(), data.test.size()));
+    } else {
+      for (std::size_t i = 0; i < data.test.size(); ++i)
+        if (r.predictions[i].id != data.test[i].id || r.predictions[i].gold != std::to_string(data.test[i].label)) {
+          differences.push_back("other test examples");
+          break;
+        }
+    }
+    if (!differences.empty())
+      throw Error(fmt::format("run '{}' already holds records of another test set ({}: {}); one run name keeps one "
+                              "test set, so that its records compare. Choose another --run-name, or remove {} to "
+                              "start this run afresh",
+                              run_name, file.string(), fmt::join(differences, ", "), run_dir.string()));
+  }
 }
 
 }  // namespace
@@ -100,23 +138,62 @@ void validate(const PipelineOptions& o) {
     log::warn("--balance-batch with --minibatch-size 1 sets every label to 0.5 (reference quirk #2)");
 }
 
+std::string unwritable_folder(const fs::path& folder) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) return fmt::format("{} cannot be created: {}", folder.string(), ec.message());
+  const fs::path probe = folder / fmt::format(".w2s-write-check-{}", ::getpid());
+  const bool written = static_cast<bool>(std::ofstream(probe) << "w2s");
+  fs::remove(probe, ec);
+  return written ? "" : folder.string() + " is not writable";
+}
+
+namespace {
+
+// Everything the run needs, checked before anything is downloaded or trained, so that a problem
+// with the strong model or the results folder shows in seconds rather than after the floor has
+// trained: both models' files, the data (read here; it is needed first anyway) and the folders
+// the run writes. Every problem is reported at once. Returns the data.
+data::TrainingData preflight(const PipelineOptions& o) {
+  std::vector<std::string> problems;
+  std::vector<std::string> models = {o.weak_model};
+  if (o.strong_model != o.weak_model) models.push_back(o.strong_model);
+  for (const auto& spec : models)
+    for (auto& p : model_problems(spec, o.models_dir)) problems.push_back(std::move(p));
+  for (const fs::path& folder : {o.results_dir / o.run_name, o.results_dir / o.shared_folder})
+    if (auto p = unwritable_folder(folder); !p.empty()) problems.push_back("results: " + p);
+  std::optional<data::TrainingData> data;
+  try {
+    data = data::load_training_data(o.data);
+  } catch (const Error& e) {
+    problems.push_back(std::string("data: ") + e.what());
+  }
+  if (!problems.empty())
+    throw Error(fmt::format("cannot start the run, {} problem{}:\n  {}", problems.size(), problems.size() == 1 ? "" : "s",
+                            fmt::join(problems, "\n  ")));
+  return std::move(*data);
+}
+
+}  // namespace
+
 PipelineSummary run_pipeline(const PipelineOptions& requested) {
   validate(requested);
   PipelineOptions o = requested;
   o.run = model::resolve_run_options(o.run);
-  // Hugging Face ids are fetched (when missing) before any data is read, so a model problem
-  // surfaces first. Records and cache keys keep the ids; the stages find the same directories.
+  const data::TrainingData data = preflight(o);
+  // Hugging Face ids are fetched when missing. Records and cache keys keep the ids; the stages
+  // find the same directories.
   resolve_model_spec(o.weak_model, o.models_dir);
   resolve_model_spec(o.strong_model, o.models_dir);
   // Subnormal floats make CPU training several times slower (tiny activations late in training)
   // and change no result worth keeping.
   torch::globalContext().setFlushDenormal(true);
-  const data::TrainingData data = data::load_training_data(o.data);
   for (const auto& notice : data.notices) say("notice: " + notice);
   const data::Halves halves = data::split_weak_strong(data.train);
 
   const StageContext ctx{o, data, data_identity(data), o.results_dir / o.shared_folder / data.name,
                          o.results_dir / o.run_name / data.name};
+  refuse_another_test_set(ctx.run_dir, data, o.run_name);
   PipelineSummary summary;
   summary.run_dir = ctx.run_dir;
   fs::create_directories(summary.run_dir);
@@ -146,12 +223,16 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
     const bool first = round == 0;
     const std::string name = first ? "w2s" : "s2s-" + std::to_string(round);
     const auto train = relabelled(strong_half, train_labels);
+    // --probe-relabel replaces these labels by the probe's (on the strong model's activations).
+    const results::LabelSource labels =
+        o.probe.relabel ? results::LabelSource{"probe", o.strong_model}
+                        : results::LabelSource{first ? "weak" : "student", first ? o.weak_model : o.strong_model};
     StagePlan plan{name,
                    first ? results::Kind::TrainW2S : results::Kind::TrainS2S,
                    o.strong_model,
                    o.strong_lr,
                    true,
-                   {first ? "weak" : "student", first ? o.weak_model : o.strong_model},
+                   labels,
                    upstream,
                    {name, train, relabelled(val, val_labels), test, {}}};
     plan.inputs.predict = {{"strong_half", plan.inputs.train}, {"val", plan.inputs.val}};
@@ -189,6 +270,8 @@ std::string format_summary(const PipelineSummary& summary) {
                        s.label_source, s.reused ? "yes" : "no", s.test_auroc, s.test_accuracy, s.test_ce_gold, s.steps,
                        format_duration(s.wall_seconds));
   }
+  for (const auto& s : summary.stages)
+    for (const auto& w : s.warnings) out += "warning: " + w + "\n";
   out += "records: " + summary.run_dir.string() + "/<stage>/record.json  (PGR: w2s analyze " +
          summary.run_dir.parent_path().string() + ")\n";
   return out;

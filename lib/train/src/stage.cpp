@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <fstream>
@@ -38,6 +39,18 @@ std::string examples_hash(const std::vector<LabelledExample>& xs) {
   std::string material;
   for (const auto& x : xs) material += fmt::format("{}\t{}\t{:.17g}\n", x.id, x.gold, x.label);
   return sha256_hex(material);
+}
+
+// The model files' remembered hashes, beside the stage caches of every dataset.
+fs::path hash_memo(const PipelineOptions& o) { return o.results_dir / o.shared_folder / "file-hashes.json"; }
+
+// What a student's training did, for analysis tables: the loss, then the probe and what it did
+// ("logconf", "xent+knn-relabel", "logconf+topo-filter"). The s2s round is the record's stage.
+std::string method_name(const PipelineOptions& o) {
+  std::string method = names_of(o.loss.kind).name(o.loss.kind);
+  if (o.probe.active())
+    method += "+" + names_of(o.probe.kind).name(o.probe.kind) + (o.probe.relabel ? "-relabel" : "-filter");
+  return method;
 }
 
 ClassifierOptions classifier_options(const PipelineOptions& o) { return {o.lora, o.run, o.trainer.seed, o.models_dir}; }
@@ -61,7 +74,7 @@ json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, 
   json::Value m = json::Value::object();
   m.set("format", kCacheFormat);
   m.set("stage", plan.name);
-  m.set("model", model_identity(plan.model, o.models_dir));
+  m.set("model", model_identity(plan.model, o.models_dir, hash_memo(o)));
   m.set("data", data_identity);
   m.set("train", examples_hash(plan.inputs.train));
   m.set("val", examples_hash(plan.inputs.val));
@@ -113,6 +126,8 @@ StageSummary summary_of(const StagePlan& plan, const results::ResultRecord& r, c
   s.test_ce_gold = r.metrics.extra.get_double("ce_gold");
   s.steps = r.extra.get_int("steps");
   s.wall_seconds = r.timing.wall_seconds;
+  if (const json::Value* warnings = r.extra.find("warnings"))
+    for (const auto& w : warnings->as_array()) s.warnings.push_back(w.as_string());
   return s;
 }
 
@@ -217,6 +232,7 @@ struct Trained {
   json::Value config;  // config.json: the recorded options and what this stage made of them
   StageOutcome outcome;
   results::Timing timing;
+  std::vector<std::string> warnings;  // recorded as extra.warnings
 };
 
 Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInputs& in, const StageFolder& folder) {
@@ -229,13 +245,24 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   t.config.set("transfer", plan.transfer);
   if (plan.transfer && o.loss.kind == Loss::Window) t.config.set("window_radius", in.radius);
   t.config.set("stage_key", folder.key);
+  // Small runs: warmup and eval interval fitted to the stage's length, recorded and said.
+  const std::int64_t steps = optimizer_steps(o.trainer, static_cast<std::int64_t>(in.sets.train.size()));
+  const FittedSchedule fitted = fit_to_run(o.trainer, steps);
+  if (!fitted.changes.empty()) {
+    json::Value effective = json::Value::object();
+    effective.set("optimizer_steps", steps);
+    effective.set("n_warmup_steps", fitted.trainer.n_warmup_steps);
+    effective.set("eval_every", fitted.trainer.eval_every);
+    t.config.set("effective_train_args", effective);
+    say(fmt::format("{}: the run has only {} optimizer steps: {}", plan.name, steps, fmt::join(fitted.changes, ", ")));
+  }
   write_file_atomic(folder.dir / "config.json", json::dump(t.config, 2) + "\n");
 
   t.timing.started_at = now_iso8601();
   const double started = monotonic_seconds();
   Classifier classifier = build_classifier(plan.model, classifier_options(o));
   StageSettings settings;
-  settings.trainer = o.trainer;
+  settings.trainer = fitted.trainer;
   settings.trainer.lr = plan.lr;
   settings.loss = o.loss;
   settings.transfer = plan.transfer;
@@ -245,6 +272,13 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   t.outcome = train_stage(classifier, in.sets, settings);
   t.timing.finished_at = now_iso8601();
   t.timing.wall_seconds = monotonic_seconds() - started;
+  if (o.trainer.load_best_model_at_end && t.outcome.best_step == 0) {
+    t.warnings.push_back(fmt::format(
+        "{}: the best checkpoint by {} is step 0, the untrained model: this stage's results are those of {} "
+        "before training (more data or epochs, or another learning rate, may help)",
+        plan.name, o.trainer.metric_for_best_model, plan.model));
+    log::warn("{}", t.warnings.back());
+  }
   return t;
 }
 
@@ -342,6 +376,12 @@ results::ResultRecord make_record(const StagePlan& plan, const StageContext& ctx
   rx.set("epoch", out.epoch);
   rx.set("truncated_train_texts", out.truncated);
   rx.set("resumed_from_checkpoint", out.resumed);
+  if (plan.transfer) rx.set("method", method_name(o));
+  if (!t.warnings.empty()) {
+    json::Value warnings = json::Value::array();
+    for (const auto& w : t.warnings) warnings.push_back(w);
+    rx.set("warnings", warnings);
+  }
   r.extra = rx;
   r.created_at = now_iso8601();
   r.tool_version = tool_version();
@@ -393,7 +433,7 @@ json::Value activations_key_material(const StageInputs& in, const PipelineOption
     ids += ";";
   }
   json::Value material = json::Value::object();
-  material.set("model", model_identity(o.strong_model, o.models_dir));
+  material.set("model", model_identity(o.strong_model, o.models_dir, hash_memo(o)));
   material.set("ids", sha256_hex(ids));
   material.set("max_length", o.trainer.max_length);
   material.set("layer", o.probe.layer);

@@ -253,6 +253,25 @@ double learning_rate(const TrainerOptions& o, std::int64_t step, std::int64_t to
   return o.lr * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
+std::int64_t optimizer_steps(const TrainerOptions& o, std::int64_t n_train) {
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(o.n_epochs * static_cast<double>(n_train) /
+                                                                       static_cast<double>(o.batch_size))));
+}
+
+FittedSchedule fit_to_run(const TrainerOptions& o, std::int64_t steps) {
+  FittedSchedule fitted{o, {}};
+  TrainerOptions& t = fitted.trainer;
+  if (t.n_warmup_steps > 0 && t.n_warmup_steps >= steps) {
+    t.n_warmup_steps = steps / 10;
+    fitted.changes.push_back(fmt::format("n_warmup_steps {} -> {}", o.n_warmup_steps, t.n_warmup_steps));
+  }
+  if (t.eval_every > steps) {
+    t.eval_every = std::max<std::int64_t>(1, steps / 4);
+    fitted.changes.push_back(fmt::format("eval_every {} -> {}", o.eval_every, t.eval_every));
+  }
+  return fitted;
+}
+
 torch::Tensor last_token_activations(Classifier& c, const std::vector<LabelledExample>& examples,
                                      std::int64_t max_length, std::optional<std::int64_t> layer,
                                      std::int64_t batch_size) {
@@ -295,8 +314,7 @@ StageOutcome train_stage(Classifier& c, const StageInputs& in, const StageSettin
   // 2. the stream
   const std::int64_t accumulation = o.batch_size / o.minibatch_size;
   const auto n_train = static_cast<std::int64_t>(in.train.size());
-  const std::int64_t total_steps =
-      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(o.n_epochs * n_train / o.batch_size)));
+  const std::int64_t total_steps = optimizer_steps(o, n_train);
   const auto stream = example_stream(in.train.size(), total_steps * o.batch_size, o.seed);
 
   // 3. optimizer, loss; 6. resume

@@ -50,10 +50,22 @@ Classifier build_classifier(const std::string& model_spec, const ClassifierOptio
 // downloaded and checksummed when incomplete); other specs are returned unchanged.
 std::string resolve_model_spec(const std::string& spec, const std::optional<std::string>& models_dir);
 
-// What identifies a model for the stage cache: the spec, plus config.json and the weight files'
-// names and sizes for a directory (hashing multi-GB weights on every run would be too slow).
-// A Hugging Face id is identified as the id plus its local directory's files (resolve_model_spec).
-json::Value model_identity(const std::string& model_spec, const std::optional<std::string>& models_dir);
+// Everything that would stop `model_spec` from loading, found without loading it: a missing
+// directory, an unreadable config.json, tokenizer.json or weight file, a tokenizer directory of a
+// random spec, a models folder a Hugging Face id cannot be downloaded into. Empty when none.
+std::vector<std::string> model_problems(const std::string& model_spec, const std::optional<std::string>& models_dir);
+
+// "" when files can be created in `folder` (made if missing: a probe file is written and removed),
+// else what stands in the way, e.g. "results/run cannot be created: Not a directory".
+std::string unwritable_folder(const std::filesystem::path& folder);
+
+// What identifies a model for the stage cache: the spec, plus the sha256 of a directory's
+// config.json, tokenizer files and every weight file (by content: the same file names and sizes
+// with other values are another model). Hashes are remembered in `hash_memo` (file_hashes.h), so
+// multi-GB weights are hashed once. A Hugging Face id is identified as the id plus its local
+// directory's files (resolve_model_spec).
+json::Value model_identity(const std::string& model_spec, const std::optional<std::string>& models_dir,
+                           const std::filesystem::path& hash_memo);
 
 struct StageInputs {
   std::string name;                      // floor | ceiling | w2s | s2s-1 ...
@@ -104,6 +116,20 @@ torch::Tensor last_token_activations(Classifier& classifier, const std::vector<L
 // Learning rate before optimizer step `step` (0-based): linear warmup from 0, then cosine decay
 // to 0 at total_steps (or constant) — transformers' get_{cosine,constant}_schedule_with_warmup.
 double learning_rate(const TrainerOptions& options, std::int64_t step, std::int64_t total_steps);
+
+// Optimizer steps of a stage with n_train training examples: ceil(n_epochs · n_train / batch_size).
+std::int64_t optimizer_steps(const TrainerOptions& options, std::int64_t n_train);
+
+// The step options fitted to a stage of `steps` optimizer steps. A warmup as long as the run
+// would leave the learning rate below its peak throughout, and an eval interval longer than the
+// run would compare only the untrained model with the last one: a warmup of at least `steps`
+// becomes steps / 10 and an eval interval above `steps` becomes max(1, steps / 4). `changes`
+// says what changed ("n_warmup_steps 40 -> 1"), empty for a run long enough.
+struct FittedSchedule {
+  TrainerOptions trainer;
+  std::vector<std::string> changes;
+};
+FittedSchedule fit_to_run(const TrainerOptions& options, std::int64_t steps);
 
 StageOutcome train_stage(Classifier& classifier, const StageInputs& inputs, const StageSettings& settings);
 

@@ -53,7 +53,7 @@ struct ModelRole {
 
 // Where the few-shot examples' or training labels came from.
 struct LabelSource {
-  std::string kind = "none";  // "none" | "gold" | "weak" | "student" (previous s2s round)
+  std::string kind = "none";  // "none" | "gold" | "weak" | "student" (previous s2s round) | "probe" (relabelled)
   std::string model;          // the labelling model for "weak"/"student", else ""
 };
 

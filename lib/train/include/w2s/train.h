@@ -347,13 +347,14 @@ const std::vector<std::string>& preset_names();
 struct StageSummary {
   std::string stage;                   // floor | ceiling | w2s | s2s-1 ...
   std::string model;
-  std::string label_source;            // gold | weak | student
+  std::string label_source;            // gold | weak | student | probe (--probe-relabel)
   bool reused = false;                 // true when the stage cache already held the result
   std::string key;                     // the stage cache key
   std::filesystem::path dir;           // the stage's folder (results.json, record.json, ...)
   double test_auroc = 0, test_accuracy = 0, test_ce_gold = 0;
   std::int64_t steps = 0;
   double wall_seconds = 0;
+  std::vector<std::string> warnings;   // e.g. the best checkpoint is the untrained model (step 0)
 };
 
 struct PipelineSummary {

@@ -1,0 +1,134 @@
+// What a run checks and says, on tiny runs of the `w2s` binary (random-initialised models, an
+// SST-2 subset, a few seconds each): short runs fit their schedule and warn about an untrained
+// "best" checkpoint; a run name keeps one test set; every input is checked before training;
+// relabelled students say what they trained on.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "assets.h"
+#include "w2s/results.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using w2s::json::Value;
+
+// 32 examples per half, batch 8, one epoch: 4 optimizer steps per stage, far fewer than the
+// reference's warmup (40) and eval interval (25).
+std::vector<std::string> tiny_args(
+    const fs::path& results, const std::string& run,
+    const std::string& weak = "random:hidden=8,layers=1,heads=1,kv_heads=1,tokenizer=words,vocab=256,seed=1",
+    const std::string& strong = "random:hidden=16,layers=1,heads=2,kv_heads=2,tokenizer=words,vocab=512,seed=2") {
+  return {"train", "--weak-model-name", weak, "--strong-model-name", strong,
+          "--dataset", "sst2", "--data-dir", (w2s::test::assets_dir() / "data").string(),
+          "--n-train", "64", "--n-val", "20", "--n-test", "40", "--n-epochs", "1",
+          "--minibatch-size", "8", "--batch-size", "8", "--disable-lora", "--loss", "xent",
+          "--threads", "1", "--no-progress", "--results-dir", results.string(), "--run-name", run};
+}
+
+int run_w2s(std::vector<std::string> args, std::string* output) {
+  std::string cmd = w2s::test::w2s_binary().string();
+  for (const auto& a : args) cmd += " '" + a + "'";
+  return w2s::test::run_command(cmd, output);
+}
+
+// `args` with options set: {flag, value} replaces the flag's value or adds it; {switch, ""} adds a switch.
+std::vector<std::string> with(std::vector<std::string> args,
+                              const std::vector<std::pair<std::string, std::string>>& options) {
+  for (const auto& [flag, value] : options) {
+    const auto it = std::find(args.begin(), args.end(), flag);
+    if (it != args.end() && !value.empty()) {
+      *(it + 1) = value;
+      continue;
+    }
+    args.push_back(flag);
+    if (!value.empty()) args.push_back(value);
+  }
+  return args;
+}
+
+TEST(RunChecks, ShortRunsFitWarmupAndEvalAndWarnAboutAnUntrainedBestCheckpoint) {
+  const auto results = w2s::test::scratch_dir("train_checks_short");
+  std::string output;
+  // A learning rate of 0 for the strong model: its stages never improve on step 0.
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "short"), {{"--strong-lr", "0"}}), &output), 0) << output;
+  EXPECT_CONTAINS(output, "floor: the run has only 4 optimizer steps: n_warmup_steps 40 -> 0, eval_every 25 -> 1");
+  const fs::path run_dir = results / "short" / "sst2";
+  const auto floor = w2s::results::read_record(run_dir / "floor" / "record.json");
+  const Value& effective = floor.config.at("effective_train_args");
+  EXPECT_EQ(effective.get_int("optimizer_steps"), 4);
+  EXPECT_EQ(effective.get_int("n_warmup_steps"), 0);
+  EXPECT_EQ(effective.get_int("eval_every"), 1);
+  EXPECT_EQ(floor.config.at("train_args").get_int("n_warmup_steps"), 40);  // what was asked stays recorded
+
+  const auto ceiling = w2s::results::read_record(run_dir / "ceiling" / "record.json");
+  EXPECT_EQ(ceiling.extra.get_int("best_step"), 0);
+  ASSERT_NE(ceiling.extra.find("warnings"), nullptr);
+  EXPECT_CONTAINS(ceiling.extra.at("warnings").at(0).as_string(), "step 0, the untrained model");
+  EXPECT_CONTAINS(output, "warning: ceiling: the best checkpoint by val_auroc is step 0");
+  // The warning comes exactly with a step-0 choice (the floor may or may not learn in 4 steps).
+  EXPECT_EQ(floor.extra.find("warnings") != nullptr, floor.extra.get_int("best_step") == 0);
+}
+
+// Issue 16.3: a rerun under the same run name with another test set is refused before anything is
+// trained or overwritten.
+TEST(RunChecks, ARunNameKeepsOneTestSet) {
+  const auto results = w2s::test::scratch_dir("train_checks_test_set");
+  std::string output;
+  ASSERT_EQ(run_w2s(tiny_args(results, "same"), &output), 0) << output;
+  const fs::path floor_record = results / "same" / "sst2" / "floor" / "record.json";
+  const std::string before = w2s::read_file(floor_record);
+
+  EXPECT_NE(run_w2s(with(tiny_args(results, "same"), {{"--n-test", "30"}}), &output), 0);
+  EXPECT_CONTAINS(output, "run 'same' already holds records of another test set");
+  EXPECT_CONTAINS(output, "40 test examples, now 30");
+  EXPECT_CONTAINS(output, "Choose another --run-name");
+  EXPECT_EQ(output.find(": training"), std::string::npos) << output;
+  EXPECT_NE(run_w2s(with(tiny_args(results, "same"), {{"--data-seed", "1"}}), &output), 0);
+  EXPECT_CONTAINS(output, "data seed 0, now 1");
+  EXPECT_EQ(w2s::read_file(floor_record), before);
+
+  // The same test set (another student loss) is a normal rerun.
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "same"), {{"--loss", "logconf"}}), &output), 0) << output;
+  EXPECT_CONTAINS(output, "floor: stage cache hit");
+}
+
+// Issue 16.5: every input is checked before anything trains, and all problems come at once.
+TEST(RunChecks, PreflightReportsEveryProblemBeforeTraining) {
+  const auto scratch = w2s::test::scratch_dir("train_checks_preflight");
+  // A weak model directory without its tokenizer, a strong model that does not exist, and a results
+  // folder that cannot be created (its parent is a file: a read-only folder would not stop root).
+  const fs::path weak = scratch / "weak-model";
+  fs::create_directories(weak);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(w2s::test::assets_dir() / "models/hf/stories260K-llama" / f, weak / f);
+  w2s::test::write_text(scratch / "not-a-folder", "a file\n");
+  const fs::path results = scratch / "not-a-folder" / "results";
+  std::string output;
+  EXPECT_NE(run_w2s(tiny_args(results, "checks", weak.string(), (scratch / "no-such-model").string()), &output), 0);
+  EXPECT_CONTAINS(output, "cannot start the run, 4 problems");
+  EXPECT_CONTAINS(output, (weak / "tokenizer.json").string() + " is missing");
+  EXPECT_CONTAINS(output, "no-such-model': no such model directory");
+  EXPECT_CONTAINS(output, "results: " + (results / "checks").string() + " cannot be created");
+  EXPECT_CONTAINS(output, "results: " + (results / "shared").string() + " cannot be created");
+  EXPECT_EQ(output.find(": training"), std::string::npos) << output;
+}
+
+// Issue 16.10: after --probe-relabel the labels are the probe's, not "weak", and the method says
+// what was done.
+TEST(RunChecks, ProbeRelabelledStudentsSayWhatTheyTrainedOn) {
+  const auto results = w2s::test::scratch_dir("train_checks_relabel");
+  std::string output;
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "any-name"), {{"--probe-relabel", ""}, {"--k", "5"}}), &output), 0) << output;
+  const auto w2s_record = w2s::results::read_record(results / "any-name" / "sst2" / "w2s" / "record.json");
+  EXPECT_EQ(w2s_record.label_source.kind, "probe");
+  EXPECT_EQ(w2s_record.extra.get_string("method"), "xent+knn-relabel");
+  EXPECT_CONTAINS(output, "w2s: training");
+  EXPECT_CONTAINS(output, "(probe labels)");
+  EXPECT_EQ(output.find("(weak labels)"), std::string::npos) << output;
+  const auto floor = w2s::results::read_record(results / "any-name" / "sst2" / "floor" / "record.json");
+  EXPECT_EQ(floor.extra.find("method"), nullptr);  // floor and ceiling are no method
+}
+
+}  // namespace
