@@ -243,10 +243,12 @@ TEST(GptNeoxCommands, TrainRunsWeakToStrongOnGptNeox) {
   // The trained weights the stages kept: LoRA on every linear layer of GPT-NeoX (--lora-modules auto).
   std::set<std::string> adapted;
   for (const auto& entry : fs::recursive_directory_iterator(results))
-    if (entry.path().extension() == ".safetensors")
-      for (const auto& tensor : w2s::model::SafetensorsFile(entry.path()).tensors())
+    if (entry.path().extension() == ".safetensors") {
+      const w2s::model::SafetensorsFile file(entry.path());  // outlives the loop over its tensors
+      for (const auto& tensor : file.tensors())
         if (const auto at = tensor.name.find(".lora_A."); at != std::string::npos)
           adapted.insert(tensor.name.substr(tensor.name.rfind('.', at - 1) + 1, at - tensor.name.rfind('.', at - 1) - 1));
+    }
   EXPECT_EQ(adapted, (std::set<std::string>{"query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"}));
 }
 
