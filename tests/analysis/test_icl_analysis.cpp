@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "console_checks.h"
+#include "detail.h"
 #include "fixtures.h"
 
 using namespace w2s;
@@ -243,4 +247,51 @@ TEST(IclAnalysis, WritesSchemaValidJsonCsvAndConsoleTable) {
   const Report again = analyze(test::load(dir), o);
   EXPECT_EQ(again.notes.size(), 1u);
   EXPECT_EQ(json::dump(again.tables), json::dump(r.tables));
+}
+
+// Issue 16 item 16: columns take their widths from the content (a long model name keeps the rows in
+// line), a PGR of -0 (student = floor, ceiling below the floor) prints as 0.000, McNemar is labelled.
+TEST(IclAnalysis, ConsoleTableAlignsLongNamesAndNeverPrintsNegativeZero) {
+  const fs::path dir = test::scratch_dir("icl_console_alignment");
+  const std::string long_weak = "some-organisation/a-very-long-weak-model-name-that-overflows-fixed-columns";
+  results::write_record(dir / "baseline_long.json", test::icl_record(Kind::Baseline, long_weak, 0, kStrong));
+  results::write_record(dir / "baseline_w.json", test::icl_record(Kind::Baseline, "org/w", 0, kStudent));
+  results::write_record(dir / "baseline_s.json", test::icl_record(Kind::Baseline, "org/s", 0, kWeak));
+  for (int n : {2, 64}) {
+    // Each student answers as its weak model, which beats the strong one: PGR = 0 / (0.4 - 0.8) = -0.
+    results::write_record(dir / fmt::format("w2s_long_{}.json", n),
+                          test::icl_record(Kind::WeakSweep, "org/s", n, kStrong, long_weak));
+    results::write_record(dir / fmt::format("w2s_w_{}.json", n),
+                          test::icl_record(Kind::WeakSweep, "org/s", n, kStudent, "org/w"));
+  }
+  Options o;
+  o.bootstrap_resamples = 50;
+  const Report r = analyze(test::load(dir), o);
+  for (const auto& row : r.tables.at("icl_pairs").as_array())
+    if (row.get_string("weak") == long_weak) {
+      ASSERT_TRUE(row.at("pgr_weak0_strong0").is_number());
+      EXPECT_EQ(row.get_double("pgr_weak0_strong0"), 0.0);
+      EXPECT_FALSE(std::signbit(row.get_double("pgr_weak0_strong0")));
+      EXPECT_FALSE(std::signbit(row.get_double("pgr_weak0_strong0_lo")));
+    }
+  const std::string table = console_table(r);
+  EXPECT_EQ(table.find("-0.000"), std::string::npos) << table;
+  EXPECT_NE(table.find("0.000 [0.000,0.000]"), std::string::npos) << table;
+  const auto lines = test::table_lines(table, "weak -> strong");
+  EXPECT_EQ(lines.size(), 5u) << table;
+  test::expect_aligned(lines, {"student accuracy", "PGR zs/zs", "PGR zs/gold", "matches both"},
+                 {"shots", "PGR gold/gold", "McNemar p", "kappa"});
+  const auto written = write_report(r, dir / "analysis");
+  const std::string csv = read_file(dir / "analysis" / "icl_pairs.csv");
+  EXPECT_EQ(csv.find(",-0.0,"), std::string::npos) << csv;
+}
+
+TEST(ConsoleNumbers, RoundingToZeroDropsTheSign) {
+  EXPECT_EQ(detail::fixed(-0.0, 3), "0.000");
+  EXPECT_EQ(detail::fixed(-0.0004, 3), "0.000");
+  EXPECT_EQ(detail::fixed(-0.00004, 4), "0.0000");
+  EXPECT_EQ(detail::fixed(-0.0005001, 3), "-0.001");
+  EXPECT_EQ(detail::fixed(-1.5, 1), "-1.5");
+  EXPECT_EQ(detail::fixed(-10.0, 0), "-10");
+  EXPECT_EQ(detail::fixed(0.25, 2), "0.25");
 }
