@@ -54,8 +54,9 @@ TEST(Plots, EveryIclFigure) {
   const fs::path dir = icl_fixture(test::scratch_dir("plots_icl"));
   Options o;
   o.bootstrap_resamples = 30;
-  const auto files = plot(analyze(test::load(dir), o), dir / "plots");
-  EXPECT_EQ(files.size(), 12u);
+  const auto figures = plot(analyze(test::load(dir), o), dir / "plots");
+  EXPECT_TRUE(figures.failures.empty()) << figures.failures.front();
+  EXPECT_EQ(figures.files.size(), 12u);
   const fs::path p = dir / "plots";
   expect_figure(p, "accuracy_vs_shots", {"Accuracy vs number of shots", "Accuracy (%)", "small-8b -> mid-70b",
                                          "big-72b gold labels"});
@@ -77,8 +78,9 @@ TEST(Plots, EveryTrainingFigure) {
   test::write_train_fixture(dir, "boolq");
   Options o;
   o.bootstrap_resamples = 30;
-  const auto files = plot(analyze(test::load(dir), o), dir / "plots");
-  EXPECT_EQ(files.size(), 8u);
+  const auto figures = plot(analyze(test::load(dir), o), dir / "plots");
+  EXPECT_TRUE(figures.failures.empty()) << figures.failures.front();
+  EXPECT_EQ(figures.files.size(), 8u);
   const fs::path p = dir / "plots";
   expect_figure(p, "train_auroc_bars", {"test AUROC", "floor (weak on gold)", "W2S: logconf", "boolq"});
   expect_figure(p, "train_accuracy_bars", {"test accuracy"});
@@ -153,4 +155,84 @@ TEST(Plots, ModelsWithTheSameShortNameKeepDistinctLabels) {
     EXPECT_EQ(row.get_string("weak_name"), name_of.at(row.get_string("weak")));
     EXPECT_EQ(row.get_string("strong_name"), name_of.at(row.get_string("strong")));
   }
+}
+
+namespace {
+
+// Every figure of `figures` drew, and each named one exists.
+void expect_drawn(const Figures& figures, const fs::path& dir, const std::vector<std::string>& names) {
+  for (const auto& failure : figures.failures) ADD_FAILURE() << failure;
+  for (const auto& name : names) expect_figure(dir, name, {});
+}
+
+}  // namespace
+
+// Issue 16 item 13: a weak model that is never wrong (empty "when weak wrong" condition, PGR
+// undefined everywhere because floor = ceiling), one shot value, constant series: every figure is
+// still drawn, with explicit axis ranges (gnuplot's autoscale fails on such data).
+TEST(Plots, DegenerateIclDataStillGivesEveryFigure) {
+  const fs::path dir = test::scratch_dir("plots_degenerate_icl");
+  const std::vector<std::string> models = {"org/perfect-weak", "org/perfect-strong"};
+  for (const auto& m : models)
+    results::write_record(dir / (model_short_name(m) + ".json"), test::icl_record(Kind::Baseline, m, 0, test::kGold));
+  // One shot value only; the student is right everywhere too (a constant series at 100%).
+  results::write_record(dir / "w2s.json", test::icl_record(Kind::WeakSweep, models[1], 8, test::kGold, models[0]));
+  results::write_record(dir / "self.json", test::icl_record(Kind::WeakSweep, models[0], 8, test::kGold, models[0]));
+  Options o;
+  o.bootstrap_resamples = 20;
+  const Report report = analyze(test::load(dir), o);
+  ASSERT_TRUE(report.tables.at("icl_pairs").at(0).at("pgr_weak0_strong0").is_null());
+  const fs::path p = dir / "plots";
+  const auto figures = plot(report, p);
+  expect_drawn(figures, p,
+               {"accuracy_vs_shots", "self_supervision", "pgr_vs_shots", "response_matching_all_questions_grid",
+                "response_matching_when_weak_wrong_grid", "w2s_conditional_correctness_grid"});
+  EXPECT_EQ(figures.files.size(), 12u);
+  for (const char* name : {"accuracy_vs_shots", "pgr_vs_shots", "response_matching_when_weak_wrong_grid"}) {
+    const std::string gp = read_file(p / (std::string(name) + ".gp"));
+    EXPECT_NE(gp.find("set xrange ["), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set yrange ["), std::string::npos) << gp;
+    EXPECT_EQ(gp.find("autoscale"), std::string::npos) << gp;
+  }
+  expect_figure(p, "pgr_vs_shots", {"No PGR defined"});
+  expect_figure(p, "response_matching_when_weak_wrong_grid", {"the weak model is never wrong"});
+}
+
+// Fine-tuning: a ceiling equal to the floor (PGR undefined on every dataset) and one method.
+TEST(Plots, DegenerateTrainingDataStillGivesEveryFigure) {
+  const fs::path dir = test::scratch_dir("plots_degenerate_train");
+  using results::Kind;
+  const auto& g = test::kBinaryGold;
+  const std::vector<double> scores = {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9};
+  results::write_record(dir / "floor.json", test::train_record(Kind::TrainFloor, "sst2", "org/w", "", "", g, scores));
+  results::write_record(dir / "ceiling.json", test::train_record(Kind::TrainCeiling, "sst2", "org/s", "", "", g, scores));
+  results::write_record(dir / "w2s.json", test::train_record(Kind::TrainW2S, "sst2", "org/s", "org/w", "xent", g, scores));
+  Options o;
+  o.bootstrap_resamples = 0;
+  const fs::path p = dir / "plots";
+  const auto figures = plot(analyze(test::load(dir), o), p);
+  expect_drawn(figures, p, {"train_accuracy_bars", "train_pgr_accuracy"});
+  expect_figure(p, "train_pgr_accuracy", {"No PGR defined"});
+}
+
+// A figure gnuplot fails on is reported, and the figures after it are still drawn.
+TEST(Plots, OneFailingFigureDoesNotStopTheOthers) {
+  const fs::path dir = icl_fixture(test::scratch_dir("plots_one_fails"));
+  const fs::path gnuplot = dir / "gnuplot-failing-on-pgr";
+  write_file_atomic(gnuplot, "#!/bin/sh\n[ \"$1\" = pgr_vs_shots.gp ] && { echo 'simulated failure' >&2; exit 3; }\n"
+                             "exec gnuplot \"$@\"\n");
+  fs::permissions(gnuplot, fs::perms::owner_all);
+  PlotOptions po;
+  po.gnuplot = gnuplot.string();
+  Options o;
+  o.bootstrap_resamples = 0;
+  const fs::path p = dir / "plots";
+  const auto figures = plot(analyze(test::load(dir), o), p, po);
+  ASSERT_EQ(figures.failures.size(), 1u);
+  EXPECT_NE(figures.failures[0].find("pgr_vs_shots"), std::string::npos) << figures.failures[0];
+  EXPECT_NE(figures.failures[0].find("simulated failure"), std::string::npos) << figures.failures[0];
+  EXPECT_EQ(figures.files.size(), 10u);
+  for (const char* name : {"response_matching_all_questions_grid", "w2s_conditional_correctness_grid"})
+    expect_figure(p, name, {});
+  EXPECT_FALSE(fs::exists(p / "pgr_vs_shots.png"));
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -39,7 +40,7 @@ std::string gp_string(std::string_view s) {  // a gnuplot double-quoted string
 }
 
 // A number in percent for the data file; "?" (gnuplot's missing value) when undefined.
-std::string pct(const Value& v) { return v.is_null() ? "?" : fmt::format("{:.4f}", v.as_double() * 100.0); }
+std::string pct(const Value& v) { return v.is_null() ? "?" : detail::fixed(v.as_double() * 100.0, 4); }
 
 // value, lo, hi in percent; a missing CI collapses to the value (no error bar).
 std::string pct3(const Value& row, const std::string& key) {
@@ -48,6 +49,43 @@ std::string pct3(const Value& row, const std::string& key) {
   const Value& hi = row.at(key + "_hi");
   if (v.is_null()) return "? ? ?";
   return pct(v) + " " + pct(lo.is_null() ? v : lo) + " " + pct(hi.is_null() ? v : hi);
+}
+
+// Appends the defined values of key, key_lo and key_hi (percent) of each row.
+void collect(std::vector<double>& out, const std::vector<const Value*>& rows, const std::string& key) {
+  for (const auto* r : rows)
+    for (const std::string& k : {key, key + "_lo", key + "_hi"})
+      if (const Value* v = r->find(k); v && !v->is_null()) out.push_back(v->as_double() * 100.0);
+}
+
+// Axis ranges are always set explicitly, from the data: gnuplot's autoscale fails ("x range is
+// invalid") when every value of a panel is undefined or all points share one x.
+//
+// The y range that shows `values` and `include` (reference lines) with a margin, so no point sits
+// on the frame, rounded out to multiples of 5 and kept within [lo_limit, hi_limit].
+std::string yrange(const std::vector<double>& values, std::initializer_list<double> include, double lo_limit,
+                   double hi_limit) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (double v : values) lo = std::min(lo, v), hi = std::max(hi, v);
+  for (double v : include) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (lo > hi) lo = 0, hi = 100;
+  const double pad = std::max(2.0, 0.05 * (hi - lo));
+  lo = std::max(lo_limit, 5.0 * std::floor((lo - pad) / 5.0));
+  hi = std::min(hi_limit, 5.0 * std::ceil((hi + pad) / 5.0));
+  return fmt::format("  set yrange [{:g}:{:g}]\n", lo, hi);
+}
+
+// A panel that says why it is empty instead of plotting (the ranges make it drawable).
+std::string no_data_panel(const std::string& why) {
+  return fmt::format("  set xrange [0:1]\n  set yrange [0:1]\n  unset xtics\n  unset ytics\n  unset xlabel\n"
+                     "  unset ylabel\n  set label 1 {} at graph 0.5,0.5 center font \",14\" tc rgb \"#808080\"\n"
+                     "  plot -1 notitle\n  unset label 1\n  set xtics\n  set ytics\n",
+                     gp_string(why));
+}
+
+// A clustered histogram puts cluster i at x = i.
+std::string histogram_xrange(std::size_t clusters) {
+  return fmt::format("  set xrange [-0.6:{:g}]\n", static_cast<double>(clusters) - 0.4);
 }
 
 struct Figure {
@@ -143,10 +181,15 @@ IclView icl_view(const Report& report) {
   return v;
 }
 
-std::string xtics(const std::set<std::int64_t>& shots) {
-  std::string s;
-  for (auto n : shots) s += (s.empty() ? "" : ", ") + std::to_string(n);
-  return "  set xtics (" + s + ")\n";
+// The x range and tics of a shots axis, with a margin on both sides (one shot value included).
+std::string shot_axis(const std::set<std::int64_t>& shots) {
+  std::string tics;
+  for (auto n : shots) tics += (tics.empty() ? "" : ", ") + std::to_string(n);
+  double lo = shots.empty() ? 0.0 : static_cast<double>(*shots.begin());
+  double hi = shots.empty() ? 1.0 : static_cast<double>(*shots.rbegin());
+  if (lo == hi) lo -= 1.0, hi += 1.0;
+  const double pad = 0.04 * (hi - lo);
+  return fmt::format("  set xrange [{:g}:{:g}]\n  set xtics ({})\n", lo - pad, hi + pad, tics);
 }
 
 std::string rows_of(const std::vector<const Value*>& rows, const std::string& key) {
@@ -161,10 +204,12 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
   f.name = self_pairs ? "self_supervision" : "accuracy_vs_shots";
   f.title = self_pairs ? "Self-supervision: each model taught by its own labels" : "Accuracy vs number of shots";
   std::vector<std::string> plots;
+  std::vector<double> values;
   std::set<std::string> gold_models;
   for (const auto& [pair, rows] : v.pairs) {
     const auto& [weak, strong] = pair;
     if ((weak == strong) != self_pairs) continue;
+    collect(values, rows, "student_accuracy");
     const int i = f.add_block(weak + " -> " + strong + " (weak labels)", rows_of(rows, "student_accuracy"));
     plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines lw 2 lc rgb {} pt {} ps 1.3 title {}",
                                 f.name, i, gp_string(kColours[v.index(weak)]), kPointTypes[v.index(strong)],
@@ -174,6 +219,7 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
   if (plots.empty()) return f;
   for (const auto& m : gold_models) {
     if (!v.gold.count(m)) continue;
+    collect(values, v.gold.at(m), "accuracy");
     const int i = f.add_block(m + " (gold labels)", rows_of(v.gold.at(m), "accuracy"));
     plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines dt 2 lw 1.5 lc rgb {} pt {} ps 1 "
                                 "title {}",
@@ -181,8 +227,9 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
                                 kPointTypes[v.index(m)], gp_string(v.names(m) + " gold labels")));
   }
   f.body = fmt::format("  set title {}\n  set xlabel \"Number of few-shot examples\"\n"
-                       "  set ylabel \"Accuracy (%)\"\n  set key outside right top\n{}  plot {}\n",
-                       gp_string(f.title), xtics(v.shots), fmt::join(plots, ", \\\n       "));
+                       "  set ylabel \"Accuracy (%)\"\n  set key outside right top\n{}{}  plot {}\n",
+                       gp_string(f.title), shot_axis(v.shots), yrange(values, {}, -5, 105),
+                       fmt::join(plots, ", \\\n       "));
   return f;
 }
 
@@ -205,26 +252,35 @@ Figure pgr_figure(const IclView& v) {
       {"pgr_weakgold_stronggold", "floor: weak with N gold shots, ceiling: strong with N gold shots",
        "Strong w/ N gold labels (100%)"},
       {"pgr_weakgold_strong0", "floor: weak with N gold shots, ceiling: strong zero-shot", "Strong zero-shot (100%)"}};
-  std::string body = fmt::format("  set multiplot layout 2,2 title {} font \",15\"\n{}", gp_string(f.title), xtics(v.shots));
-  bool any = false;
+  std::string body = fmt::format("  set multiplot layout 2,2 title {} font \",15\"\n", gp_string(f.title));
+  bool any_pair = false;
   for (const auto& var : variants) {
     std::vector<std::string> plots;
+    std::vector<double> values;
     for (const auto& [pair, rows] : v.pairs) {
       const auto& [weak, strong] = pair;
       if (weak == strong) continue;
+      any_pair = true;
+      const std::size_t defined = values.size();
+      collect(values, rows, var.key);
+      if (values.size() == defined) continue;  // no PGR of this pair is defined: no legend entry either
       const int i = f.add_block(weak + " -> " + strong + " " + var.key, rows_of(rows, var.key));
       plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines lw 2 lc rgb {} pt {} title {}",
                                   f.name, i, gp_string(kColours[v.index(weak)]), kPointTypes[v.index(strong)],
                                   gp_string(v.names(weak) + " -> " + v.names(strong))));
-      any = true;
+    }
+    body += fmt::format("  set title {}\n", gp_string(var.title));
+    if (plots.empty()) {
+      body += no_data_panel("No PGR defined: the ceiling is within the zero guard of the floor, or no gold sweep");
+      continue;
     }
     plots.push_back("0 with lines dt 2 lc rgb \"red\" title \"Weak baseline (0%)\"");
     plots.push_back(fmt::format("100 with lines dt 2 lc rgb \"#2ca02c\" title {}", gp_string(var.ceiling)));
-    body += fmt::format("  set title {}\n  set xlabel \"Number of few-shot examples\"\n  set ylabel \"PGR (%)\"\n"
+    body += fmt::format("  set xlabel \"Number of few-shot examples\"\n  set ylabel \"PGR (%)\"\n{}{}"
                         "  set key bottom right font \",9\"\n  plot {}\n",
-                        gp_string(var.title), fmt::join(plots, ", \\\n       "));
+                        shot_axis(v.shots), yrange(values, {0.0, 100.0}, -1e9, 1e9), fmt::join(plots, ", \\\n       "));
   }
-  if (any) f.body = body;
+  if (any_pair) f.body = body;
   return f;
 }
 
@@ -273,9 +329,20 @@ Figure grid_figure(const IclView& v, GridKind kind) {
       auto it = v.pairs.find({weak, strong});
       body += fmt::format("  set title {}\n", gp_string(v.names(weak) + " -> " + v.names(strong)));
       if (it == v.pairs.end()) {
-        body += "  set xrange [0:1]\n  set yrange [0:1]\n  unset xtics\n  unset ytics\n  unset xlabel\n"
-                "  unset ylabel\n  set label 1 \"No data\" at graph 0.5,0.5 center font \",16\" tc rgb \"#808080\"\n"
-                "  plot -1 notitle\n  unset label 1\n  set autoscale x\n  set xtics\n  set ytics\n";
+        body += no_data_panel("No data");
+        continue;
+      }
+      // A pair whose condition is empty at every shot (a weak model that is never wrong, a strong
+      // model that is never wrong) has nothing to draw.
+      std::vector<double> defined;
+      for (const char* key : kind == GridKind::Conditional
+                                 ? std::vector<const char*>{"w2s_acc_given_strong_wrong", "w2s_wrong_given_strong_correct"}
+                                 : std::vector<const char*>{"both"})
+        collect(defined, it->second, kind == GridKind::Conditional ? key : prefix + key);
+      if (defined.empty()) {
+        body += no_data_panel(kind == GridKind::WeakWrong     ? "No data: the weak model is never wrong"
+                              : kind == GridKind::Conditional ? "No data: the strong model is never wrong or never right"
+                                                              : "No data");
         continue;
       }
       std::string rows;
@@ -304,8 +371,8 @@ Figure grid_figure(const IclView& v, GridKind kind) {
       }
       const int i = f.add_block(weak + " -> " + strong, rows);
       auto t = [&](const char* title) { return first_cell ? std::string("title ") + gp_string(title) : std::string("notitle"); };
-      body += "  set yrange [0:100]\n  set autoscale xfix\n  set xlabel \"Shots\"\n  set ylabel \"% of questions\"\n"
-              "  set key top right font \",8\" opaque\n";
+      body += shot_axis(v.shots) + (kind == GridKind::Conditional ? "  set yrange [-5:105]\n" : "  set yrange [0:100]\n") +
+              "  set xlabel \"Shots\"\n  set ylabel \"% of questions\"\n  set key top right font \",8\" opaque\n";
       if (kind == GridKind::Conditional) {
         body += fmt::format(
             "  plot '{0}.dat' index {1} using 1:2 with linespoints lw 2 pt 7 lc rgb \"#2ca02c\" {2}, \\\n"
@@ -319,7 +386,6 @@ Figure grid_figure(const IclView& v, GridKind kind) {
             "       '{0}.dat' index {1} using 1:4:5 with filledcurves fc rgb \"#d62728\" fs solid 0.8 {5}\n",
             f.name, i, t("Both"), t("Strong only"), t("Weak only"), t("Neither"));
       }
-      body += "  set autoscale y\n";
       first_cell = false;
     }
   f.body = body;
@@ -365,12 +431,16 @@ Figure train_bars(const Report& report, const std::string& metric) {
   for (std::size_t i = 0; i < methods.size(); ++i)
     plots.push_back(fmt::format("'' using {}:{}:{} lc rgb {} title {}", 8 + 3 * i, 9 + 3 * i, 10 + 3 * i,
                                 gp_string(kMethodColours[i % 8]), gp_string("W2S: " + methods[i])));
+  std::vector<double> values;
+  std::vector<const Value*> row_ptrs;
+  for (const auto& r : rows) row_ptrs.push_back(&r);
+  for (const char* role : {"floor_", "ceiling_", "student_"}) collect(values, row_ptrs, role + metric);
   f.width = std::max(1400, 200 + 160 * static_cast<int>(clusters.size() * (methods.size() + 2)) / 3);
   f.body = fmt::format("  set title {}\n  set style data histogram\n  set style histogram errorbars gap 1.5 lw 1\n"
                        "  set style fill solid 0.85 border -1\n  set ylabel {}\n  set xtics rotate by -30 left\n"
-                       "  set key outside right top\n  set yrange [0:*]\n  plot {}\n",
+                       "  set key outside right top\n{}{}  plot {}\n",
                        gp_string(f.title), gp_string(std::string("Test ") + (metric == "auroc" ? "AUROC" : "accuracy") + " (%)"),
-                       fmt::join(plots, ", \\\n       "));
+                       histogram_xrange(clusters.size()), yrange(values, {0.0}, 0, 105), fmt::join(plots, ", \\\n       "));
   return f;
 }
 
@@ -411,39 +481,58 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   for (std::size_t i = 0; i < methods.size(); ++i)
     plots.push_back(fmt::format("{} using {}:{}:{}{} lc rgb {} title {}", i ? "''" : "'" + f.name + ".dat'", 2 + 3 * i,
                                 3 + 3 * i, 4 + 3 * i, i ? "" : ":xtic(1)", gp_string(kColours[i % 10]), gp_string(methods[i])));
+  std::vector<double> values;
+  std::vector<const Value*> row_ptrs;
+  for (const auto& r : rows) row_ptrs.push_back(&r);
+  collect(values, row_ptrs, "pgr_" + metric);
+  const std::string no_pgr =
+      values.empty() ? "  set label 1 \"No PGR defined: every ceiling is within the zero guard of its floor\" at graph "
+                       "0.5,0.5 center font \",14\" tc rgb \"#808080\"\n"
+                     : "";
   f.width = std::max(1400, 200 + 60 * static_cast<int>((datasets.size() + 1) * methods.size()));
   f.body = fmt::format("  set title {}\n  set style data histogram\n  set style histogram errorbars gap 1.5 lw 1\n"
                        "  set style fill solid 0.85 border -1\n  set ylabel \"PGR (%)\"\n  set xtics rotate by -30 left\n"
-                       "  set key outside right top\n  set xzeroaxis lt -1\n  plot {}\n",
-                       gp_string(f.title), fmt::join(plots, ", \\\n       "));
+                       "  set key outside right top\n  set xzeroaxis lt -1\n{}{}{}  plot {}\n",
+                       gp_string(f.title), histogram_xrange(datasets.size() + 1), yrange(values, {0.0, 100.0}, -1e9, 1e9),
+                       no_pgr, fmt::join(plots, ", \\\n       "));
   return f;
 }
 
 }  // namespace
 
-std::vector<fs::path> plot(const Report& report, const fs::path& out_dir, const PlotOptions& options) {
+Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& options) {
+  Figures result;
   std::vector<Figure> figures;
+  // One figure's trouble must not cost the others: each is built, written and rendered on its own.
+  auto build = [&](const std::string& name, auto&& make) {
+    try {
+      figures.push_back(make());
+    } catch (const std::exception& e) {
+      result.failures.push_back(fmt::format("{}: {}", name, e.what()));
+    }
+  };
   if (report.tables.at("icl_pairs").size()) {
     const IclView v = icl_view(report);
-    figures.push_back(accuracy_figure(v, false));
-    figures.push_back(accuracy_figure(v, true));
-    figures.push_back(pgr_figure(v));
-    figures.push_back(grid_figure(v, GridKind::AllQuestions));
-    figures.push_back(grid_figure(v, GridKind::WeakWrong));
-    figures.push_back(grid_figure(v, GridKind::Conditional));
+    build("accuracy_vs_shots", [&] { return accuracy_figure(v, false); });
+    build("self_supervision", [&] { return accuracy_figure(v, true); });
+    build("pgr_vs_shots", [&] { return pgr_figure(v); });
+    build("response_matching_all_questions_grid", [&] { return grid_figure(v, GridKind::AllQuestions); });
+    build("response_matching_when_weak_wrong_grid", [&] { return grid_figure(v, GridKind::WeakWrong); });
+    build("w2s_conditional_correctness_grid", [&] { return grid_figure(v, GridKind::Conditional); });
   }
   if (report.tables.at("train").size()) {
     bool any_auroc = false;
     for (const auto& r : report.tables.at("train").as_array()) any_auroc = any_auroc || !r.at("pgr_auroc").is_null();
     for (const std::string metric : {"auroc", "accuracy"}) {
       if (metric == "auroc" && !any_auroc) continue;
-      figures.push_back(train_bars(report, metric));
-      figures.push_back(train_pgr(report, metric));
+      build("train_" + metric + "_bars", [&] { return train_bars(report, metric); });
+      build("train_pgr_" + metric, [&] { return train_pgr(report, metric); });
     }
   }
   figures.erase(std::remove_if(figures.begin(), figures.end(), [](const Figure& f) { return f.body.empty(); }),
                 figures.end());
-  if (figures.empty()) throw Error("nothing to plot: the inputs have no weak-to-strong pairs or training students");
+  if (figures.empty() && result.failures.empty())
+    throw Error("nothing to plot: the inputs have no weak-to-strong pairs or training students");
 
   fs::create_directories(out_dir);
   for (const auto& f : figures) {
@@ -456,21 +545,23 @@ std::vector<fs::path> plot(const Report& report, const fs::path& out_dir, const 
                             "gnuplot-nox (scripts/install-deps.sh). The data and scripts are in {}; render them "
                             "later with `gnuplot <name>.gp` there.",
                             options.gnuplot, out_dir.string()));
-  std::vector<fs::path> produced;
   for (const auto& f : figures) {
     output.clear();
+    for (const char* ext : {".png", ".svg"}) fs::remove(out_dir / (f.name + ext));  // no stale figure passes
     const int rc = run_shell("cd " + shell_quote(out_dir.string()) + " && " + shell_quote(options.gnuplot) + " " +
                                  shell_quote(f.name + ".gp"),
                              output);
-    for (const char* ext : {".png", ".svg"}) {
-      const fs::path p = out_dir / (f.name + ext);
-      if (rc != 0 || !fs::exists(p) || fs::file_size(p) == 0)
-        throw Error(fmt::format("gnuplot failed on {} (exit {}):\n{}", (out_dir / (f.name + ".gp")).string(), rc,
-                                output));
-      produced.push_back(p);
+    std::vector<fs::path> drawn;
+    for (const char* ext : {".png", ".svg"})
+      if (const fs::path p = out_dir / (f.name + ext); fs::exists(p) && fs::file_size(p) > 0) drawn.push_back(p);
+    if (rc != 0 || drawn.size() != 2) {
+      result.failures.push_back(fmt::format("{}: gnuplot failed on {} (exit {}):\n{}", f.name,
+                                            (out_dir / (f.name + ".gp")).string(), rc, output));
+      continue;
     }
+    result.files.insert(result.files.end(), drawn.begin(), drawn.end());
   }
-  return produced;
+  return result;
 }
 
 }  // namespace w2s::analysis

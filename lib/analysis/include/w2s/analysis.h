@@ -95,10 +95,16 @@ struct PlotOptions {
   std::string gnuplot = "gnuplot";  // executable (looked up on PATH)
 };
 
+struct Figures {
+  std::vector<std::filesystem::path> files;  // PNG and SVG of every figure drawn
+  std::vector<std::string> failures;         // one message per figure that could not be drawn
+};
+
 // Renders every figure the report has data for as PNG (pngcairo) and SVG, with the .dat and .gp
-// files beside them (run `gnuplot <name>.gp` in out_dir to re-render after restyling). Returns
-// the figure paths. Throws w2s::Error when gnuplot is missing or fails (the .dat/.gp are kept).
-std::vector<std::filesystem::path> plot(const Report& report, const std::filesystem::path& out_dir,
-                                        const PlotOptions& options = {});
+// files beside them (run `gnuplot <name>.gp` in out_dir to re-render after restyling). Degenerate
+// data (a condition that is empty, a constant series, one point) still gives a figure. A figure
+// that fails is reported in `failures` and the others are still drawn. Throws w2s::Error when
+// there is nothing to plot or gnuplot is missing (the .dat/.gp are kept).
+Figures plot(const Report& report, const std::filesystem::path& out_dir, const PlotOptions& options = {});
 
 }  // namespace w2s::analysis
