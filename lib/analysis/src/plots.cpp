@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -89,6 +90,7 @@ std::string histogram_xrange(std::size_t clusters) {
 }
 
 struct Figure {
+  std::string folder;  // under the output folder: one per test set when there are several
   std::string name;
   std::string title;
   int width = 1400, height = 900;
@@ -126,6 +128,19 @@ std::string script(const Figure& f) {
       fmt::arg("body", f.body));
 }
 
+// A folder name for a test set label: "truthfulqa mc1, test split, n=100" -> "truthfulqa-mc1-test-split-n-100".
+std::string folder_name(const std::string& label) {
+  std::string out;
+  for (char c : label) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_')
+      out += c;
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "test-set" : out;
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -157,18 +172,31 @@ struct IclView {
   }
 };
 
-IclView icl_view(const Report& report) {
+// The in-context rows of one test set.
+IclView icl_view(const Report& report, const std::string& test_set) {
   IclView v;
   v.names = detail::display_names(report.tables);
+  std::map<std::string, const Value*> zero_rows;
   for (const auto& row : report.tables.at("icl_accuracy").as_array()) {
+    if (row.get_string("test_set") != test_set) continue;
     const std::string curve = row.get_string("curve");
-    if (curve == "zero-shot") v.zero_shot[row.get_string("model")] = row.get_double("accuracy");
+    if (curve == "zero-shot") {
+      v.zero_shot[row.get_string("model")] = row.get_double("accuracy");
+      zero_rows[row.get_string("model")] = &row;
+    }
     if (curve == "gold") {
       v.gold[row.get_string("model")].push_back(&row);
       v.shots.insert(row.get_int("shots"));
     }
   }
+  // A gold curve starts at its zero-shot baseline (0 gold shots).
+  for (auto& [m, rows] : v.gold)
+    if (zero_rows.count(m) && std::none_of(rows.begin(), rows.end(), [](const Value* r) { return r->get_int("shots") == 0; })) {
+      rows.push_back(zero_rows.at(m));
+      v.shots.insert(0);
+    }
   for (const auto& row : report.tables.at("icl_pairs").as_array()) {
+    if (row.get_string("test_set") != test_set) continue;
     v.pairs[{row.get_string("weak"), row.get_string("strong")}].push_back(&row);
     v.shots.insert(row.get_int("shots"));
   }
@@ -216,16 +244,25 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
                                 gp_string(v.names(weak) + " -> " + v.names(strong))));
     gold_models.insert(strong);
   }
-  if (plots.empty()) return f;
+  // A gold sweep without weak-label runs: every model's accuracy against its number of gold shots.
+  const bool gold_only = plots.empty() && !self_pairs;
+  if (gold_only) {
+    f.title = "Accuracy vs number of gold shots";
+    for (const auto& [m, rows] : v.gold) gold_models.insert(m);
+  }
+  if (plots.empty() && !gold_only) return f;
   for (const auto& m : gold_models) {
     if (!v.gold.count(m)) continue;
     collect(values, v.gold.at(m), "accuracy");
     const int i = f.add_block(m + " (gold labels)", rows_of(v.gold.at(m), "accuracy"));
-    plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines dt 2 lw 1.5 lc rgb {} pt {} ps 1 "
+    // Dashed where the gold curves are the reference for weak-label curves; solid when they are all there is.
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines dt {} lw {} lc rgb {} pt {} ps 1 "
                                 "title {}",
-                                f.name, i, gp_string(self_pairs ? kColours[v.index(m)] : "#808080"),
+                                f.name, i, gold_only ? 1 : 2, gold_only ? 2 : 1.5,
+                                gp_string(self_pairs || gold_only ? kColours[v.index(m)] : "#808080"),
                                 kPointTypes[v.index(m)], gp_string(v.names(m) + " gold labels")));
   }
+  if (plots.empty()) return f;
   f.body = fmt::format("  set title {}\n  set xlabel \"Number of few-shot examples\"\n"
                        "  set ylabel \"Accuracy (%)\"\n  set key outside right top\n{}{}  plot {}\n",
                        gp_string(f.title), shot_axis(v.shots), yrange(values, {}, -5, 105),
@@ -511,14 +548,20 @@ Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& o
       result.failures.push_back(fmt::format("{}: {}", name, e.what()));
     }
   };
-  if (report.tables.at("icl_pairs").size()) {
-    const IclView v = icl_view(report);
-    build("accuracy_vs_shots", [&] { return accuracy_figure(v, false); });
-    build("self_supervision", [&] { return accuracy_figure(v, true); });
-    build("pgr_vs_shots", [&] { return pgr_figure(v); });
-    build("response_matching_all_questions_grid", [&] { return grid_figure(v, GridKind::AllQuestions); });
-    build("response_matching_when_weak_wrong_grid", [&] { return grid_figure(v, GridKind::WeakWrong); });
-    build("w2s_conditional_correctness_grid", [&] { return grid_figure(v, GridKind::Conditional); });
+  for (const auto& test_set : report.test_sets) {
+    const IclView v = icl_view(report, test_set.label);
+    const std::string folder = report.test_sets.size() > 1 ? folder_name(test_set.label) : "";
+    auto in_folder = [&](Figure f) {
+      f.folder = folder;
+      return f;
+    };
+    const std::string at = folder.empty() ? "" : folder + "/";
+    build(at + "accuracy_vs_shots", [&] { return in_folder(accuracy_figure(v, false)); });
+    build(at + "self_supervision", [&] { return in_folder(accuracy_figure(v, true)); });
+    build(at + "pgr_vs_shots", [&] { return in_folder(pgr_figure(v)); });
+    build(at + "response_matching_all_questions_grid", [&] { return in_folder(grid_figure(v, GridKind::AllQuestions)); });
+    build(at + "response_matching_when_weak_wrong_grid", [&] { return in_folder(grid_figure(v, GridKind::WeakWrong)); });
+    build(at + "w2s_conditional_correctness_grid", [&] { return in_folder(grid_figure(v, GridKind::Conditional)); });
   }
   if (report.tables.at("train").size()) {
     bool any_auroc = false;
@@ -532,12 +575,12 @@ Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& o
   figures.erase(std::remove_if(figures.begin(), figures.end(), [](const Figure& f) { return f.body.empty(); }),
                 figures.end());
   if (figures.empty() && result.failures.empty())
-    throw Error("nothing to plot: the inputs have no weak-to-strong pairs or training students");
+    throw Error("nothing to plot: the inputs have no in-context accuracies or training students");
 
-  fs::create_directories(out_dir);
   for (const auto& f : figures) {
-    write_file_atomic(out_dir / (f.name + ".dat"), f.data);
-    write_file_atomic(out_dir / (f.name + ".gp"), script(f));
+    fs::create_directories(out_dir / f.folder);
+    write_file_atomic(out_dir / f.folder / (f.name + ".dat"), f.data);
+    write_file_atomic(out_dir / f.folder / (f.name + ".gp"), script(f));
   }
   std::string output;
   if (run_shell(shell_quote(options.gnuplot) + " --version", output) != 0)
@@ -547,16 +590,17 @@ Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& o
                             options.gnuplot, out_dir.string()));
   for (const auto& f : figures) {
     output.clear();
-    for (const char* ext : {".png", ".svg"}) fs::remove(out_dir / (f.name + ext));  // no stale figure passes
-    const int rc = run_shell("cd " + shell_quote(out_dir.string()) + " && " + shell_quote(options.gnuplot) + " " +
+    const fs::path dir = out_dir / f.folder;
+    for (const char* ext : {".png", ".svg"}) fs::remove(dir / (f.name + ext));  // no stale figure passes
+    const int rc = run_shell("cd " + shell_quote(dir.string()) + " && " + shell_quote(options.gnuplot) + " " +
                                  shell_quote(f.name + ".gp"),
                              output);
     std::vector<fs::path> drawn;
     for (const char* ext : {".png", ".svg"})
-      if (const fs::path p = out_dir / (f.name + ext); fs::exists(p) && fs::file_size(p) > 0) drawn.push_back(p);
+      if (const fs::path p = dir / (f.name + ext); fs::exists(p) && fs::file_size(p) > 0) drawn.push_back(p);
     if (rc != 0 || drawn.size() != 2) {
-      result.failures.push_back(fmt::format("{}: gnuplot failed on {} (exit {}):\n{}", f.name,
-                                            (out_dir / (f.name + ".gp")).string(), rc, output));
+      result.failures.push_back(fmt::format("{}: gnuplot failed on {} (exit {}):\n{}", (fs::path(f.folder) / f.name).string(),
+                                            (dir / (f.name + ".gp")).string(), rc, output));
       continue;
     }
     result.files.insert(result.files.end(), drawn.begin(), drawn.end());

@@ -1,5 +1,7 @@
 // Console table, CSV tables and the analysis record.
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -140,23 +142,53 @@ std::string console_table(const Report& report) {
           ? fmt::format("{:.0f}% CIs from {} paired bootstrap resamples (seed {})", o.confidence * 100,
                         o.bootstrap_resamples, o.seed)
           : std::string("no bootstrap");
-  const Value& pairs = report.tables.at("icl_pairs");
-  if (pairs.size()) {
-    const auto& ds = report.dataset;
-    out += fmt::format("In-context weak-to-strong on {}{} ({} split, n={}); fractions; {}\n", ds.name,
-                       ds.variant.empty() ? "" : " " + ds.variant, ds.split, pairs.at(0).get_int("n"), uncertainty);
+  for (const auto& test_set : report.test_sets) {
+    auto of_this_set = [&](const char* table) {
+      std::vector<const Value*> rows;
+      for (const auto& row : report.tables.at(table).as_array())
+        if (row.get_string("test_set") == test_set.label) rows.push_back(&row);
+      return rows;
+    };
+    if (!out.empty()) out += "\n";
+    out += fmt::format("In-context on {}; fractions; {}\n", test_set.label, uncertainty);
+
+    // Accuracy against the number of gold shots (0 = the zero-shot baseline), one row per model.
+    std::set<std::int64_t> shots;
+    std::map<std::string, std::map<std::int64_t, const Value*>> accuracy;  // model -> shots -> row
+    for (const auto* row : of_this_set("icl_accuracy"))
+      if (row->get_string("curve") != "weak-labels") {
+        shots.insert(row->get_int("shots"));
+        accuracy[row->get_string("model")][row->get_int("shots")] = row;
+      }
+    if (!shots.empty()) {
+      std::vector<std::pair<std::string, Align>> columns = {{"accuracy / gold shots", kLeft}};
+      for (auto n : shots) columns.push_back({std::to_string(n), kRight});
+      TextTable t(std::move(columns));
+      for (const auto& [model, by_shots] : accuracy) {
+        std::vector<std::string> cells = {names(model)};
+        for (auto n : shots) cells.push_back(by_shots.count(n) ? with_ci(*by_shots.at(n), "accuracy") : "");
+        t.add(std::move(cells));
+      }
+      out += t.render();
+    }
+
+    const auto pairs = of_this_set("icl_pairs");
+    if (pairs.empty()) continue;
+    if (!shots.empty()) out += "\n";
     out += "PGR floor/ceiling: zs = zero-shot, gold = same number of gold shots; McNemar p: student vs strong "
            "zero-shot; kappa: student vs weak zero-shot\n";
     TextTable t({{"weak -> strong", kLeft}, {"shots", kRight}, {"student accuracy", kLeft}, {"PGR zs/zs", kLeft},
                  {"PGR zs/gold", kLeft}, {"PGR gold/gold", kRight}, {"PGR gold/zs", kRight}, {"McNemar p", kRight},
                  {"kappa", kRight}, {"matches both/weak/strong/neither", kLeft}});
-    for (const auto& row : pairs.as_array())
+    for (const auto* row_ptr : pairs) {
+      const Value& row = *row_ptr;
       t.add({pair_name(row), std::to_string(row.get_int("shots")), with_ci(row, "student_accuracy"),
              with_ci(row, "pgr_weak0_strong0"), with_ci(row, "pgr_weak0_stronggold"),
              fixed3(row.at("pgr_weakgold_stronggold")), fixed3(row.at("pgr_weakgold_strong0")), p_value(row.at("mcnemar_p")),
              fixed3(row.at("kappa_student_weak")),
              fmt::format("{}/{}/{}/{}", number(row.at("w2s_matches_both"), 2), number(row.at("w2s_matches_weak"), 2),
                          number(row.at("w2s_matches_strong"), 2), number(row.at("w2s_matches_neither"), 2))});
+    }
     out += t.render();
   }
   const Value& train = report.tables.at("train");
