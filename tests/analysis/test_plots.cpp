@@ -62,7 +62,7 @@ TEST(Plots, EveryIclFigure) {
                                          "big-72b gold labels"});
   expect_figure(p, "self_supervision", {"Self-supervision", "small-8b -> small-8b"});
   expect_figure(p, "pgr_vs_shots", {"Performance gap recovered", "floor: weak zero-shot, ceiling: strong zero-shot",
-                                    "Weak baseline (0%)", "Strong w/ N gold labels (100%)"});
+                                    "Floor (0%)", "Ceiling (100%)"});
   expect_figure(p, "response_matching_all_questions_grid", {"all questions", "No data", "Strong only", "Neither"});
   expect_figure(p, "response_matching_when_weak_wrong_grid", {"got wrong", "No data"});
   expect_figure(p, "w2s_conditional_correctness_grid", {"W2S correct | Strong wrong", "No data"});
@@ -235,4 +235,94 @@ TEST(Plots, OneFailingFigureDoesNotStopTheOthers) {
   for (const char* name : {"response_matching_all_questions_grid", "w2s_conditional_correctness_grid"})
     expect_figure(p, name, {});
   EXPECT_FALSE(fs::exists(p / "pgr_vs_shots.png"));
+}
+
+// Issue 16 item 15: shots 0, 2, 4, ..., 64 on a log2(1 + n) axis with the counts as tics; a PGR of
+// 500 % (a 10-point gap) kept off the axis range and marked at its edge; legends outside; grid
+// rows = weak models and columns = strong models only; AUROC bars from chance.
+TEST(Plots, AxesLegendsAndGridsReadAtAGlance) {
+  const fs::path dir = test::scratch_dir("plots_axes");
+  const std::vector<std::string> models = {"org/w-8b", "org/m-70b", "org/s-405b"};
+  const std::vector<int> last_right = {3, 4, 7};  // zero-shot 0.4, 0.5, 0.8
+  const std::vector<int> shots = {0, 2, 4, 8, 16, 32, 64};
+  auto first = [](int k) {
+    std::vector<int> v;
+    for (int i = 0; i <= k; ++i) v.push_back(i);
+    return v;
+  };
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    results::write_record(dir / fmt::format("baseline_{}.json", m),
+                          test::icl_record(Kind::Baseline, models[m], 0, test::right_on(first(last_right[m]))));
+    for (int n : shots)
+      if (n)
+        results::write_record(dir / fmt::format("gold_{}_{}.json", m, n),
+                              test::icl_record(Kind::GoldSweep, models[m], n,
+                                               test::right_on(first(std::min(9, last_right[m] + (n >= 16))))));
+  }
+  for (auto [w, s] : std::vector<std::pair<int, int>>{{0, 1}, {0, 2}, {1, 2}})
+    for (int n : shots)
+      results::write_record(dir / fmt::format("w2s_{}_{}_{}.json", w, s, n),
+                            test::icl_record(Kind::WeakSweep, models[s], n,
+                                             test::right_on(first(n >= 8 ? 8 : last_right[w] + 1)), models[w]));
+  Options o;
+  o.bootstrap_resamples = 0;  // no error bars: the y ranges follow the points alone
+  const fs::path p = dir / "plots";
+  const Report report = analyze(test::load(dir), o);
+  const auto figures = plot(report, p);
+  for (const auto& failure : figures.failures) ADD_FAILURE() << failure;
+
+  const std::string pgr = read_file(p / "pgr_vs_shots.gp");
+  EXPECT_NE(pgr.find("sx(n) = log(n + 1) / log(2)"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("set xtics (\"0\" sx(0), \"2\" sx(2), \"4\" sx(4), \"8\" sx(8), \"16\" sx(16), \"32\" sx(32), "
+                     "\"64\" sx(64))"),
+            std::string::npos)
+      << pgr;
+  EXPECT_NE(pgr.find("using (sx($1)):2:3:4"), std::string::npos) << pgr;
+  // w-8b -> m-70b recovers 500 % of a 10-point gap at 8+ shots: the axis stops at +200 %, the
+  // point is marked at the edge.
+  EXPECT_NE(pgr.find(":210]"), std::string::npos) << pgr;  // +200 % and a margin
+  EXPECT_EQ(pgr.find(":500"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("$2 > 210 ?"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("beyond the axis"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("set key at screen 0.8,"), std::string::npos) << pgr;  // right of the panels
+  EXPECT_EQ(pgr.find("set key bottom"), std::string::npos) << pgr;
+  expect_figure(p, "pgr_vs_shots", {"beyond the axis", "64"});
+
+  // Every accuracy point lies inside the y range with a margin.
+  const std::string acc = read_file(p / "accuracy_vs_shots.gp");
+  EXPECT_NE(acc.find("set yrange [45:95]"), std::string::npos) << acc;  // points from 50 to 90 %
+  EXPECT_NE(acc.find("set key outside right"), std::string::npos) << acc;
+
+  // Grid: weak models {w-8b, m-70b} x strong models {m-70b, s-405b}, not 3 x 3.
+  const std::string grid = read_file(p / "response_matching_all_questions_grid.gp");
+  EXPECT_NE(grid.find("set multiplot layout 2,2"), std::string::npos) << grid;
+  EXPECT_NE(grid.find("set key at screen"), std::string::npos) << grid;
+  EXPECT_EQ(grid.find("set title \"s-405b -> "), std::string::npos) << grid;  // never a weak model
+}
+
+// AUROC bars from chance; a PGR of 400 % (a gap of 12.5 points) is cut at +200 % and named.
+TEST(Plots, TrainingAxesStartAtChanceAndClampPgr) {
+  const fs::path dir = test::scratch_dir("plots_auroc_axis");
+  test::write_train_fixture(dir, "sst2");  // floor AUROC 0.5, ceiling 1.0
+  using results::Kind;
+  const auto& g = test::kBinaryGold;
+  results::write_record(dir / "tiny" / "floor.json", test::train_record(Kind::TrainFloor, "tiny-gap", "org/small", "", "", g,
+                                                                        {0.6, 0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4}));
+  results::write_record(dir / "tiny" / "ceiling.json", test::train_record(Kind::TrainCeiling, "tiny-gap", "org/big", "", "",
+                                                                          g, {0.1, 0.3, 0.5, 0.7, 0.2, 0.4, 0.6, 0.8}));
+  results::write_record(dir / "tiny" / "w2s.json", test::train_record(Kind::TrainW2S, "tiny-gap", "org/big", "org/small",
+                                                                      "xent", g, {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9}));
+  Options o;
+  o.bootstrap_resamples = 0;
+  const auto figures = plot(analyze(test::load(dir), o), dir / "plots");
+  EXPECT_TRUE(figures.failures.empty());
+  const std::string gp = read_file(dir / "plots" / "train_auroc_bars.gp");
+  EXPECT_NE(gp.find("set yrange [45:"), std::string::npos) << gp;  // just below chance: a floor at 50 still shows
+  EXPECT_NE(gp.find("first 50 nohead"), std::string::npos) << gp;   // the chance line
+  EXPECT_NE(gp.find("chance = 50"), std::string::npos) << gp;
+  EXPECT_NE(read_file(dir / "plots" / "train_accuracy_bars.gp").find("set yrange [0:"), std::string::npos);
+  const std::string pgr = read_file(dir / "plots" / "train_pgr_auroc.gp");
+  EXPECT_NE(pgr.find(":210]"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("beyond the axis: tiny-gap / xent 400%, mean / xent 225%"), std::string::npos) << pgr;
+  expect_figure(dir / "plots", "train_pgr_auroc", {"beyond the axis: tiny-gap / xent 400%"});
 }

@@ -34,6 +34,10 @@ const int kPointTypes[] = {7, 5, 9, 11, 13, 15, 6, 4, 8, 10};  // circle, square
 std::string gp_string(std::string_view s) {  // a gnuplot double-quoted string
   std::string out = "\"";
   for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
@@ -63,17 +67,32 @@ void collect(std::vector<double>& out, const std::vector<const Value*>& rows, co
 // invalid") when every value of a panel is undefined or all points share one x.
 //
 // The y range that shows `values` and `include` (reference lines) with a margin, so no point sits
-// on the frame, rounded out to multiples of 5 and kept within [lo_limit, hi_limit].
-std::string yrange(const std::vector<double>& values, std::initializer_list<double> include, double lo_limit,
-                   double hi_limit) {
+// on the frame, rounded out to multiples of 5 and kept within [lo_limit, hi_limit] (values beyond
+// are marked, not stretched to).
+struct Range {
+  double lo = 0, hi = 100;
+  std::string set(const char* axis = "y") const { return fmt::format("  set {}range [{:g}:{:g}]\n", axis, lo, hi); }
+  bool contains(double v) const { return v >= lo && v <= hi; }
+};
+Range yrange(const std::vector<double>& values, std::initializer_list<double> include, double lo_limit,
+             double hi_limit) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (double v : values) lo = std::min(lo, v), hi = std::max(hi, v);
   for (double v : include) lo = std::min(lo, v), hi = std::max(hi, v);
   if (lo > hi) lo = 0, hi = 100;
-  const double pad = std::max(2.0, 0.05 * (hi - lo));
-  lo = std::max(lo_limit, 5.0 * std::floor((lo - pad) / 5.0));
-  hi = std::min(hi_limit, 5.0 * std::ceil((hi + pad) / 5.0));
-  return fmt::format("  set yrange [{:g}:{:g}]\n", lo, hi);
+  const double pad = std::max(2.0, 0.05 * (std::min(hi, hi_limit) - std::max(lo, lo_limit)));
+  return {std::max(lo_limit, 5.0 * std::floor((lo - pad) / 5.0)), std::min(hi_limit, 5.0 * std::ceil((hi + pad) / 5.0))};
+}
+
+// PGR axes show -100 % .. +200 % at most (plus a margin): a tiny gap (ceiling barely above the floor) gives PGRs of
+// thousands of percent that would flatten every other series. Values beyond are marked at the edge.
+constexpr double kPgrAxisMin = -100.0, kPgrAxisMax = 200.0, kPgrAxisMargin = 10.0;
+
+// Accuracy axes: within 0..100 plus a margin, tics at round steps inside 0..100 only.
+std::string accuracy_axis(const std::vector<double>& values) {
+  const Range r = yrange(values, {}, -3, 103);
+  const double span = r.hi - r.lo;
+  return r.set() + fmt::format("  set ytics 0,{},100\n", span <= 20 ? 2 : span <= 50 ? 5 : 10);
 }
 
 // A panel that says why it is empty instead of plotting (the ranges make it drawable).
@@ -209,15 +228,34 @@ IclView icl_view(const Report& report, const std::string& test_set) {
   return v;
 }
 
-// The x range and tics of a shots axis, with a margin on both sides (one shot value included).
+// The shots axis. Shots that grow geometrically (0, 2, 4, 8, 16, 32, 64) sit on a log2(1 + n)
+// scale so the small counts do not crowd at the left; evenly spaced shots stay linear. Every plot
+// maps its x column through sx(), defined here, with tics labelled by the shot counts themselves
+// and a margin on both sides (one shot value included).
 std::string shot_axis(const std::set<std::int64_t>& shots) {
-  std::string tics;
-  for (auto n : shots) tics += (tics.empty() ? "" : ", ") + std::to_string(n);
-  double lo = shots.empty() ? 0.0 : static_cast<double>(*shots.begin());
-  double hi = shots.empty() ? 1.0 : static_cast<double>(*shots.rbegin());
+  const std::vector<std::int64_t> n(shots.begin(), shots.end());
+  bool evenly_spaced = true;
+  for (std::size_t i = 2; i < n.size(); ++i) evenly_spaced = evenly_spaced && n[i] - n[i - 1] == n[1] - n[0];
+  const bool log2 = !evenly_spaced && !n.empty() && n.back() >= 8;
+  auto sx = [&](double v) { return log2 ? std::log2(v + 1.0) : v; };
+  std::vector<std::int64_t> tics = n;
+  if (tics.size() > 12) {  // keep 0, the powers of two and the largest, then thin evenly
+    std::vector<std::int64_t> kept;
+    for (auto v : tics)
+      if (v == 0 || (v & (v - 1)) == 0 || v == tics.back()) kept.push_back(v);
+    tics.clear();
+    const std::size_t step = (kept.size() + 11) / 12;
+    for (std::size_t i = 0; i < kept.size(); i += step) tics.push_back(kept[i]);
+  }
+  std::string labels;
+  for (auto v : tics) labels += fmt::format("{}\"{}\" sx({})", labels.empty() ? "" : ", ", v, v);
+  double lo = n.empty() ? 0.0 : sx(static_cast<double>(n.front()));
+  double hi = n.empty() ? 1.0 : sx(static_cast<double>(n.back()));
   if (lo == hi) lo -= 1.0, hi += 1.0;
   const double pad = 0.04 * (hi - lo);
-  return fmt::format("  set xrange [{:g}:{:g}]\n  set xtics ({})\n", lo - pad, hi + pad, tics);
+  return fmt::format("  sx(n) = {}\n  set xrange [{:g}:{:g}]\n  set xtics ({})\n  set xlabel \"Number of few-shot "
+                     "examples{}\"\n",
+                     log2 ? "log(n + 1) / log(2)" : "n", lo - pad, hi + pad, labels, log2 ? " (log scale)" : "");
 }
 
 std::string rows_of(const std::vector<const Value*>& rows, const std::string& key) {
@@ -239,7 +277,7 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
     if ((weak == strong) != self_pairs) continue;
     collect(values, rows, "student_accuracy");
     const int i = f.add_block(weak + " -> " + strong + " (weak labels)", rows_of(rows, "student_accuracy"));
-    plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines lw 2 lc rgb {} pt {} ps 1.3 title {}",
+    plots.push_back(fmt::format("'{}.dat' index {} using (sx($1)):2:3:4 with yerrorlines lw 2 lc rgb {} pt {} ps 1.3 title {}",
                                 f.name, i, gp_string(kColours[v.index(weak)]), kPointTypes[v.index(strong)],
                                 gp_string(v.names(weak) + " -> " + v.names(strong))));
     gold_models.insert(strong);
@@ -256,78 +294,128 @@ Figure accuracy_figure(const IclView& v, bool self_pairs) {
     collect(values, v.gold.at(m), "accuracy");
     const int i = f.add_block(m + " (gold labels)", rows_of(v.gold.at(m), "accuracy"));
     // Dashed where the gold curves are the reference for weak-label curves; solid when they are all there is.
-    plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines dt {} lw {} lc rgb {} pt {} ps 1 "
+    plots.push_back(fmt::format("'{}.dat' index {} using (sx($1)):2:3:4 with yerrorlines dt {} lw {} lc rgb {} pt {} ps 1 "
                                 "title {}",
                                 f.name, i, gold_only ? 1 : 2, gold_only ? 2 : 1.5,
                                 gp_string(self_pairs || gold_only ? kColours[v.index(m)] : "#808080"),
                                 kPointTypes[v.index(m)], gp_string(v.names(m) + " gold labels")));
   }
   if (plots.empty()) return f;
-  f.body = fmt::format("  set title {}\n  set xlabel \"Number of few-shot examples\"\n"
-                       "  set ylabel \"Accuracy (%)\"\n  set key outside right top\n{}{}  plot {}\n",
-                       gp_string(f.title), shot_axis(v.shots), yrange(values, {}, -5, 105),
-                       fmt::join(plots, ", \\\n       "));
+  f.body = fmt::format("  set title {}\n  set ylabel \"Accuracy (%)\"\n  set key outside right top\n{}{}  plot {}\n",
+                       gp_string(f.title), shot_axis(v.shots), accuracy_axis(values), fmt::join(plots, ", \\\n       "));
   return f;
 }
 
-// PGR vs shots, one panel per floor/ceiling choice.
+// PGR vs shots, one panel per floor/ceiling choice, with one legend for the four panels right of them.
 Figure pgr_figure(const IclView& v) {
   Figure f;
   f.name = "pgr_vs_shots";
   f.title = "Performance gap recovered vs number of shots";
-  f.width = 1600;
-  f.height = 1100;
-  struct Variant {
-    const char* key;
-    const char* title;
-    const char* ceiling;
+  f.width = 1900;
+  f.height = 1150;
+  const std::pair<const char*, const char*> variants[] = {
+      {"pgr_weak0_strong0", "floor: weak zero-shot, ceiling: strong zero-shot"},
+      {"pgr_weak0_stronggold", "floor: weak zero-shot, ceiling: strong with N gold shots"},
+      {"pgr_weakgold_stronggold", "floor: weak with N gold shots, ceiling: strong with N gold shots"},
+      {"pgr_weakgold_strong0", "floor: weak with N gold shots, ceiling: strong zero-shot"}};
+  struct Series {
+    std::string title, colour;
+    int point_type;
+    std::vector<const Value*> rows;
   };
-  const Variant variants[] = {
-      {"pgr_weak0_strong0", "floor: weak zero-shot, ceiling: strong zero-shot", "Strong zero-shot (100%)"},
-      {"pgr_weak0_stronggold", "floor: weak zero-shot, ceiling: strong with N gold shots",
-       "Strong w/ N gold labels (100%)"},
-      {"pgr_weakgold_stronggold", "floor: weak with N gold shots, ceiling: strong with N gold shots",
-       "Strong w/ N gold labels (100%)"},
-      {"pgr_weakgold_strong0", "floor: weak with N gold shots, ceiling: strong zero-shot", "Strong zero-shot (100%)"}};
-  std::string body = fmt::format("  set multiplot layout 2,2 title {} font \",15\"\n", gp_string(f.title));
-  bool any_pair = false;
-  for (const auto& var : variants) {
-    std::vector<std::string> plots;
+  std::vector<Series> series;
+  for (const auto& [pair, rows] : v.pairs)
+    if (pair.first != pair.second)
+      series.push_back({v.names(pair.first) + " -> " + v.names(pair.second), kColours[v.index(pair.first)],
+                        kPointTypes[v.index(pair.second)], rows});
+  if (series.empty()) return f;
+
+  struct Plot {
+    std::string spec, title;  // title: the legend entry, "" for none
+  };
+  struct Panel {
+    std::vector<Plot> plots;
+    std::vector<bool> drawn;  // per series
+    Range range;
+    bool beyond = false;
+  };
+  std::vector<Panel> panels;
+  for (const auto& [key, title] : variants) {
+    Panel panel;
     std::vector<double> values;
-    for (const auto& [pair, rows] : v.pairs) {
-      const auto& [weak, strong] = pair;
-      if (weak == strong) continue;
-      any_pair = true;
-      const std::size_t defined = values.size();
-      collect(values, rows, var.key);
-      if (values.size() == defined) continue;  // no PGR of this pair is defined: no legend entry either
-      const int i = f.add_block(weak + " -> " + strong + " " + var.key, rows_of(rows, var.key));
-      plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorlines lw 2 lc rgb {} pt {} title {}",
-                                  f.name, i, gp_string(kColours[v.index(weak)]), kPointTypes[v.index(strong)],
-                                  gp_string(v.names(weak) + " -> " + v.names(strong))));
+    for (const auto& s : series) {
+      const std::size_t before = values.size();
+      collect(values, s.rows, key);
+      panel.drawn.push_back(values.size() > before);  // a series with no defined PGR here is left out
     }
-    body += fmt::format("  set title {}\n", gp_string(var.title));
-    if (plots.empty()) {
+    panel.range = yrange(values, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
+    for (const auto& s : series)  // error bars may run off the axis; points are marked
+      for (const auto* r : s.rows)
+        if (const Value& x = r->at(key); !x.is_null() && !panel.range.contains(x.as_double() * 100.0)) panel.beyond = true;
+    const double inset = 0.025 * (panel.range.hi - panel.range.lo);
+    for (std::size_t k = 0; k < series.size(); ++k) {
+      if (!panel.drawn[k]) continue;
+      const auto& s = series[k];
+      const int i = f.add_block(s.title + " " + key, rows_of(s.rows, key));
+      panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):2:3:4 with yerrorlines lw 2 lc rgb {} pt {}",
+                                         f.name, i, gp_string(s.colour), s.point_type),
+                             s.title});
+      if (panel.beyond) {  // an open triangle at the edge, pointing the way the value lies
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($2 > {:g} ? {:g} : 1/0) with points pt 8 "
+                                           "ps 2.2 lc rgb {}",
+                                           f.name, i, panel.range.hi, panel.range.hi - inset, gp_string(s.colour)),
+                               ""});
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($2 < {:g} ? {:g} : 1/0) with points pt 10 "
+                                           "ps 2.2 lc rgb {}",
+                                           f.name, i, panel.range.lo, panel.range.lo + inset, gp_string(s.colour)),
+                               ""});
+      }
+    }
+    panels.push_back(std::move(panel));
+  }
+
+  // The legend belongs to the first panel that draws: every series, the reference lines and the
+  // out-of-range mark, as empty (NaN) samples where that panel has no data of their own.
+  const auto key_panel = static_cast<std::size_t>(
+      std::find_if(panels.begin(), panels.end(), [](const Panel& p) { return !p.plots.empty(); }) - panels.begin());
+  std::string body = fmt::format("  set multiplot layout 2,2 margins 0.05,0.78,0.07,0.91 spacing 0.07,0.12 title {} "
+                                 "font \",15\"\n  set ylabel \"PGR (%)\"\n",
+                                 gp_string(f.title));
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    Panel& panel = panels[p];
+    body += fmt::format("  set title {}\n", gp_string(variants[p].second));
+    if (panel.plots.empty()) {
       body += no_data_panel("No PGR defined: the ceiling is within the zero guard of the floor, or no gold sweep");
       continue;
     }
-    plots.push_back("0 with lines dt 2 lc rgb \"red\" title \"Weak baseline (0%)\"");
-    plots.push_back(fmt::format("100 with lines dt 2 lc rgb \"#2ca02c\" title {}", gp_string(var.ceiling)));
-    body += fmt::format("  set xlabel \"Number of few-shot examples\"\n  set ylabel \"PGR (%)\"\n{}{}"
-                        "  set key bottom right font \",9\"\n  plot {}\n",
-                        shot_axis(v.shots), yrange(values, {0.0, 100.0}, -1e9, 1e9), fmt::join(plots, ", \\\n       "));
+    const bool keyed = p == key_panel;
+    if (keyed) {
+      for (std::size_t k = 0; k < series.size(); ++k)
+        if (!panel.drawn[k])
+          panel.plots.push_back({fmt::format("NaN with linespoints lw 2 lc rgb {} pt {}", gp_string(series[k].colour),
+                                             series[k].point_type),
+                                 series[k].title});
+      if (std::any_of(panels.begin(), panels.end(), [](const Panel& q) { return q.beyond; }))
+        panel.plots.push_back({"NaN with points pt 8 ps 2 lc rgb \"black\"", "beyond the axis (see .dat)"});
+    }
+    panel.plots.push_back({"0 with lines dt 2 lc rgb \"red\"", "Floor (0%)"});
+    panel.plots.push_back({"100 with lines dt 2 lc rgb \"#2ca02c\"", "Ceiling (100%)"});
+    std::vector<std::string> plots;
+    for (const auto& plot : panel.plots)
+      plots.push_back(plot.spec + (keyed && !plot.title.empty() ? " title " + gp_string(plot.title) : " notitle"));
+    body += shot_axis(v.shots) + panel.range.set() +
+            (keyed ? "  set key at screen 0.8, screen 0.91 left top Left reverse box samplen 2\n" : "  unset key\n") +
+            fmt::format("  plot {}\n", fmt::join(plots, ", \\\n       "));
   }
-  if (any_pair) f.body = body;
+  f.body = body;
   return f;
 }
 
-// The 3x3 (models x models) grids: rows = weak model, columns = strong model.
+// The response grids: rows = weak models, columns = strong models.
 enum class GridKind { AllQuestions, WeakWrong, Conditional };
 
 Figure grid_figure(const IclView& v, GridKind kind) {
   Figure f;
-  f.width = 1600;
-  f.height = 1200;
   std::string prefix;
   switch (kind) {
     case GridKind::AllQuestions:
@@ -352,14 +440,22 @@ Figure grid_figure(const IclView& v, GridKind kind) {
       is_weak = is_weak || pair.first == m;
       is_strong = is_strong || pair.second == m;
     }
-    if (is_weak || is_strong) {  // the reference grid uses every model on both axes
-      weak_models.push_back(m);
-      strong_models.push_back(m);
-    }
+    // Rows are the models that taught, columns the models that learned (the reference put every
+    // model on both axes, which left most cells empty).
+    if (is_weak) weak_models.push_back(m);
+    if (is_strong) strong_models.push_back(m);
   }
   if (weak_models.empty()) return f;
-  std::string body = fmt::format("  set multiplot layout {},{} title {} font \",15\"\n", weak_models.size(),
-                                 strong_models.size(), gp_string(f.title));
+  const auto rows_n = static_cast<int>(weak_models.size()), columns_n = static_cast<int>(strong_models.size());
+  // Cells of about 520 x 380 pixels; the legend sits right of the grid (300 pixels), outside every cell.
+  f.width = 380 + 520 * columns_n;
+  f.height = 160 + 380 * rows_n;
+  const double x_px = 1.0 / f.width, y_px = 1.0 / f.height;  // one pixel in screen units
+  std::string body = fmt::format("  set multiplot layout {},{} margins {:.4f},{:.4f},{:.4f},{:.4f} spacing {:.4f},{:.4f} "
+                                 "title {} font \",15\"\n  set key at screen {:.4f}, screen {:.4f} left top Left reverse "
+                                 "font \",11\"\n",
+                                 rows_n, columns_n, 90 * x_px, 1 - 300 * x_px, 70 * y_px, 1 - 80 * y_px, 90 * x_px,
+                                 130 * y_px, gp_string(f.title), 1 - 285 * x_px, 1 - 80 * y_px);
   bool first_cell = true;
   for (const auto& weak : weak_models)
     for (const auto& strong : strong_models) {
@@ -409,18 +505,18 @@ Figure grid_figure(const IclView& v, GridKind kind) {
       const int i = f.add_block(weak + " -> " + strong, rows);
       auto t = [&](const char* title) { return first_cell ? std::string("title ") + gp_string(title) : std::string("notitle"); };
       body += shot_axis(v.shots) + (kind == GridKind::Conditional ? "  set yrange [-5:105]\n" : "  set yrange [0:100]\n") +
-              "  set xlabel \"Shots\"\n  set ylabel \"% of questions\"\n  set key top right font \",8\" opaque\n";
+              "  set ylabel \"% of questions\"\n";
       if (kind == GridKind::Conditional) {
         body += fmt::format(
-            "  plot '{0}.dat' index {1} using 1:2 with linespoints lw 2 pt 7 lc rgb \"#2ca02c\" {2}, \\\n"
-            "       '{0}.dat' index {1} using 1:3 with linespoints lw 2 pt 5 lc rgb \"#d62728\" {3}\n",
+            "  plot '{0}.dat' index {1} using (sx($1)):2 with linespoints lw 2 pt 7 lc rgb \"#2ca02c\" {2}, \\\n"
+            "       '{0}.dat' index {1} using (sx($1)):3 with linespoints lw 2 pt 5 lc rgb \"#d62728\" {3}\n",
             f.name, i, t("W2S correct | Strong wrong"), t("W2S wrong | Strong correct"));
       } else {
         body += fmt::format(
-            "  plot '{0}.dat' index {1} using 1:(0):2 with filledcurves fc rgb \"#2ca02c\" fs solid 0.8 {2}, \\\n"
-            "       '{0}.dat' index {1} using 1:2:3 with filledcurves fc rgb \"#ff7f0e\" fs solid 0.8 {3}, \\\n"
-            "       '{0}.dat' index {1} using 1:3:4 with filledcurves fc rgb \"#1f77b4\" fs solid 0.8 {4}, \\\n"
-            "       '{0}.dat' index {1} using 1:4:5 with filledcurves fc rgb \"#d62728\" fs solid 0.8 {5}\n",
+            "  plot '{0}.dat' index {1} using (sx($1)):(0):2 with filledcurves fc rgb \"#2ca02c\" fs solid 0.8 {2}, \\\n"
+            "       '{0}.dat' index {1} using (sx($1)):2:3 with filledcurves fc rgb \"#ff7f0e\" fs solid 0.8 {3}, \\\n"
+            "       '{0}.dat' index {1} using (sx($1)):3:4 with filledcurves fc rgb \"#1f77b4\" fs solid 0.8 {4}, \\\n"
+            "       '{0}.dat' index {1} using (sx($1)):4:5 with filledcurves fc rgb \"#d62728\" fs solid 0.8 {5}\n",
             f.name, i, t("Both"), t("Strong only"), t("Weak only"), t("Neither"));
       }
       first_cell = false;
@@ -472,12 +568,27 @@ Figure train_bars(const Report& report, const std::string& metric) {
   std::vector<const Value*> row_ptrs;
   for (const auto& r : rows) row_ptrs.push_back(&r);
   for (const char* role : {"floor_", "ceiling_", "student_"}) collect(values, row_ptrs, role + metric);
+  // AUROC bars start just below chance (50 %, a dashed line), so a floor at chance still shows,
+  // unless a bar lies lower (error bars may be cut at the frame); accuracy bars start at 0.
+  Range range = yrange(values, {}, 0, 103);
+  std::string chance;
+  if (metric == "auroc") {
+    bool below_chance = false;
+    for (const auto& r : rows)
+      for (const char* role : {"floor_", "ceiling_", "student_"})
+        if (const Value& x = r.at(role + metric); !x.is_null() && x.as_double() < 0.5) below_chance = true;
+    if (!below_chance) range.lo = 45;
+    chance = "  set arrow 1 from graph 0, first 50 to graph 1, first 50 nohead dt 2 lw 1.5 lc rgb \"#404040\" front\n";
+  } else {
+    range.lo = 0;
+  }
   f.width = std::max(1400, 200 + 160 * static_cast<int>(clusters.size() * (methods.size() + 2)) / 3);
   f.body = fmt::format("  set title {}\n  set style data histogram\n  set style histogram errorbars gap 1.5 lw 1\n"
                        "  set style fill solid 0.85 border -1\n  set ylabel {}\n  set xtics rotate by -30 left\n"
-                       "  set key outside right top\n{}{}  plot {}\n",
-                       gp_string(f.title), gp_string(std::string("Test ") + (metric == "auroc" ? "AUROC" : "accuracy") + " (%)"),
-                       histogram_xrange(clusters.size()), yrange(values, {0.0}, 0, 105), fmt::join(plots, ", \\\n       "));
+                       "  set key outside right top\n{}{}{}  plot {}\n",
+                       gp_string(f.title),
+                       gp_string(metric == "auroc" ? "Test AUROC (%; chance = 50)" : "Test accuracy (%)"),
+                       histogram_xrange(clusters.size()), range.set(), chance, fmt::join(plots, ", \\\n       "));
   return f;
 }
 
@@ -522,6 +633,17 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   std::vector<const Value*> row_ptrs;
   for (const auto& r : rows) row_ptrs.push_back(&r);
   collect(values, row_ptrs, "pgr_" + metric);
+  const Range range = yrange(values, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
+  // Bars beyond the axis are cut at the frame; the title names them with their values.
+  std::vector<std::string> beyond;
+  for (const auto& r : rows)
+    if (const Value& pgr = r.at("pgr_" + metric); !pgr.is_null() && !range.contains(pgr.as_double() * 100.0))
+      beyond.push_back(fmt::format("{} / {} {:.0f}%", r.get_string("dataset"), r.get_string("method"), pgr.as_double() * 100.0));
+  for (const auto& r : report.tables.at("train_methods").as_array())
+    if (const Value& mean = r.at("pgr_" + metric + "_mean"); !mean.is_null() && !range.contains(mean.as_double() * 100.0))
+      beyond.push_back(fmt::format("mean / {} {:.0f}%", r.get_string("method"), mean.as_double() * 100.0));
+  const std::string title =
+      beyond.empty() ? f.title : f.title + "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
   const std::string no_pgr =
       values.empty() ? "  set label 1 \"No PGR defined: every ceiling is within the zero guard of its floor\" at graph "
                        "0.5,0.5 center font \",14\" tc rgb \"#808080\"\n"
@@ -530,8 +652,8 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   f.body = fmt::format("  set title {}\n  set style data histogram\n  set style histogram errorbars gap 1.5 lw 1\n"
                        "  set style fill solid 0.85 border -1\n  set ylabel \"PGR (%)\"\n  set xtics rotate by -30 left\n"
                        "  set key outside right top\n  set xzeroaxis lt -1\n{}{}{}  plot {}\n",
-                       gp_string(f.title), histogram_xrange(datasets.size() + 1), yrange(values, {0.0, 100.0}, -1e9, 1e9),
-                       no_pgr, fmt::join(plots, ", \\\n       "));
+                       gp_string(title), histogram_xrange(datasets.size() + 1), range.set(), no_pgr,
+                       fmt::join(plots, ", \\\n       "));
   return f;
 }
 
