@@ -326,3 +326,36 @@ TEST(Plots, TrainingAxesStartAtChanceAndClampPgr) {
   EXPECT_NE(pgr.find("beyond the axis: tiny-gap / xent 400%, mean / xent 225%"), std::string::npos) << pgr;
   expect_figure(dir / "plots", "train_pgr_auroc", {"beyond the axis: tiny-gap / xent 400%"});
 }
+
+// Issue 16 item 9 in figures: a PGR whose ceiling lies below its floor (here 50 %: the student sits
+// halfway between a weak model that beats the strong one) is crossed out and named in the legend;
+// the training PGR chart names such rows in its title.
+TEST(Plots, PgrWithTheCeilingBelowTheFloorIsMarked) {
+  const fs::path dir = test::scratch_dir("plots_inverted");
+  results::write_record(dir / "baseline_w.json",
+                        test::icl_record(Kind::Baseline, "org/w", 0, test::right_on({0, 1, 2, 3, 4, 5, 6, 7})));
+  results::write_record(dir / "baseline_s.json", test::icl_record(Kind::Baseline, "org/s", 0, test::right_on({0, 1, 2, 3})));
+  for (int n : {2, 4})
+    results::write_record(dir / fmt::format("w2s_{}.json", n),
+                          test::icl_record(Kind::WeakSweep, "org/s", n, test::right_on({0, 1, 2, 3, 4, 5}), "org/w"));
+  using results::Kind;
+  const auto& g = test::kBinaryGold;
+  const std::vector<double> good = {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9}, chance = {0.6, 0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4};
+  results::write_record(dir / "t" / "floor.json", test::train_record(Kind::TrainFloor, "flipped", "org/w", "", "", g, good));
+  results::write_record(dir / "t" / "ceiling.json", test::train_record(Kind::TrainCeiling, "flipped", "org/s", "", "", g, chance));
+  results::write_record(dir / "t" / "w2s.json", test::train_record(Kind::TrainW2S, "flipped", "org/s", "org/w", "logconf", g,
+                                                                   {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9}));
+  Options o;
+  o.bootstrap_resamples = 0;
+  const fs::path p = dir / "plots";
+  const auto figures = plot(analyze(test::load(dir), o), p);
+  for (const auto& failure : figures.failures) ADD_FAILURE() << failure;
+  const std::string pgr = read_file(p / "pgr_vs_shots.gp");
+  EXPECT_NE(pgr.find("title \"ceiling below floor\""), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("with points pt 2 ps 3"), std::string::npos) << pgr;
+  const std::string data = read_file(p / "pgr_vs_shots.dat");
+  EXPECT_NE(data.find("pgr_weak0_strong0 (ceiling below floor)\n# shots PGR (percent)\n2 50.0000\n4 50.0000"),
+            std::string::npos)
+      << data;
+  expect_figure(p, "train_pgr_auroc", {"ceiling at or below the floor: flipped / logconf"});
+}

@@ -313,11 +313,17 @@ Figure pgr_figure(const IclView& v) {
   f.title = "Performance gap recovered vs number of shots";
   f.width = 1900;
   f.height = 1150;
-  const std::pair<const char*, const char*> variants[] = {
-      {"pgr_weak0_strong0", "floor: weak zero-shot, ceiling: strong zero-shot"},
-      {"pgr_weak0_stronggold", "floor: weak zero-shot, ceiling: strong with N gold shots"},
-      {"pgr_weakgold_stronggold", "floor: weak with N gold shots, ceiling: strong with N gold shots"},
-      {"pgr_weakgold_strong0", "floor: weak with N gold shots, ceiling: strong zero-shot"}};
+  struct Variant {
+    const char *key, *title, *floor, *ceiling;
+  };
+  const Variant variants[] = {
+      {"pgr_weak0_strong0", "floor: weak zero-shot, ceiling: strong zero-shot", "weak_zero_shot", "strong_zero_shot"},
+      {"pgr_weak0_stronggold", "floor: weak zero-shot, ceiling: strong with N gold shots", "weak_zero_shot",
+       "strong_gold"},
+      {"pgr_weakgold_stronggold", "floor: weak with N gold shots, ceiling: strong with N gold shots", "weak_gold",
+       "strong_gold"},
+      {"pgr_weakgold_strong0", "floor: weak with N gold shots, ceiling: strong zero-shot", "weak_gold",
+       "strong_zero_shot"}};
   struct Series {
     std::string title, colour;
     int point_type;
@@ -338,9 +344,10 @@ Figure pgr_figure(const IclView& v) {
     std::vector<bool> drawn;  // per series
     Range range;
     bool beyond = false;
+    bool inverted = false;  // a PGR whose ceiling lies below its floor
   };
   std::vector<Panel> panels;
-  for (const auto& [key, title] : variants) {
+  for (const auto& [key, title, floor_key, ceiling_key] : variants) {
     Panel panel;
     std::vector<double> values;
     for (const auto& s : series) {
@@ -360,6 +367,19 @@ Figure pgr_figure(const IclView& v) {
       panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):2:3:4 with yerrorlines lw 2 lc rgb {} pt {}",
                                          f.name, i, gp_string(s.colour), s.point_type),
                              s.title});
+      // A PGR over a negative gap (the ceiling below the floor) reads the wrong way round: crossed out.
+      std::string inverted;
+      for (const auto* r : s.rows)
+        if (!r->at(key).is_null() && r->get_double(ceiling_key) < r->get_double(floor_key))
+          inverted += fmt::format("{} {}\n", r->get_int("shots"), pct(r->at(key)));
+      if (!inverted.empty()) {
+        panel.inverted = true;
+        const int j = f.add_block(s.title + " " + key + " (ceiling below floor)", "# shots PGR (percent)\n" + inverted);
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):2 with points pt 2 ps 3 lw 2 lc rgb "
+                                           "\"black\"",
+                                           f.name, j),
+                               ""});
+      }
       if (panel.beyond) {  // an open triangle at the edge, pointing the way the value lies
         panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($2 > {:g} ? {:g} : 1/0) with points pt 8 "
                                            "ps 2.2 lc rgb {}",
@@ -383,9 +403,9 @@ Figure pgr_figure(const IclView& v) {
                                  gp_string(f.title));
   for (std::size_t p = 0; p < panels.size(); ++p) {
     Panel& panel = panels[p];
-    body += fmt::format("  set title {}\n", gp_string(variants[p].second));
+    body += fmt::format("  set title {}\n", gp_string(variants[p].title));
     if (panel.plots.empty()) {
-      body += no_data_panel("No PGR defined: the ceiling is within the zero guard of the floor, or no gold sweep");
+      body += no_data_panel("No PGR defined:\nno gold sweep at these shots, or every ceiling\nwithin the zero guard of its floor");
       continue;
     }
     const bool keyed = p == key_panel;
@@ -397,6 +417,8 @@ Figure pgr_figure(const IclView& v) {
                                  series[k].title});
       if (std::any_of(panels.begin(), panels.end(), [](const Panel& q) { return q.beyond; }))
         panel.plots.push_back({"NaN with points pt 8 ps 2 lc rgb \"black\"", "beyond the axis (see .dat)"});
+      if (std::any_of(panels.begin(), panels.end(), [](const Panel& q) { return q.inverted; }))
+        panel.plots.push_back({"NaN with points pt 2 ps 2 lw 2 lc rgb \"black\"", "ceiling below floor"});
     }
     panel.plots.push_back({"0 with lines dt 2 lc rgb \"red\"", "Floor (0%)"});
     panel.plots.push_back({"100 with lines dt 2 lc rgb \"#2ca02c\"", "Ceiling (100%)"});
@@ -642,8 +664,14 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   for (const auto& r : report.tables.at("train_methods").as_array())
     if (const Value& mean = r.at("pgr_" + metric + "_mean"); !mean.is_null() && !range.contains(mean.as_double() * 100.0))
       beyond.push_back(fmt::format("mean / {} {:.0f}%", r.get_string("method"), mean.as_double() * 100.0));
-  const std::string title =
-      beyond.empty() ? f.title : f.title + "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
+  // No gap to recover (the train table's ceiling_not_above_floor flag): the title names those rows too.
+  std::vector<std::string> inverted;
+  for (const auto& r : rows)
+    if (const Value* flag = r.find("ceiling_not_above_floor_" + metric); flag && flag->is_bool() && flag->as_bool())
+      inverted.push_back(r.get_string("dataset") + " / " + r.get_string("method"));
+  std::string title = f.title;
+  if (!beyond.empty()) title += "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
+  if (!inverted.empty()) title += "\nceiling at or below the floor: " + fmt::format("{}", fmt::join(inverted, ", "));
   const std::string no_pgr =
       values.empty() ? "  set label 1 \"No PGR defined: every ceiling is within the zero guard of its floor\" at graph "
                        "0.5,0.5 center font \",14\" tc rgb \"#808080\"\n"
