@@ -62,6 +62,8 @@ int w2s::cli::run_plot(int argc, char** argv) {
                         "gnuplot executable");
   auto p = parse_and_analyze(argc, argv, "plot", "plots", options);
   if (!p) return 0;
-  for (const auto& f : w2s::analysis::plot(p->report, p->out, plot_options)) std::cout << "wrote " << f.string() << "\n";
-  return 0;
+  const auto figures = w2s::analysis::plot(p->report, p->out, plot_options);
+  for (const auto& f : figures.files) std::cout << "wrote " << f.string() << "\n";
+  for (const auto& failure : figures.failures) std::cerr << "error: figure " << failure << "\n";
+  return figures.failures.empty() ? 0 : 1;
 }

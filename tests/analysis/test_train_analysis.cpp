@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "console_checks.h"
 #include "detail.h"
 #include "train_fixtures.h"
 
@@ -259,4 +260,27 @@ TEST(TrainAnalysis, BootstrapPValue) {
   EXPECT_FALSE(detail::bootstrap_p_value({std::nullopt, std::nullopt, std::nullopt, 0.4}).has_value());
   EXPECT_EQ(detail::differences({1.0, std::nullopt, 3.0}, {0.5, 1.0, std::nullopt}),
             (detail::Samples{0.5, std::nullopt, std::nullopt}));
+}
+
+// Issue 16 item 16: long dataset and model names keep the fine-tuning tables in line; the McNemar
+// column says what it holds.
+TEST(TrainAnalysis, ConsoleTablesAlignLongNames) {
+  const fs::path dir = test::scratch_dir("train_console_alignment");
+  test::write_train_fixture(dir, "sst2");
+  test::write_train_fixture(dir, "a-dataset-with-a-rather-long-name", "some-organisation/a-long-weak-model-name-1b",
+                            "some-organisation/strong");
+  Options o;
+  o.bootstrap_resamples = 20;
+  const std::string table = console_table(analyze(test::load(dir), o));
+  const auto train = test::table_lines(table, "dataset");
+  EXPECT_EQ(train.size(), 5u) << table;
+  test::expect_aligned(train, {"weak -> strong", "method", "PGR (AUROC)", "PGR (acc)"},
+                       {"floor", "ceiling", "student", "acc", "McNemar p", "kappa"});
+  EXPECT_NE(table.find("McNemar p: student vs ceiling"), std::string::npos) << table;
+  const auto methods = test::table_lines(table, "  method");
+  EXPECT_EQ(methods.size(), 3u) << table;
+  test::expect_aligned(methods, {"method"}, {"datasets", "mean", "median", "defined"});
+  const auto pairs = test::table_lines(table, "dataset", 2);
+  EXPECT_EQ(pairs.size(), 3u) << table;
+  test::expect_aligned(pairs, {"weak -> strong", "A", "delta PGR (AUROC)", "delta PGR (acc)"}, {"McNemar p"});
 }

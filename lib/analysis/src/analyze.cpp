@@ -1,5 +1,8 @@
-// Splits the inputs into in-context and fine-tuning records, checks they describe one
-// experiment, and assembles the report.
+// Splits the inputs into in-context and fine-tuning records, groups the in-context ones by test
+// set, and assembles the report.
+#include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -7,6 +10,47 @@
 #include "detail.h"
 
 namespace w2s::analysis {
+namespace {
+
+// What makes two in-context records comparable: dataset, split, and the examples with their gold
+// answers (order does not matter; examples are paired by id).
+std::string test_set_key(const results::ResultRecord& r) {
+  std::vector<std::string> examples;
+  for (const auto& p : r.predictions) examples.push_back(p.id + '\x1f' + p.gold);
+  std::sort(examples.begin(), examples.end());
+  std::string key = detail::dataset_key(r.dataset) + '\x1e' + r.dataset.split;
+  for (const auto& e : examples) key += '\x1e' + e;
+  return sha256_hex(key);
+}
+
+// Groups the records by test set, in order of first appearance, with readable unique labels.
+std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>> split_by_test_set(
+    const std::vector<const results::LoadedRecord*>& records) {
+  std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>> groups;
+  std::vector<std::string> keys;
+  for (const auto* r : records) {
+    const std::string key = test_set_key(r->record);
+    const auto at = std::find(keys.begin(), keys.end(), key);
+    if (at != keys.end()) {
+      groups[static_cast<std::size_t>(at - keys.begin())].second.push_back(r);
+      continue;
+    }
+    const auto& ds = r->record.dataset;
+    TestSet t;
+    t.dataset = ds;
+    t.n = static_cast<std::int64_t>(r->record.predictions.size());
+    t.label = fmt::format("{}{}, {} split, n={}", ds.name, ds.variant.empty() ? "" : " " + ds.variant, ds.split, t.n);
+    keys.push_back(key);
+    groups.push_back({std::move(t), {r}});
+  }
+  std::map<std::string, int> uses;
+  for (const auto& g : groups) ++uses[g.first.label];
+  for (std::size_t i = 0; i < groups.size(); ++i)  // two test sets that read alike: add a fingerprint
+    if (uses[groups[i].first.label] > 1) groups[i].first.label += " [" + keys[i].substr(0, 8) + "]";
+  return groups;
+}
+
+}  // namespace
 
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options) {
   if (options.confidence <= 0.0 || options.confidence >= 1.0)
@@ -34,19 +78,26 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   if (icl.empty() && train.empty())
     throw Error("no experiment records (baseline, gold-sweep, weak-sweep or train-*) among the inputs");
 
-  // All in-context records must be on one dataset; fine-tuning records span datasets.
-  for (const auto* r : icl) {
-    const auto* first = icl.front();
-    if (detail::dataset_key(r->record.dataset) != detail::dataset_key(first->record.dataset) ||
-        r->record.dataset.split != first->record.dataset.split)
-      throw Error(fmt::format("mixed datasets: {} is on {} split \"{}\" but {} is on {} split \"{}\"",
-                              first->path.string(), detail::dataset_key(first->record.dataset),
-                              first->record.dataset.split, r->path.string(), detail::dataset_key(r->record.dataset),
-                              r->record.dataset.split));
-  }
-
   json::Value accuracy_rows = json::Value::array();
-  json::Value pair_rows = detail::icl_tables(icl, options, accuracy_rows);
+  json::Value pair_rows = json::Value::array();
+  std::optional<Error> first_failure;
+  for (auto& [test_set, members] : split_by_test_set(icl)) {
+    json::Value accuracy = json::Value::array(), pairs;
+    try {
+      pairs = detail::icl_tables(members, options, accuracy);
+    } catch (const Error& e) {
+      if (!first_failure) first_failure = e;
+      report.notes.push_back(fmt::format("test set {} left out: {}", test_set.label, e.what()));
+      continue;
+    }
+    for (auto* rows : {&accuracy, &pairs})
+      for (auto& row : rows->as_array()) row.set("test_set", test_set.label);
+    for (auto& row : accuracy.as_array()) accuracy_rows.push_back(std::move(row));
+    for (auto& row : pairs.as_array()) pair_rows.push_back(std::move(row));
+    report.test_sets.push_back(std::move(test_set));
+  }
+  if (first_failure && report.test_sets.empty()) throw *first_failure;
+
   detail::TrainTables train_tables = detail::train_tables(train, options);
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
@@ -55,9 +106,9 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("train_method_pairs", std::move(train_tables.method_pair_rows));
   detail::name_models(report.tables);
 
-  if (!icl.empty()) {
-    report.dataset = icl.front()->record.dataset;
-  } else {
+  if (!report.test_sets.empty()) {
+    report.dataset = report.test_sets.front().dataset;
+  } else if (!train.empty()) {
     std::set<std::string> names;
     for (const auto* r : train) names.insert(r->record.dataset.name);
     std::string joined;

@@ -149,7 +149,8 @@ void put_mcnemar(json::Value& row, const McNemar& test, const std::string& a_nam
 
 void put_estimate(json::Value& row, const std::string& key, std::optional<double> point, const Samples* samples,
                   double confidence) {
-  row.set(key, point);
+  // + 0.0 turns a negative zero (PGR 0 / negative gap) into 0, so no table prints "-0".
+  row.set(key, point ? std::optional(*point + 0.0) : std::nullopt);
   std::optional<Interval> ci;
   if (point && samples && !samples->empty()) {
     std::vector<double> defined;
@@ -157,8 +158,8 @@ void put_estimate(json::Value& row, const std::string& key, std::optional<double
       if (s) defined.push_back(*s);
     if (2 * defined.size() >= samples->size()) ci = percentile_interval(std::move(defined), confidence);
   }
-  row.set(key + "_lo", ci ? json::Value(ci->lo) : json::Value());
-  row.set(key + "_hi", ci ? json::Value(ci->hi) : json::Value());
+  row.set(key + "_lo", ci ? json::Value(ci->lo + 0.0) : json::Value());
+  row.set(key + "_hi", ci ? json::Value(ci->hi + 0.0) : json::Value());
 }
 
 std::optional<double> share(std::int64_t numerator, std::int64_t denominator) {

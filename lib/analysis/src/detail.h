@@ -69,6 +69,9 @@ void put_estimate(json::Value& row, const std::string& key, std::optional<double
 // Shares: numerator / denominator, null when the denominator is 0.
 std::optional<double> share(std::int64_t numerator, std::int64_t denominator);
 
+// `v` with `decimals` decimals; a value that rounds to zero prints without a sign (never "-0.000").
+std::string fixed(double v, int decimals);
+
 // "<name> (<variant>) [sha256 ...]" — what makes two records "the same data".
 std::string dataset_key(const results::DatasetIdentity& d);
 

@@ -1,4 +1,8 @@
 // Console table, CSV tables and the analysis record.
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "detail.h"
@@ -8,18 +12,19 @@ namespace {
 
 using json::Value;
 
-std::string number(const Value& v, const char* format) {
-  return v.is_null() ? "n/a" : fmt::format(fmt::runtime(format), v.as_double());
-}
+// A fraction with `decimals` decimals, "n/a" when undefined (never "-0.000": detail::fixed).
+std::string number(const Value& v, int decimals) { return v.is_null() ? "n/a" : detail::fixed(v.as_double(), decimals); }
 
-// "0.710 [0.645, 0.770]" or "0.710" without a CI, "n/a" when undefined.
+std::string p_value(const Value& v) { return v.is_null() ? "n/a" : fmt::format("{:.3g}", v.as_double()); }
+
+// "0.710 [0.645,0.770]" or "0.710" without a CI, "n/a" when undefined.
 std::string with_ci(const Value& row, const std::string& key) {
   const Value& point = row.at(key);
   if (point.is_null()) return "n/a";
-  std::string s = fmt::format("{:.3f}", point.as_double());
+  std::string s = detail::fixed(point.as_double(), 3);
   const Value& lo = row.at(key + "_lo");
   const Value& hi = row.at(key + "_hi");
-  if (!lo.is_null()) s += fmt::format(" [{:.3f},{:.3f}]", lo.as_double(), hi.as_double());
+  if (!lo.is_null()) s += " [" + detail::fixed(lo.as_double(), 3) + "," + detail::fixed(hi.as_double(), 3) + "]";
   return s;
 }
 
@@ -35,6 +40,44 @@ bool any_flagged(const Value& rows, const std::vector<std::string>& flags) {
       if (const Value* f = row.find(flag); f && f->is_bool() && f->as_bool()) return true;
   return false;
 }
+
+// A console table whose column widths come from its content, so long model or method names and
+// intervals never push the columns after them out of line.
+enum Align { kLeft, kRight };
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::pair<std::string, Align>> columns) : columns_(std::move(columns)) {
+    std::vector<std::string> header;
+    for (const auto& [title, align] : columns_) header.push_back(title);
+    add(std::move(header));
+  }
+  void add(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+
+  std::string render(const std::string& indent = "") const {
+    std::vector<std::size_t> widths(columns_.size(), 0);
+    for (const auto& row : rows_)
+      for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+    std::string out;
+    for (const auto& row : rows_) {
+      std::string line = indent;
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        const std::string pad(widths[i] - display_width(row[i]), ' ');
+        if (i) line += "  ";
+        line += columns_[i].second == kRight ? pad + row[i] : row[i] + pad;
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+    }
+    return out;
+  }
+
+ private:
+  static std::size_t display_width(const std::string& s) {  // UTF-8 code points
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  }
+  std::vector<std::pair<std::string, Align>> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
 
 std::string csv_field(const Value& v) {
   switch (v.type()) {
@@ -67,6 +110,12 @@ std::vector<std::string> model_ids(const Value& tables) {
 
 namespace detail {
 
+std::string fixed(double v, int decimals) {
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  if (s.front() == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
+  return s;
+}
+
 void name_models(Value& tables) {
   const ModelNames names(model_ids(tables));
   for (auto& [name, rows] : tables.as_object())
@@ -85,71 +134,100 @@ ModelNames display_names(const Value& tables) { return ModelNames(model_ids(tabl
 std::string console_table(const Report& report) {
   std::string out;
   const ModelNames names = detail::display_names(report.tables);
+  auto pair_name = [&](const Value& row) { return names(row.get_string("weak")) + " -> " + names(row.get_string("strong")); };
+  auto fixed3 = [](const Value& v) { return number(v, 3); };
   const auto& o = report.options;
   const std::string uncertainty =
       o.bootstrap_resamples > 0
           ? fmt::format("{:.0f}% CIs from {} paired bootstrap resamples (seed {})", o.confidence * 100,
                         o.bootstrap_resamples, o.seed)
           : std::string("no bootstrap");
-  const Value& pairs = report.tables.at("icl_pairs");
-  if (pairs.size()) {
-    const auto& ds = report.dataset;
-    out += fmt::format("In-context weak-to-strong on {}{} ({} split, n={}); fractions; {}\n", ds.name,
-                       ds.variant.empty() ? "" : " " + ds.variant, ds.split, pairs.at(0).get_int("n"), uncertainty);
-    out += "PGR floor/ceiling: zs = zero-shot, gold = same number of gold shots; McNemar: student vs strong zero-shot\n";
-    out += fmt::format("{:<30} {:>5}  {:<21} {:<21} {:<21} {:<8} {:<8} {:>8} {:>6}  {}\n", "weak -> strong", "shots",
-                       "student accuracy", "PGR zs/zs", "PGR zs/gold", "gold/gold", "gold/zs", "McNemar", "kappa",
-                       "matches both/weak/strong/neither");
-    for (const auto& row : pairs.as_array()) {
-      const std::string pair = names(row.get_string("weak")) + " -> " +
-                               names(row.get_string("strong"));
-      out += fmt::format("{:<30} {:>5}  {:<21} {:<21} {:<21} {:<8} {:<8} {:>8} {:>6}  {}/{}/{}/{}\n", pair,
-                         row.get_int("shots"), with_ci(row, "student_accuracy"), with_ci(row, "pgr_weak0_strong0"),
-                         with_ci(row, "pgr_weak0_stronggold"), number(row.at("pgr_weakgold_stronggold"), "{:.3f}"),
-                         number(row.at("pgr_weakgold_strong0"), "{:.3f}"), number(row.at("mcnemar_p"), "{:.3g}"),
-                         number(row.at("kappa_student_weak"), "{:.3f}"), number(row.at("w2s_matches_both"), "{:.2f}"),
-                         number(row.at("w2s_matches_weak"), "{:.2f}"), number(row.at("w2s_matches_strong"), "{:.2f}"),
-                         number(row.at("w2s_matches_neither"), "{:.2f}"));
+  for (const auto& test_set : report.test_sets) {
+    auto of_this_set = [&](const char* table) {
+      std::vector<const Value*> rows;
+      for (const auto& row : report.tables.at(table).as_array())
+        if (row.get_string("test_set") == test_set.label) rows.push_back(&row);
+      return rows;
+    };
+    if (!out.empty()) out += "\n";
+    out += fmt::format("In-context on {}; fractions; {}\n", test_set.label, uncertainty);
+
+    // Accuracy against the number of gold shots (0 = the zero-shot baseline), one row per model.
+    std::set<std::int64_t> shots;
+    std::map<std::string, std::map<std::int64_t, const Value*>> accuracy;  // model -> shots -> row
+    for (const auto* row : of_this_set("icl_accuracy"))
+      if (row->get_string("curve") != "weak-labels") {
+        shots.insert(row->get_int("shots"));
+        accuracy[row->get_string("model")][row->get_int("shots")] = row;
+      }
+    if (!shots.empty()) {
+      std::vector<std::pair<std::string, Align>> columns = {{"accuracy / gold shots", kLeft}};
+      for (auto n : shots) columns.push_back({std::to_string(n), kRight});
+      TextTable t(std::move(columns));
+      for (const auto& [model, by_shots] : accuracy) {
+        std::vector<std::string> cells = {names(model)};
+        for (auto n : shots) cells.push_back(by_shots.count(n) ? with_ci(*by_shots.at(n), "accuracy") : "");
+        t.add(std::move(cells));
+      }
+      out += t.render();
     }
+
+    const auto pairs = of_this_set("icl_pairs");
+    if (pairs.empty()) continue;
+    if (!shots.empty()) out += "\n";
+    out += "PGR floor/ceiling: zs = zero-shot, gold = same number of gold shots; McNemar p: student vs strong "
+           "zero-shot; kappa: student vs weak zero-shot\n";
+    TextTable t({{"weak -> strong", kLeft}, {"shots", kRight}, {"student accuracy", kLeft}, {"PGR zs/zs", kLeft},
+                 {"PGR zs/gold", kLeft}, {"PGR gold/gold", kRight}, {"PGR gold/zs", kRight}, {"McNemar p", kRight},
+                 {"kappa", kRight}, {"matches both/weak/strong/neither", kLeft}});
+    for (const auto* row_ptr : pairs) {
+      const Value& row = *row_ptr;
+      t.add({pair_name(row), std::to_string(row.get_int("shots")), with_ci(row, "student_accuracy"),
+             with_ci(row, "pgr_weak0_strong0"), with_ci(row, "pgr_weak0_stronggold"),
+             fixed3(row.at("pgr_weakgold_stronggold")), fixed3(row.at("pgr_weakgold_strong0")), p_value(row.at("mcnemar_p")),
+             fixed3(row.at("kappa_student_weak")),
+             fmt::format("{}/{}/{}/{}", number(row.at("w2s_matches_both"), 2), number(row.at("w2s_matches_weak"), 2),
+                         number(row.at("w2s_matches_strong"), 2), number(row.at("w2s_matches_neither"), 2))});
+    }
+    out += t.render();
   }
   const Value& train = report.tables.at("train");
   if (train.size()) {
     if (!out.empty()) out += "\n";
-    out += fmt::format("Fine-tuning weak-to-strong (test AUROC and accuracy; {})\n", uncertainty);
-    out += fmt::format("{:<16} {:<30} {:<18} {:>7} {:>7} {:>7}  {:<21} {:>8} {:<21} {:>8} {:>6}\n", "dataset",
-                       "weak -> strong", "method", "floor", "ceiling", "student", "PGR (AUROC)", "acc", "PGR (acc)",
-                       "McNemar", "kappa");
+    out += fmt::format("Fine-tuning weak-to-strong (test AUROC and accuracy; {}); McNemar p: student vs ceiling; "
+                       "kappa: student vs floor\n", uncertainty);
+    TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}, {"floor", kRight},
+                 {"ceiling", kRight}, {"student", kRight}, {"PGR (AUROC)", kLeft}, {"acc", kRight},
+                 {"PGR (acc)", kLeft}, {"McNemar p", kRight}, {"kappa", kRight}});
     for (const auto& row : train.as_array())
-      out += fmt::format("{:<16} {:<30} {:<18} {:>7} {:>7} {:>7}  {:<21} {:>8} {:<21} {:>8} {:>6}\n",
-                         row.get_string("dataset"), names(row.get_string("weak")) + " -> " +
-                             names(row.get_string("strong")),
-                         row.get_string("method"), number(row.at("floor_auroc"), "{:.3f}"),
-                         number(row.at("ceiling_auroc"), "{:.3f}"), number(row.at("student_auroc"), "{:.3f}"),
-                         pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"),
-                         number(row.at("student_accuracy"), "{:.3f}"),
-                         pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"),
-                         number(row.at("mcnemar_p"), "{:.3g}"),
-                         number(row.at("kappa_student_floor"), "{:.3f}"));
+      t.add({row.get_string("dataset"), pair_name(row), row.get_string("method"), fixed3(row.at("floor_auroc")),
+             fixed3(row.at("ceiling_auroc")), fixed3(row.at("student_auroc")),
+             pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"), fixed3(row.at("student_accuracy")),
+             pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"), p_value(row.at("mcnemar_p")),
+             fixed3(row.at("kappa_student_floor"))});
+    out += t.render();
     if (any_flagged(train, {"ceiling_not_above_floor_auroc", "ceiling_not_above_floor_accuracy"}))
       out += "! the ceiling is at or below the floor: there is no gap to recover, so that PGR is not a share of one\n";
     out += "\nPGR per method across datasets (AUROC): mean / median over datasets where it is defined\n";
+    TextTable methods({{"method", kLeft}, {"datasets", kRight}, {"mean", kRight}, {"median", kRight},
+                       {"defined", kRight}});
     for (const auto& row : report.tables.at("train_methods").as_array())
-      out += fmt::format("  {:<24} {} dataset(s): mean {}  median {}  ({} defined)\n", row.get_string("method"),
-                         row.get_int("datasets"), number(row.at("pgr_auroc_mean"), "{:.3f}"),
-                         number(row.at("pgr_auroc_median"), "{:.3f}"), row.get_int("pgr_auroc_defined"));
-    const Value& pairs = report.tables.at("train_method_pairs");
-    if (pairs.size()) {
-      out += fmt::format("\nMethod A against method B on the same test examples: PGR(A) - PGR(B), paired bootstrap "
-                         "p; McNemar on correctness\n");
-      out += fmt::format("{:<16} {:<30} {:<18} {:<18} {:<21} {:>8}  {:<21} {:>8} {:>8}\n", "dataset", "weak -> strong",
-                         "A", "B", "delta PGR (AUROC)", "p", "delta PGR (acc)", "p", "McNemar");
-      for (const auto& row : pairs.as_array())
-        out += fmt::format("{:<16} {:<30} {:<18} {:<18} {:<21} {:>8}  {:<21} {:>8} {:>8}\n", row.get_string("dataset"),
-                           names(row.get_string("weak")) + " -> " +
-                               names(row.get_string("strong")),
-                           row.get_string("method_a"), row.get_string("method_b"), with_ci(row, "delta_pgr_auroc"),
-                           number(row.at("p_auroc"), "{:.3g}"), with_ci(row, "delta_pgr_accuracy"),
-                           number(row.at("p_accuracy"), "{:.3g}"), number(row.at("mcnemar_p"), "{:.3g}"));
+      methods.add({row.get_string("method"), std::to_string(row.get_int("datasets")),
+                   fixed3(row.at("pgr_auroc_mean")), fixed3(row.at("pgr_auroc_median")),
+                   std::to_string(row.get_int("pgr_auroc_defined"))});
+    out += methods.render("  ");
+    const Value& method_pairs = report.tables.at("train_method_pairs");
+    if (method_pairs.size()) {
+      out += "\nMethod A against method B on the same test examples: PGR(A) - PGR(B), paired bootstrap p; "
+             "McNemar p on the two students' correctness\n";
+      TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"A", kLeft}, {"B", kLeft},
+                   {"delta PGR (AUROC)", kLeft}, {"p", kRight}, {"delta PGR (acc)", kLeft}, {"p", kRight},
+                   {"McNemar p", kRight}});
+      for (const auto& row : method_pairs.as_array())
+        t.add({row.get_string("dataset"), pair_name(row), row.get_string("method_a"), row.get_string("method_b"),
+               with_ci(row, "delta_pgr_auroc"), p_value(row.at("p_auroc")), with_ci(row, "delta_pgr_accuracy"),
+               p_value(row.at("p_accuracy")), p_value(row.at("mcnemar_p"))});
+      out += t.render();
     }
   }
   for (const auto& note : report.notes) out += "note: " + note + "\n";

@@ -70,16 +70,29 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
 //   "train_method_pairs" per dataset, pair and two methods: the PGR difference with its paired
 //                   bootstrap interval and p-value, McNemar between the two students.
 // Column meanings: docs/analysis.md.
+// In-context records are compared only within a test set: the same dataset (name, variant,
+// source hashes), split, example ids and gold answers. Runs on different test sets (another
+// --test-size, dataset file or variant) are reported side by side, one test set each; the ICL
+// tables' "test_set" column holds the label.
+struct TestSet {
+  std::string label;  // "truthfulqa mc1-4-local, test split, n=100" (+ a fingerprint where two would read alike)
+  results::DatasetIdentity dataset;
+  std::int64_t n = 0;  // examples
+};
+
 struct Report {
   Options options;
   std::vector<std::filesystem::path> inputs;  // the record files used
-  results::DatasetIdentity dataset;           // of the ICL records, or a summary of the datasets
+  results::DatasetIdentity dataset;           // of the (first) ICL test set, or a summary of the datasets
+  std::vector<TestSet> test_sets;             // of the in-context tables, in order of first appearance
   json::Value tables = json::Value::object();
-  std::vector<std::string> notes;             // skipped inputs and why
+  std::vector<std::string> notes;             // skipped inputs and test sets, and why
 };
 
-// Maps records to roles and computes every table. Throws w2s::Error naming the files for
-// mismatched test sets, mixed datasets, a missing floor or ceiling, or ambiguous duplicates.
+// Maps records to roles and computes every table, per test set for in-context records. A test set
+// that cannot be analysed (a missing floor or ceiling, ambiguous duplicates) becomes a note naming
+// the files; when none can be, the error is thrown (w2s::Error). Fine-tuning records: throws for
+// mixed versions of a dataset, a missing floor or ceiling, or ambiguous duplicates.
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options = {});
 
 // Fixed-width console summary of the tables.
@@ -95,10 +108,16 @@ struct PlotOptions {
   std::string gnuplot = "gnuplot";  // executable (looked up on PATH)
 };
 
+struct Figures {
+  std::vector<std::filesystem::path> files;  // PNG and SVG of every figure drawn
+  std::vector<std::string> failures;         // one message per figure that could not be drawn
+};
+
 // Renders every figure the report has data for as PNG (pngcairo) and SVG, with the .dat and .gp
-// files beside them (run `gnuplot <name>.gp` in out_dir to re-render after restyling). Returns
-// the figure paths. Throws w2s::Error when gnuplot is missing or fails (the .dat/.gp are kept).
-std::vector<std::filesystem::path> plot(const Report& report, const std::filesystem::path& out_dir,
-                                        const PlotOptions& options = {});
+// files beside them (run `gnuplot <name>.gp` in out_dir to re-render after restyling). Degenerate
+// data (a condition that is empty, a constant series, one point) still gives a figure. A figure
+// that fails is reported in `failures` and the others are still drawn. Throws w2s::Error when
+// there is nothing to plot or gnuplot is missing (the .dat/.gp are kept).
+Figures plot(const Report& report, const std::filesystem::path& out_dir, const PlotOptions& options = {});
 
 }  // namespace w2s::analysis
