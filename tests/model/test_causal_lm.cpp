@@ -2,6 +2,8 @@
 // written and read back, KV cache, padding, LoRA, the classifier and finite-difference gradients.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "assets.h"
 #include "w2s/model_torch.h"
 
@@ -104,6 +106,24 @@ TEST_F(ModelTest, Gpt2LayoutLoadsAndRuns) {
   save_pretrained(model, dir);
   CausalLM again = load_causal_lm(dir);
   EXPECT_TRUE(torch::equal(again->forward(ids), logits));
+  {
+    // Checkpoints saved by older transformers keep the causal masks as buffers, BOOL or U8
+    // (h.N.attn.bias, h.N.attn.masked_bias): the model never reads them, and they must not block loading.
+    std::vector<TensorBytes> tensors;
+    const SafetensorsFile saved(dir / "model.safetensors");
+    for (const auto& t : saved.tensors())
+      tensors.push_back({t.name, t.dtype, t.shape, {reinterpret_cast<const char*>(t.data), t.nbytes}});
+    const std::string mask(16, '\1');
+    for (int layer = 0; layer < model->config().num_hidden_layers; ++layer) {
+      tensors.push_back({fmt::format("h.{}.attn.bias", layer), DType::BOOL, {1, 1, 4, 4}, mask});
+      tensors.push_back({fmt::format("h.{}.attn.masked_bias", layer), DType::U8, {1}, std::string_view(mask).substr(0, 1)});
+    }
+    const fs::path with_masks = w2s::test::scratch_dir("gpt2_mask_buffers");
+    fs::copy_file(dir / "config.json", with_masks / "config.json");
+    write_safetensors(with_masks / "model.safetensors", tensors);
+    EXPECT_EQ(SafetensorsFile(with_masks / "model.safetensors").find("h.0.attn.bias")->dtype, DType::BOOL);
+    EXPECT_TRUE(torch::equal(load_causal_lm(with_masks)->forward(ids), logits));
+  }
   // The default LoRA targets are Llama names; GPT-2 must name its own.
   try {
     apply_lora(model, LoraConfig{});

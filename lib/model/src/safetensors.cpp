@@ -28,7 +28,11 @@ DType parse_dtype(const std::string& s, const std::string& where) {
   if (s == "F64") return DType::F64;
   if (s == "I64") return DType::I64;
   if (s == "I32") return DType::I32;
-  throw Error(where + ": unsupported dtype \"" + s + "\" (supported: F32, F16, BF16, F64, I64, I32)");
+  if (s == "I16") return DType::I16;
+  if (s == "I8") return DType::I8;
+  if (s == "U8") return DType::U8;
+  if (s == "BOOL") return DType::BOOL;
+  throw Error(where + ": unsupported dtype \"" + s + "\" (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
 }
 
 std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const std::string& where) {
@@ -47,6 +51,10 @@ const char* dtype_name(DType d) {
     case DType::F64: return "F64";
     case DType::I64: return "I64";
     case DType::I32: return "I32";
+    case DType::I16: return "I16";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::BOOL: return "BOOL";
   }
   return "?";
 }
@@ -54,8 +62,9 @@ const char* dtype_name(DType d) {
 std::size_t dtype_size(DType d) {
   switch (d) {
     case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: return 2;
+    case DType::F16: case DType::BF16: case DType::I16: return 2;
     case DType::F64: case DType::I64: return 8;
+    case DType::I8: case DType::U8: case DType::BOOL: return 1;
   }
   return 0;
 }

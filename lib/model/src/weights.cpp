@@ -18,6 +18,10 @@ torch::Dtype torch_dtype(DType d) {
     case DType::F64: return torch::kFloat64;
     case DType::I64: return torch::kInt64;
     case DType::I32: return torch::kInt32;
+    case DType::I16: return torch::kInt16;
+    case DType::I8: return torch::kInt8;
+    case DType::U8: return torch::kUInt8;
+    case DType::BOOL: return torch::kBool;
   }
   return torch::kFloat32;
 }
@@ -30,6 +34,10 @@ DType file_dtype(torch::Dtype d, const std::string& name) {
     case torch::kFloat64: return DType::F64;
     case torch::kInt64: return DType::I64;
     case torch::kInt32: return DType::I32;
+    case torch::kInt16: return DType::I16;
+    case torch::kInt8: return DType::I8;
+    case torch::kUInt8: return DType::U8;
+    case torch::kBool: return DType::BOOL;
     default: throw Error("safetensors: tensor \"" + name + "\" has a dtype safetensors writing does not support");
   }
 }

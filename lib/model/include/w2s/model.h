@@ -139,7 +139,8 @@ class Tokenizer {
 // safetensors
 // ---------------------------------------------------------------------------------------------
 
-enum class DType { F32, F16, BF16, F64, I64, I32 };
+// The integer and boolean types appear in checkpoints as buffers (GPT-2's BOOL/U8 attention masks).
+enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
 const char* dtype_name(DType d);             // "F32", ...
 std::size_t dtype_size(DType d);             // bytes per element
 
