@@ -471,6 +471,25 @@ TEST(Unreachable, AnUnknownHostStopsLikewise) {
   }
 }
 
+TEST(Unreachable, AServerThatNeverAcceptsFailsAtTheConnectTimeoutNotTheRequestTimeout) {
+  OpenRouterServer unused;
+  test::BlackholeListener blackhole;
+  ClientOptions o = fast_options(unused, "llm_unreachable_blackhole");
+  o.base_url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/api/v1";
+  o.connect_timeout_s = 0.2;
+  o.request_timeout_s = 20;  // were the connect timeout not applied, the attempts would end here
+  OpenRouterClient client(o);
+  try {
+    client.run_batch(make_requests(3));
+    FAIL() << "a server that never accepts must stop the batch";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("cannot reach " + o.base_url + "/chat/completions"), std::string::npos) << message;
+    EXPECT_NE(message.find("no connection within --connect-timeout 0.2 s"), std::string::npos) << message;
+    EXPECT_EQ(message.find("--request-timeout"), std::string::npos) << message;
+  }
+}
+
 TEST(Unreachable, AnEndpointThatAnsweredBeforeIsRetriedAsUsual) {
   auto server = std::make_unique<OpenRouterServer>();
   ClientOptions o = fast_options(*server, "llm_unreachable_later");

@@ -543,4 +543,25 @@ int refused_port() {
   return ntohs(addr.sin_port);
 }
 
+BlackholeListener::BlackholeListener() {
+  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (listener_ < 0 || filler_ < 0) throw Error("BlackholeListener: no socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  // Backlog 0: Linux queues one connection; the filler takes that place, later SYNs are dropped.
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 0) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::connect(filler_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw Error("BlackholeListener: cannot listen on 127.0.0.1");
+  port_ = ntohs(addr.sin_port);
+}
+
+BlackholeListener::~BlackholeListener() {
+  ::close(filler_);
+  ::close(listener_);
+}
+
 }  // namespace w2s::test

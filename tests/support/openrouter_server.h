@@ -161,4 +161,21 @@ class OpenRouterServer {
 // A loopback port nobody listens on: connecting to it is refused at once (an unreachable endpoint).
 int refused_port();
 
+// A loopback listener that never accepts, its queue already full: a connection to it is neither
+// refused nor set up (the SYN is dropped), as with a server that is down behind a firewall or
+// overwhelmed. Only a connect timeout ends such an attempt.
+class BlackholeListener {
+ public:
+  BlackholeListener();
+  ~BlackholeListener();
+  BlackholeListener(const BlackholeListener&) = delete;
+  BlackholeListener& operator=(const BlackholeListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int filler_ = -1;  // the one connection the queue holds
+  int port_ = 0;
+};
+
 }  // namespace w2s::test

@@ -321,8 +321,10 @@ class Batch {
     after_failed_attempt(t->job, d, status, now);
   }
 
-  // curl's description of a failed transfer, with the system's error ("Connection refused").
-  static std::string transport_message(CURL* easy, CURLcode code, const http::Exchange& exchange) {
+  // curl's description of a failed transfer, with the system's error ("Connection refused"), and
+  // for a timeout, which limit ran out: no connection within --connect-timeout, or no answer
+  // within --request-timeout.
+  std::string transport_message(CURL* easy, CURLcode code, const http::Exchange& exchange) const {
     std::string message = exchange.error[0] ? exchange.error : curl_easy_strerror(code);
     long os_errno = 0;
     curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
@@ -350,6 +352,15 @@ class Batch {
   }
 
   // Connection refused or an unknown host, and the endpoint never answered: after a few such
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      curl_off_t connected_after_us = 0, total_us = 0;  // connected: 0 when never set up (TCP, TLS)
+      curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &connected_after_us);
+      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+      if (connected_after_us == 0 && static_cast<double>(total_us) < o_.request_timeout_s * 1e6)
+        message += fmt::format(" (no connection within --connect-timeout {:g} s)", o_.connect_timeout_s);
+      else
+        message += fmt::format(" (no answer within --request-timeout {:g} s)", o_.request_timeout_s);
+    }
   // failures in a row it is unreachable. Nothing was sent, nothing billed.
   void check_reachable(const retry::AttemptOutcome& outcome) {
     ++connect_failures_;

@@ -51,6 +51,7 @@ void validate(const ClientOptions& o) {
 ClientState::ClientState(ClientOptions o)
     : options(validated(std::move(o))),
       endpoint(endpoint_for(options)),
+  if (o.connect_timeout_s <= 0) throw Error("--connect-timeout must be positive");
       chat_url(endpoint->base_url() + "/chat/completions"),
       cache(options.no_cache ? nullptr : std::make_unique<ResponseCache>(options.cache_dir / "llm-cache.sqlite")),
       ledger(!options.ledger_path.empty() ? options.ledger_path : options.cache_dir / "ledger.jsonl",

@@ -209,7 +209,9 @@ struct ClientOptions {
   double backoff_cap_s = 60.0;
   double max_retry_after_s = 600.0;    // longest server-requested wait honoured
   double request_timeout_s = 120.0;    // whole request, per attempt
-  double connect_timeout_s = 20.0;
+  // Connection set-up (name lookup, TCP, TLS), per attempt: short, so that a server that does not
+  // accept connections (down, or its listen queue full) fails fast instead of at request_timeout_s.
+  double connect_timeout_s = 10.0;
 
   // Budget. max_cost_usd: hard cap on this client's spend (USD, all batches together); in-flight
   // requests count at their worst-case cost (prompt estimate + max_tokens x completion price).
@@ -265,7 +267,9 @@ inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*)
           .add("max_retry_after_s", &C::max_retry_after_s, "", kNone)
           .add("request_timeout_s", &C::request_timeout_s, "seconds per attempt", kFlag)
           .flag("request-timeout")
-          .add("connect_timeout_s", &C::connect_timeout_s, "", kNone)
+          .add("connect_timeout_s", &C::connect_timeout_s,
+               "seconds to establish a connection, per attempt (a server that does not accept fails fast)", kFlag)
+          .flag("connect-timeout")
           .add("max_cost_usd", &C::max_cost_usd,
                "hard budget in USD for this run (in-flight requests count at their worst-case cost)", kFlag | kRecord)
           .flag("max-cost")
