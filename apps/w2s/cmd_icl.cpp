@@ -105,6 +105,7 @@ constexpr int kExitFailedRequests = 3;
 int exit_status(const icl::RunSummary& summary) {
   if (const std::string warning = icl::cut_off_warning(summary); !warning.empty()) log::warn("{}", warning);
   const std::int64_t failed = summary.cost.total.failed_requests;
+  if (const std::string warning = icl::logprobs_missing_warning(summary); !warning.empty()) log::warn("{}", warning);
   if (failed == 0) return 0;
   log::error(
       "{} request(s) failed for good (their predictions carry the error); run the same command again to "

@@ -132,6 +132,48 @@ TEST(IclResponses, LogprobScoringAgainstAServerThatCapsTopLogprobs) {
   EXPECT_FALSE(three.config.at("sampling").contains("top_logprobs_requested"));
 }
 
+// 5. A server that returns no logprobs (many providers drop the parameter): every answer falls back
+// to its text, and the record and the console say so instead of passing it off as logprob scoring.
+TEST(IclResponses, LogprobScoringWithoutLogprobsFallsBackToTextAndSaysSo) {
+  ScriptedServer s(load_tqa(20));
+  s.server.set_policy([&](const json::Value& body, int) {
+    Reply r = Reply::ok(s.models.answer(body));
+    if (body.at("model").as_string() == kQwen) r.logprobs = json::Value(nullptr);
+    return r;
+  });
+  const auto dir = test::scratch_dir("icl_logprobs_missing");
+  std::string out;
+  ASSERT_EQ(test::run_command(w2s_command(std::string("baseline --score logprobs --models ") + kQwen + "," + k8b,
+                                          s.server.base_url(), dir),
+                              &out),
+            0)
+      << out;
+  EXPECT_CONTAINS(out, std::string("--score logprobs: ") + kQwen + " returned no logprobs for 20 of 20 answers");
+  EXPECT_EQ(out.find(std::string("--score logprobs: ") + k8b), std::string::npos) << out;
+
+  const auto missing = baseline_record(dir, kQwen);
+  EXPECT_EQ(missing.metrics.extra.get_int("logprobs_missing"), 20);
+  EXPECT_FALSE(missing.metrics.auroc.has_value());
+  for (const auto& p : missing.predictions) {
+    EXPECT_EQ(p.scored_by, "text-no-logprobs");
+    EXPECT_TRUE(p.probabilities.empty());
+    EXPECT_FALSE(p.prediction.empty());  // the text parser answered
+  }
+  const auto scored = baseline_record(dir, k8b);
+  EXPECT_EQ(scored.metrics.extra.get_int("logprobs_missing"), 0);
+  for (const auto& p : scored.predictions) EXPECT_EQ(p.scored_by, "logprobs");
+  test::expect_valid_records(dir / "results", 2);
+
+  // Text scoring records nothing of the kind.
+  ASSERT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + kQwen, s.server.base_url(), dir), &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("returned no logprobs"), std::string::npos) << out;
+  const auto text = baseline_record(dir, kQwen);
+  EXPECT_FALSE(text.metrics.extra.contains("logprobs_missing"));
+  for (const auto& p : text.predictions) EXPECT_FALSE(p.scored_by.has_value());
+}
+
 // 6. An unreachable endpoint stops the command at once with the URL and the error, exit 1, and
 // writes no record.
 TEST(IclResponses, AnUnreachableEndpointStopsTheCommand) {

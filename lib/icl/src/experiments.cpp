@@ -69,6 +69,7 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
   if (done.reasoning_tokens > 0) p.reasoning_tokens = done.reasoning_tokens;
   if (!done.finish_reason.empty()) p.finish_reason = done.finish_reason;
   if (c.score == ScoreMode::Logprobs) {
+    p.scored_by = "logprobs";
     p.probabilities = letter_probabilities(done, q.letters);
     // Highest probability; ties go to the earlier letter.
     double best = -1.0;
@@ -80,6 +81,7 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
       }
     }
     if (!p.prediction.empty()) p.score = best;
+    else p.scored_by = done.logprobs.empty() ? "text-no-logprobs" : "text-no-letter";
   }
   // Text mode, or no option letter among the first token's alternatives.
   if (p.prediction.empty()) p.prediction = parse_answer(c.parser, done.content, q.letters);
@@ -133,6 +135,13 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
   m.extra["truncated"] = std::count_if(preds.begin(), preds.end(), cut_off);
   m.extra["cut_off_by_reasoning"] = std::count_if(preds.begin(), preds.end(), cut_off_by_reasoning);
   if (auto ece = expected_calibration_error(preds)) m.extra["ece"] = *ece;
+  if (c.score == ScoreMode::Logprobs) {
+    const auto scored_by = [&](const char* how) {
+      return std::count_if(preds.begin(), preds.end(), [how](const auto& p) { return p.scored_by == how; });
+    };
+    m.extra["logprobs_missing"] = scored_by("text-no-logprobs");
+    m.extra["no_letter_in_logprobs"] = scored_by("text-no-letter");
+  }
   return m;
 }
 

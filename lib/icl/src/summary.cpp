@@ -1,6 +1,9 @@
 // The console summary printed after each command.
 #include <fmt/format.h>
 
+#include <map>
+#include <utility>
+
 #include "w2s/icl.h"
 
 namespace w2s::icl {
@@ -40,6 +43,25 @@ std::string format_summary(const RunSummary& s) {
   if (total.upstream_usd > 0)
     out += fmt::format("bring-your-own-key upstream charges: ${:.6f}\n", total.upstream_usd);
   if (const std::string warning = cut_off_warning(s); !warning.empty()) out += warning + "\n";
+  return out;
+}
+
+std::string logprobs_missing_warning(const RunSummary& s) {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_model;  // model -> (missing, answered)
+  for (const auto& p : s.points) {
+    auto& [missing, answered] = by_model[p.model];
+    missing += extra_count(p.metrics, "logprobs_missing");
+    answered += p.metrics.n - p.metrics.failed;
+  }
+  std::string out;
+  for (const auto& [model, counts] : by_model) {
+    if (counts.first == 0) continue;
+    out += fmt::format(
+        "{}--score logprobs: {} returned no logprobs for {} of {} answers; they were scored from their text "
+        "(predictions' scored_by \"text-no-logprobs\", metrics.extra.logprobs_missing). The endpoint or its "
+        "provider may not support logprobs: try --provider-order with one that does, or --score text",
+        out.empty() ? "" : "\n", model, counts.first, counts.second);
+  }
   return out;
 }
 

@@ -99,6 +99,7 @@ Value prediction_json(const Prediction& p) {
   if (p.reasoning) v.set("reasoning", *p.reasoning);
   if (p.reasoning_tokens) v.set("reasoning_tokens", *p.reasoning_tokens);
   if (p.finish_reason) v.set("finish_reason", *p.finish_reason);
+  if (p.scored_by) v.set("scored_by", *p.scored_by);
   if (p.error) v.set("error", *p.error);
   return v;
 }
@@ -117,6 +118,7 @@ Prediction prediction_from(const Value& v) {
   p.reasoning = opt_string(v, "reasoning");
   if (const Value* t = v.find("reasoning_tokens"); t && !t->is_null()) p.reasoning_tokens = t->as_int();
   p.finish_reason = opt_string(v, "finish_reason");
+  p.scored_by = opt_string(v, "scored_by");
   p.error = opt_string(v, "error");
   return p;
 }

@@ -260,6 +260,11 @@ std::vector<std::filesystem::path> write_reference_files(const RunSummary& summa
 // answers replayed from the cache cost when first paid), and cut_off_warning() when it applies.
 std::string format_summary(const RunSummary& summary);
 
+// With --score logprobs, per model whose server returned no logprobs for some answers (they were
+// scored from their text: metrics.extra.logprobs_missing, predictions' scored_by): one line naming
+// the model and how many answers fell back; "" when every answer carried logprobs.
+std::string logprobs_missing_warning(const RunSummary& summary);
+
 // "N answers were cut off at max_tokens by reasoning — raise --max-tokens or ..." when reasoning
 // used up max_tokens before any answer came (metrics.extra.cut_off_by_reasoning); "" otherwise.
 std::string cut_off_warning(const RunSummary& summary);
