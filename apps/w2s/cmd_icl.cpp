@@ -88,7 +88,8 @@ void print_estimate(const std::map<std::string, llm::ModelEstimate>& estimate, c
     lines += fmt::format("\n  {:<44} {:>6} requests ({} cached)  ~{} prompt tokens  {}", model, e.requests, e.cached,
                          e.prompt_tokens,
                          e.requests == e.cached ? std::string("$0 (all cached)")
-                         : e.priced             ? fmt::format("${:.4f} .. ${:.4f}", e.prompt_cost_usd, e.max_cost_usd)
+                         : e.priced             ? fmt::format("${:.4f} .. ${:.4f}{}", e.prompt_cost_usd, e.max_cost_usd,
+                                                              e.price_assumed ? " (at --assume-price)" : "")
                                                 : std::string("no /models price"));
     low += e.prompt_cost_usd;
     high += e.max_cost_usd;
@@ -104,8 +105,8 @@ constexpr int kExitFailedRequests = 3;
 // The last words of a command: what needs the user's attention, and the exit code.
 int exit_status(const icl::RunSummary& summary) {
   if (const std::string warning = icl::cut_off_warning(summary); !warning.empty()) log::warn("{}", warning);
-  const std::int64_t failed = summary.cost.total.failed_requests;
   if (const std::string warning = icl::logprobs_missing_warning(summary); !warning.empty()) log::warn("{}", warning);
+  const std::int64_t failed = summary.cost.total.failed_requests;
   if (failed == 0) return 0;
   log::error(
       "{} request(s) failed for good (their predictions carry the error); run the same command again to "

@@ -84,8 +84,8 @@ TEST(ApiOptionFields, TheApiCommandsHaveTheDocumentedFlagsEachOnce) {
       "reasoning-effort", "reasoning-max-tokens", "reasoning-exclude", "no-reasoning", "provider-order",
       "no-fallbacks", "require-parameters", "data-collection", "base-url", "api-key-file", "max-concurrency",
       "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "connect-timeout", "max-cost",
-      "count-upstream-cost", "key-check", "key-recheck-every", "dry-run", "cache-dir", "no-cache", "refresh", "ledger",
-      "no-progress"};
+      "assume-price", "count-upstream-cost", "key-check", "key-recheck-every", "dry-run", "cache-dir", "no-cache",
+      "refresh", "ledger", "no-progress"};
   EXPECT_EQ(names, expected);
 }
 

@@ -133,6 +133,27 @@ TEST(PriceListUnit, WorstCaseBoundsThePromptByBytesAndTheCompletionByMaxTokens) 
   EXPECT_DOUBLE_EQ(prices.estimated_upper_bound_usd({&a, &b}), e.max_cost_usd);
 }
 
+TEST(PriceListUnit, AnAssumedPriceBoundsOnlyTheModelsWithoutOne) {
+  PriceList prices([] { return std::map<std::string, Pricing>{{"p", Pricing{0.001, 0.01, 0.0, 0, 0}}}; },
+                   Pricing{0.002, 0.004, 0.0, 0, 0});
+  const ChatRequest unpriced = make_request(7, "unpriced", 20), priced = make_request(7, "p", 20);
+  std::int64_t bytes = 0;
+  for (const auto& m : unpriced.messages) bytes += static_cast<std::int64_t>(m.content.size()) + 4;
+  EXPECT_DOUBLE_EQ(prices.worst_case_usd(unpriced), bytes * 0.002 + 20 * 0.004);
+  EXPECT_DOUBLE_EQ(prices.worst_case_usd(priced), bytes * 0.001 + 20 * 0.01);
+  EXPECT_EQ(prices.find("unpriced"), nullptr);  // the endpoint's prices stay the endpoint's
+  Completion c;
+  c.prompt_tokens = 100;
+  c.completion_tokens = 10;
+  EXPECT_DOUBLE_EQ(prices.assumed_cost("unpriced", c), 100 * 0.002 + 10 * 0.004);
+  EXPECT_EQ(prices.assumed_cost("p", c), 0.0);
+  std::map<std::string, ModelEstimate> estimate;
+  prices.add_estimate(estimate, unpriced, false);
+  prices.add_estimate(estimate, priced, false);
+  EXPECT_TRUE(estimate.at("unpriced").priced && estimate.at("unpriced").price_assumed);
+  EXPECT_TRUE(estimate.at("p").priced && !estimate.at("p").price_assumed);
+}
+
 struct GuardFixture {
   explicit GuardFixture(OpenRouterServer& server, const std::string& name, KeyCheck mode, int every)
       : options(fast_options(server, name)),

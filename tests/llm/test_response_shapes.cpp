@@ -534,9 +534,10 @@ TEST(Byok, TheUpstreamChargeIsRecordedAndCountedWhenAsked) {
   }
   o.count_upstream_cost = true;
   o.no_cache = true;
-  // The spend now holds the upstream charges too. A model without /models prices is sent until
-  // the spend reaches the cap: three requests (without the upstream charges, all four would fit).
+  // The spend now holds the upstream charges too: three requests fit (without the upstream charges,
+  // all four would). The model has no /models price: a negligible assumed one lets it run.
   o.max_cost_usd = 2.5 * 0.00021;
+  o.assume_price = std::array<double, 2>{0.001, 0.001};
   o.max_concurrency = 1;
   OpenRouterClient counting(o);
   const auto results = counting.run_batch(make_requests(4, "unpriced/byok"));

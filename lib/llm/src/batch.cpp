@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "internal.h"
 #include "retry_policy.h"
@@ -62,6 +63,7 @@ class Batch {
       return std::move(results_);
     }
     if (jobs_.empty()) return std::move(results_);
+    if (c_.budget.capped()) refuse_unbounded_models();
     c_.key_guard.check_before_batch([&] {
       std::vector<const ChatRequest*> open;
       for (const Job& job : jobs_) open.push_back(&request_of(job));
@@ -125,6 +127,22 @@ class Batch {
     }
   }
 
+  // --max-cost is a hard cap only where each request has a worst case: a model the endpoint lists
+  // no price for needs --assume-price. Checked before anything is sent.
+  void refuse_unbounded_models() {
+    std::vector<std::string> unpriced;
+    for (const Job& job : jobs_) {
+      const std::string& model = request_of(job).model;
+      if (!c_.prices.bound(model) && std::find(unpriced.begin(), unpriced.end(), model) == unpriced.end())
+        unpriced.push_back(model);
+    }
+    if (unpriced.empty()) return;
+    throw Error(fmt::format(
+        "--max-cost cannot bound the cost of {}: {} lists no price for {}. Pass --assume-price IN,OUT (USD per "
+        "million prompt,completion tokens) as the worst case, or run without --max-cost; nothing was sent",
+        fmt::join(unpriced, ", "), c_.endpoint->base_url() + "/models", unpriced.size() == 1 ? "it" : "them"));
+  }
+
   void estimate_dry_run() {
     for (Job& job : jobs_) {
       c_.prices.add_estimate(c_.dry_run_estimate, request_of(job), false);
@@ -166,6 +184,8 @@ class Batch {
     awaiting_cost_ = 0;
     for (auto& [id, completion] : pending) {
       Job& job = jobs_[id];
+      c_.budget.release(job.reserved_usd);
+      job.reserved_usd = 0.0;
       if (c_.cache && completion.cost_source == "generation")  // a replay then knows what it cost
         c_.cache->put(job.key, request_of(job).model, detail::completion_to_cache(completion));
       charge(request_of(job).model, completion);
@@ -332,6 +352,15 @@ class Batch {
       const std::string system = std::strerror(static_cast<int>(os_errno));
       if (message.find(system) == std::string::npos) message += " (" + system + ")";
     }
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      curl_off_t connected_after_us = 0, total_us = 0;  // connected: 0 when never set up (TCP, TLS)
+      curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &connected_after_us);
+      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+      if (connected_after_us == 0 && static_cast<double>(total_us) < o_.request_timeout_s * 1e6)
+        message += fmt::format(" (no connection within --connect-timeout {:g} s)", o_.connect_timeout_s);
+      else
+        message += fmt::format(" (no answer within --request-timeout {:g} s)", o_.request_timeout_s);
+    }
     return message;
   }
 
@@ -352,15 +381,6 @@ class Batch {
   }
 
   // Connection refused or an unknown host, and the endpoint never answered: after a few such
-    if (code == CURLE_OPERATION_TIMEDOUT) {
-      curl_off_t connected_after_us = 0, total_us = 0;  // connected: 0 when never set up (TCP, TLS)
-      curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &connected_after_us);
-      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
-      if (connected_after_us == 0 && static_cast<double>(total_us) < o_.request_timeout_s * 1e6)
-        message += fmt::format(" (no connection within --connect-timeout {:g} s)", o_.connect_timeout_s);
-      else
-        message += fmt::format(" (no answer within --request-timeout {:g} s)", o_.request_timeout_s);
-    }
   // failures in a row it is unreachable. Nothing was sent, nothing billed.
   void check_reachable(const retry::AttemptOutcome& outcome) {
     ++connect_failures_;
@@ -388,6 +408,9 @@ class Batch {
     c_.concurrency.on_success();
     c_.key_guard.count_billed();
     if (c.cost_source == "none" && !c.generation_id.empty() && c_.reconciler.can_reconcile()) {
+      // Until its cost is known, an answer priced only by assumption stays reserved at that price.
+      job.reserved_usd = c_.prices.assumed_cost(request.model, c);
+      c_.budget.reserve(job.reserved_usd);
       awaiting_cost_ += 1 + job.duplicates.size();
       cost_pending_.emplace_back(id, std::move(c));
       return;
@@ -400,6 +423,9 @@ class Batch {
   void charge(const std::string& model, const Completion& c) {
     c_.budget.charge(model, c.cost_usd, c.cost_source);
     c_.budget.note_upstream_cost(model, c.upstream_cost_usd);
+    if (c.cost_source == "none")
+      if (const double assumed = c_.prices.assumed_cost(model, c); assumed > 0)
+        c_.budget.charge_possibly_billed(model, assumed, Budget::Unseen::Unpriced);
   }
 
   // usage.cost is the truth; without it /models pricing x tokens; without that the cost is

@@ -36,6 +36,14 @@ std::map<std::string, Pricing> fetch_prices(const http::Endpoint& endpoint) {
   return {};
 }
 
+std::optional<Pricing> assumed_pricing(const ClientOptions& o) {
+  if (!o.assume_price) return std::nullopt;
+  Pricing p;
+  p.prompt = (*o.assume_price)[0] / 1e6;
+  p.completion = (*o.assume_price)[1] / 1e6;
+  return p;
+}
+
 }  // namespace
 
 void validate(const ClientOptions& o) {
@@ -43,7 +51,11 @@ void validate(const ClientOptions& o) {
   if (o.requests_per_minute < 0) throw Error("--rpm must not be negative");
   if (o.max_attempts < 1) throw Error("--max-attempts must be at least 1");
   if (o.request_timeout_s <= 0) throw Error("--request-timeout must be positive");
+  if (o.connect_timeout_s <= 0) throw Error("--connect-timeout must be positive");
   if (o.max_cost_usd && *o.max_cost_usd < 0) throw Error("--max-cost must not be negative");
+  if (o.assume_price && ((*o.assume_price)[0] < 0 || (*o.assume_price)[1] < 0 ||
+                         (*o.assume_price)[0] + (*o.assume_price)[1] <= 0))
+    throw Error("--assume-price takes two prices in USD per million tokens (prompt,completion), not negative, not both 0");
   if (o.key_recheck_every < 0) throw Error("--key-recheck-every must not be negative");
   if (o.no_cache && o.refresh) throw Error("--no-cache and --refresh exclude each other");
 }
@@ -51,12 +63,11 @@ void validate(const ClientOptions& o) {
 ClientState::ClientState(ClientOptions o)
     : options(validated(std::move(o))),
       endpoint(endpoint_for(options)),
-  if (o.connect_timeout_s <= 0) throw Error("--connect-timeout must be positive");
       chat_url(endpoint->base_url() + "/chat/completions"),
       cache(options.no_cache ? nullptr : std::make_unique<ResponseCache>(options.cache_dir / "llm-cache.sqlite")),
       ledger(!options.ledger_path.empty() ? options.ledger_path : options.cache_dir / "ledger.jsonl",
              options.ledger_tag),
-      prices([this] { return fetch_prices(*endpoint); }),
+      prices([this] { return fetch_prices(*endpoint); }, assumed_pricing(options)),
       budget(options.max_cost_usd),
       key_guard(*endpoint, options.key_check, options.key_recheck_every),
       reconciler(*endpoint, key_guard),

@@ -17,10 +17,17 @@ class PriceList {
   // `load` fetches the prices (GET /models); it is called once, on first use. An empty map means
   // no model is priced.
   using Loader = std::function<std::map<std::string, Pricing>()>;
-  explicit PriceList(Loader load) : load_(std::move(load)) {}
+  // `assumed`: the price of models without one (--assume-price), for bounds and estimates only.
+  explicit PriceList(Loader load, std::optional<Pricing> assumed = std::nullopt)
+      : load_(std::move(load)), assumed_(assumed) {}
 
   const std::map<std::string, Pricing>& all();
+  // The endpoint's price of a model; nullptr when it lists none.
   const Pricing* find(const std::string& model);
+  // The price that bounds a model's cost: the endpoint's, else the assumed one; nullptr when neither.
+  const Pricing* bound(const std::string& model);
+  // What an answer of a model priced only by assumption costs at that price (0 otherwise).
+  double assumed_cost(const std::string& model, const Completion& c);
 
   // Completion tokens a request may produce: its max_tokens, else the model's
   // max_completion_tokens, else the context left after the prompt, else 4096.
@@ -37,6 +44,7 @@ class PriceList {
 
  private:
   Loader load_;
+  std::optional<Pricing> assumed_;
   std::optional<std::map<std::string, Pricing>> prices_;
 };
 
