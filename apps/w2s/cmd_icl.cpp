@@ -34,10 +34,14 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 // the API client.
 class ExperimentFlags {
  public:
+  // Lines wide enough that a model id (and a weak:strong pair of them) is never broken in the help.
+  static constexpr unsigned kHelpWidth = 140;
+
   ExperimentFlags(const std::string& experiment, const icl::Config& defaults)
-      : experiment_group_("Experiment"),
-        data_group_("Data"),
-        client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)") {
+      : experiment_group_("Experiment", kHelpWidth),
+        data_group_("Data", kHelpWidth),
+        client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)", kHelpWidth),
+        all_(kHelpWidth) {
     const auto& fields = option_fields(static_cast<const icl::Config*>(nullptr));
     const auto data = flag_names_of<data::TruthfulQaOptions>();
     const auto client = flag_names_of<llm::ClientOptions>();

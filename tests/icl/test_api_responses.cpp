@@ -174,6 +174,30 @@ TEST(IclResponses, LogprobScoringWithoutLogprobsFallsBackToTextAndSaysSo) {
   for (const auto& p : text.predictions) EXPECT_FALSE(p.scored_by.has_value());
 }
 
+// 7. A model id the endpoint does not list (a short alias, a typo) stops the command before any
+// request, with the closest listed ids; the help shows real ids.
+TEST(IclResponses, AnUnknownModelIdStopsTheCommandWithASuggestion) {
+  ScriptedServer s(load_tqa(20));
+  const auto dir = test::scratch_dir("icl_unknown_model");
+  std::string out;
+  EXPECT_EQ(test::run_command(w2s_command("weak-sweep --shots 0,2 --pairs 8B:70B", s.server.base_url(), dir), &out), 1)
+      << out;
+  EXPECT_CONTAINS(out, "'8B' (did you mean meta-llama/llama-3.1-8b-instruct?)");
+  EXPECT_EQ(s.server.chat_requests(), 0);
+  EXPECT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + k8b + ",qwen/qwen-2.5-72b-instuct",
+                                          s.server.base_url(), dir),
+                              &out),
+            1)
+      << out;
+  EXPECT_CONTAINS(out, "'qwen/qwen-2.5-72b-instuct' (did you mean qwen/qwen-2.5-72b-instruct?)");
+  EXPECT_EQ(s.server.chat_requests(), 0);
+  EXPECT_FALSE(fs::exists(dir / "results" / "run"));
+
+  ASSERT_EQ(test::run_command(test::shell_quote(test::w2s_binary().string()) + " weak-sweep --help", &out), 0) << out;
+  EXPECT_CONTAINS(out, "meta-llama/llama-3.1-8b-instruct:qwen/qwen-2.5-72b-instruct");
+  EXPECT_EQ(out.find("8B:"), std::string::npos) << out;
+}
+
 // 6. An unreachable endpoint stops the command at once with the URL and the error, exit 1, and
 // writes no record.
 TEST(IclResponses, AnUnreachableEndpointStopsTheCommand) {

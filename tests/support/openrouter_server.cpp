@@ -198,7 +198,8 @@ struct OpenRouterServer::Impl {
 
   json::Value default_models() const {
     json::Array data;
-    for (const char* id : {"test/small", "test/large", "meta-llama/llama-3.1-8b-instruct"}) {
+    for (const char* id : {"test/small", "test/large", "meta-llama/llama-3.1-8b-instruct",
+                           "meta-llama/llama-3.1-70b-instruct", "qwen/qwen-2.5-72b-instruct"}) {
       data.push_back(json::Object{
           {"id", id},
           {"canonical_slug", id},
@@ -214,6 +215,9 @@ struct OpenRouterServer::Impl {
                                    {"web_search", "0"},
                                    {"internal_reasoning", "0"}}}});
     }
+    // Listed without a price, as local servers (vLLM, llama.cpp, Ollama) list their models.
+    for (const char* id : {"test/unpriced", "vendor/unpriced", "unpriced/byok", "local/unpriced"})
+      data.push_back(json::Object{{"id", id}, {"object", "model"}, {"owned_by", "test"}});
     return json::Value(data);
   }
 

@@ -132,7 +132,9 @@ class OpenRouterServer {
   // from character counts, cost from the price table, provider "TestProvider".
   static Reply default_policy(const json::Value& request_body, int attempt);
 
-  // Overrides for GET /models (`data` array) and GET /key (`data` object).
+  // Overrides for GET /models (`data` array) and GET /key (`data` object). The default list: the
+  // test models test/small and test/large and the reference study's three, priced as the options
+  // say; test/unpriced, vendor/unpriced, unpriced/byok and local/unpriced without a price.
   void set_models(json::Value data);
   void set_key(json::Value data);
 

@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include "internal.h"
+#include "model_ids.h"
 #include "retry_policy.h"
 #include "tolerant_json.h"
 
@@ -58,6 +59,7 @@ class Batch {
     started_ = monotonic_seconds();
     const double possibly_billed_before = c_.budget.possibly_billed();
     replay_cached_and_plan_jobs();
+    check_model_ids();
     if (o_.dry_run) {
       estimate_dry_run();
       return std::move(results_);
@@ -125,6 +127,25 @@ class Batch {
       jobs_.push_back(std::move(job));
       ready_.push_back(jobs_.size() - 1);
     }
+  }
+
+  // Every model of the requests still to send must be one the endpoint lists (GET /models): a typo
+  // or an alias fails here, before anything is paid, with the closest ids. An endpoint without a
+  // readable list gets one warning, and the ids are sent as given.
+  void check_model_ids() {
+    if (jobs_.empty()) return;
+    const ModelList& list = c_.prices.models();
+    const std::string models_url = c_.endpoint->base_url() + "/models";
+    if (!list.listed) {
+      if (!c_.model_ids_unchecked_warned)
+        log::warn("cannot check the model ids: GET {}: {}; sending them as given", models_url, list.problem);
+      c_.model_ids_unchecked_warned = true;
+      return;
+    }
+    std::vector<std::string> ids;
+    for (const Job& job : jobs_) ids.push_back(request_of(job).model);
+    if (const std::string unknown = unknown_model_ids_message(ids, list.ids, models_url); !unknown.empty())
+      throw Error(unknown);
   }
 
   // --max-cost is a hard cap only where each request has a worst case: a model the endpoint lists

@@ -25,15 +25,24 @@ std::unique_ptr<http::Endpoint> endpoint_for(ClientOptions& o) {
   return endpoint;
 }
 
-std::map<std::string, Pricing> fetch_prices(const http::Endpoint& endpoint) {
+ModelList fetch_models(const http::Endpoint& endpoint) {
+  ModelList list;
   try {
     const http::GetResult r = endpoint.get("/models");
-    if (r.code == CURLE_OK && r.status == 200) return detail::parse_models(json::parse(r.body, "GET /models"));
-    log::debug("GET /models: {} {}", r.status, r.message);
+    if (r.code == CURLE_OK && r.status == 200) {
+      const json::Value body = json::parse(r.body, "GET /models");
+      list.ids = detail::parse_model_ids(body);
+      list.prices = detail::parse_models(body);
+      list.listed = !list.ids.empty();
+      if (!list.listed) list.problem = "lists no model";
+    } else {
+      list.problem = r.code == CURLE_OK ? "answered HTTP " + std::to_string(r.status) : endpoint.scrub(r.message);
+    }
   } catch (const Error& e) {
-    log::debug("GET /models: {}", endpoint.scrub(e.what()));
+    list.problem = endpoint.scrub(e.what());
   }
-  return {};
+  if (!list.listed) log::debug("GET /models: {}", list.problem);
+  return list;
 }
 
 std::optional<Pricing> assumed_pricing(const ClientOptions& o) {
@@ -67,7 +76,7 @@ ClientState::ClientState(ClientOptions o)
       cache(options.no_cache ? nullptr : std::make_unique<ResponseCache>(options.cache_dir / "llm-cache.sqlite")),
       ledger(!options.ledger_path.empty() ? options.ledger_path : options.cache_dir / "ledger.jsonl",
              options.ledger_tag),
-      prices([this] { return fetch_prices(*endpoint); }, assumed_pricing(options)),
+      prices([this] { return fetch_models(*endpoint); }, assumed_pricing(options)),
       budget(options.max_cost_usd),
       key_guard(*endpoint, options.key_check, options.key_recheck_every),
       reconciler(*endpoint, key_guard),

@@ -4,9 +4,9 @@
 
 namespace w2s::llm {
 
-const std::map<std::string, Pricing>& PriceList::all() {
-  if (!prices_) prices_ = load_ ? load_() : std::map<std::string, Pricing>{};
-  return *prices_;
+const ModelList& PriceList::models() {
+  if (!models_) models_ = load_ ? load_() : ModelList{};
+  return *models_;
 }
 
 const Pricing* PriceList::find(const std::string& model) {

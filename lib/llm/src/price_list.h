@@ -1,10 +1,11 @@
-// Prices per model (GET /models, fetched once on first use) and the bounds the budget and the
-// estimates are made of.
+// The endpoint's model list and prices (GET /models, fetched once on first use), and the bounds the
+// budget and the estimates are made of.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,16 +13,24 @@
 
 namespace w2s::llm {
 
+// What GET /models said: every model id it lists, and the prices of those that have one.
+struct ModelList {
+  bool listed = false;    // false: the list could not be fetched or read (`problem` says why)
+  std::string problem;
+  std::set<std::string> ids;
+  std::map<std::string, Pricing> prices;
+};
+
 class PriceList {
  public:
-  // `load` fetches the prices (GET /models); it is called once, on first use. An empty map means
-  // no model is priced.
-  using Loader = std::function<std::map<std::string, Pricing>()>;
+  // `load` fetches the list (GET /models); it is called once, on first use.
+  using Loader = std::function<ModelList()>;
   // `assumed`: the price of models without one (--assume-price), for bounds and estimates only.
   explicit PriceList(Loader load, std::optional<Pricing> assumed = std::nullopt)
       : load_(std::move(load)), assumed_(assumed) {}
 
-  const std::map<std::string, Pricing>& all();
+  const ModelList& models();
+  const std::map<std::string, Pricing>& all() { return models().prices; }
   // The endpoint's price of a model; nullptr when it lists none.
   const Pricing* find(const std::string& model);
   // The price that bounds a model's cost: the endpoint's, else the assumed one; nullptr when neither.
@@ -45,7 +54,7 @@ class PriceList {
  private:
   Loader load_;
   std::optional<Pricing> assumed_;
-  std::optional<std::map<std::string, Pricing>> prices_;
+  std::optional<ModelList> models_;
 };
 
 }  // namespace w2s::llm

@@ -118,7 +118,8 @@ void option_from_text(std::string_view text, Pair& pair);
 std::string option_to_text(const Pair& pair);
 json::Value option_to_json(const Pair& pair);
 
-// The reference study: 8B, 70B, Qwen-72B; the six pairs in the reference's order; the notebook
+// The reference study: meta-llama/llama-3.1-8b-instruct, meta-llama/llama-3.1-70b-instruct,
+// qwen/qwen-2.5-72b-instruct; the six pairs in the reference's order; the notebook
 // shot list 0,2,4,8,16,32,64.
 std::vector<std::string> default_models();
 std::vector<Pair> default_pairs();
@@ -192,9 +193,15 @@ inline const options::Fields<Config>& option_fields(const Config*) {
           .add("results_dir", &C::results_dir, "results folder", kFlag | kRecord)
           .group("dataset", &C::dataset, option_fields(static_cast<const data::TruthfulQaOptions*>(nullptr)),
                  kFlag | kRecord)
-          .add("models", &C::models, "model ids, comma-separated", kFlag | kRecord)
+          .add("models", &C::models,
+               "model ids as the endpoint's /models lists them (e.g. meta-llama/llama-3.1-8b-instruct), "
+               "comma-separated; unknown ids fail before any request, with the closest listed ids",
+               kFlag | kRecord)
           .when([](const C& c) { return c.experiment == "baseline" || c.experiment == "gold-sweep"; })
-          .add("pairs", &C::pairs, "weak:strong model pairs, comma-separated (weak->strong for ids containing ':')",
+          .add("pairs", &C::pairs,
+               "weak:strong pairs of model ids as /models lists them (e.g. "
+               "meta-llama/llama-3.1-8b-instruct:qwen/qwen-2.5-72b-instruct), comma-separated; weak->strong for ids "
+               "containing ':'",
                kFlag | kRecord)
           .when([](const C& c) { return c.experiment == "weak-sweep"; })
           .add("shots", &C::shots, "few-shot counts N (shots are train[0:N], nested)", kFlag | kRecord)
