@@ -62,6 +62,7 @@ int w2s::cli::run_plot(int argc, char** argv) {
                         "gnuplot executable");
   auto p = parse_and_analyze(argc, argv, "plot", "plots", options);
   if (!p) return 0;
+  for (const auto& note : p->report.notes) std::cout << "note: " << note << "\n";  // e.g. failed points left out
   for (const auto& f : w2s::analysis::plot(p->report, p->out, plot_options)) std::cout << "wrote " << f.string() << "\n";
   return 0;
 }

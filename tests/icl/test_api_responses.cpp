@@ -198,6 +198,40 @@ TEST(IclResponses, AnUnknownModelIdStopsTheCommandWithASuggestion) {
   EXPECT_EQ(out.find("8B:"), std::string::npos) << out;
 }
 
+// 4. An evaluation point whose requests failed (here: every request of one model refused with 400)
+// is marked failed in its record, said so on the console, and left out of `w2s analyze` with a
+// note; the other model's point is analysed as usual.
+TEST(IclResponses, AFailedEvaluationPointIsMarkedAndLeftOutOfTheAnalysis) {
+  ScriptedServer s(load_tqa(20));
+  s.server.set_policy([&](const json::Value& body, int) {
+    if (body.at("model").as_string() == kQwen) return Reply::error(400, "this model is not available to your key");
+    return Reply::ok(s.models.answer(body));
+  });
+  const auto dir = test::scratch_dir("icl_failed_point");
+  std::string out;
+  EXPECT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + k8b + "," + kQwen, s.server.base_url(), dir),
+                              &out),
+            3)
+      << out;
+  EXPECT_CONTAINS(out, "1 evaluation point(s) failed");
+  const auto failed = baseline_record(dir, kQwen);
+  ASSERT_TRUE(failed.failure.has_value());
+  EXPECT_CONTAINS(*failed.failure, "20 of 20 requests failed for good (first: bad request (400): this model is not available to your key");
+  EXPECT_FALSE(baseline_record(dir, k8b).failure.has_value());
+  test::expect_valid_records(dir / "results", 2);
+
+  ASSERT_EQ(test::run_command(test::shell_quote(test::w2s_binary().string()) + " analyze " +
+                                  test::shell_quote((dir / "results" / "run").string()) + " --resamples 0",
+                              &out),
+            0)
+      << out;
+  EXPECT_CONTAINS(out, "note: left out " + (dir / "results" / "run" / "baseline" / (model_slug(kQwen) + ".json")).string() +
+                           ": the evaluation point failed (20 of 20");
+  const std::string csv = w2s::read_file(dir / "results" / "run" / "analysis" / "icl_accuracy.csv");
+  EXPECT_CONTAINS(csv, k8b);
+  EXPECT_EQ(csv.find(kQwen), std::string::npos) << csv;
+}
+
 // 6. An unreachable endpoint stops the command at once with the URL and the error, exit 1, and
 // writes no record.
 TEST(IclResponses, AnUnreachableEndpointStopsTheCommand) {

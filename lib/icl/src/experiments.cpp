@@ -145,6 +145,14 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
   return m;
 }
 
+// A point most of whose requests failed for good (endpoint down, key rejected, budget reached)
+// measures the failures, not the model: its record says so, and analysis leaves it out.
+std::optional<std::string> failure_of(const std::vector<results::Prediction>& preds, const results::Metrics& m) {
+  if (m.failed == 0 || 2 * m.failed <= m.n) return std::nullopt;
+  const auto first = std::find_if(preds.begin(), preds.end(), [](const auto& p) { return p.error.has_value(); });
+  return fmt::format("{} of {} requests failed for good (first: {})", m.failed, m.n, *first->error);
+}
+
 // A replay from the response cache adds what it cost when first paid (replayed_usd), once.
 void add_cost(results::ModelCost& into, const llm::Completion& done, bool billed_here) {
   if (!billed_here || done.cache_hit) {
@@ -285,12 +293,17 @@ class Step {
     results::ResultRecord r = record_header(p);
     add_predictions(p, r);
     r.metrics = compute_metrics(config_, r.predictions);
+    r.failure = failure_of(r.predictions, r.metrics);
     r.timing.started_at = started_at_;
     r.timing.finished_at = now_iso8601();
     r.timing.wall_seconds = monotonic_seconds() - started_;
     p.written = true;
     if (config_.client.dry_run) return r;
     results::write_record(p.file, r);
+    if (r.failure)
+      log::warn("{} {}{} shots={}: the evaluation point failed ({}); its record says so and analysis leaves it out",
+                results::kind_name(p.kind), p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots,
+                *r.failure);
     log::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
               p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
               r.metrics.parse_failures, r.metrics.failed, p.file.string());
@@ -356,6 +369,7 @@ class Step {
     s.label_model = p.label_model;
     s.shots = p.shots;
     s.metrics = r.metrics;
+    s.failed = r.failure.has_value();
     auto it = r.cost.by_model.find(p.model);
     if (it != r.cost.by_model.end()) s.cost = it->second;
     s.file = p.file;

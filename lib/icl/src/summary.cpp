@@ -1,6 +1,7 @@
 // The console summary printed after each command.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -34,6 +35,10 @@ std::string format_summary(const RunSummary& s) {
                        p.metrics.parse_failures, extra_count(p.metrics, "truncated"), p.metrics.failed, p.cost.usd,
                        p.cost.requests, p.cost.cache_hits);
   }
+  if (const auto failed = std::count_if(s.points.begin(), s.points.end(), [](const auto& p) { return p.failed; }))
+    out += fmt::format("{} evaluation point(s) failed (most of their requests failed): their records are marked "
+                       "\"failure\", and w2s analyze and w2s plot leave them out\n",
+                       failed);
   const results::ModelCost& total = s.cost.total;
   out += fmt::format("total: ${:.6f} ({} requests sent, {} served from cache or shared, {} failed; cost source: {})\n",
                      total.usd, total.requests, total.cache_hits, total.failed_requests, s.cost.source);

@@ -213,6 +213,7 @@ json::Value to_json(const ResultRecord& r) {
   for (const auto& [model, c] : r.cost.by_model) by_model.set(model, cost_json(c));
   cost.set("by_model", std::move(by_model));
   v.set("cost", std::move(cost));
+  if (r.failure) v.set("failure", *r.failure);
   Value timing = Value::object();
   timing.set("started_at", r.timing.started_at);
   timing.set("finished_at", r.timing.finished_at);
@@ -244,6 +245,7 @@ ResultRecord from_json(const json::Value& v, std::string_view origin) {
   r.label_source.model = v.at("label_source").at("model").as_string();
   if (const Value* s = v.find("shots"); s && !s->is_null()) r.shots = s->as_int();
   r.stage = opt_string(v, "stage");
+  r.failure = opt_string(v, "failure");
   r.metrics = metrics_from(v.at("metrics"));
   for (const auto& p : v.at("predictions").as_array()) r.predictions.push_back(prediction_from(p));
   if (const Value* cost = v.find("cost")) {

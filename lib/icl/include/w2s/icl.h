@@ -233,6 +233,7 @@ struct PointSummary {
   std::string label_model;   // weak model for weak-sweep / weak-labels, else ""
   int shots = 0;
   results::Metrics metrics;
+  bool failed = false;       // most of its requests failed: the record is marked (results::ResultRecord::failure)
   results::ModelCost cost;   // this point's share (a request shared by points is billed once)
   std::filesystem::path file;
 };

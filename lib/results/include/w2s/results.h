@@ -131,6 +131,10 @@ struct ResultRecord {
   Cost cost;
   Timing timing;
   json::Value extra;                   // kind-specific payload (object or null)
+  // Set when the evaluation point failed (most of its API requests failed for good: endpoint
+  // down, key rejected, budget reached): why. Its metrics measure the failures, not the model;
+  // analysis leaves the record out. Written only when set.
+  std::optional<std::string> failure;
 };
 
 json::Value to_json(const ResultRecord& r);
