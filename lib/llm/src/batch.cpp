@@ -74,7 +74,7 @@ class Batch {
     transfer_until_done();
     reconcile_costs();
     if (progress_) progress_->finish(progress_status());
-    warn_possibly_billed(c_.budget.possibly_billed() - possibly_billed_before);
+    warn_possibly_billed(c_.budget.possibly_billed() - possibly_billed_before - assumed_usd_);
     return std::move(results_);
   }
 
@@ -445,8 +445,10 @@ class Batch {
     c_.budget.charge(model, c.cost_usd, c.cost_source);
     c_.budget.note_upstream_cost(model, c.upstream_cost_usd);
     if (c.cost_source == "none")
-      if (const double assumed = c_.prices.assumed_cost(model, c); assumed > 0)
+      if (const double assumed = c_.prices.assumed_cost(model, c); assumed > 0) {
         c_.budget.charge_possibly_billed(model, assumed, Budget::Unseen::Unpriced);
+        assumed_usd_ += assumed;
+      }
   }
 
   // usage.cost is the truth; without it /models pricing x tokens; without that the cost is
@@ -651,6 +653,7 @@ class Batch {
   std::unique_ptr<ProgressLine> progress_;
   int connect_failures_ = 0;
   int timed_out_ = 0, unreadable_ = 0;  // attempts booked at their worst case in this batch
+  double assumed_usd_ = 0.0;             // answers without a cost booked at --assume-price in this batch
   std::optional<std::string> capped_wait_;
   double last_wait_logged_ = -1e9;
 };
