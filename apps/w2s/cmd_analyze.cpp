@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "w2s/analysis.h"
+#include "w2s/core.h"
 
 namespace {
 
@@ -62,8 +63,9 @@ int w2s::cli::run_plot(int argc, char** argv) {
                         "gnuplot executable");
   auto p = parse_and_analyze(argc, argv, "plot", "plots", options);
   if (!p) return 0;
+  for (const auto& note : p->report.notes) std::cout << "note: " << note << "\n";  // e.g. failed points left out
   const auto figures = w2s::analysis::plot(p->report, p->out, plot_options);
   for (const auto& f : figures.files) std::cout << "wrote " << f.string() << "\n";
-  for (const auto& failure : figures.failures) std::cerr << "error: figure " << failure << "\n";
+  for (const auto& failure : figures.failures) w2s::log::error("figure {}", failure);
   return figures.failures.empty() ? 0 : 1;
 }

@@ -34,10 +34,14 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 // the API client.
 class ExperimentFlags {
  public:
+  // Lines wide enough that a model id (and a weak:strong pair of them) is never broken in the help.
+  static constexpr unsigned kHelpWidth = 140;
+
   ExperimentFlags(const std::string& experiment, const icl::Config& defaults)
-      : experiment_group_("Experiment"),
-        data_group_("Data"),
-        client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)") {
+      : experiment_group_("Experiment", kHelpWidth),
+        data_group_("Data", kHelpWidth),
+        client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)", kHelpWidth),
+        all_(kHelpWidth) {
     const auto& fields = option_fields(static_cast<const icl::Config*>(nullptr));
     const auto data = flag_names_of<data::TruthfulQaOptions>();
     const auto client = flag_names_of<llm::ClientOptions>();
@@ -88,7 +92,8 @@ void print_estimate(const std::map<std::string, llm::ModelEstimate>& estimate, c
     lines += fmt::format("\n  {:<44} {:>6} requests ({} cached)  ~{} prompt tokens  {}", model, e.requests, e.cached,
                          e.prompt_tokens,
                          e.requests == e.cached ? std::string("$0 (all cached)")
-                         : e.priced             ? fmt::format("${:.4f} .. ${:.4f}", e.prompt_cost_usd, e.max_cost_usd)
+                         : e.priced             ? fmt::format("${:.4f} .. ${:.4f}{}", e.prompt_cost_usd, e.max_cost_usd,
+                                                              e.price_assumed ? " (at --assume-price)" : "")
                                                 : std::string("no /models price"));
     low += e.prompt_cost_usd;
     high += e.max_cost_usd;
@@ -104,6 +109,7 @@ constexpr int kExitFailedRequests = 3;
 // The last words of a command: what needs the user's attention, and the exit code.
 int exit_status(const icl::RunSummary& summary) {
   if (const std::string warning = icl::cut_off_warning(summary); !warning.empty()) log::warn("{}", warning);
+  if (const std::string warning = icl::logprobs_missing_warning(summary); !warning.empty()) log::warn("{}", warning);
   const std::int64_t failed = summary.cost.total.failed_requests;
   if (failed == 0) return 0;
   log::error(

@@ -17,13 +17,21 @@ class OptionsBinding {
  public:
   using Include = std::function<bool(const std::string& flag)>;
 
+  // "a,b,c" as "a, b, c": the help wraps between list items, not inside a model id.
+  static std::string list_for_help(const std::string& shown) {
+    std::string out;
+    for (char c : shown) out += c == ',' ? std::string(", ") : std::string(1, c);
+    return out;
+  }
+
   OptionsBinding(po::options_description& into, const options::Fields<S>& fields, const S& shown_defaults,
                  Include include = {})
       : fields_(fields), include_(std::move(include)) {
     for (const auto& f : fields.flags()) {
       if (include_ && !include_(f.name)) continue;
       std::string help = f.help;
-      if (const auto shown = f.shown(shown_defaults); shown && !shown->empty()) help += " (default " + *shown + ")";
+      if (const auto shown = f.shown(shown_defaults); shown && !shown->empty())
+        help += " (default " + list_for_help(*shown) + ")";
       auto* value = po::value<std::string>();
       if (f.is_switch) value->implicit_value("true")->value_name("BOOL");  // --x alone, or --x=false
       into.add_options()(f.name.c_str(), value, help.c_str());

@@ -388,3 +388,40 @@ TEST(ConsoleNumbers, RoundingToZeroDropsTheSign) {
   EXPECT_EQ(detail::fixed(-10.0, 0), "-10");
   EXPECT_EQ(detail::fixed(0.25, 2), "0.25");
 }
+
+// Records of failed evaluation points (most requests failed: endpoint down, key rejected, budget
+// reached) are left out of every table, CSV and figure, each with a note saying why; a student
+// whose floor or ceiling failed is left out with them.
+TEST(IclAnalysis, FailedEvaluationPointsAreLeftOutWithANote) {
+  const fs::path dir = write_pair_fixture("icl_failed_points");
+  results::ResultRecord failed = test::icl_record(Kind::GoldSweep, "org/strong-70b", 8, std::vector<std::string>(10, ""));
+  for (auto& p : failed.predictions) p.error = "API key rejected (401): no auth credentials found";
+  failed.metrics = results::accuracy_metrics(failed.predictions);
+  failed.failure = "10 of 10 requests failed for good (first: API key rejected (401): no auth credentials found)";
+  results::write_record(dir / "gold_s8.json", failed);
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  for (const auto& row : r.tables.at("icl_accuracy").as_array()) EXPECT_NE(row.get_int("shots"), 8) << json::dump(row);
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("left out " + (dir / "gold_s8.json").string() + ": the evaluation point failed (10 of 10"),
+            std::string::npos)
+      << r.notes[0];
+  EXPECT_EQ(std::count(r.inputs.begin(), r.inputs.end(), dir / "gold_s8.json"), 0);
+  write_report(r, dir / "analysis");
+  EXPECT_EQ(read_file(dir / "analysis" / "icl_accuracy.csv").find("gold_s8.json"), std::string::npos);
+  EXPECT_NE(console_table(r).find("note: left out"), std::string::npos);
+
+  // The floor failed: the student that needs it goes too, said so, instead of a missing-floor error.
+  results::ResultRecord floor = test::icl_record(Kind::Baseline, "org/weak-1b", 0, kWeak);
+  floor.failure = "10 of 10 requests failed for good (first: budget cap reached)";
+  results::write_record(dir / "baseline_w.json", floor);
+  fs::remove_all(dir / "analysis");
+  const Report without_floor = analyze(test::load(dir), o);
+  EXPECT_EQ(without_floor.tables.at("icl_pairs").size(), 0u);
+  std::string notes;
+  for (const auto& n : without_floor.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("left out " + (dir / "w2s_5.json").string() + ": its floor (the zero-shot point of org/weak-1b) failed"),
+            std::string::npos)
+      << notes;
+}

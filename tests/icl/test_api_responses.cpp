@@ -132,6 +132,106 @@ TEST(IclResponses, LogprobScoringAgainstAServerThatCapsTopLogprobs) {
   EXPECT_FALSE(three.config.at("sampling").contains("top_logprobs_requested"));
 }
 
+// 5. A server that returns no logprobs (many providers drop the parameter): every answer falls back
+// to its text, and the record and the console say so instead of passing it off as logprob scoring.
+TEST(IclResponses, LogprobScoringWithoutLogprobsFallsBackToTextAndSaysSo) {
+  ScriptedServer s(load_tqa(20));
+  s.server.set_policy([&](const json::Value& body, int) {
+    Reply r = Reply::ok(s.models.answer(body));
+    if (body.at("model").as_string() == kQwen) r.logprobs = json::Value(nullptr);
+    return r;
+  });
+  const auto dir = test::scratch_dir("icl_logprobs_missing");
+  std::string out;
+  ASSERT_EQ(test::run_command(w2s_command(std::string("baseline --score logprobs --models ") + kQwen + "," + k8b,
+                                          s.server.base_url(), dir),
+                              &out),
+            0)
+      << out;
+  EXPECT_CONTAINS(out, std::string("--score logprobs: ") + kQwen + " returned no logprobs for 20 of 20 answers");
+  EXPECT_EQ(out.find(std::string("--score logprobs: ") + k8b), std::string::npos) << out;
+
+  const auto missing = baseline_record(dir, kQwen);
+  EXPECT_EQ(missing.metrics.extra.get_int("logprobs_missing"), 20);
+  EXPECT_FALSE(missing.metrics.auroc.has_value());
+  for (const auto& p : missing.predictions) {
+    EXPECT_EQ(p.scored_by, "text-no-logprobs");
+    EXPECT_TRUE(p.probabilities.empty());
+    EXPECT_FALSE(p.prediction.empty());  // the text parser answered
+  }
+  const auto scored = baseline_record(dir, k8b);
+  EXPECT_EQ(scored.metrics.extra.get_int("logprobs_missing"), 0);
+  for (const auto& p : scored.predictions) EXPECT_EQ(p.scored_by, "logprobs");
+  test::expect_valid_records(dir / "results", 2);
+
+  // Text scoring records nothing of the kind.
+  ASSERT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + kQwen, s.server.base_url(), dir), &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("returned no logprobs"), std::string::npos) << out;
+  const auto text = baseline_record(dir, kQwen);
+  EXPECT_FALSE(text.metrics.extra.contains("logprobs_missing"));
+  for (const auto& p : text.predictions) EXPECT_FALSE(p.scored_by.has_value());
+}
+
+// 7. A model id the endpoint does not list (a short alias, a typo) stops the command before any
+// request, with the closest listed ids; the help shows real ids.
+TEST(IclResponses, AnUnknownModelIdStopsTheCommandWithASuggestion) {
+  ScriptedServer s(load_tqa(20));
+  const auto dir = test::scratch_dir("icl_unknown_model");
+  std::string out;
+  EXPECT_EQ(test::run_command(w2s_command("weak-sweep --shots 0,2 --pairs 8B:70B", s.server.base_url(), dir), &out), 1)
+      << out;
+  EXPECT_CONTAINS(out, "'8B' (did you mean meta-llama/llama-3.1-8b-instruct?)");
+  EXPECT_EQ(s.server.chat_requests(), 0);
+  EXPECT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + k8b + ",qwen/qwen-2.5-72b-instuct",
+                                          s.server.base_url(), dir),
+                              &out),
+            1)
+      << out;
+  EXPECT_CONTAINS(out, "'qwen/qwen-2.5-72b-instuct' (did you mean qwen/qwen-2.5-72b-instruct?)");
+  EXPECT_EQ(s.server.chat_requests(), 0);
+  EXPECT_FALSE(fs::exists(dir / "results" / "run"));
+
+  ASSERT_EQ(test::run_command(test::shell_quote(test::w2s_binary().string()) + " weak-sweep --help", &out), 0) << out;
+  EXPECT_CONTAINS(out, "meta-llama/llama-3.1-8b-instruct:qwen/qwen-2.5-72b-instruct");
+  EXPECT_EQ(out.find("8B:"), std::string::npos) << out;
+}
+
+// 4. An evaluation point whose requests failed (here: every request of one model refused with 400)
+// is marked failed in its record, said so on the console, and left out of `w2s analyze` with a
+// note; the other model's point is analysed as usual.
+TEST(IclResponses, AFailedEvaluationPointIsMarkedAndLeftOutOfTheAnalysis) {
+  ScriptedServer s(load_tqa(20));
+  s.server.set_policy([&](const json::Value& body, int) {
+    if (body.at("model").as_string() == kQwen) return Reply::error(400, "this model is not available to your key");
+    return Reply::ok(s.models.answer(body));
+  });
+  const auto dir = test::scratch_dir("icl_failed_point");
+  std::string out;
+  EXPECT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + k8b + "," + kQwen, s.server.base_url(), dir),
+                              &out),
+            3)
+      << out;
+  EXPECT_CONTAINS(out, "1 evaluation point(s) failed");
+  const auto failed = baseline_record(dir, kQwen);
+  ASSERT_TRUE(failed.failure.has_value());
+  EXPECT_CONTAINS(*failed.failure, "20 of 20 requests failed for good (first: bad request (400): this model is not available to your key");
+  EXPECT_FALSE(baseline_record(dir, k8b).failure.has_value());
+  test::expect_valid_records(dir / "results", 2);
+
+  ASSERT_EQ(test::run_command(test::shell_quote(test::w2s_binary().string()) + " analyze " +
+                                  test::shell_quote((dir / "results" / "run").string()) + " --resamples 0",
+                              &out),
+            0)
+      << out;
+  EXPECT_CONTAINS(out, "note: left out " + (dir / "results" / "run" / "baseline" / (model_slug(kQwen) + ".json")).string() +
+                           ": the evaluation point failed (20 of 20");
+  const std::string csv = w2s::read_file(dir / "results" / "run" / "analysis" / "icl_accuracy.csv");
+  EXPECT_CONTAINS(csv, k8b);
+  EXPECT_EQ(csv.find(kQwen), std::string::npos) << csv;
+}
+
 // 6. An unreachable endpoint stops the command at once with the URL and the error, exit 1, and
 // writes no record.
 TEST(IclResponses, AnUnreachableEndpointStopsTheCommand) {

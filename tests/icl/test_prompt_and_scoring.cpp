@@ -83,8 +83,9 @@ TEST(ApiOptionFields, TheApiCommandsHaveTheDocumentedFlagsEachOnce) {
       "shots", "parser", "score", "failed-policy", "temperature", "max-tokens", "seed", "top-p", "top-logprobs",
       "reasoning-effort", "reasoning-max-tokens", "reasoning-exclude", "no-reasoning", "provider-order",
       "no-fallbacks", "require-parameters", "data-collection", "base-url", "api-key-file", "max-concurrency",
-      "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "max-cost", "count-upstream-cost",
-      "key-check", "key-recheck-every", "dry-run", "cache-dir", "no-cache", "refresh", "ledger", "no-progress"};
+      "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "connect-timeout", "max-cost",
+      "assume-price", "count-upstream-cost", "key-check", "key-recheck-every", "dry-run", "cache-dir", "no-cache",
+      "refresh", "ledger", "no-progress"};
   EXPECT_EQ(names, expected);
 }
 
@@ -97,6 +98,7 @@ TEST(ApiOptionFields, FlagsSetTheirMembers) {
   flag("no-reasoning").set(c, "true");
   flag("no-fallbacks").set(c, "true");
   flag("max-cost").set(c, "2.5");
+  flag("connect-timeout").set(c, "1.5");
   flag("key-check").set(c, "warn");
   flag("no-progress").set(c, "true");
   flag("data-seed").set(c, "3");
@@ -107,6 +109,7 @@ TEST(ApiOptionFields, FlagsSetTheirMembers) {
   EXPECT_FALSE(c.sampling.reasoning.enabled);
   EXPECT_FALSE(c.sampling.routing.allow_fallbacks);
   EXPECT_EQ(c.client.max_cost_usd, 2.5);
+  EXPECT_EQ(c.client.connect_timeout_s, 1.5);
   EXPECT_EQ(c.client.key_check, llm::KeyCheck::Warn);
   EXPECT_FALSE(c.client.progress);
   EXPECT_EQ(c.dataset.seed, 3);

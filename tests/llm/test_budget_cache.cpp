@@ -59,6 +59,89 @@ TEST(Budget, TheCapHoldsWithManyRequestsInFlight) {
   EXPECT_GT(server.max_in_flight(), 8);
 }
 
+// --max-cost with a model the endpoint lists no price for: nothing bounds its requests' cost, so
+// the batch is refused before anything is sent, naming the model and --assume-price.
+TEST(Budget, AnUnpricedModelIsRefusedUnderMaxCostWithoutAnAssumedPrice) {
+  OpenRouterServer server;
+  ClientOptions o = fast_options(server, "llm_budget_unpriced_refused");
+  o.max_cost_usd = 0.0001;
+  OpenRouterClient client(o);
+  try {
+    client.run_batch({testing::make_request(0), testing::make_request(1, "vendor/unpriced")});
+    FAIL() << "an unpriced model under --max-cost must be refused";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("--max-cost cannot bound the cost of vendor/unpriced"), std::string::npos) << message;
+    EXPECT_NE(message.find("--assume-price IN,OUT"), std::string::npos) << message;
+    EXPECT_EQ(message.find("test/small"), std::string::npos) << message;  // priced: not named
+  }
+  EXPECT_EQ(server.chat_requests(), 0);
+  // Without a cap the same model runs.
+  o.max_cost_usd.reset();
+  o.cache_dir = test::scratch_dir("llm_budget_unpriced_uncapped");
+  OpenRouterClient uncapped(o);
+  EXPECT_TRUE(uncapped.run_batch(make_requests(2, "vendor/unpriced"))[1].ok);
+}
+
+// With --assume-price, the unpriced model's requests are reserved at that price: the cap holds with
+// many in flight, whether the server reports what each answer cost or not.
+TEST(Budget, AnAssumedPriceMakesTheCapHardForAnUnpricedModel) {
+  test::ServerOptions so;
+  so.serve_generation = false;
+  bool report_cost = true;
+  OpenRouterServer server(
+      [&](const json::Value& body, int) {
+        std::int64_t bytes = 0;  // the server bills each request its worst case at the assumed price
+        for (const auto& m : body.at("messages").as_array())
+          bytes += static_cast<std::int64_t>(m.at("content").as_string().size()) + 4;
+        Reply r = Reply::ok("A").with_latency(0.02);
+        r.cost = bytes * 0.000002 + body.at("max_tokens").as_int() * 0.000004;
+        r.omit_cost = !report_cost;
+        return r;
+      },
+      so);
+  ClientOptions o = fast_options(server, "llm_budget_assumed_price");
+  o.max_concurrency = 64;
+  o.generation_wait_s = 0.05;
+  o.assume_price = std::array<double, 2>{2.0, 4.0};  // USD per million tokens
+  const double per_request = (23 + 4 + 36 + 4) * 0.000002 + 1 * 0.000004;
+  o.max_cost_usd = 30.5 * per_request;
+  OpenRouterClient client(o);
+  const auto estimate = client.estimate(make_requests(1, "vendor/unpriced")).at("vendor/unpriced");
+  EXPECT_TRUE(estimate.priced);
+  EXPECT_TRUE(estimate.price_assumed);
+  auto results = client.run_batch(make_requests(200, "vendor/unpriced"));
+  int ok = 0;
+  for (const auto& c : results) {
+    ok += c.ok;
+    if (!c.ok) {
+      EXPECT_NE(c.error.find("budget cap reached"), std::string::npos) << c.error;
+    }
+  }
+  EXPECT_LE(server.billed_cost(), *o.max_cost_usd);
+  EXPECT_LE(client.total_cost_usd(), *o.max_cost_usd);
+  EXPECT_GE(ok, 20);  // question numbers vary in length; about 30 fit
+  EXPECT_LT(ok, 200);
+
+  // A server that reports no cost: each answer counts against the cap at the assumed price
+  // (tokens x price: possibly billed, not in the reported cost).
+  report_cost = false;
+  o.no_cache = true;
+  OpenRouterClient silent(o);
+  results = silent.run_batch(make_requests(200, "vendor/unpriced"));
+  ok = 0;
+  for (const auto& c : results) {
+    ok += c.ok;
+    if (!c.ok) {
+      EXPECT_NE(c.error.find("budget cap reached"), std::string::npos) << c.error;
+    }
+  }
+  EXPECT_EQ(silent.total_cost_usd(), 0.0);
+  EXPECT_GT(silent.possibly_billed_usd(), 0.0);
+  EXPECT_LE(silent.possibly_billed_usd(), *o.max_cost_usd);
+  EXPECT_LT(ok, 200);
+}
+
 TEST(Budget, CostTotalsEqualTheServersUsageCostAndTheLedger) {
   OpenRouterServer server([](const json::Value& body, int attempt) {
     const int q = testing::question_number(body);

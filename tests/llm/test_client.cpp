@@ -159,14 +159,39 @@ TEST(Client, FallsBackToModelsPricingWhenUsageCostIsAbsent) {
   EXPECT_EQ(priced[0].cost_source, "pricing");
   EXPECT_NEAR(priced[0].cost_usd, 100 * 0.0000004 + 10 * 0.0000008, 1e-15);
   EXPECT_EQ(priced[0].provider, "unknown");
-  // Not in /models: the cost comes from GET /generation (the test server keeps the record).
-  auto unpriced = client.run_batch({testing::make_request(1, "local/unlisted")});
+  // No /models price: the cost comes from GET /generation (the test server keeps the record).
+  auto unpriced = client.run_batch({testing::make_request(1, "local/unpriced")});
   ASSERT_TRUE(unpriced[0].ok);
   EXPECT_EQ(unpriced[0].cost_source, "generation");
   EXPECT_NEAR(unpriced[0].cost_usd, 100 * 0.0000004 + 10 * 0.0000008, 1e-15);
-  EXPECT_EQ(client.totals().at("local/unlisted").cost_unknown, 0);
-  EXPECT_NEAR(client.totals().at("local/unlisted").cost_from_generation, unpriced[0].cost_usd, 1e-15);
+  EXPECT_EQ(client.totals().at("local/unpriced").cost_unknown, 0);
+  EXPECT_NEAR(client.totals().at("local/unpriced").cost_from_generation, unpriced[0].cost_usd, 1e-15);
   EXPECT_NEAR(client.totals().at("test/small").cost_from_pricing, priced[0].cost_usd, 1e-15);
+}
+
+// Model ids are checked against GET /models before anything is sent: an alias or a typo fails with
+// the closest listed ids; an endpoint without a list gets a warning and the ids as given.
+TEST(Client, UnknownModelIdsFailBeforeAnyRequestWithASuggestion) {
+  OpenRouterServer server;
+  OpenRouterClient client(fast_options(server, "llm_unknown_model"));
+  try {
+    client.run_batch({testing::make_request(0), testing::make_request(1, "70B")});
+    FAIL() << "an unknown model id must stop the batch";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'70B' (did you mean meta-llama/llama-3.1-70b-instruct?)"), std::string::npos) << message;
+    EXPECT_NE(message.find(server.base_url() + "/models"), std::string::npos) << message;
+  }
+  EXPECT_EQ(server.chat_requests(), 0);
+  EXPECT_TRUE(client.run_batch({testing::make_request(1, "meta-llama/llama-3.1-70b-instruct")})[0].ok);
+}
+
+TEST(Client, AnEndpointWithoutAModelListIsUsedWithTheIdsAsGiven) {
+  OpenRouterServer server;
+  server.set_models(json::Value::array());
+  OpenRouterClient client(fast_options(server, "llm_no_model_list"));
+  EXPECT_TRUE(client.run_batch({testing::make_request(1, "any/model")})[0].ok);
+  EXPECT_EQ(server.chat_requests(), 1);
 }
 
 TEST(Client, SpacesDispatchesUnderARequestsPerMinuteLimit) {

@@ -7,6 +7,7 @@
 #include "cost_reconciler.h"
 #include "key_guard.h"
 #include "llm_test_util.h"
+#include "model_ids.h"
 #include "price_list.h"
 
 namespace w2s::llm {
@@ -104,7 +105,7 @@ TEST(PriceListUnit, WorstCaseBoundsThePromptByBytesAndTheCompletionByMaxTokens) 
   int loads = 0;
   PriceList prices([&] {
     ++loads;
-    return std::map<std::string, Pricing>{{"p", Pricing{0.001, 0.01, 0.5, 1000, 300}}};
+    return ModelList{true, "", {"p"}, {{"p", Pricing{0.001, 0.01, 0.5, 1000, 300}}}};
   });
   ChatRequest r = make_request(7, "p", 20);
   std::int64_t bytes = 0;
@@ -131,6 +132,43 @@ TEST(PriceListUnit, WorstCaseBoundsThePromptByBytesAndTheCompletionByMaxTokens) 
   EXPECT_EQ(estimate.at("unpriced").max_completion_tokens, 7);
   const ChatRequest a = make_request(1, "p", 20), b = make_request(3, "unpriced", 7);
   EXPECT_DOUBLE_EQ(prices.estimated_upper_bound_usd({&a, &b}), e.max_cost_usd);
+}
+
+TEST(PriceListUnit, AnAssumedPriceBoundsOnlyTheModelsWithoutOne) {
+  PriceList prices([] { return ModelList{true, "", {"p", "unpriced"}, {{"p", Pricing{0.001, 0.01, 0.0, 0, 0}}}}; },
+                   Pricing{0.002, 0.004, 0.0, 0, 0});
+  const ChatRequest unpriced = make_request(7, "unpriced", 20), priced = make_request(7, "p", 20);
+  std::int64_t bytes = 0;
+  for (const auto& m : unpriced.messages) bytes += static_cast<std::int64_t>(m.content.size()) + 4;
+  EXPECT_DOUBLE_EQ(prices.worst_case_usd(unpriced), bytes * 0.002 + 20 * 0.004);
+  EXPECT_DOUBLE_EQ(prices.worst_case_usd(priced), bytes * 0.001 + 20 * 0.01);
+  EXPECT_EQ(prices.find("unpriced"), nullptr);  // the endpoint's prices stay the endpoint's
+  Completion c;
+  c.prompt_tokens = 100;
+  c.completion_tokens = 10;
+  EXPECT_DOUBLE_EQ(prices.assumed_cost("unpriced", c), 100 * 0.002 + 10 * 0.004);
+  EXPECT_EQ(prices.assumed_cost("p", c), 0.0);
+  std::map<std::string, ModelEstimate> estimate;
+  prices.add_estimate(estimate, unpriced, false);
+  prices.add_estimate(estimate, priced, false);
+  EXPECT_TRUE(estimate.at("unpriced").priced && estimate.at("unpriced").price_assumed);
+  EXPECT_TRUE(estimate.at("p").priced && !estimate.at("p").price_assumed);
+}
+
+TEST(ModelIdsUnit, SuggestionsForAliasesAndTypos) {
+  const std::set<std::string> listed = {"meta-llama/llama-3.1-8b-instruct", "meta-llama/llama-3.1-70b-instruct",
+                                        "qwen/qwen-2.5-72b-instruct", "openai/gpt-4o-mini"};
+  EXPECT_EQ(closest_model_ids("70B", listed), std::vector<std::string>{"meta-llama/llama-3.1-70b-instruct"});
+  EXPECT_EQ(closest_model_ids("meta-llama/llama-3.1-8b-instuct", listed).front(), "meta-llama/llama-3.1-8b-instruct");
+  EXPECT_EQ(closest_model_ids("qwen-2.5-72b-instruct", listed), std::vector<std::string>{"qwen/qwen-2.5-72b-instruct"});
+  EXPECT_TRUE(closest_model_ids("anthropic/claude-opus", listed).empty());
+
+  EXPECT_EQ(unknown_model_ids_message({"openai/gpt-4o-mini"}, listed, "http://x/models"), "");
+  const std::string message =
+      unknown_model_ids_message({"8B", "openai/gpt-4o-mini", "8B", "nobody/none"}, listed, "http://x/models");
+  EXPECT_EQ(message,
+            "unknown model ids (not among the 4 models http://x/models lists): '8B' (did you mean "
+            "meta-llama/llama-3.1-8b-instruct?); 'nobody/none' (no close match). Nothing was sent");
 }
 
 struct GuardFixture {

@@ -471,6 +471,25 @@ TEST(Unreachable, AnUnknownHostStopsLikewise) {
   }
 }
 
+TEST(Unreachable, AServerThatNeverAcceptsFailsAtTheConnectTimeoutNotTheRequestTimeout) {
+  OpenRouterServer unused;
+  test::BlackholeListener blackhole;
+  ClientOptions o = fast_options(unused, "llm_unreachable_blackhole");
+  o.base_url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/api/v1";
+  o.connect_timeout_s = 0.2;
+  o.request_timeout_s = 20;  // were the connect timeout not applied, the attempts would end here
+  OpenRouterClient client(o);
+  try {
+    client.run_batch(make_requests(3));
+    FAIL() << "a server that never accepts must stop the batch";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("cannot reach " + o.base_url + "/chat/completions"), std::string::npos) << message;
+    EXPECT_NE(message.find("no connection within --connect-timeout 0.2 s"), std::string::npos) << message;
+    EXPECT_EQ(message.find("--request-timeout"), std::string::npos) << message;
+  }
+}
+
 TEST(Unreachable, AnEndpointThatAnsweredBeforeIsRetriedAsUsual) {
   auto server = std::make_unique<OpenRouterServer>();
   ClientOptions o = fast_options(*server, "llm_unreachable_later");
@@ -515,9 +534,10 @@ TEST(Byok, TheUpstreamChargeIsRecordedAndCountedWhenAsked) {
   }
   o.count_upstream_cost = true;
   o.no_cache = true;
-  // The spend now holds the upstream charges too. A model without /models prices is sent until
-  // the spend reaches the cap: three requests (without the upstream charges, all four would fit).
+  // The spend now holds the upstream charges too: three requests fit (without the upstream charges,
+  // all four would). The model has no /models price: a negligible assumed one lets it run.
   o.max_cost_usd = 2.5 * 0.00021;
+  o.assume_price = std::array<double, 2>{0.001, 0.001};
   o.max_concurrency = 1;
   OpenRouterClient counting(o);
   const auto results = counting.run_batch(make_requests(4, "unpriced/byok"));

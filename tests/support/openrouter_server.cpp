@@ -198,7 +198,8 @@ struct OpenRouterServer::Impl {
 
   json::Value default_models() const {
     json::Array data;
-    for (const char* id : {"test/small", "test/large", "meta-llama/llama-3.1-8b-instruct"}) {
+    for (const char* id : {"test/small", "test/large", "meta-llama/llama-3.1-8b-instruct",
+                           "meta-llama/llama-3.1-70b-instruct", "qwen/qwen-2.5-72b-instruct"}) {
       data.push_back(json::Object{
           {"id", id},
           {"canonical_slug", id},
@@ -214,6 +215,9 @@ struct OpenRouterServer::Impl {
                                    {"web_search", "0"},
                                    {"internal_reasoning", "0"}}}});
     }
+    // Listed without a price, as local servers (vLLM, llama.cpp, Ollama) list their models.
+    for (const char* id : {"test/unpriced", "vendor/unpriced", "unpriced/byok", "local/unpriced"})
+      data.push_back(json::Object{{"id", id}, {"object", "model"}, {"owned_by", "test"}});
     return json::Value(data);
   }
 
@@ -541,6 +545,27 @@ int refused_port() {
   ::close(fd);  // bound but never listening, and now closed: connections are refused
   if (!bound) throw Error("refused_port: cannot bind 127.0.0.1");
   return ntohs(addr.sin_port);
+}
+
+BlackholeListener::BlackholeListener() {
+  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (listener_ < 0 || filler_ < 0) throw Error("BlackholeListener: no socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  // Backlog 0: Linux queues one connection; the filler takes that place, later SYNs are dropped.
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 0) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::connect(filler_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw Error("BlackholeListener: cannot listen on 127.0.0.1");
+  port_ = ntohs(addr.sin_port);
+}
+
+BlackholeListener::~BlackholeListener() {
+  ::close(filler_);
+  ::close(listener_);
 }
 
 }  // namespace w2s::test

@@ -132,7 +132,9 @@ class OpenRouterServer {
   // from character counts, cost from the price table, provider "TestProvider".
   static Reply default_policy(const json::Value& request_body, int attempt);
 
-  // Overrides for GET /models (`data` array) and GET /key (`data` object).
+  // Overrides for GET /models (`data` array) and GET /key (`data` object). The default list: the
+  // test models test/small and test/large and the reference study's three, priced as the options
+  // say; test/unpriced, vendor/unpriced, unpriced/byok and local/unpriced without a price.
   void set_models(json::Value data);
   void set_key(json::Value data);
 
@@ -160,5 +162,22 @@ class OpenRouterServer {
 
 // A loopback port nobody listens on: connecting to it is refused at once (an unreachable endpoint).
 int refused_port();
+
+// A loopback listener that never accepts, its queue already full: a connection to it is neither
+// refused nor set up (the SYN is dropped), as with a server that is down behind a firewall or
+// overwhelmed. Only a connect timeout ends such an attempt.
+class BlackholeListener {
+ public:
+  BlackholeListener();
+  ~BlackholeListener();
+  BlackholeListener(const BlackholeListener&) = delete;
+  BlackholeListener& operator=(const BlackholeListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int filler_ = -1;  // the one connection the queue holds
+  int port_ = 0;
+};
 
 }  // namespace w2s::test

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -52,6 +53,34 @@ std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>> split
 
 }  // namespace
 
+namespace {
+
+// A weak-sweep point whose floor or ceiling (the zero-shot point of its weak or strong model)
+// failed cannot be compared: it is left out with them, said so.
+void leave_out_students_without_zero_shot(const std::vector<results::LoadedRecord>& records,
+                                          std::vector<const results::LoadedRecord*>& icl, Report& report) {
+  const auto is_zero_shot = [](const results::ResultRecord& r) {
+    return r.kind == results::Kind::Baseline || (r.kind == results::Kind::GoldSweep && r.shots.value_or(0) == 0);
+  };
+  std::set<std::string> failed, usable;
+  for (const auto& r : records)
+    if (is_zero_shot(r.record)) (r.record.failure ? failed : usable).insert(r.record.evaluated_model);
+  std::erase_if(icl, [&](const results::LoadedRecord* r) {
+    if (r->record.kind != results::Kind::WeakSweep) return false;
+    for (const auto& [model, role] : {std::pair{r->record.label_source.model, "floor"},
+                                      std::pair{r->record.evaluated_model, "ceiling"}})
+      if (failed.count(model) && !usable.count(model)) {
+        report.notes.push_back(fmt::format("left out {}: its {} (the zero-shot point of {}) failed", r->path.string(),
+                                           role, model));
+        std::erase(report.inputs, r->path);
+        return true;
+      }
+    return false;
+  });
+}
+
+}  // namespace
+
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options) {
   if (options.confidence <= 0.0 || options.confidence >= 1.0)
     throw Error(fmt::format("confidence must be in (0, 1), got {}", options.confidence));
@@ -60,6 +89,11 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.options = options;
   std::vector<const results::LoadedRecord*> icl, train;
   for (const auto& r : records) {
+    if (r.record.failure) {  // its metrics measure the failures (lib/icl marks such points)
+      report.notes.push_back(
+          fmt::format("left out {}: the evaluation point failed ({})", r.path.string(), *r.record.failure));
+      continue;
+    }
     switch (r.record.kind) {
       case results::Kind::Baseline:
       case results::Kind::GoldSweep:
@@ -75,6 +109,7 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
     }
     report.inputs.push_back(r.path);
   }
+  leave_out_students_without_zero_shot(records, icl, report);
   if (icl.empty() && train.empty())
     throw Error("no experiment records (baseline, gold-sweep, weak-sweep or train-*) among the inputs");
 

@@ -69,6 +69,7 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
   if (done.reasoning_tokens > 0) p.reasoning_tokens = done.reasoning_tokens;
   if (!done.finish_reason.empty()) p.finish_reason = done.finish_reason;
   if (c.score == ScoreMode::Logprobs) {
+    p.scored_by = "logprobs";
     p.probabilities = letter_probabilities(done, q.letters);
     // Highest probability; ties go to the earlier letter.
     double best = -1.0;
@@ -80,6 +81,7 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
       }
     }
     if (!p.prediction.empty()) p.score = best;
+    else p.scored_by = done.logprobs.empty() ? "text-no-logprobs" : "text-no-letter";
   }
   // Text mode, or no option letter among the first token's alternatives.
   if (p.prediction.empty()) p.prediction = parse_answer(c.parser, done.content, q.letters);
@@ -133,7 +135,22 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
   m.extra["truncated"] = std::count_if(preds.begin(), preds.end(), cut_off);
   m.extra["cut_off_by_reasoning"] = std::count_if(preds.begin(), preds.end(), cut_off_by_reasoning);
   if (auto ece = expected_calibration_error(preds)) m.extra["ece"] = *ece;
+  if (c.score == ScoreMode::Logprobs) {
+    const auto scored_by = [&](const char* how) {
+      return std::count_if(preds.begin(), preds.end(), [how](const auto& p) { return p.scored_by == how; });
+    };
+    m.extra["logprobs_missing"] = scored_by("text-no-logprobs");
+    m.extra["no_letter_in_logprobs"] = scored_by("text-no-letter");
+  }
   return m;
+}
+
+// A point most of whose requests failed for good (endpoint down, key rejected, budget reached)
+// measures the failures, not the model: its record says so, and analysis leaves it out.
+std::optional<std::string> failure_of(const std::vector<results::Prediction>& preds, const results::Metrics& m) {
+  if (m.failed == 0 || 2 * m.failed <= m.n) return std::nullopt;
+  const auto first = std::find_if(preds.begin(), preds.end(), [](const auto& p) { return p.error.has_value(); });
+  return fmt::format("{} of {} requests failed for good (first: {})", m.failed, m.n, *first->error);
 }
 
 // A replay from the response cache adds what it cost when first paid (replayed_usd), once.
@@ -276,12 +293,17 @@ class Step {
     results::ResultRecord r = record_header(p);
     add_predictions(p, r);
     r.metrics = compute_metrics(config_, r.predictions);
+    r.failure = failure_of(r.predictions, r.metrics);
     r.timing.started_at = started_at_;
     r.timing.finished_at = now_iso8601();
     r.timing.wall_seconds = monotonic_seconds() - started_;
     p.written = true;
     if (config_.client.dry_run) return r;
     results::write_record(p.file, r);
+    if (r.failure)
+      log::warn("{} {}{} shots={}: the evaluation point failed ({}); its record says so and analysis leaves it out",
+                results::kind_name(p.kind), p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots,
+                *r.failure);
     log::info("{} {}{} shots={}: accuracy {:.3f}, {} parse failure(s), {} failed -> {}", results::kind_name(p.kind),
               p.label_model.empty() ? "" : p.label_model + " -> ", p.model, p.shots, r.metrics.accuracy,
               r.metrics.parse_failures, r.metrics.failed, p.file.string());
@@ -347,6 +369,7 @@ class Step {
     s.label_model = p.label_model;
     s.shots = p.shots;
     s.metrics = r.metrics;
+    s.failed = r.failure.has_value();
     auto it = r.cost.by_model.find(p.model);
     if (it != r.cost.by_model.end()) s.cost = it->second;
     s.file = p.file;

@@ -1,6 +1,10 @@
 // The console summary printed after each command.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+#include <utility>
+
 #include "w2s/icl.h"
 
 namespace w2s::icl {
@@ -31,6 +35,10 @@ std::string format_summary(const RunSummary& s) {
                        p.metrics.parse_failures, extra_count(p.metrics, "truncated"), p.metrics.failed, p.cost.usd,
                        p.cost.requests, p.cost.cache_hits);
   }
+  if (const auto failed = std::count_if(s.points.begin(), s.points.end(), [](const auto& p) { return p.failed; }))
+    out += fmt::format("{} evaluation point(s) failed (most of their requests failed): their records are marked "
+                       "\"failure\", and w2s analyze and w2s plot leave them out\n",
+                       failed);
   const results::ModelCost& total = s.cost.total;
   out += fmt::format("total: ${:.6f} ({} requests sent, {} served from cache or shared, {} failed; cost source: {})\n",
                      total.usd, total.requests, total.cache_hits, total.failed_requests, s.cost.source);
@@ -40,6 +48,25 @@ std::string format_summary(const RunSummary& s) {
   if (total.upstream_usd > 0)
     out += fmt::format("bring-your-own-key upstream charges: ${:.6f}\n", total.upstream_usd);
   if (const std::string warning = cut_off_warning(s); !warning.empty()) out += warning + "\n";
+  return out;
+}
+
+std::string logprobs_missing_warning(const RunSummary& s) {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_model;  // model -> (missing, answered)
+  for (const auto& p : s.points) {
+    auto& [missing, answered] = by_model[p.model];
+    missing += extra_count(p.metrics, "logprobs_missing");
+    answered += p.metrics.n - p.metrics.failed;
+  }
+  std::string out;
+  for (const auto& [model, counts] : by_model) {
+    if (counts.first == 0) continue;
+    out += fmt::format(
+        "{}--score logprobs: {} returned no logprobs for {} of {} answers; they were scored from their text "
+        "(predictions' scored_by \"text-no-logprobs\", metrics.extra.logprobs_missing). The endpoint or its "
+        "provider may not support logprobs: try --provider-order with one that does, or --score text",
+        out.empty() ? "" : "\n", model, counts.first, counts.second);
+  }
   return out;
 }
 

@@ -12,8 +12,10 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "internal.h"
+#include "model_ids.h"
 #include "retry_policy.h"
 #include "tolerant_json.h"
 
@@ -57,11 +59,13 @@ class Batch {
     started_ = monotonic_seconds();
     const double possibly_billed_before = c_.budget.possibly_billed();
     replay_cached_and_plan_jobs();
+    check_model_ids();
     if (o_.dry_run) {
       estimate_dry_run();
       return std::move(results_);
     }
     if (jobs_.empty()) return std::move(results_);
+    if (c_.budget.capped()) refuse_unbounded_models();
     c_.key_guard.check_before_batch([&] {
       std::vector<const ChatRequest*> open;
       for (const Job& job : jobs_) open.push_back(&request_of(job));
@@ -70,7 +74,7 @@ class Batch {
     transfer_until_done();
     reconcile_costs();
     if (progress_) progress_->finish(progress_status());
-    warn_possibly_billed(c_.budget.possibly_billed() - possibly_billed_before);
+    warn_possibly_billed(c_.budget.possibly_billed() - possibly_billed_before - assumed_usd_);
     return std::move(results_);
   }
 
@@ -125,6 +129,41 @@ class Batch {
     }
   }
 
+  // Every model of the requests still to send must be one the endpoint lists (GET /models): a typo
+  // or an alias fails here, before anything is paid, with the closest ids. An endpoint without a
+  // readable list gets one warning, and the ids are sent as given.
+  void check_model_ids() {
+    if (jobs_.empty()) return;
+    const ModelList& list = c_.prices.models();
+    const std::string models_url = c_.endpoint->base_url() + "/models";
+    if (!list.listed) {
+      if (!c_.model_ids_unchecked_warned)
+        log::warn("cannot check the model ids: GET {}: {}; sending them as given", models_url, list.problem);
+      c_.model_ids_unchecked_warned = true;
+      return;
+    }
+    std::vector<std::string> ids;
+    for (const Job& job : jobs_) ids.push_back(request_of(job).model);
+    if (const std::string unknown = unknown_model_ids_message(ids, list.ids, models_url); !unknown.empty())
+      throw Error(unknown);
+  }
+
+  // --max-cost is a hard cap only where each request has a worst case: a model the endpoint lists
+  // no price for needs --assume-price. Checked before anything is sent.
+  void refuse_unbounded_models() {
+    std::vector<std::string> unpriced;
+    for (const Job& job : jobs_) {
+      const std::string& model = request_of(job).model;
+      if (!c_.prices.bound(model) && std::find(unpriced.begin(), unpriced.end(), model) == unpriced.end())
+        unpriced.push_back(model);
+    }
+    if (unpriced.empty()) return;
+    throw Error(fmt::format(
+        "--max-cost cannot bound the cost of {}: {} lists no price for {}. Pass --assume-price IN,OUT (USD per "
+        "million prompt,completion tokens) as the worst case, or run without --max-cost; nothing was sent",
+        fmt::join(unpriced, ", "), c_.endpoint->base_url() + "/models", unpriced.size() == 1 ? "it" : "them"));
+  }
+
   void estimate_dry_run() {
     for (Job& job : jobs_) {
       c_.prices.add_estimate(c_.dry_run_estimate, request_of(job), false);
@@ -166,6 +205,8 @@ class Batch {
     awaiting_cost_ = 0;
     for (auto& [id, completion] : pending) {
       Job& job = jobs_[id];
+      c_.budget.release(job.reserved_usd);
+      job.reserved_usd = 0.0;
       if (c_.cache && completion.cost_source == "generation")  // a replay then knows what it cost
         c_.cache->put(job.key, request_of(job).model, detail::completion_to_cache(completion));
       charge(request_of(job).model, completion);
@@ -321,14 +362,25 @@ class Batch {
     after_failed_attempt(t->job, d, status, now);
   }
 
-  // curl's description of a failed transfer, with the system's error ("Connection refused").
-  static std::string transport_message(CURL* easy, CURLcode code, const http::Exchange& exchange) {
+  // curl's description of a failed transfer, with the system's error ("Connection refused"), and
+  // for a timeout, which limit ran out: no connection within --connect-timeout, or no answer
+  // within --request-timeout.
+  std::string transport_message(CURL* easy, CURLcode code, const http::Exchange& exchange) const {
     std::string message = exchange.error[0] ? exchange.error : curl_easy_strerror(code);
     long os_errno = 0;
     curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
     if (code != CURLE_OK && os_errno != 0) {
       const std::string system = std::strerror(static_cast<int>(os_errno));
       if (message.find(system) == std::string::npos) message += " (" + system + ")";
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      curl_off_t connected_after_us = 0, total_us = 0;  // connected: 0 when never set up (TCP, TLS)
+      curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &connected_after_us);
+      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+      if (connected_after_us == 0 && static_cast<double>(total_us) < o_.request_timeout_s * 1e6)
+        message += fmt::format(" (no connection within --connect-timeout {:g} s)", o_.connect_timeout_s);
+      else
+        message += fmt::format(" (no answer within --request-timeout {:g} s)", o_.request_timeout_s);
     }
     return message;
   }
@@ -377,6 +429,9 @@ class Batch {
     c_.concurrency.on_success();
     c_.key_guard.count_billed();
     if (c.cost_source == "none" && !c.generation_id.empty() && c_.reconciler.can_reconcile()) {
+      // Until its cost is known, an answer priced only by assumption stays reserved at that price.
+      job.reserved_usd = c_.prices.assumed_cost(request.model, c);
+      c_.budget.reserve(job.reserved_usd);
       awaiting_cost_ += 1 + job.duplicates.size();
       cost_pending_.emplace_back(id, std::move(c));
       return;
@@ -389,6 +444,11 @@ class Batch {
   void charge(const std::string& model, const Completion& c) {
     c_.budget.charge(model, c.cost_usd, c.cost_source);
     c_.budget.note_upstream_cost(model, c.upstream_cost_usd);
+    if (c.cost_source == "none")
+      if (const double assumed = c_.prices.assumed_cost(model, c); assumed > 0) {
+        c_.budget.charge_possibly_billed(model, assumed, Budget::Unseen::Unpriced);
+        assumed_usd_ += assumed;
+      }
   }
 
   // usage.cost is the truth; without it /models pricing x tokens; without that the cost is
@@ -593,6 +653,7 @@ class Batch {
   std::unique_ptr<ProgressLine> progress_;
   int connect_failures_ = 0;
   int timed_out_ = 0, unreadable_ = 0;  // attempts booked at their worst case in this batch
+  double assumed_usd_ = 0.0;             // answers without a cost booked at --assume-price in this batch
   std::optional<std::string> capped_wait_;
   double last_wait_logged_ = -1e9;
 };

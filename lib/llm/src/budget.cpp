@@ -44,7 +44,8 @@ void Budget::charge(const std::string& model, double usd, const std::string& sou
 void Budget::charge_possibly_billed(const std::string& model, double usd, Unseen why) {
   ModelTotals& t = totals_[model];
   possibly_billed_ += usd;
-  ++(why == Unseen::TimedOut ? t.timed_out : t.unreadable);
+  if (why == Unseen::TimedOut) ++t.timed_out;
+  if (why == Unseen::Unreadable) ++t.unreadable;
   t.possibly_billed_usd += usd;
 }
 

@@ -36,8 +36,9 @@ class Budget {
   // the caller counted it into `charge`).
   void note_upstream_cost(const std::string& model, double usd) { totals_[model].upstream_cost_usd += usd; }
   // An attempt that may have been billed without a cost we could read, at its worst case: abandoned
-  // at the request timeout, or a 200 whose body could not be read.
-  enum class Unseen { TimedOut, Unreadable };
+  // at the request timeout, or a 200 whose body could not be read; or an answer of a model priced
+  // only by --assume-price that reported no cost, at that price.
+  enum class Unseen { TimedOut, Unreadable, Unpriced };
   void charge_possibly_billed(const std::string& model, double usd, Unseen why);
 
   bool capped() const { return cap_.has_value(); }

@@ -25,15 +25,32 @@ std::unique_ptr<http::Endpoint> endpoint_for(ClientOptions& o) {
   return endpoint;
 }
 
-std::map<std::string, Pricing> fetch_prices(const http::Endpoint& endpoint) {
+ModelList fetch_models(const http::Endpoint& endpoint) {
+  ModelList list;
   try {
     const http::GetResult r = endpoint.get("/models");
-    if (r.code == CURLE_OK && r.status == 200) return detail::parse_models(json::parse(r.body, "GET /models"));
-    log::debug("GET /models: {} {}", r.status, r.message);
+    if (r.code == CURLE_OK && r.status == 200) {
+      const json::Value body = json::parse(r.body, "GET /models");
+      list.ids = detail::parse_model_ids(body);
+      list.prices = detail::parse_models(body);
+      list.listed = !list.ids.empty();
+      if (!list.listed) list.problem = "lists no model";
+    } else {
+      list.problem = r.code == CURLE_OK ? "answered HTTP " + std::to_string(r.status) : endpoint.scrub(r.message);
+    }
   } catch (const Error& e) {
-    log::debug("GET /models: {}", endpoint.scrub(e.what()));
+    list.problem = endpoint.scrub(e.what());
   }
-  return {};
+  if (!list.listed) log::debug("GET /models: {}", list.problem);
+  return list;
+}
+
+std::optional<Pricing> assumed_pricing(const ClientOptions& o) {
+  if (!o.assume_price) return std::nullopt;
+  Pricing p;
+  p.prompt = (*o.assume_price)[0] / 1e6;
+  p.completion = (*o.assume_price)[1] / 1e6;
+  return p;
 }
 
 }  // namespace
@@ -43,7 +60,11 @@ void validate(const ClientOptions& o) {
   if (o.requests_per_minute < 0) throw Error("--rpm must not be negative");
   if (o.max_attempts < 1) throw Error("--max-attempts must be at least 1");
   if (o.request_timeout_s <= 0) throw Error("--request-timeout must be positive");
+  if (o.connect_timeout_s <= 0) throw Error("--connect-timeout must be positive");
   if (o.max_cost_usd && *o.max_cost_usd < 0) throw Error("--max-cost must not be negative");
+  if (o.assume_price && ((*o.assume_price)[0] < 0 || (*o.assume_price)[1] < 0 ||
+                         (*o.assume_price)[0] + (*o.assume_price)[1] <= 0))
+    throw Error("--assume-price takes two prices in USD per million tokens (prompt,completion), not negative, not both 0");
   if (o.key_recheck_every < 0) throw Error("--key-recheck-every must not be negative");
   if (o.no_cache && o.refresh) throw Error("--no-cache and --refresh exclude each other");
 }
@@ -55,7 +76,7 @@ ClientState::ClientState(ClientOptions o)
       cache(options.no_cache ? nullptr : std::make_unique<ResponseCache>(options.cache_dir / "llm-cache.sqlite")),
       ledger(!options.ledger_path.empty() ? options.ledger_path : options.cache_dir / "ledger.jsonl",
              options.ledger_tag),
-      prices([this] { return fetch_prices(*endpoint); }),
+      prices([this] { return fetch_models(*endpoint); }, assumed_pricing(options)),
       budget(options.max_cost_usd),
       key_guard(*endpoint, options.key_check, options.key_recheck_every),
       reconciler(*endpoint, key_guard),

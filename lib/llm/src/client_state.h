@@ -43,6 +43,8 @@ struct ClientState {
   // Whether the endpoint ever answered (any HTTP status): until it has, failures to connect stop
   // the client early (the endpoint is unreachable, not busy).
   bool endpoint_answered = false;
+  // Whether the one warning that model ids cannot be checked (no /models list) was given.
+  bool model_ids_unchecked_warned = false;
   // Set by 401 or 402 without Retry-After (or a failed /key re-check): nothing more is sent.
   std::string stop_reason;
   std::mt19937_64 rng{std::random_device{}()};

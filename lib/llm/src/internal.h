@@ -1,6 +1,8 @@
 // Pieces shared by the client's sources (not part of the public API).
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 
 #include "w2s/llm.h"
@@ -31,5 +33,7 @@ std::string scrub(std::string text, const std::string& secret);
 
 // Parses a /models `data` array into per-model pricing (decimal strings, USD per token).
 std::map<std::string, Pricing> parse_models(const json::Value& models_body);
+// Every model id a /models body lists, priced or not.
+std::set<std::string> parse_model_ids(const json::Value& models_body);
 
 }  // namespace w2s::llm::detail

@@ -4,15 +4,25 @@
 
 namespace w2s::llm {
 
-const std::map<std::string, Pricing>& PriceList::all() {
-  if (!prices_) prices_ = load_ ? load_() : std::map<std::string, Pricing>{};
-  return *prices_;
+const ModelList& PriceList::models() {
+  if (!models_) models_ = load_ ? load_() : ModelList{};
+  return *models_;
 }
 
 const Pricing* PriceList::find(const std::string& model) {
   const auto& p = all();
   auto it = p.find(model);
   return it == p.end() ? nullptr : &it->second;
+}
+
+const Pricing* PriceList::bound(const std::string& model) {
+  if (const Pricing* p = find(model)) return p;
+  return assumed_ ? &*assumed_ : nullptr;
+}
+
+double PriceList::assumed_cost(const std::string& model, const Completion& c) {
+  if (!assumed_ || find(model)) return 0.0;
+  return c.prompt_tokens * assumed_->prompt + c.completion_tokens * assumed_->completion;
 }
 
 std::int64_t PriceList::completion_bound(const ChatRequest& r, const Pricing& p, std::int64_t prompt) {
@@ -23,7 +33,7 @@ std::int64_t PriceList::completion_bound(const ChatRequest& r, const Pricing& p,
 }
 
 double PriceList::worst_case_usd(const ChatRequest& r) {
-  const Pricing* p = find(r.model);
+  const Pricing* p = bound(r.model);
   if (!p) return 0.0;
   std::int64_t prompt_bytes = 0;
   for (const auto& m : r.messages) prompt_bytes += static_cast<std::int64_t>(m.content.size()) + 4;
@@ -39,11 +49,12 @@ void PriceList::add_estimate(std::map<std::string, ModelEstimate>& out, const Ch
   }
   const std::int64_t prompt = estimate_prompt_tokens(r);
   e.prompt_tokens += prompt;
-  const Pricing* p = find(r.model);
+  const Pricing* p = bound(r.model);
   const std::int64_t completion = p ? completion_bound(r, *p, prompt) : r.max_tokens.value_or(0);
   e.max_completion_tokens += completion;
   if (p) {
     e.priced = true;
+    e.price_assumed = !find(r.model);
     e.prompt_cost_usd += prompt * p->prompt + p->request;
     e.max_cost_usd += prompt * p->prompt + completion * p->completion + p->request;
   }

@@ -1,10 +1,11 @@
-// Prices per model (GET /models, fetched once on first use) and the bounds the budget and the
-// estimates are made of.
+// The endpoint's model list and prices (GET /models, fetched once on first use), and the bounds the
+// budget and the estimates are made of.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,15 +13,30 @@
 
 namespace w2s::llm {
 
+// What GET /models said: every model id it lists, and the prices of those that have one.
+struct ModelList {
+  bool listed = false;    // false: the list could not be fetched or read (`problem` says why)
+  std::string problem;
+  std::set<std::string> ids;
+  std::map<std::string, Pricing> prices;
+};
+
 class PriceList {
  public:
-  // `load` fetches the prices (GET /models); it is called once, on first use. An empty map means
-  // no model is priced.
-  using Loader = std::function<std::map<std::string, Pricing>()>;
-  explicit PriceList(Loader load) : load_(std::move(load)) {}
+  // `load` fetches the list (GET /models); it is called once, on first use.
+  using Loader = std::function<ModelList()>;
+  // `assumed`: the price of models without one (--assume-price), for bounds and estimates only.
+  explicit PriceList(Loader load, std::optional<Pricing> assumed = std::nullopt)
+      : load_(std::move(load)), assumed_(assumed) {}
 
-  const std::map<std::string, Pricing>& all();
+  const ModelList& models();
+  const std::map<std::string, Pricing>& all() { return models().prices; }
+  // The endpoint's price of a model; nullptr when it lists none.
   const Pricing* find(const std::string& model);
+  // The price that bounds a model's cost: the endpoint's, else the assumed one; nullptr when neither.
+  const Pricing* bound(const std::string& model);
+  // What an answer of a model priced only by assumption costs at that price (0 otherwise).
+  double assumed_cost(const std::string& model, const Completion& c);
 
   // Completion tokens a request may produce: its max_tokens, else the model's
   // max_completion_tokens, else the context left after the prompt, else 4096.
@@ -37,7 +53,8 @@ class PriceList {
 
  private:
   Loader load_;
-  std::optional<std::map<std::string, Pricing>> prices_;
+  std::optional<Pricing> assumed_;
+  std::optional<ModelList> models_;
 };
 
 }  // namespace w2s::llm

@@ -307,5 +307,15 @@ std::map<std::string, Pricing> parse_models(const json::Value& body) {
   return out;
 }
 
+std::set<std::string> parse_model_ids(const json::Value& body) {
+  std::set<std::string> ids;
+  const json::Value* data = body.find("data");
+  if (!data || !data->is_array()) return ids;
+  for (const auto& m : data->as_array())
+    if (m.is_object())
+      if (std::string id = m.get_string("id"); !id.empty()) ids.insert(std::move(id));
+  return ids;
+}
+
 }  // namespace detail
 }  // namespace w2s::llm

@@ -99,6 +99,7 @@ Value prediction_json(const Prediction& p) {
   if (p.reasoning) v.set("reasoning", *p.reasoning);
   if (p.reasoning_tokens) v.set("reasoning_tokens", *p.reasoning_tokens);
   if (p.finish_reason) v.set("finish_reason", *p.finish_reason);
+  if (p.scored_by) v.set("scored_by", *p.scored_by);
   if (p.error) v.set("error", *p.error);
   return v;
 }
@@ -117,6 +118,7 @@ Prediction prediction_from(const Value& v) {
   p.reasoning = opt_string(v, "reasoning");
   if (const Value* t = v.find("reasoning_tokens"); t && !t->is_null()) p.reasoning_tokens = t->as_int();
   p.finish_reason = opt_string(v, "finish_reason");
+  p.scored_by = opt_string(v, "scored_by");
   p.error = opt_string(v, "error");
   return p;
 }
@@ -211,6 +213,7 @@ json::Value to_json(const ResultRecord& r) {
   for (const auto& [model, c] : r.cost.by_model) by_model.set(model, cost_json(c));
   cost.set("by_model", std::move(by_model));
   v.set("cost", std::move(cost));
+  if (r.failure) v.set("failure", *r.failure);
   Value timing = Value::object();
   timing.set("started_at", r.timing.started_at);
   timing.set("finished_at", r.timing.finished_at);
@@ -242,6 +245,7 @@ ResultRecord from_json(const json::Value& v, std::string_view origin) {
   r.label_source.model = v.at("label_source").at("model").as_string();
   if (const Value* s = v.find("shots"); s && !s->is_null()) r.shots = s->as_int();
   r.stage = opt_string(v, "stage");
+  r.failure = opt_string(v, "failure");
   r.metrics = metrics_from(v.at("metrics"));
   for (const auto& p : v.at("predictions").as_array()) r.predictions.push_back(prediction_from(p));
   if (const Value* cost = v.find("cost")) {

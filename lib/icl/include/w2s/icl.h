@@ -118,7 +118,8 @@ void option_from_text(std::string_view text, Pair& pair);
 std::string option_to_text(const Pair& pair);
 json::Value option_to_json(const Pair& pair);
 
-// The reference study: 8B, 70B, Qwen-72B; the six pairs in the reference's order; the notebook
+// The reference study: meta-llama/llama-3.1-8b-instruct, meta-llama/llama-3.1-70b-instruct,
+// qwen/qwen-2.5-72b-instruct; the six pairs in the reference's order; the notebook
 // shot list 0,2,4,8,16,32,64.
 std::vector<std::string> default_models();
 std::vector<Pair> default_pairs();
@@ -192,9 +193,15 @@ inline const options::Fields<Config>& option_fields(const Config*) {
           .add("results_dir", &C::results_dir, "results folder", kFlag | kRecord)
           .group("dataset", &C::dataset, option_fields(static_cast<const data::TruthfulQaOptions*>(nullptr)),
                  kFlag | kRecord)
-          .add("models", &C::models, "model ids, comma-separated", kFlag | kRecord)
+          .add("models", &C::models,
+               "model ids as the endpoint's /models lists them (e.g. meta-llama/llama-3.1-8b-instruct), "
+               "comma-separated; unknown ids fail before any request, with the closest listed ids",
+               kFlag | kRecord)
           .when([](const C& c) { return c.experiment == "baseline" || c.experiment == "gold-sweep"; })
-          .add("pairs", &C::pairs, "weak:strong model pairs, comma-separated (weak->strong for ids containing ':')",
+          .add("pairs", &C::pairs,
+               "weak:strong pairs of model ids as /models lists them (e.g. "
+               "meta-llama/llama-3.1-8b-instruct:qwen/qwen-2.5-72b-instruct), comma-separated; weak->strong for ids "
+               "containing ':'",
                kFlag | kRecord)
           .when([](const C& c) { return c.experiment == "weak-sweep"; })
           .add("shots", &C::shots, "few-shot counts N (shots are train[0:N], nested)", kFlag | kRecord)
@@ -226,6 +233,7 @@ struct PointSummary {
   std::string label_model;   // weak model for weak-sweep / weak-labels, else ""
   int shots = 0;
   results::Metrics metrics;
+  bool failed = false;       // most of its requests failed: the record is marked (results::ResultRecord::failure)
   results::ModelCost cost;   // this point's share (a request shared by points is billed once)
   std::filesystem::path file;
 };
@@ -259,6 +267,11 @@ std::vector<std::filesystem::path> write_reference_files(const RunSummary& summa
 // answers cut off at max_tokens, failed, cost, cache hits; then the run's total cost (and what the
 // answers replayed from the cache cost when first paid), and cut_off_warning() when it applies.
 std::string format_summary(const RunSummary& summary);
+
+// With --score logprobs, per model whose server returned no logprobs for some answers (they were
+// scored from their text: metrics.extra.logprobs_missing, predictions' scored_by): one line naming
+// the model and how many answers fell back; "" when every answer carried logprobs.
+std::string logprobs_missing_warning(const RunSummary& summary);
 
 // "N answers were cut off at max_tokens by reasoning — raise --max-tokens or ..." when reasoning
 // used up max_tokens before any answer came (metrics.extra.cut_off_by_reasoning); "" otherwise.

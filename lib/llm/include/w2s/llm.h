@@ -17,6 +17,7 @@
 // client's options and extras are filled in by lib/llm.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -209,11 +210,18 @@ struct ClientOptions {
   double backoff_cap_s = 60.0;
   double max_retry_after_s = 600.0;    // longest server-requested wait honoured
   double request_timeout_s = 120.0;    // whole request, per attempt
-  double connect_timeout_s = 20.0;
+  // Connection set-up (name lookup, TCP, TLS), per attempt: short, so that a server that does not
+  // accept connections (down, or its listen queue full) fails fast instead of at request_timeout_s.
+  double connect_timeout_s = 10.0;
 
   // Budget. max_cost_usd: hard cap on this client's spend (USD, all batches together); in-flight
   // requests count at their worst-case cost (prompt estimate + max_tokens x completion price).
   std::optional<double> max_cost_usd;
+  // The worst case of models the endpoint lists no price for (GET /models): USD per million prompt
+  // and completion tokens. Under max_cost_usd, a batch with an unpriced model is refused without it
+  // (nothing would bound what its requests cost); with it, such requests are reserved at this
+  // price, and an answer that reports no cost counts against the cap at it.
+  std::optional<std::array<double, 2>> assume_price;
   // Bring-your-own-key responses: add what the upstream provider charged
   // (usage.cost_details.upstream_inference_cost) to the cost, the totals and the --max-cost spend.
   bool count_upstream_cost = false;
@@ -265,10 +273,17 @@ inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*)
           .add("max_retry_after_s", &C::max_retry_after_s, "", kNone)
           .add("request_timeout_s", &C::request_timeout_s, "seconds per attempt", kFlag)
           .flag("request-timeout")
-          .add("connect_timeout_s", &C::connect_timeout_s, "", kNone)
+          .add("connect_timeout_s", &C::connect_timeout_s,
+               "seconds to establish a connection, per attempt (a server that does not accept fails fast)", kFlag)
+          .flag("connect-timeout")
           .add("max_cost_usd", &C::max_cost_usd,
                "hard budget in USD for this run (in-flight requests count at their worst-case cost)", kFlag | kRecord)
           .flag("max-cost")
+          .add("assume_price", &C::assume_price,
+               "with --max-cost: IN,OUT USD per million prompt,completion tokens, the worst case of models the "
+               "endpoint lists no price for (without it such models are refused under --max-cost)",
+               kFlag | kRecord)
+          .omit_unset()
           .add("count_upstream_cost", &C::count_upstream_cost,
                "bring-your-own-key: add what the upstream provider charged to the cost, the totals and --max-cost",
                kFlag | kRecord)
@@ -330,7 +345,8 @@ struct ModelTotals {
   // Attempts abandoned at --request-timeout (timed_out), and 200 responses whose body could not be
   // read (unreadable): the server may have finished and billed them, and no cost comes back.
   // possibly_billed_usd is their worst case (prompt + max tokens at /models prices; 0 where there
-  // is no price); it counts against --max-cost but not in cost_usd.
+  // is no price), plus the answers of models priced at --assume-price whose cost stayed unknown
+  // (tokens x the assumed price); it counts against --max-cost but not in cost_usd.
   std::int64_t timed_out = 0;
   std::int64_t unreadable = 0;
   double possibly_billed_usd = 0.0;
@@ -346,7 +362,8 @@ struct ModelEstimate {
   std::int64_t max_completion_tokens = 0;  // sum of max_tokens, uncached requests only
   double prompt_cost_usd = 0.0;          // lower bound: prompt only
   double max_cost_usd = 0.0;             // upper bound: prompt + max_tokens completions
-  bool priced = false;                   // false: the model had no /models pricing
+  bool priced = false;                   // false: the model had no /models pricing (nor an assumed one)
+  bool price_assumed = false;            // priced at --assume-price (no /models pricing)
 };
 
 // Reads the key from `key_file` (trailing whitespace trimmed; warns on stderr when the file is

@@ -81,6 +81,10 @@ struct Prediction {
   std::optional<std::string> reasoning;         // API runs: reasoning text, never parsed as the answer
   std::optional<std::int64_t> reasoning_tokens; // API runs: reasoning tokens, when reported
   std::optional<std::string> finish_reason;     // API runs: "stop", "length" (cut off at max_tokens), ...
+  // API runs scored by logprobs: "logprobs", or how the answer fell back to its text:
+  // "text-no-logprobs" (the server returned none), "text-no-letter" (no option letter among the
+  // first token's alternatives).
+  std::optional<std::string> scored_by;
   std::optional<std::string> error;     // failed request: its final error
 };
 
@@ -127,6 +131,10 @@ struct ResultRecord {
   Cost cost;
   Timing timing;
   json::Value extra;                   // kind-specific payload (object or null)
+  // Set when the evaluation point failed (most of its API requests failed for good: endpoint
+  // down, key rejected, budget reached): why. Its metrics measure the failures, not the model;
+  // analysis leaves the record out. Written only when set.
+  std::optional<std::string> failure;
 };
 
 json::Value to_json(const ResultRecord& r);
