@@ -6,6 +6,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "w2s/core.h"
 
 namespace w2s::cli {
@@ -74,33 +76,46 @@ std::vector<std::string> rewrite_command_line(int argc, char** argv, const std::
   return out;
 }
 
-// The config file's text with old keys replaced by the new ones. Keys inside [sections] are left
-// alone (they are "section.key", never an option of ours).
-std::string rewrite_config(const std::string& path, const std::string& text,
-                           const std::vector<DeprecatedAlias>& aliases) {
+// One option line of a config file, where it came from, and its text for Boost (old keys replaced
+// by the new ones, snake_case keys as the reference's flags spell them read as our dashed names;
+// keys inside [sections] are "section.key", never an option of ours, and are left alone).
+struct ConfigLine {
+  int number;
+  std::string text;  // "[section]\nkey = value" inside a section
+};
+
+std::vector<ConfigLine> config_lines(const std::string& path, const std::string& text,
+                                     const std::vector<DeprecatedAlias>& aliases) {
   std::istringstream in(text);
-  std::string out, line;
-  bool in_section = false;
-  while (std::getline(in, line)) {
-    const auto first = line.find_first_not_of(" \t");
-    if (first != std::string::npos && line[first] == '[') in_section = true;
-    const auto eq = line.find('=');
-    const DeprecatedAlias* a = nullptr;
-    if (!in_section && first != std::string::npos && line[first] != '#' && eq != std::string::npos) {
-      std::string key = line.substr(first, eq - first);
-      key.erase(key.find_last_not_of(" \t") + 1);
-      a = find_alias(aliases, key);
-    }
-    if (!a) {
-      out += line + "\n";
+  std::vector<ConfigLine> out;
+  std::string line, section;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    if (line[first] == '[') {
+      section = line.substr(first);
       continue;
     }
-    warn_deprecated(path + ": ", *a);
+    const auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw Error(fmt::format("{}:{}: expected 'key = value', found '{}'", path, number, line));
+    if (!section.empty()) {
+      out.push_back({number, section + "\n" + line});
+      continue;
+    }
+    std::string key = line.substr(first, eq - first);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    std::replace(key.begin(), key.end(), '_', '-');
     std::string value = line.substr(eq + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r") + 1);
-    if (!a->negated) out += a->new_name + " = " + value + "\n";
-    else if (negated_value(*a, value)) out += a->new_name + " = true\n";
+    if (const DeprecatedAlias* a = find_alias(aliases, key)) {
+      warn_deprecated(path + ": ", *a);
+      if (a->negated && !negated_value(*a, value)) continue;  // `progress = true` is the default
+      if (a->negated) value = "true";
+      key = a->new_name;
+    }
+    out.push_back({number, key + " = " + value});
   }
   return out;
 }
@@ -141,8 +156,15 @@ std::optional<po::variables_map> parse(int argc, char** argv, const std::string&
     if (!in) throw Error("cannot read config file " + path);
     std::stringstream text;
     text << in.rdbuf();
-    std::istringstream rewritten(rewrite_config(path, text.str(), aliases));
-    po::store(po::parse_config_file(rewritten, options), vm);
+    // Line by line, so that an error names the line (Boost's message alone does not).
+    for (const ConfigLine& line : config_lines(path, text.str(), aliases)) {
+      std::istringstream one(line.text + "\n");
+      try {
+        po::store(po::parse_config_file(one, options), vm);
+      } catch (const po::error& e) {
+        throw Error(fmt::format("{}:{}: {}", path, line.number, e.what()));
+      }
+    }
   }
   po::notify(vm);
   return vm;

@@ -91,12 +91,22 @@ int w2s::cli::run_data(int argc, char** argv) {
   }
   if (action == "fetch") {
     const auto dir = w2s::data::resolve_data_dir(data_dir);
+    // Every file is tried: one that cannot be fetched is reported and the others still are.
+    std::vector<std::string> failed;
     for (const auto& f : w2s::data::known_remote_files()) {
-      const auto path = w2s::data::ensure_data_file(dir, f, allow_download);
-      std::cout << path.string() << "  sha256 " << w2s::sha256_file_hex(path)
-                << (w2s::sha256_file_hex(path) == f.sha256 ? "  ok" : "  DIFFERS from the pinned " + f.sha256) << "\n";
+      try {
+        const auto path = w2s::data::ensure_data_file(dir, f, allow_download);
+        const std::string sha256 = w2s::sha256_file_hex(path);
+        std::cout << path.string() << "  sha256 " << sha256
+                  << (sha256 == f.sha256 ? "  ok" : "  DIFFERS from the pinned " + f.sha256) << "\n";
+      } catch (const w2s::Error& e) {
+        w2s::log::error("{}", e.what());
+        failed.push_back(f.relative_path);
+      }
     }
-    return 0;
+    if (failed.empty()) return 0;
+    throw w2s::Error(fmt::format("{} of {} files could not be fetched: {}", failed.size(),
+                                 w2s::data::known_remote_files().size(), fmt::join(failed, ", ")));
   }
   throw w2s::Error(action.empty() ? "w2s data needs an action: truthfulqa, train-datasets, show or fetch"
                                   : "w2s data: unknown action '" + action + "' (truthfulqa, train-datasets, show, fetch)");

@@ -40,6 +40,12 @@ int w2s::cli::run_model(int argc, char** argv) {
   } else if (action == "tokenize") {
     if (!vm->count("text")) throw w2s::Error("w2s model tokenize: --text is required");
     out = w2s::model::tokenize_to_json(dir, (*vm)["text"].as<std::string>(), !(*vm)["no-special"].as<bool>());
+    // One member per line and each array on its line: a long text's ids read as one row.
+    std::string text = "{";
+    for (const auto& [key, value] : out.as_object())
+      text += (text.size() > 1 ? ",\n  " : "\n  ") + w2s::json::dump(key) + ": " + w2s::json::dump(value);
+    std::cout << text << "\n}\n";
+    return 0;
   } else if (action == "generate") {
     if (!vm->count("prompt")) throw w2s::Error("w2s model generate: --prompt is required");
     if (max_new_tokens < 0 || top_k < 0) throw w2s::Error("w2s model generate: --max-new-tokens and --top-k must be >= 0");

@@ -2,11 +2,16 @@
 // parser (cli.h) directly: deprecated aliases and the log level.
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <vector>
+
 #include "assets.h"
 #include "cli.h"
 #include "w2s/core.h"
+#include "w2s/data.h"
 
 namespace po = w2s::cli::po;
+namespace fs = std::filesystem;
 
 namespace {
 std::string w2s_cmd(const std::string& args) { return w2s::test::w2s_binary().string() + " " + args; }
@@ -95,6 +100,69 @@ TEST(Cli, ConfigFileSuppliesOptionsAndCommandLineWins) {
   // A missing config file is a clear error.
   EXPECT_EQ(w2s::test::run_command(w2s_cmd("data truthfulqa --config " + (dir / "missing.ini").string()), &out), 1);
   EXPECT_NE(out.find("missing.ini"), std::string::npos) << out;
+}
+
+// Keys as the reference's flags spell them (snake_case) are read; a wrong line is named by its
+// file and line number.
+TEST(Cli, ConfigFilesTakeSnakeCaseKeysAndErrorsNameTheLine) {
+  const auto dir = w2s::test::scratch_dir("cli_config_lines");
+  const auto data = (w2s::test::assets_dir() / "data").string();
+  const auto ini = (dir / "a.ini").string();
+  std::string out;
+  w2s::write_file_atomic(ini, "# TruthfulQA\nvariant = binary-local\ntest_size = 50\ndata_dir = " + data + "\n");
+  ASSERT_EQ(w2s::test::run_command(w2s_cmd("data truthfulqa --config " + ini), &out), 0) << out;
+  EXPECT_NE(out.find("test 50"), std::string::npos) << out;
+  for (const auto& [text, line, what] :
+       std::vector<std::tuple<std::string, int, std::string>>{{"variant = binary-local\n\nno_such_option = 1\n", 3, "no-such-option"},
+                                                              {"# a comment\ntest-size = fifty\n", 2, "fifty"},
+                                                              {"variant = binary-local\njust some words\n", 2, "key = value"}}) {
+    w2s::write_file_atomic(ini, text);
+    EXPECT_EQ(w2s::test::run_command(w2s_cmd("data truthfulqa --config " + ini), &out), 1) << text;
+    EXPECT_NE(out.find(ini + ":" + std::to_string(line) + ": "), std::string::npos) << out;
+    EXPECT_NE(out.find(what), std::string::npos) << out;
+  }
+}
+
+// `w2s data fetch` tries every file: with the network gone each download fails, each is named, the
+// built-in files are still written, and the command fails at the end saying how many were missed.
+TEST(Cli, DataFetchTriesEveryFileAndReportsEachFailure) {
+  const auto dir = w2s::test::scratch_dir("cli_data_fetch");
+  const std::string dead = "http://127.0.0.1:9";  // discard port: nothing listens there
+  std::string out;
+  const int rc = w2s::test::run_command("env http_proxy=" + dead + " https_proxy=" + dead + " HTTP_PROXY=" + dead +
+                                            " HTTPS_PROXY=" + dead + " ALL_PROXY=" + dead + " " +
+                                            w2s_cmd("data fetch --data-dir " + (dir / "data").string()),
+                                        &out);
+  EXPECT_EQ(rc, 1) << out;
+  const auto files = w2s::data::known_remote_files();
+  std::size_t bundled = 0;
+  for (const auto& f : files) {
+    EXPECT_NE(out.find(f.relative_path), std::string::npos) << f.relative_path << "\n" << out;
+    if (f.bundled.empty()) continue;
+    ++bundled;
+    EXPECT_TRUE(fs::exists(dir / "data" / f.relative_path)) << f.relative_path;
+  }
+  ASSERT_GT(bundled, 0u);
+  EXPECT_NE(out.find(std::to_string(files.size() - bundled) + " of " + std::to_string(files.size()) +
+                     " files could not be fetched"),
+            std::string::npos)
+      << out;
+}
+
+// `w2s model tokenize` prints the ids on one line (and the tokens on the next), still as JSON.
+TEST(Cli, ModelTokenizePrintsTheIdsOnOneLine) {
+  const auto model = w2s::test::assets_dir() / "models" / "hf" / "stories260K-llama";
+  std::string out;
+  ASSERT_EQ(w2s::test::run_command(w2s_cmd("model tokenize " + model.string() + " --text 'Once upon a time there was a cat' 2>/dev/null"), &out),
+            0)
+      << out;
+  const auto parsed = w2s::json::parse(out);
+  const auto& ids = parsed.at("ids");
+  ASSERT_GT(ids.size(), 5u);
+  const auto line_start = out.find("\n  \"ids\": [");
+  ASSERT_NE(line_start, std::string::npos) << out;
+  const std::string line = out.substr(line_start + 1, out.find('\n', line_start + 1) - line_start - 1);
+  EXPECT_EQ(line, "  \"ids\": " + w2s::json::dump(ids) + ",") << out;
 }
 
 TEST(Cli, ErrorsGoToStderrWithExitOne) {

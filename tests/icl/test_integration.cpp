@@ -280,6 +280,14 @@ TEST(IclHttp, CommandsEndToEnd) {
   EXPECT_EQ(s.server.chat_requests(), before);
   EXPECT_NE(out.find("dry run"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(dir / "results" / "dry"));
+  // Not even a cache or a ledger where there was none.
+  std::string fresh = common;
+  const std::string cache_flag = " --cache-dir " + shell_quote((dir / "cache").string());
+  fresh.replace(fresh.find(cache_flag), cache_flag.size(), " --cache-dir " + shell_quote((dir / "no-cache-yet").string()));
+  ASSERT_EQ(test::run_command(w2s + " gold-sweep --dry-run --shots 8" + models + " --run-name dry" + fresh, &out), 0)
+      << out;
+  EXPECT_NE(out.find("dry run"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir / "no-cache-yet"));
 
   // Options from a config file; the command line overrides it.
   write_file_atomic(dir / "icl.ini", std::string("models = ") + k70b + "\nshots = 0,2\nparser = reference\nrun-name = ini\n");

@@ -45,6 +45,19 @@ ModelList fetch_models(const http::Endpoint& endpoint) {
   return list;
 }
 
+// A dry run answers from a cache that exists and creates none (nor its folder).
+std::unique_ptr<ResponseCache> open_cache(const ClientOptions& o) {
+  const std::filesystem::path file = o.cache_dir / "llm-cache.sqlite";
+  if (o.no_cache || (o.dry_run && !std::filesystem::exists(file))) return nullptr;
+  return std::make_unique<ResponseCache>(file);
+}
+
+// A dry run sends nothing, so it has nothing to book: no ledger file.
+std::filesystem::path ledger_path(const ClientOptions& o) {
+  if (o.dry_run) return {};
+  return !o.ledger_path.empty() ? o.ledger_path : o.cache_dir / "ledger.jsonl";
+}
+
 std::optional<Pricing> assumed_pricing(const ClientOptions& o) {
   if (!o.assume_price) return std::nullopt;
   Pricing p;
@@ -73,9 +86,8 @@ ClientState::ClientState(ClientOptions o)
     : options(validated(std::move(o))),
       endpoint(endpoint_for(options)),
       chat_url(endpoint->base_url() + "/chat/completions"),
-      cache(options.no_cache ? nullptr : std::make_unique<ResponseCache>(options.cache_dir / "llm-cache.sqlite")),
-      ledger(!options.ledger_path.empty() ? options.ledger_path : options.cache_dir / "ledger.jsonl",
-             options.ledger_tag),
+      cache(open_cache(options)),
+      ledger(ledger_path(options), options.ledger_tag),
       prices([this] { return fetch_models(*endpoint); }, assumed_pricing(options)),
       budget(options.max_cost_usd),
       key_guard(*endpoint, options.key_check, options.key_recheck_every),
