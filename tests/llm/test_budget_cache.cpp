@@ -447,7 +447,15 @@ TEST(Resume, AKilledRunSendsNoCompletedRequestAgain) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ::kill(child, SIGKILL);
   EXPECT_EQ(wait_exit_code(child), -SIGKILL);
-  const int sent_before = server.chat_requests();
+  // A request the child wrote just before it died may still be read by the server: wait until the
+  // server's count has stayed the same for 200 ms.
+  int sent_before = server.chat_requests();
+  for (int unchanged = 0; unchanged < 20;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int now = server.chat_requests();
+    unchanged = now == sent_before ? unchanged + 1 : 0;
+    sent_before = now;
+  }
   ASSERT_LT(sent_before, 80) << "the child finished before it was killed";
 
   ClientOptions o = fast_options(server, "llm_resume_unused");

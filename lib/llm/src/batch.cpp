@@ -374,10 +374,10 @@ class Batch {
       if (message.find(system) == std::string::npos) message += " (" + system + ")";
     }
     if (code == CURLE_OPERATION_TIMEDOUT) {
-      curl_off_t connected_after_us = 0, total_us = 0;  // connected: 0 when never set up (TCP, TLS)
-      curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &connected_after_us);
-      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
-      if (connected_after_us == 0 && static_cast<double>(total_us) < o_.request_timeout_s * 1e6)
+      // curl says "Connection timed out" when the connect phase ran out and "Operation timed out"
+      // for the whole transfer; its timing fields on a failed connect differ between versions
+      // (7.88 leaves the pre-transfer time 0, 8.x does not).
+      if (message.find("Connection timed out") != std::string::npos)
         message += fmt::format(" (no connection within --connect-timeout {:g} s)", o_.connect_timeout_s);
       else
         message += fmt::format(" (no answer within --request-timeout {:g} s)", o_.request_timeout_s);
