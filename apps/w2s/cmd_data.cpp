@@ -1,5 +1,6 @@
 // `w2s data`: inspect, fetch and export datasets (TruthfulQA variants and the training registry).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iostream>
 
