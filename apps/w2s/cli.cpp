@@ -1,7 +1,6 @@
 #include "cli.h"
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,14 +12,9 @@
 namespace w2s::cli {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The words Boost.Program_options reads as a bool; nullopt for anything else.
 std::optional<bool> bool_word(const std::string& text) {
-  const std::string s = lower(text);
+  const std::string s = ascii_lower(text);
   if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
   if (s == "false" || s == "no" || s == "off" || s == "0") return false;
   return std::nullopt;
@@ -111,7 +105,13 @@ std::vector<ConfigLine> config_lines(const std::string& path, const std::string&
     value.erase(value.find_last_not_of(" \t\r") + 1);
     if (const DeprecatedAlias* a = find_alias(aliases, key)) {
       warn_deprecated(path + ": ", *a);
-      if (a->negated && !negated_value(*a, value)) continue;  // `progress = true` is the default
+      bool keep = true;
+      try {
+        keep = !a->negated || negated_value(*a, value);
+      } catch (const po::error& e) {
+        throw Error(fmt::format("{}:{}: {}", path, number, e.what()));
+      }
+      if (!keep) continue;  // `progress = true` is the default
       if (a->negated) value = "true";
       key = a->new_name;
     }

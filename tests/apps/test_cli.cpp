@@ -222,6 +222,15 @@ TEST(Cli, OldOptionNamesInAConfigFileAreReadWithAWarning) {
   // `progress = true` is the default: nothing is set.
   w2s::write_file_atomic(ini, "progress = true\n");
   EXPECT_FALSE(parse({"--config", ini}, options, kAliases).vm["no-progress"].as<bool>());
+  // A value an old switch cannot take names its line.
+  w2s::write_file_atomic(ini, "# old\nprogress = maybe\n");
+  try {
+    parse({"--config", ini}, options, kAliases);
+    ADD_FAILURE() << "accepted progress = maybe";
+  } catch (const w2s::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(ini + ":2: --progress maybe: expected true or false"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Cli, VerboseAndQuietSetTheLogLevel) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -113,6 +114,11 @@ double linear_quantile(std::vector<double> values, double q) {
   const auto lo = static_cast<std::size_t>(std::floor(position));
   const std::size_t hi = std::min(lo + 1, values.size() - 1);
   return values[lo] + (position - static_cast<double>(lo)) * (values[hi] - values[lo]);
+}
+
+std::string ascii_lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 std::vector<std::string> split_list(std::string_view s, char sep) {

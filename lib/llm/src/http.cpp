@@ -1,9 +1,10 @@
 #include "http.h"
 
-#include <algorithm>
+#include <cctype>
 #include <mutex>
 
 #include "internal.h"
+#include "w2s/core.h"
 
 namespace w2s::llm::http {
 namespace {
@@ -22,8 +23,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   }
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos) return size * n;
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string name = ascii_lower(std::string(line.substr(0, colon)));
   if (!retry::is_rate_limit_header(name)) return size * n;
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);

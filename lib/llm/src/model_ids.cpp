@@ -4,15 +4,11 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cctype>
+
+#include "w2s/core.h"
 
 namespace w2s::llm {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // Levenshtein distance (insertions, deletions, substitutions cost 1).
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -33,13 +29,13 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }  // namespace
 
 std::vector<std::string> closest_model_ids(const std::string& id, const std::set<std::string>& listed, std::size_t n) {
-  const std::string wanted = lower(id);
+  const std::string wanted = ascii_lower(id);
   const std::string last_segment = wanted.substr(wanted.rfind('/') == std::string::npos ? 0 : wanted.rfind('/') + 1);
   std::vector<std::string> containing;
   std::vector<std::pair<std::size_t, std::string>> near;
   const std::size_t typo_limit = std::max<std::size_t>(3, wanted.size() / 3);
   for (const std::string& candidate : listed) {
-    const std::string c = lower(candidate);
+    const std::string c = ascii_lower(candidate);
     if (!last_segment.empty() && c.find(last_segment) != std::string::npos) {
       containing.push_back(candidate);
       continue;

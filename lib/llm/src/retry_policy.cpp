@@ -133,8 +133,7 @@ std::optional<int> number_after(const std::string& text, std::initializer_list<s
 }  // namespace
 
 std::optional<int> allowed_top_logprobs(std::string_view error_message, int sent) {
-  std::string text(error_message);
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string text = ascii_lower(std::string(error_message));
   if (text.find("logprobs") == std::string::npos) return std::nullopt;
   //   vLLM        "Requested sample logprobs of 20, which is greater than max allowed: 5"
   //   old vLLM    "Cannot request more than 5 logprobs."

@@ -356,6 +356,9 @@ class ModelNames {
 // sorted values. Throws w2s::Error for an empty set or q outside [0, 1].
 double linear_quantile(std::vector<double> values, double q);
 
+// ASCII letters lowered, other bytes kept (HTTP header names, option words, model ids).
+std::string ascii_lower(std::string s);
+
 // Splits "a,b,,c" into {"a","b","c"} (empty parts dropped, spaces trimmed).
 std::vector<std::string> split_list(std::string_view s, char sep = ',');
 
