@@ -13,8 +13,8 @@
 namespace w2s::analysis {
 namespace {
 
-// What makes two in-context records comparable: dataset, split, and the examples with their gold
-// answers (order does not matter; examples are paired by id).
+// What makes two records comparable: dataset, split, and the examples with their gold answers
+// (order does not matter; examples are paired by id).
 std::string test_set_key(const results::ResultRecord& r) {
   std::vector<std::string> examples;
   for (const auto& p : r.predictions) examples.push_back(p.id + '\x1f' + p.gold);
@@ -24,10 +24,12 @@ std::string test_set_key(const results::ResultRecord& r) {
   return sha256_hex(key);
 }
 
+using TestSetGroups = std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>>;
+
 // Groups the records by test set, in order of first appearance, with readable unique labels.
-std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>> split_by_test_set(
-    const std::vector<const results::LoadedRecord*>& records) {
-  std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>> groups;
+// With `short_labels`, a dataset that has one test set among the records is labelled by its name.
+TestSetGroups split_by_test_set(const std::vector<const results::LoadedRecord*>& records, bool short_labels = false) {
+  TestSetGroups groups;
   std::vector<std::string> keys;
   for (const auto* r : records) {
     const std::string key = test_set_key(r->record);
@@ -44,6 +46,11 @@ std::vector<std::pair<TestSet, std::vector<const results::LoadedRecord*>>> split
     keys.push_back(key);
     groups.push_back({std::move(t), {r}});
   }
+  std::map<std::string, int> per_dataset;
+  for (const auto& g : groups) ++per_dataset[g.first.dataset.name];
+  if (short_labels)
+    for (auto& g : groups)
+      if (per_dataset[g.first.dataset.name] == 1) g.first.label = g.first.dataset.name;
   std::map<std::string, int> uses;
   for (const auto& g : groups) ++uses[g.first.label];
   for (std::size_t i = 0; i < groups.size(); ++i)  // two test sets that read alike: add a fingerprint
@@ -131,14 +138,37 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
     for (auto& row : pairs.as_array()) pair_rows.push_back(std::move(row));
     report.test_sets.push_back(std::move(test_set));
   }
-  if (first_failure && report.test_sets.empty()) throw *first_failure;
 
-  detail::TrainTables train_tables = detail::train_tables(train, options);
+  // Fine-tuning records likewise, one test set at a time; each method's PGRs over all of them.
+  json::Value train_rows = json::Value::array(), method_pair_rows = json::Value::array();
+  std::map<std::string, detail::MethodPgrs> pgrs_by_method;
+  bool any_train_table = false;
+  for (const auto& [test_set, members] : split_by_test_set(train, true)) {
+    detail::TrainTables tables;
+    try {
+      tables = detail::train_tables(members, test_set.label, options);
+    } catch (const Error& e) {
+      if (!first_failure) first_failure = e;
+      report.notes.push_back(fmt::format("fine-tuning test set {} left out: {}", test_set.label, e.what()));
+      continue;
+    }
+    any_train_table = true;
+    for (auto& row : tables.rows.as_array()) train_rows.push_back(std::move(row));
+    for (auto& row : tables.method_pair_rows.as_array()) method_pair_rows.push_back(std::move(row));
+    for (auto& [method, pgrs] : tables.pgrs_by_method) {
+      detail::MethodPgrs& all = pgrs_by_method[method];
+      all.test_sets.merge(pgrs.test_sets);
+      all.auroc.insert(all.auroc.end(), pgrs.auroc.begin(), pgrs.auroc.end());
+      all.accuracy.insert(all.accuracy.end(), pgrs.accuracy.begin(), pgrs.accuracy.end());
+    }
+  }
+  if (first_failure && report.test_sets.empty() && !any_train_table) throw *first_failure;
+
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
-  report.tables.set("train", std::move(train_tables.rows));
-  report.tables.set("train_methods", std::move(train_tables.method_rows));
-  report.tables.set("train_method_pairs", std::move(train_tables.method_pair_rows));
+  report.tables.set("train", std::move(train_rows));
+  report.tables.set("train_methods", detail::method_rows(pgrs_by_method));
+  report.tables.set("train_method_pairs", std::move(method_pair_rows));
   detail::name_models(report.tables);
 
   if (!report.test_sets.empty()) {

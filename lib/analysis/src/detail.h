@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,14 +91,22 @@ const results::LoadedRecord* pick_unique(const std::vector<const results::Loaded
 
 json::Value icl_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options,
                        json::Value& accuracy_rows);
-// The fine-tuning tables: "train" (one row per student: floor, ceiling, student, PGR with
-// bootstrap CIs), "train_methods" (PGR mean and median per method across datasets) and
-// "train_method_pairs" (two methods on one dataset and pair, paired).
+// The fine-tuning tables of one test set: "train" (one row per student: floor, ceiling, student,
+// PGR with bootstrap CIs; "test_set" holds `test_set`) and "train_method_pairs" (two methods on
+// one dataset and pair, paired), with each method's PGRs for "train_methods" (method_rows, over
+// every test set).
+struct MethodPgrs {
+  std::set<std::string> test_sets;
+  std::vector<double> auroc, accuracy;
+};
 struct TrainTables {
   json::Value rows = json::Value::array();
-  json::Value method_rows = json::Value::array();
   json::Value method_pair_rows = json::Value::array();
+  std::map<std::string, MethodPgrs> pgrs_by_method;
 };
-TrainTables train_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options);
+TrainTables train_tables(const std::vector<const results::LoadedRecord*>& records, const std::string& test_set,
+                         const Options& options);
+// "train_methods": per method, how many test sets, and the mean and median of its defined PGRs.
+json::Value method_rows(const std::map<std::string, MethodPgrs>& by_method);
 
 }  // namespace w2s::analysis::detail

@@ -562,7 +562,7 @@ Figure train_bars(const Report& report, const std::string& metric) {
   std::set<std::string> pairs;
   for (const auto& r : rows) pairs.insert(r.get_string("weak") + r.get_string("strong"));
   for (const auto& r : rows) {
-    std::string cluster = r.get_string("dataset");
+    std::string cluster = r.get_string("test_set");
     if (pairs.size() > 1) cluster += " (" + names(r.get_string("weak")) + " -> " + names(r.get_string("strong")) + ")";
     if (!floor_ceiling.count(cluster)) clusters.push_back(cluster);
     floor_ceiling[cluster] = &r;
@@ -623,7 +623,7 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   std::vector<std::string> methods, datasets;
   std::map<std::pair<std::string, std::string>, const Value*> by;
   for (const auto& r : rows) {
-    const std::string d = r.get_string("dataset"), m = r.get_string("method");
+    const std::string d = r.get_string("test_set"), m = r.get_string("method");
     if (std::find(datasets.begin(), datasets.end(), d) == datasets.end()) datasets.push_back(d);
     if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
     by[{d, m}] = &r;
@@ -660,7 +660,7 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   std::vector<std::string> beyond;
   for (const auto& r : rows)
     if (const Value& pgr = r.at("pgr_" + metric); !pgr.is_null() && !range.contains(pgr.as_double() * 100.0))
-      beyond.push_back(fmt::format("{} / {} {:.0f}%", r.get_string("dataset"), r.get_string("method"), pgr.as_double() * 100.0));
+      beyond.push_back(fmt::format("{} / {} {:.0f}%", r.get_string("test_set"), r.get_string("method"), pgr.as_double() * 100.0));
   for (const auto& r : report.tables.at("train_methods").as_array())
     if (const Value& mean = r.at("pgr_" + metric + "_mean"); !mean.is_null() && !range.contains(mean.as_double() * 100.0))
       beyond.push_back(fmt::format("mean / {} {:.0f}%", r.get_string("method"), mean.as_double() * 100.0));
@@ -668,7 +668,7 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   std::vector<std::string> inverted;
   for (const auto& r : rows)
     if (const Value* flag = r.find("ceiling_not_above_floor_" + metric); flag && flag->is_bool() && flag->as_bool())
-      inverted.push_back(r.get_string("dataset") + " / " + r.get_string("method"));
+      inverted.push_back(r.get_string("test_set") + " / " + r.get_string("method"));
   std::string title = f.title;
   if (!beyond.empty()) title += "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
   if (!inverted.empty()) title += "\nceiling at or below the floor: " + fmt::format("{}", fmt::join(inverted, ", "));

@@ -200,7 +200,7 @@ std::string console_table(const Report& report) {
                  {"ceiling", kRight}, {"student", kRight}, {"PGR (AUROC)", kLeft}, {"acc", kRight},
                  {"PGR (acc)", kLeft}, {"McNemar p", kRight}, {"kappa", kRight}});
     for (const auto& row : train.as_array())
-      t.add({row.get_string("dataset"), pair_name(row), row.get_string("method"), fixed3(row.at("floor_auroc")),
+      t.add({row.get_string("test_set"), pair_name(row), row.get_string("method"), fixed3(row.at("floor_auroc")),
              fixed3(row.at("ceiling_auroc")), fixed3(row.at("student_auroc")),
              pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"), fixed3(row.at("student_accuracy")),
              pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"), p_value(row.at("mcnemar_p")),
@@ -224,7 +224,7 @@ std::string console_table(const Report& report) {
                    {"delta PGR (AUROC)", kLeft}, {"p", kRight}, {"delta PGR (acc)", kLeft}, {"p", kRight},
                    {"McNemar p", kRight}});
       for (const auto& row : method_pairs.as_array())
-        t.add({row.get_string("dataset"), pair_name(row), row.get_string("method_a"), row.get_string("method_b"),
+        t.add({row.get_string("test_set"), pair_name(row), row.get_string("method_a"), row.get_string("method_b"),
                with_ci(row, "delta_pgr_auroc"), p_value(row.at("p_auroc")), with_ci(row, "delta_pgr_accuracy"),
                p_value(row.at("p_accuracy")), p_value(row.at("mcnemar_p"))});
       out += t.render();

@@ -73,8 +73,7 @@ using ByDatasetAndModel = std::map<std::pair<std::string, std::string>, std::vec
 // (dataset, weak, strong): the students of one weak → strong pair on one dataset.
 using GroupKey = std::tuple<std::string, std::string, std::string>;
 
-// The records by role: floors and ceilings by (dataset, model), students by group. Refuses two
-// versions of one dataset.
+// The records of one test set by role: floors and ceilings by (dataset, model), students by group.
 struct Roles {
   ByDatasetAndModel floors, ceilings;
   std::map<GroupKey, std::vector<const LoadedRecord*>> groups;
@@ -82,14 +81,9 @@ struct Roles {
 
 Roles sort_by_role(const std::vector<const LoadedRecord*>& records) {
   Roles roles;
-  std::map<std::string, const LoadedRecord*> identity;  // dataset name -> first record
   std::vector<const LoadedRecord*> students;
   for (const auto* r : records) {
     const auto& ds = r->record.dataset;
-    auto [it, fresh] = identity.emplace(ds.name, r);
-    if (!fresh && dataset_key(it->second->record.dataset) != dataset_key(ds))
-      throw Error(fmt::format("mixed datasets: {} uses {} but {} uses {}", it->second->path.string(),
-                              dataset_key(it->second->record.dataset), r->path.string(), dataset_key(ds)));
     switch (r->record.kind) {
       case Kind::TrainFloor: roles.floors[{ds.name, r->record.evaluated_model}].push_back(r); break;
       case Kind::TrainCeiling: roles.ceilings[{ds.name, r->record.evaluated_model}].push_back(r); break;
@@ -117,7 +111,7 @@ struct GroupTable {
   std::vector<StudentPgr> students;
 };
 
-GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecord*>& used,
+GroupTable student_rows(const GroupKey& key, const std::string& test_set, const std::vector<const LoadedRecord*>& used,
                         const std::vector<std::string>& methods, const std::vector<Eval>& evals, Bootstrap& boot,
                         const Options& options) {
   const auto& [dataset, weak, strong] = key;
@@ -130,6 +124,7 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
     const std::string& method = methods[i - 2];
     json::Value row = json::Value::object();
     row.set("dataset", dataset);
+    row.set("test_set", test_set);
     row.set("weak", weak);
     row.set("strong", strong);
     row.set("weak_name", nullptr);  // filled by name_models (detail.h)
@@ -177,7 +172,8 @@ GroupTable student_rows(const GroupKey& key, const std::vector<const LoadedRecor
 
 // Every two methods of one group: same floor, ceiling, test examples and resamples, so the
 // difference of their PGRs has a paired bootstrap interval and p-value.
-json::Value method_pair_rows(const GroupKey& key, const std::vector<StudentPgr>& students, double conf) {
+json::Value method_pair_rows(const GroupKey& key, const std::string& test_set, const std::vector<StudentPgr>& students,
+                             double conf) {
   const auto& [dataset, weak, strong] = key;
   json::Value rows = json::Value::array();
   for (std::size_t a = 0; a < students.size(); ++a) {
@@ -186,6 +182,7 @@ json::Value method_pair_rows(const GroupKey& key, const std::vector<StudentPgr>&
       const StudentPgr& y = students[b];
       json::Value row = json::Value::object();
       row.set("dataset", dataset);
+      row.set("test_set", test_set);
       row.set("weak", weak);
       row.set("strong", strong);
       row.set("method_a", x.method);
@@ -209,18 +206,54 @@ json::Value method_pair_rows(const GroupKey& key, const std::vector<StudentPgr>&
   return rows;
 }
 
-// Per method across datasets: how many datasets, and the mean and median of the defined PGRs.
-struct MethodPgrs {
-  std::set<std::string> datasets;
-  std::vector<double> auroc, accuracy;
-};
+const LoadedRecord* role_record(const ByDatasetAndModel& table, const GroupKey& key, const std::string& model,
+                                const std::string& what, const LoadedRecord& student) {
+  const auto& [dataset, weak, strong] = key;
+  auto it = table.find({dataset, model});
+  if (it == table.end())
+    throw Error(fmt::format("{}: missing {} for {} on {}: no {} record of {} among the inputs", student.path.string(),
+                            what, strong, dataset, what == "floor" ? "train-floor" : "train-ceiling", model));
+  return pick_unique(it->second, fmt::format("the {} of {} on {}", what, model, dataset));
+}
+
+}  // namespace
+
+TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const std::string& test_set,
+                         const Options& options) {
+  const Roles roles = sort_by_role(records);
+  TrainTables out;
+  for (const auto& [key, group] : roles.groups) {
+    const auto& weak = std::get<1>(key);
+    const auto& strong = std::get<2>(key);
+    std::vector<const LoadedRecord*> used = {role_record(roles.floors, key, weak, "floor", *group.front()),
+                                             role_record(roles.ceilings, key, strong, "ceiling", *group.front())};
+    std::vector<std::string> methods;
+    for (const auto& student : distinct_students(group)) {
+      used.push_back(student.record);
+      methods.push_back(student.method);
+    }
+    const std::vector<Eval> evals = align(used);  // floor, ceiling, then the students
+    Bootstrap boot(evals[0].correct.size(), options);
+    GroupTable table = student_rows(key, test_set, used, methods, evals, boot, options);
+    for (auto& row : table.rows.as_array()) out.rows.push_back(std::move(row));
+    json::Value pairs = method_pair_rows(key, test_set, table.students, options.confidence);
+    for (auto& row : pairs.as_array()) out.method_pair_rows.push_back(std::move(row));
+    for (const auto& s : table.students) {
+      MethodPgrs& m = out.pgrs_by_method[s.method];
+      m.test_sets.insert(test_set);
+      if (s.auroc) m.auroc.push_back(*s.auroc);
+      if (s.accuracy) m.accuracy.push_back(*s.accuracy);
+    }
+  }
+  return out;
+}
 
 json::Value method_rows(const std::map<std::string, MethodPgrs>& by_method) {
   json::Value rows = json::Value::array();
   for (const auto& [method, pgrs] : by_method) {
     json::Value row = json::Value::object();
     row.set("method", method);
-    row.set("datasets", static_cast<std::int64_t>(pgrs.datasets.size()));
+    row.set("datasets", static_cast<std::int64_t>(pgrs.test_sets.size()));
     for (auto [name, values] : {std::pair{"pgr_auroc", &pgrs.auroc}, std::pair{"pgr_accuracy", &pgrs.accuracy}}) {
       std::optional<double> mean, med;
       if (!values->empty()) {
@@ -236,48 +269,6 @@ json::Value method_rows(const std::map<std::string, MethodPgrs>& by_method) {
     rows.push_back(std::move(row));
   }
   return rows;
-}
-
-const LoadedRecord* role_record(const ByDatasetAndModel& table, const GroupKey& key, const std::string& model,
-                                const std::string& what, const LoadedRecord& student) {
-  const auto& [dataset, weak, strong] = key;
-  auto it = table.find({dataset, model});
-  if (it == table.end())
-    throw Error(fmt::format("{}: missing {} for {} on {}: no {} record of {} among the inputs", student.path.string(),
-                            what, strong, dataset, what == "floor" ? "train-floor" : "train-ceiling", model));
-  return pick_unique(it->second, fmt::format("the {} of {} on {}", what, model, dataset));
-}
-
-}  // namespace
-
-TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const Options& options) {
-  const Roles roles = sort_by_role(records);
-  TrainTables out;
-  std::map<std::string, MethodPgrs> by_method;
-  for (const auto& [key, group] : roles.groups) {
-    const auto& [dataset, weak, strong] = key;
-    std::vector<const LoadedRecord*> used = {role_record(roles.floors, key, weak, "floor", *group.front()),
-                                             role_record(roles.ceilings, key, strong, "ceiling", *group.front())};
-    std::vector<std::string> methods;
-    for (const auto& student : distinct_students(group)) {
-      used.push_back(student.record);
-      methods.push_back(student.method);
-    }
-    const std::vector<Eval> evals = align(used);  // floor, ceiling, then the students
-    Bootstrap boot(evals[0].correct.size(), options);
-    GroupTable table = student_rows(key, used, methods, evals, boot, options);
-    for (auto& row : table.rows.as_array()) out.rows.push_back(std::move(row));
-    json::Value pairs = method_pair_rows(key, table.students, options.confidence);
-    for (auto& row : pairs.as_array()) out.method_pair_rows.push_back(std::move(row));
-    for (const auto& s : table.students) {
-      MethodPgrs& m = by_method[s.method];
-      m.datasets.insert(dataset);
-      if (s.auroc) m.auroc.push_back(*s.auroc);
-      if (s.accuracy) m.accuracy.push_back(*s.accuracy);
-    }
-  }
-  out.method_rows = method_rows(by_method);
-  return out;
 }
 
 }  // namespace w2s::analysis::detail

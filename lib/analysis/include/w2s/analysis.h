@@ -70,10 +70,10 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
 //   "train_method_pairs" per dataset, pair and two methods: the PGR difference with its paired
 //                   bootstrap interval and p-value, McNemar between the two students.
 // Column meanings: docs/analysis.md.
-// In-context records are compared only within a test set: the same dataset (name, variant,
-// source hashes), split, example ids and gold answers. Runs on different test sets (another
-// --test-size, dataset file or variant) are reported side by side, one test set each; the ICL
-// tables' "test_set" column holds the label.
+// Records are compared only within a test set: the same dataset (name, variant, source hashes),
+// split, example ids and gold answers. Runs on different test sets (another --test-size, dataset
+// file, variant or data seed) are reported side by side, one test set each; every table's
+// "test_set" column holds the label (for fine-tuning, the dataset's name when it has one test set).
 struct TestSet {
   std::string label;  // "truthfulqa mc1-4-local, test split, n=100" (+ a fingerprint where two would read alike)
   results::DatasetIdentity dataset;
@@ -89,10 +89,9 @@ struct Report {
   std::vector<std::string> notes;             // skipped inputs and test sets, and why
 };
 
-// Maps records to roles and computes every table, per test set for in-context records. A test set
-// that cannot be analysed (a missing floor or ceiling, ambiguous duplicates) becomes a note naming
-// the files; when none can be, the error is thrown (w2s::Error). Fine-tuning records: throws for
-// mixed versions of a dataset, a missing floor or ceiling, or ambiguous duplicates.
+// Maps records to roles and computes every table, per test set. A test set that cannot be
+// analysed (a missing floor or ceiling, ambiguous duplicates) becomes a note naming the files;
+// when none can be, the error is thrown (w2s::Error).
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options = {});
 
 // Fixed-width console summary of the tables.
