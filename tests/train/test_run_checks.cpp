@@ -52,8 +52,11 @@ TEST(RunChecks, ShortRunsFitWarmupAndEvalAndWarnAboutAnUntrainedBestCheckpoint) 
   const auto results = w2s::test::scratch_dir("train_checks_short");
   std::string output;
   // A learning rate of 0 for the strong model: its stages never improve on step 0.
-  ASSERT_EQ(run_w2s(with(tiny_args(results, "short"), {{"--strong-lr", "0"}}), &output), 0) << output;
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "short"), {{"--strong-lr", "0"}, {"--loss", "logconf"}}), &output), 0)
+      << output;
   EXPECT_CONTAINS(output, "floor: the run has only 4 optimizer steps: n_warmup_steps 40 -> 0, eval_every 25 -> 1");
+  // The student's logconf weight ramps up over a warmup fitted the same way.
+  EXPECT_CONTAINS(output, "logconf_warmup_steps 100 -> 0");
   const fs::path run_dir = results / "short" / "sst2";
   const auto floor = w2s::results::read_record(run_dir / "floor" / "record.json");
   const Value& effective = floor.config.at("effective_train_args");
@@ -61,6 +64,9 @@ TEST(RunChecks, ShortRunsFitWarmupAndEvalAndWarnAboutAnUntrainedBestCheckpoint) 
   EXPECT_EQ(effective.get_int("n_warmup_steps"), 0);
   EXPECT_EQ(effective.get_int("eval_every"), 1);
   EXPECT_EQ(floor.config.at("train_args").get_int("n_warmup_steps"), 40);  // what was asked stays recorded
+
+  const auto student = w2s::results::read_record(run_dir / "w2s" / "record.json");
+  EXPECT_EQ(student.config.at("effective_train_args").get_int("logconf_warmup_steps"), 0);
 
   const auto ceiling = w2s::results::read_record(run_dir / "ceiling" / "record.json");
   EXPECT_EQ(ceiling.extra.get_int("best_step"), 0);

@@ -25,20 +25,27 @@ TEST(Trainer, LearningRateWarmupThenCosine) {
 }
 
 TEST(Trainer, ShortRunsGetAWarmupAndEvaluationsThatFitThem) {
-  TrainerOptions o;  // the reference: warmup 40, eval every 25
+  TrainerOptions o;  // the reference: warmup 40, eval every 25, logconf warmup 100
   o.n_epochs = 3;
   o.batch_size = 32;
+  const LossOptions logconf;
   EXPECT_EQ(optimizer_steps(o, 200), 19);  // ceil(3 · 200 / 32)
-  const FittedSchedule small = fit_to_run(o, 19);
+  const FittedSchedule small = fit_to_run(o, logconf, 19);
   EXPECT_EQ(small.trainer.n_warmup_steps, 1);
+  EXPECT_EQ(small.loss.logconf_warmup_steps, 1);
   EXPECT_EQ(small.trainer.eval_every, 4);
-  EXPECT_EQ(small.changes, (std::vector<std::string>{"n_warmup_steps 40 -> 1", "eval_every 25 -> 4"}));
-  EXPECT_TRUE(fit_to_run(small.trainer, 19).changes.empty());  // fitting twice changes nothing more
-  EXPECT_EQ(fit_to_run(o, 1).trainer.eval_every, 1);
+  EXPECT_EQ(small.changes, (std::vector<std::string>{"n_warmup_steps 40 -> 1", "logconf_warmup_steps 100 -> 1",
+                                                     "eval_every 25 -> 4"}));
+  EXPECT_TRUE(fit_to_run(small.trainer, small.loss, 19).changes.empty());  // fitting twice changes nothing more
+  EXPECT_EQ(fit_to_run(o, logconf, 1).trainer.eval_every, 1);
+  LossOptions xent;
+  xent.kind = Loss::Xent;  // no warmup of its own: left as it is
+  EXPECT_EQ(fit_to_run(o, xent, 19).loss.logconf_warmup_steps, 100);
   // Long enough: untouched.
-  const FittedSchedule full = fit_to_run(o, optimizer_steps(o, 10000));
+  const FittedSchedule full = fit_to_run(o, logconf, optimizer_steps(o, 10000));
   EXPECT_TRUE(full.changes.empty());
   EXPECT_EQ(full.trainer.n_warmup_steps, 40);
+  EXPECT_EQ(full.loss.logconf_warmup_steps, 100);
   EXPECT_EQ(full.trainer.eval_every, 25);
 }
 

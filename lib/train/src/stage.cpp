@@ -70,6 +70,15 @@ json::Value data_identity(const data::TrainingData& data) {
   return identity;
 }
 
+namespace {
+// Only students (transfer stages) have auxiliary loss terms, hence a loss warmup to fit.
+FittedSchedule fitted_schedule(const StagePlan& plan, const PipelineOptions& o, std::size_t n_train) {
+  LossOptions loss = o.loss;
+  if (!plan.transfer) loss.kind = Loss::Xent;
+  return fit_to_run(o.trainer, loss, optimizer_steps(o.trainer, static_cast<std::int64_t>(n_train)));
+}
+}  // namespace
+
 json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, const json::Value& data_identity) {
   json::Value m = json::Value::object();
   m.set("format", kCacheFormat);
@@ -90,6 +99,13 @@ json::Value stage_key_material(const StagePlan& plan, const PipelineOptions& o, 
     if (name == "loss" && !plan.transfer) continue;
     if (name == "probe" && !(plan.transfer && o.probe.active())) continue;
     m.set(name, value);
+  }
+  // A logconf / entropy warmup fitted to a short run trains otherwise than the same options did
+  // before warmups were fitted; the stages it changes get keys of their own. (Fitted here to the
+  // set before a probe filter, which is known before the stage runs.)
+  if (plan.transfer && uses_logconf_warmup(o.loss.kind)) {
+    const std::int64_t warmup = fitted_schedule(plan, o, plan.inputs.train.size()).loss.logconf_warmup_steps;
+    if (warmup != o.loss.logconf_warmup_steps) m.set("fitted_logconf_warmup_steps", warmup);
   }
   return m;
 }
@@ -245,13 +261,15 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   t.config.set("transfer", plan.transfer);
   if (plan.transfer && o.loss.kind == Loss::Window) t.config.set("window_radius", in.radius);
   t.config.set("stage_key", folder.key);
-  // Small runs: warmup and eval interval fitted to the stage's length, recorded and said.
-  const std::int64_t steps = optimizer_steps(o.trainer, static_cast<std::int64_t>(in.sets.train.size()));
-  const FittedSchedule fitted = fit_to_run(o.trainer, steps);
+  // Small runs: warmups and eval interval fitted to the stage's length, recorded and said.
+  const FittedSchedule fitted = fitted_schedule(plan, o, in.sets.train.size());
   if (!fitted.changes.empty()) {
+    const std::int64_t steps = optimizer_steps(o.trainer, static_cast<std::int64_t>(in.sets.train.size()));
     json::Value effective = json::Value::object();
     effective.set("optimizer_steps", steps);
     effective.set("n_warmup_steps", fitted.trainer.n_warmup_steps);
+    if (plan.transfer && uses_logconf_warmup(o.loss.kind))
+      effective.set("logconf_warmup_steps", fitted.loss.logconf_warmup_steps);
     effective.set("eval_every", fitted.trainer.eval_every);
     t.config.set("effective_train_args", effective);
     say(fmt::format("{}: the run has only {} optimizer steps: {}", plan.name, steps, fmt::join(fitted.changes, ", ")));
@@ -265,6 +283,7 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   settings.trainer = fitted.trainer;
   settings.trainer.lr = plan.lr;
   settings.loss = o.loss;
+  settings.loss.logconf_warmup_steps = fitted.loss.logconf_warmup_steps;
   settings.transfer = plan.transfer;
   settings.radius = in.radius;
   settings.dir = folder.dir;

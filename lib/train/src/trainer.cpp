@@ -258,13 +258,17 @@ std::int64_t optimizer_steps(const TrainerOptions& o, std::int64_t n_train) {
                                                                        static_cast<double>(o.batch_size))));
 }
 
-FittedSchedule fit_to_run(const TrainerOptions& o, std::int64_t steps) {
-  FittedSchedule fitted{o, {}};
+FittedSchedule fit_to_run(const TrainerOptions& o, const LossOptions& loss, std::int64_t steps) {
+  FittedSchedule fitted{o, loss, {}};
   TrainerOptions& t = fitted.trainer;
-  if (t.n_warmup_steps > 0 && t.n_warmup_steps >= steps) {
-    t.n_warmup_steps = steps / 10;
-    fitted.changes.push_back(fmt::format("n_warmup_steps {} -> {}", o.n_warmup_steps, t.n_warmup_steps));
-  }
+  const auto fit_warmup = [&](std::int64_t& warmup, const char* name) {
+    if (warmup <= 0 || warmup < steps) return;
+    const std::int64_t was = warmup;
+    warmup = steps / 10;
+    fitted.changes.push_back(fmt::format("{} {} -> {}", name, was, warmup));
+  };
+  fit_warmup(t.n_warmup_steps, "n_warmup_steps");
+  if (uses_logconf_warmup(loss.kind)) fit_warmup(fitted.loss.logconf_warmup_steps, "logconf_warmup_steps");
   if (t.eval_every > steps) {
     t.eval_every = std::max<std::int64_t>(1, steps / 4);
     fitted.changes.push_back(fmt::format("eval_every {} -> {}", o.eval_every, t.eval_every));

@@ -121,15 +121,17 @@ double learning_rate(const TrainerOptions& options, std::int64_t step, std::int6
 std::int64_t optimizer_steps(const TrainerOptions& options, std::int64_t n_train);
 
 // The step options fitted to a stage of `steps` optimizer steps. A warmup as long as the run
-// would leave the learning rate below its peak throughout, and an eval interval longer than the
-// run would compare only the untrained model with the last one: a warmup of at least `steps`
-// becomes steps / 10 and an eval interval above `steps` becomes max(1, steps / 4). `changes`
-// says what changed ("n_warmup_steps 40 -> 1"), empty for a run long enough.
+// would leave the learning rate (or the logconf / entropy weight) below its peak throughout, and
+// an eval interval longer than the run would compare only the untrained model with the last one:
+// a warmup of at least `steps` becomes steps / 10 and an eval interval above `steps` becomes
+// max(1, steps / 4). `changes` says what changed ("n_warmup_steps 40 -> 1"), empty for a run long
+// enough.
 struct FittedSchedule {
   TrainerOptions trainer;
+  LossOptions loss;
   std::vector<std::string> changes;
 };
-FittedSchedule fit_to_run(const TrainerOptions& options, std::int64_t steps);
+FittedSchedule fit_to_run(const TrainerOptions& trainer, const LossOptions& loss, std::int64_t steps);
 
 StageOutcome train_stage(Classifier& classifier, const StageInputs& inputs, const StageSettings& settings);
 

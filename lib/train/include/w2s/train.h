@@ -56,6 +56,10 @@ struct LossOptions {
   double product_alpha = 1.0;                // product: target ∝ p^beta · y^alpha
   double product_beta = 1.0;
 };
+// The losses whose auxiliary weight ramps up over logconf_warmup_steps (EleutherAI's).
+inline bool uses_logconf_warmup(Loss kind) {
+  return kind == Loss::Logconf || kind == Loss::Entropy || kind == Loss::EntropyGrad;
+}
 // The record and the key hold the loss's name and the options that loss reads.
 inline const options::Fields<LossOptions>& option_fields(const LossOptions*) {
   using L = LossOptions;
@@ -69,7 +73,7 @@ inline const options::Fields<LossOptions>& option_fields(const LossOptions*) {
           .add("logconf_weight", &L::logconf_weight, "logconf / entropy auxiliary weight")
           .when(loss_in({Loss::Logconf, Loss::Entropy, Loss::EntropyGrad, Loss::OpenaiLogconf}))
           .add("logconf_warmup_steps", &L::logconf_warmup_steps, "logconf / entropy warmup (optimizer steps)")
-          .when(loss_in({Loss::Logconf, Loss::Entropy, Loss::EntropyGrad}))
+          .when([](const L& o) { return uses_logconf_warmup(o.kind); })
           .add("balance_batch", &L::balance_batch, "logconf / entropy: balance each batch's labels")
           .when(loss_in({Loss::Logconf, Loss::Entropy, Loss::EntropyGrad}))
           .add("radius", &L::radius, "window loss radius: a number or midweak")
