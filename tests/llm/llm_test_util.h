@@ -88,3 +88,13 @@ class LogCapture {
 };
 
 }  // namespace w2s::llm::testing
+
+// The helpers and the test server by their short names, in every client test.
+namespace w2s::llm {
+using test::OpenRouterServer;
+using test::Reply;
+using testing::fast_options;
+using testing::make_request;
+using testing::make_requests;
+using testing::read_ledger;
+}  // namespace w2s::llm

@@ -17,12 +17,6 @@
 namespace w2s::llm {
 namespace {
 
-using test::OpenRouterServer;
-using test::Reply;
-using testing::fast_options;
-using testing::make_requests;
-using testing::read_ledger;
-
 TEST(Budget, TheCapHoldsWithManyRequestsInFlight) {
   // The server charges every request its worst case, as the client reserves it.
   test::ServerOptions so;
@@ -268,13 +262,8 @@ TEST(Budget, KeyRecheckOffOrWarnSendsEverything) {
 TEST(Cost, ReconcilesUnpricedCompletionsThroughGeneration) {
   test::ServerOptions so;
   so.generation_not_found_first = 2;
-  OpenRouterServer server(
-      [](const json::Value&, int) {
-        Reply r = Reply::ok("B").with_cost(0.00123);
-        r.omit_cost = true;
-        return r;
-      },
-      so);
+  OpenRouterServer server([](const json::Value&, int) { return Reply::ok("B").with_cost(0.00123).without_cost(); },
+                          so);
   ClientOptions o = fast_options(server, "llm_generation_cost");
   o.generation_wait_s = 5;
   OpenRouterClient client(o);
@@ -315,13 +304,7 @@ TEST(Cost, ReconcilesUnpricedCompletionsThroughGeneration) {
 TEST(Cost, LeavesTheCostUnknownWhenGenerationIsNotServed) {
   test::ServerOptions so;
   so.serve_generation = false;  // 404 for every id, for ever
-  OpenRouterServer server(
-      [](const json::Value&, int) {
-        Reply r = Reply::ok("B");
-        r.omit_cost = true;
-        return r;
-      },
-      so);
+  OpenRouterServer server([](const json::Value&, int) { return Reply::ok("B").without_cost(); }, so);
   ClientOptions o = fast_options(server, "llm_generation_absent");
   o.generation_wait_s = 0.2;
   OpenRouterClient client(o);

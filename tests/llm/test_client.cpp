@@ -8,11 +8,6 @@
 namespace w2s::llm {
 namespace {
 
-using testing::fast_options;
-using testing::make_requests;
-using test::OpenRouterServer;
-using test::Reply;
-
 TEST(Client, CompletesABatchWithBoundedConcurrency) {
   OpenRouterServer server([](const json::Value& body, int) {
     return OpenRouterServer::default_policy(body, 1).with_latency(0.01);

@@ -13,10 +13,6 @@
 namespace w2s::llm {
 namespace {
 
-using test::OpenRouterServer;
-using testing::fast_options;
-using testing::make_request;
-
 TEST(BudgetUnit, ReservationsAndPossiblyBilledCountAgainstTheCap) {
   Budget budget(1.0);
   EXPECT_TRUE(budget.allows(1.0));  // exactly the cap fits

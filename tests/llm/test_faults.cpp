@@ -6,11 +6,6 @@
 namespace w2s::llm {
 namespace {
 
-using test::OpenRouterServer;
-using test::Reply;
-using testing::fast_options;
-using testing::make_requests;
-
 struct FaultCase {
   const char* name;
   std::function<Reply()> fault;

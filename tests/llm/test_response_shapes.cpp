@@ -15,12 +15,6 @@
 namespace w2s::llm {
 namespace {
 
-using test::OpenRouterServer;
-using test::Reply;
-using testing::fast_options;
-using testing::make_request;
-using testing::make_requests;
-
 // ---------------------------------------------------------------------------------------------
 // 1. A reasoning model that spends max_tokens thinking
 // ---------------------------------------------------------------------------------------------

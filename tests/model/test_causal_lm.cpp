@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "assets.h"
+#include "forward_in_pieces.h"
 #include "w2s/model_torch.h"
 
 namespace {
@@ -54,16 +55,8 @@ TEST_F(ModelTest, KvCacheDecodingEqualsFullRecompute) {
     CausalLM model = random_causal_lm(tiny_config(type, 259, 32, 2, 4, 2), 3);
     torch::NoGradGuard no_grad;
     const torch::Tensor ids = torch::randint(3, 259, {2, 9}, torch::kLong);
-    const torch::Tensor full = model->forward(ids);
-    KVCache cache;
-    std::vector<torch::Tensor> pieces;
-    std::int64_t pos = 0;
-    for (std::int64_t len : {4, 1, 3, 1}) {
-      const torch::Tensor mask = torch::ones({2, pos + len}, torch::kLong);
-      pieces.push_back(model->forward(ids.slice(1, pos, pos + len), mask, &cache));
-      pos += len;
-    }
-    EXPECT_TRUE(torch::allclose(torch::cat(pieces, 1), full, 1e-5, 1e-5)) << type;
+    EXPECT_TRUE(torch::allclose(w2s::test::forward_in_pieces(model, ids, {4, 1, 3, 1}), model->forward(ids), 1e-5, 1e-5))
+        << type;
   }
 }
 

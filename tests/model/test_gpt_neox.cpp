@@ -8,6 +8,7 @@
 #include <set>
 
 #include "assets.h"
+#include "forward_in_pieces.h"
 #include "pythia_fixture.h"
 #include "w2s/model_torch.h"
 #include "w2s/results.h"
@@ -85,15 +86,8 @@ TEST_F(GptNeox, KvCacheAndPaddingMatchTheFullForward) {
     CausalLM model = random_causal_lm(tiny_neox(config_json), 5);
     torch::NoGradGuard no_grad;
     const torch::Tensor ids = torch::randint(3, 300, {2, 9}, torch::kLong);
-    const torch::Tensor full = model->forward(ids);
-    KVCache cache;
-    std::vector<torch::Tensor> pieces;
-    std::int64_t pos = 0;
-    for (std::int64_t len : {4, 1, 3, 1}) {
-      pieces.push_back(model->forward(ids.slice(1, pos, pos + len), torch::ones({2, pos + len}, torch::kLong), &cache));
-      pos += len;
-    }
-    EXPECT_TRUE(torch::allclose(torch::cat(pieces, 1), full, 1e-5, 1e-5)) << parallel;
+    EXPECT_TRUE(torch::allclose(w2s::test::forward_in_pieces(model, ids, {4, 1, 3, 1}), model->forward(ids), 1e-5, 1e-5))
+        << parallel;
     // The last 6 tokens of row 0, left-padded by 3: the same logits as alone.
     const torch::Tensor left = torch::cat({torch::zeros({1, 3}, torch::kLong), ids.slice(0, 0, 1).slice(1, 3)}, 1);
     const torch::Tensor mask = torch::cat({torch::zeros({1, 3}, torch::kLong), torch::ones({1, 6}, torch::kLong)}, 1);

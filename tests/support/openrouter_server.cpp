@@ -154,6 +154,10 @@ Reply& Reply::with_cost(double usd) {
   cost = usd;
   return *this;
 }
+Reply& Reply::without_cost() {
+  omit_cost = true;
+  return *this;
+}
 Reply& Reply::with_header(std::string name, std::string value) {
   headers[std::move(name)] = std::move(value);
   return *this;

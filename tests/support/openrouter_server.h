@@ -92,6 +92,7 @@ struct Reply {
   Reply& with_retry_after(std::string value);
   Reply& with_latency(double seconds);
   Reply& with_cost(double usd);
+  Reply& without_cost();  // omit_cost: no usage.cost in the reply
   Reply& with_header(std::string name, std::string value);
 };
 

@@ -403,16 +403,15 @@ std::vector<Shot> shots_of(const std::vector<data::Question>& train, const std::
 
 // The configuration as run: the command named, shots sorted and each once, the default
 // top_logprobs of logprob scoring filled in.
-Config resolved(const Config& config, std::string experiment) {
+// The config of one experiment, resolved (shots sorted and unique, the default top_logprobs for
+// logprob scoring) and checked against the dataset before anything is sent.
+Config checked_config(const Config& config, std::string experiment, const data::TruthfulQa& ds) {
   Config c = config;
   c.experiment = std::move(experiment);
   std::sort(c.shots.begin(), c.shots.end());
   c.shots.erase(std::unique(c.shots.begin(), c.shots.end()), c.shots.end());
   if (c.score == ScoreMode::Logprobs && !c.sampling.top_logprobs) c.sampling.top_logprobs = kDefaultTopLogprobs;
-  return c;
-}
 
-void check_common(const Config& c, const data::TruthfulQa& ds) {
   if (ds.test.empty()) throw Error("the test split is empty");
   for (const auto& q : ds.train)
     if (q.letters.empty()) throw Error("train question " + std::to_string(q.question_id) + " has no options");
@@ -420,14 +419,18 @@ void check_common(const Config& c, const data::TruthfulQa& ds) {
   if (c.sampling.top_logprobs && (*c.sampling.top_logprobs < 0 || *c.sampling.top_logprobs > 20))
     throw Error("--top-logprobs must be between 0 and 20");
   llm::validate(c.sampling.reasoning);
-}
-
-void check_shots(const Config& c, const data::TruthfulQa& ds) {
+  if (c.experiment == "weak-sweep") {
+    if (c.pairs.empty()) throw Error("no model pairs given");
+  } else if (c.models.empty()) {
+    throw Error("no models given");
+  }
+  if (c.experiment == "baseline") return c;
   if (c.shots.empty()) throw Error("no shot counts given");
   for (int n : c.shots)
     if (n < 0 || static_cast<std::size_t>(n) > ds.train.size())
       throw Error("shots " + std::to_string(n) + " is more than the " + std::to_string(ds.train.size()) +
                   " training questions");
+  return c;
 }
 
 std::vector<std::string> gold_labels(const std::vector<data::Question>& train, int n) {
@@ -480,9 +483,7 @@ std::optional<std::vector<std::string>> reusable_weak_labels(const fs::path& fil
 }  // namespace
 
 RunSummary run_baseline(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
-  const Config c = resolved(config, "baseline");
-  check_common(c, ds);
-  if (c.models.empty()) throw Error("no models given");
+  const Config c = checked_config(config, "baseline", ds);
   RunSummary summary;
   Step step(c, ds, "baseline");
   for (const auto& model : c.models) {
@@ -500,10 +501,7 @@ RunSummary run_baseline(const Config& config, const data::TruthfulQa& ds, llm::P
 }
 
 RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
-  const Config c = resolved(config, "gold-sweep");
-  check_common(c, ds);
-  check_shots(c, ds);
-  if (c.models.empty()) throw Error("no models given");
+  const Config c = checked_config(config, "gold-sweep", ds);
   RunSummary summary;
   Step step(c, ds, "gold-sweep");
   const int max_shots = c.shots.back();
@@ -626,10 +624,7 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
 }  // namespace
 
 RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
-  const Config c = resolved(config, "weak-sweep");
-  check_common(c, ds);
-  check_shots(c, ds);
-  if (c.pairs.empty()) throw Error("no model pairs given");
+  const Config c = checked_config(config, "weak-sweep", ds);
   RunSummary summary;
   const WeakLabels weak = label_with_weak_models(c, ds, provider, summary);
   sweep_pairs(c, ds, weak, provider, summary);

@@ -17,13 +17,10 @@ constexpr std::pair<Kind, const char*> kKindNames[] = {
     {Kind::TrainW2S, "train-w2s"},         {Kind::TrainS2S, "train-s2s"},     {Kind::Analysis, "analysis"}};
 
 Value cost_json(const ModelCost& c) {
-  Value v = Value::object();
-  v.set("usd", c.usd);
-  v.set("prompt_tokens", c.prompt_tokens);
-  v.set("completion_tokens", c.completion_tokens);
-  v.set("requests", c.requests);
-  v.set("cache_hits", c.cache_hits);
-  v.set("failed_requests", c.failed_requests);
+  Value v = json::Object{{"usd", c.usd},
+                         {"prompt_tokens", c.prompt_tokens},     {"completion_tokens", c.completion_tokens},
+                         {"requests", c.requests},               {"cache_hits", c.cache_hits},
+                         {"failed_requests", c.failed_requests}};
   if (c.replayed_usd > 0) v.set("replayed_usd", c.replayed_usd);
   if (c.upstream_usd > 0) v.set("upstream_usd", c.upstream_usd);
   return v;
@@ -124,16 +121,9 @@ Prediction prediction_from(const Value& v) {
 }
 
 Value dataset_json(const DatasetIdentity& d) {
-  Value v = Value::object();
-  v.set("name", d.name);
-  v.set("variant", d.variant);
+  Value v = json::Object{{"name", d.name}, {"variant", d.variant}};
   Value sources = Value::array();
-  for (const auto& s : d.sources) {
-    Value f = Value::object();
-    f.set("path", s.path);
-    f.set("sha256", s.sha256);
-    sources.push_back(std::move(f));
-  }
+  for (const auto& s : d.sources) sources.push_back(json::Object{{"path", s.path}, {"sha256", s.sha256}});
   v.set("sources", std::move(sources));
   v.set("split", d.split);
   Value sizes = Value::object();

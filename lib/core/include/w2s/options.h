@@ -10,6 +10,7 @@
 //         .add("lr", &T::lr, "learning rate", options::kRecord | options::kKey)   // no flag
 //         .add("seed", &T::seed, "training seed")                                 // --seed, record, key
 //         ...;
+//   (An entry without a use gets the list's: kAll, or what Fields<T>(use) was made with.)
 //     return fields;
 //   }
 //
@@ -52,6 +53,7 @@ enum Use : unsigned {
   kRecord = 1u << 1,  // the recorded config
   kKey = 1u << 2,     // the stage-cache key: a changed value trains the stage again
   kAll = kFlag | kRecord | kKey,
+  kListDefault = 1u << 8,  // the use the list was made with: Fields<S>(use)
 };
 
 // The JSON an options struct produces: for the recorded config or for a cache key.
@@ -226,9 +228,14 @@ struct Flag {
 template <class S>
 class Fields {
  public:
+  // `default_use`: where an entry goes unless it says otherwise (the API-side lists, which have no
+  // cache key, are made with kFlag | kRecord).
+  explicit Fields(unsigned default_use = kAll) : default_use_(default_use) {}
+
   // A value member.
   template <class T>
-  Fields add(std::string name, T S::*member, std::string help, unsigned use = kAll) && {
+  Fields add(std::string name, T S::*member, std::string help, unsigned use = kListDefault) && {
+    use = resolved(use);
     Entry e;
     e.name = e.key_name = name;
     e.use = use;
@@ -263,7 +270,7 @@ class Fields {
   // `name` (the key uses .key_as(...) when given). An entry not in `use` is left out as a whole
   // (its fields' own uses apply inside it). `fields` must outlive this list (a static).
   template <class G>
-  Fields group(std::string name, G S::*member, const Fields<G>& fields, unsigned use = kAll) && {
+  Fields group(std::string name, G S::*member, const Fields<G>& fields, unsigned use = kListDefault) && {
     return std::move(*this).nest(std::move(name), member, fields, use);
   }
 
@@ -271,7 +278,7 @@ class Fields {
   // the command line). .key_as(name) puts them under `name` in the key instead (where its list's
   // key_value applies).
   template <class G>
-  Fields merge(G S::*member, const Fields<G>& fields, unsigned use = kAll) && {
+  Fields merge(G S::*member, const Fields<G>& fields, unsigned use = kListDefault) && {
     return std::move(*this).nest("", member, fields, use);
   }
 
@@ -350,6 +357,8 @@ class Fields {
     std::function<void(const S&, Purpose, const Entry&, json::Value&)> write;
   };
 
+  unsigned resolved(unsigned use) const { return use == kListDefault ? default_use_ : use; }
+
   static const S& default_instance() {
     static const S instance{};
     return instance;
@@ -373,6 +382,7 @@ class Fields {
 
   template <class G>
   Fields nest(std::string name, G S::*member, const Fields<G>& fields, unsigned use) && {
+    use = resolved(use);
     Entry e;
     e.name = e.key_name = name;
     e.use = use;
@@ -398,6 +408,7 @@ class Fields {
     return std::move(*this);
   }
 
+  unsigned default_use_ = kAll;
   std::vector<Entry> entries_;
   std::vector<Flag<S>> flags_;
   std::vector<std::size_t> offsets_;

@@ -188,16 +188,13 @@ struct TruthfulQaOptions {
 // Flags (w2s baseline / gold-sweep / weak-sweep) and the recorded config.
 inline const options::Fields<TruthfulQaOptions>& option_fields(const TruthfulQaOptions*) {
   using T = TruthfulQaOptions;
-  using options::kFlag, options::kRecord;
   static const auto fields =
-      options::Fields<T>()
-          .add("variant", &T::variant, "TruthfulQA variant: mc1-4-local, binary-local, mc1-full, mc1-jsonl",
-               kFlag | kRecord)
-          .add("data_dir", &T::data_dir, "data folder (default: $W2S_DATA_DIR, then ./data)", kFlag | kRecord)
-          .add("dataset_file", &T::dataset_file, "JSONL of {question, choices, label} (variant mc1-jsonl)",
-               kFlag | kRecord)
-          .add("test_size", &T::test_size, "test questions (rest: train)", kFlag | kRecord)
-          .add("seed", &T::seed, "split / option-shuffle seed", kFlag | kRecord)
+      options::Fields<T>(options::kFlag | options::kRecord)
+          .add("variant", &T::variant, "TruthfulQA variant: mc1-4-local, binary-local, mc1-full, mc1-jsonl")
+          .add("data_dir", &T::data_dir, "data folder (default: $W2S_DATA_DIR, then ./data)")
+          .add("dataset_file", &T::dataset_file, "JSONL of {question, choices, label} (variant mc1-jsonl)")
+          .add("test_size", &T::test_size, "test questions (rest: train)")
+          .add("seed", &T::seed, "split / option-shuffle seed")
           .flag("data-seed")
           .add("allow_download", &T::allow_download, "fetch missing public files (tests switch it off)",
                options::kNone);
@@ -235,19 +232,17 @@ struct TrainingDataOptions {
 // source checksums) and the hashes of the examples drawn.
 inline const options::Fields<TrainingDataOptions>& option_fields(const TrainingDataOptions*) {
   using D = TrainingDataOptions;
-  using options::kFlag, options::kRecord;
+  using options::kFlag;
   static const auto fields =
-      options::Fields<D>()
-          .add("dataset", &D::name, "dataset: a registry name (sst2, boolq-dev-split, sciq-binary, ...) or jsonl",
-               kFlag | kRecord)
+      options::Fields<D>(options::kFlag | options::kRecord)
+          .add("dataset", &D::name, "dataset: a registry name (sst2, boolq-dev-split, sciq-binary, ...) or jsonl")
           .add("data_dir", &D::data_dir, "data directory (default $W2S_DATA_DIR, else ./data)", kFlag)
-          .add("dataset_file", &D::dataset_file, "JSONL of {\"text\", \"label\"} for --dataset jsonl", kFlag | kRecord)
+          .add("dataset_file", &D::dataset_file, "JSONL of {\"text\", \"label\"} for --dataset jsonl")
           .omit_unset()
-          .add("n_train", &D::n_train, "training examples (split 50/50 into the weak and strong halves)",
-               kFlag | kRecord)
-          .add("n_val", &D::n_val, "validation examples", kFlag | kRecord)
-          .add("n_test", &D::n_test, "test examples", kFlag | kRecord)
-          .add("data_seed", &D::seed, "seed of the data formatting and shuffles", kFlag | kRecord)
+          .add("n_train", &D::n_train, "training examples (split 50/50 into the weak and strong halves)")
+          .add("n_val", &D::n_val, "validation examples")
+          .add("n_test", &D::n_test, "test examples")
+          .add("data_seed", &D::seed, "seed of the data formatting and shuffles")
           .add("allow_download", &D::allow_download, "fetch missing public files (tests switch it off)",
                options::kNone);
   return fields;

@@ -143,23 +143,19 @@ struct Sampling {
 };
 inline const options::Fields<Sampling>& option_fields(const Sampling*) {
   using S = Sampling;
-  using options::kFlag, options::kRecord;
   static const auto fields =
-      options::Fields<S>()
-          .add("temperature", &S::temperature, "sampling temperature", kFlag | kRecord)
-          .add("max_tokens", &S::max_tokens, "completion token limit", kFlag | kRecord)
-          .add("seed", &S::seed, "sampling seed sent to the API (where supported)", kFlag | kRecord)
-          .add("top_p", &S::top_p, "nucleus sampling top_p", kFlag | kRecord)
+      options::Fields<S>(options::kFlag | options::kRecord)
+          .add("temperature", &S::temperature, "sampling temperature")
+          .add("max_tokens", &S::max_tokens, "completion token limit")
+          .add("seed", &S::seed, "sampling seed sent to the API (where supported)")
+          .add("top_p", &S::top_p, "nucleus sampling top_p")
           .add("top_logprobs", &S::top_logprobs,
                "with --score logprobs: alternatives asked for per token, 0-20 (default 20; a server that allows "
-               "fewer gets its largest allowed value, recorded in the config)",
-               kFlag | kRecord)
+               "fewer gets its largest allowed value, recorded in the config)")
           .omit_unset()
-          .group("reasoning", &S::reasoning, option_fields(static_cast<const llm::ReasoningOptions*>(nullptr)),
-                 kFlag | kRecord)
+          .group("reasoning", &S::reasoning, option_fields(static_cast<const llm::ReasoningOptions*>(nullptr)))
           .when([](const S& s) { return !s.reasoning.empty(); })
-          .group("provider", &S::routing, option_fields(static_cast<const llm::ProviderRouting*>(nullptr)),
-                 kFlag | kRecord)
+          .group("provider", &S::routing, option_fields(static_cast<const llm::ProviderRouting*>(nullptr)))
           .when([](const S& s) { return !s.routing.empty(); });
   return fields;
 }
@@ -185,38 +181,31 @@ struct Config {
 // The flags of the three commands (each binds those it has), and the recorded config.
 inline const options::Fields<Config>& option_fields(const Config*) {
   using C = Config;
-  using options::kFlag, options::kRecord;
+  using options::kRecord;
   static const auto fields =
-      options::Fields<C>()
+      options::Fields<C>(options::kFlag | options::kRecord)
           .add("experiment", &C::experiment, "", kRecord)
-          .add("run_name", &C::run_name, "records go to <results-dir>/<run-name>/", kFlag | kRecord)
-          .add("results_dir", &C::results_dir, "results folder", kFlag | kRecord)
-          .group("dataset", &C::dataset, option_fields(static_cast<const data::TruthfulQaOptions*>(nullptr)),
-                 kFlag | kRecord)
+          .add("run_name", &C::run_name, "records go to <results-dir>/<run-name>/")
+          .add("results_dir", &C::results_dir, "results folder")
+          .group("dataset", &C::dataset, option_fields(static_cast<const data::TruthfulQaOptions*>(nullptr)))
           .add("models", &C::models,
                "model ids as the endpoint's /models lists them (e.g. meta-llama/llama-3.1-8b-instruct), "
-               "comma-separated; unknown ids fail before any request, with the closest listed ids",
-               kFlag | kRecord)
+               "comma-separated; unknown ids fail before any request, with the closest listed ids")
           .when([](const C& c) { return c.experiment == "baseline" || c.experiment == "gold-sweep"; })
           .add("pairs", &C::pairs,
                "weak:strong pairs of model ids as /models lists them (e.g. "
                "meta-llama/llama-3.1-8b-instruct:qwen/qwen-2.5-72b-instruct), comma-separated; weak->strong for ids "
-               "containing ':'",
-               kFlag | kRecord)
+               "containing ':'")
           .when([](const C& c) { return c.experiment == "weak-sweep"; })
-          .add("shots", &C::shots, "few-shot counts N (shots are train[0:N], nested)", kFlag | kRecord)
+          .add("shots", &C::shots, "few-shot counts N (shots are train[0:N], nested)")
           .when([](const C& c) { return c.experiment != "baseline"; })
           .add("parser", &C::parser,
-               "answer parser: strict (an option letter or a parse failure) or reference (bit-exact reference chain)",
-               kFlag | kRecord)
+               "answer parser: strict (an option letter or a parse failure) or reference (bit-exact reference chain)")
           .add("score", &C::score,
-               "text, or logprobs (first-token top_logprobs over the option letters: probabilities, AUROC)",
-               kFlag | kRecord)
-          .add("failed_policy", &C::failed_policy, "failed requests count as wrong, or are excluded from the accuracy",
-               kFlag | kRecord)
-          .group("sampling", &C::sampling, option_fields(static_cast<const Sampling*>(nullptr)), kFlag | kRecord)
-          .group("client", &C::client, option_fields(static_cast<const llm::ClientOptions*>(nullptr)),
-                 kFlag | kRecord);
+               "text, or logprobs (first-token top_logprobs over the option letters: probabilities, AUROC)")
+          .add("failed_policy", &C::failed_policy, "failed requests count as wrong, or are excluded from the accuracy")
+          .group("sampling", &C::sampling, option_fields(static_cast<const Sampling*>(nullptr)))
+          .group("client", &C::client, option_fields(static_cast<const llm::ClientOptions*>(nullptr)));
   return fields;
 }
 

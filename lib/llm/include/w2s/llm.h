@@ -49,21 +49,18 @@ struct ProviderRouting {
 // Its flags, and its `provider` object (the wire body and the recorded config): the set fields only.
 inline const options::Fields<ProviderRouting>& option_fields(const ProviderRouting*) {
   using P = ProviderRouting;
-  using options::kFlag, options::kRecord;
   static const auto fields =
-      options::Fields<P>()
-          .add("order", &P::order, "OpenRouter providers to try, in order (comma-separated)", kFlag | kRecord)
+      options::Fields<P>(options::kFlag | options::kRecord)
+          .add("order", &P::order, "OpenRouter providers to try, in order (comma-separated)")
           .flag("provider-order")
           .when([](const P& p) { return !p.order.empty(); })
-          .add("allow_fallbacks", &P::allow_fallbacks, "OpenRouter: only the providers in --provider-order",
-               kFlag | kRecord)
+          .add("allow_fallbacks", &P::allow_fallbacks, "OpenRouter: only the providers in --provider-order")
           .flag_turns_off("no-fallbacks")
           .when([](const P& p) { return !p.allow_fallbacks; })
           .add("require_parameters", &P::require_parameters,
-               "OpenRouter: only providers supporting every parameter sent", kFlag | kRecord)
+               "OpenRouter: only providers supporting every parameter sent")
           .when([](const P& p) { return p.require_parameters; })
-          .add("data_collection", &P::data_collection, "OpenRouter: allow or deny providers that may store prompts",
-               kFlag | kRecord)
+          .add("data_collection", &P::data_collection, "OpenRouter: allow or deny providers that may store prompts")
           .when([](const P& p) { return !p.data_collection.empty(); });
   return fields;
 }
@@ -81,19 +78,18 @@ struct ReasoningOptions {
 // Its flags, and its `reasoning` object (the wire body and the recorded config): the set fields only.
 inline const options::Fields<ReasoningOptions>& option_fields(const ReasoningOptions*) {
   using R = ReasoningOptions;
-  using options::kFlag, options::kRecord;
   static const auto fields =
-      options::Fields<R>()
-          .add("effort", &R::effort, "reasoning models: reasoning effort (minimal, low, medium, high)", kFlag | kRecord)
+      options::Fields<R>(options::kFlag | options::kRecord)
+          .add("effort", &R::effort, "reasoning models: reasoning effort (minimal, low, medium, high)")
           .flag("reasoning-effort")
           .when([](const R& r) { return !r.effort.empty(); })
-          .add("max_tokens", &R::max_tokens, "reasoning models: reasoning token budget", kFlag | kRecord)
+          .add("max_tokens", &R::max_tokens, "reasoning models: reasoning token budget")
           .flag("reasoning-max-tokens")
           .omit_unset()
-          .add("exclude", &R::exclude, "reasoning models: think, but do not return the reasoning text", kFlag | kRecord)
+          .add("exclude", &R::exclude, "reasoning models: think, but do not return the reasoning text")
           .flag("reasoning-exclude")
           .when([](const R& r) { return r.exclude; })
-          .add("enabled", &R::enabled, "reasoning models: no reasoning at all", kFlag | kRecord)
+          .add("enabled", &R::enabled, "reasoning models: no reasoning at all")
           .flag_turns_off("no-reasoning")
           .when([](const R& r) { return !r.enabled; });
   return fields;
@@ -253,11 +249,10 @@ struct ClientOptions {
 // The command line (apps/w2s binds it), and what the records say about the client (never the key).
 inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*) {
   using C = ClientOptions;
-  using options::kFlag, options::kRecord, options::kNone;
+  using options::kFlag, options::kNone;
   static const auto fields =
-      options::Fields<C>()
-          .add("base_url", &C::base_url, "endpoint base URL (e.g. http://127.0.0.1:8080/v1 for llama.cpp)",
-               kFlag | kRecord)
+      options::Fields<C>(options::kFlag | options::kRecord)
+          .add("base_url", &C::base_url, "endpoint base URL (e.g. http://127.0.0.1:8080/v1 for llama.cpp)")
           .add("api_key", &C::api_key, "", kNone)
           .add("api_key_file", &C::api_key_file, "file holding the API key (default: $OPENROUTER_API_KEY)", kFlag)
           .add("max_concurrency", &C::max_concurrency, "requests in flight at most", kFlag)
@@ -266,7 +261,7 @@ inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*)
           .flag_turns_off("no-adaptive-concurrency")
           .add("requests_per_minute", &C::requests_per_minute, "requests per minute at most (0: no limit)", kFlag)
           .flag("rpm")
-          .add("max_attempts", &C::max_attempts, "attempts per request, the first included", kFlag | kRecord)
+          .add("max_attempts", &C::max_attempts, "attempts per request, the first included")
           .add("backoff_base_s", &C::backoff_base_s, "", kNone)
           .add("backoff_factor", &C::backoff_factor, "", kNone)
           .add("backoff_cap_s", &C::backoff_cap_s, "", kNone)
@@ -277,26 +272,23 @@ inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*)
                "seconds to establish a connection, per attempt (a server that does not accept fails fast)", kFlag)
           .flag("connect-timeout")
           .add("max_cost_usd", &C::max_cost_usd,
-               "hard budget in USD for this run (in-flight requests count at their worst-case cost)", kFlag | kRecord)
+               "hard budget in USD for this run (in-flight requests count at their worst-case cost)")
           .flag("max-cost")
           .add("assume_price", &C::assume_price,
                "with --max-cost: IN,OUT USD per million prompt,completion tokens, the worst case of models the "
-               "endpoint lists no price for (without it such models are refused under --max-cost)",
-               kFlag | kRecord)
+               "endpoint lists no price for (without it such models are refused under --max-cost)")
           .omit_unset()
           .add("count_upstream_cost", &C::count_upstream_cost,
-               "bring-your-own-key: add what the upstream provider charged to the cost, the totals and --max-cost",
-               kFlag | kRecord)
+               "bring-your-own-key: add what the upstream provider charged to the cost, the totals and --max-cost")
           .add("key_check", &C::key_check,
                "GET /key before sending: what to do when the key's remaining limit is below the estimate", kFlag)
           .add("key_recheck_every", &C::key_recheck_every,
                "GET /key again every N billed requests of a batch (0: only before the batch)", kFlag)
           .add("generation_wait_s", &C::generation_wait_s, "", kNone)
           .add("dry_run", &C::dry_run, "estimate tokens and cost from /models pricing; send nothing", kFlag)
-          .add("cache_dir", &C::cache_dir, "response cache (llm-cache.sqlite) and default ledger directory",
-               kFlag | kRecord)
-          .add("no_cache", &C::no_cache, "neither read nor write the response cache", kFlag | kRecord)
-          .add("refresh", &C::refresh, "ignore cached responses and overwrite them", kFlag | kRecord)
+          .add("cache_dir", &C::cache_dir, "response cache (llm-cache.sqlite) and default ledger directory")
+          .add("no_cache", &C::no_cache, "neither read nor write the response cache")
+          .add("refresh", &C::refresh, "ignore cached responses and overwrite them")
           .add("ledger_path", &C::ledger_path, "cost ledger JSONL (default: <cache-dir>/ledger.jsonl)", kFlag)
           .flag("ledger")
           .add("ledger_tag", &C::ledger_tag, "", kNone)
