@@ -23,7 +23,7 @@ packages=(
   libgtest-dev libgmock-dev libcpp-httplib-dev
   gnuplot-nox
 )
-test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema)
+test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema slurm-wlm munge)
 
 want=("${packages[@]}")
 if ((!runtime_only)); then
