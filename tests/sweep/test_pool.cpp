@@ -66,6 +66,19 @@ TEST(SweepPool, TwoWorkersTrainSharedStagesOnceAndARerunReusesEveryStage) {
   EXPECT_EQ(output.find("[w2s sweep]"), std::string::npos) << output;
   EXPECT_CONTAINS(w2s::read_file(logs / "w2s-3.log"), "w2s: stage cache hit");
   EXPECT_EQ(count(w2s::read_file(logs / "w2s-3.log"), "w2s: training"), 1u);
+
+  // The sweep's results folder analyses as a whole: each student against the floor of its seed,
+  // then per dataset and method the mean over the two seeds.
+  ASSERT_EQ(w2s::test::run_command("'" + w2s::test::w2s_binary().string() + "' analyze '" + results.string() +
+                                       "' --resamples 50",
+                                   &output),
+            0)
+      << output;
+  EXPECT_CONTAINS(output, "PGR per dataset and method: the mean over its runs");
+  const auto analysis = w2s::results::read_record(results / "analysis" / "analysis.json");
+  const auto& cells = analysis.extra.at("tables").at("train_dataset_methods");
+  ASSERT_EQ(cells.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(cells.at(i).get_int("runs"), 2);
 }
 
 TEST(SweepPool, AKilledSweepResumesFromTheStageCache) {
