@@ -3,7 +3,9 @@
 // each worker and Slurm task runs. Parsing only: the logic is lib/sweep.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "cli.h"
 #include "options_binding.h"
@@ -92,6 +94,14 @@ int w2s::cli::run_sweep(int argc, char** argv) {
   flags.apply(*vm, base);
   const bool progress = !(*vm)["no-progress"].as<bool>();
   if (!progress) base.progress = false;
+  // Unless --threads (or the grid) says otherwise, the CPU workers of one machine share its cores,
+  // and a Slurm task uses the CPUs it asked for (threads is in no stage key).
+  const bool slurm = (*vm)["slurm"].as<bool>();
+  if (base.run.threads == 0 && slurm && vm->count("cpus-per-task"))
+    base.run.threads = static_cast<int>((*vm)["cpus-per-task"].as<std::int64_t>());
+  if (base.run.threads == 0 && !slurm && !vm->count("gpus"))
+    base.run.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() /
+                                                    std::max<std::int64_t>(1, (*vm)["workers"].as<std::int64_t>())));
   const w2s::sweep::Plan plan = w2s::sweep::expand(grid, base);
 
   if ((*vm)["plan"].as<bool>()) {
@@ -99,7 +109,7 @@ int w2s::cli::run_sweep(int argc, char** argv) {
     return 0;
   }
   const fs::path jobs_file = w2s::sweep::write_jobs_file(plan);
-  if ((*vm)["slurm"].as<bool>()) {
+  if (slurm) {
     w2s::sweep::SlurmOptions s;
     s.w2s_binary = self_path();
     s.sbatch = (*vm)["sbatch"].as<std::string>();

@@ -134,4 +134,20 @@ TEST(SweepPool, AFailedJobIsRetriedOnceAndItsStudentsAreSkipped) {
   EXPECT_TRUE(fs::is_regular_file(results / "fail-pair1" / "sst2" / "w2s" / "record.json"));
 }
 
+// --gpus: one worker per device id, each child with CUDA_VISIBLE_DEVICES set to its id (on this CPU
+// machine libtorch finds no such device and trains on the CPU).
+TEST(SweepPool, GpuWorkersEachSeeTheirOwnDevice) {
+  const fs::path dir = w2s::test::scratch_dir("sweep_pool_gpus");
+  const fs::path results = dir / "results";
+  const fs::path grid = w2s::test::write_tiny_grid(dir, "gpus", results, "loss = xent\n");
+  std::string output;
+  ASSERT_EQ(w2s::test::run_sweep("'" + grid.string() + "' --gpus 7,9", &output), 0) << output;
+  EXPECT_CONTAINS(output, "gpu 7: floor-0 started");
+  EXPECT_CONTAINS(output, "gpu 9: ceiling-1 started");
+  const fs::path logs = results / "sweeps" / "gpus" / "logs";
+  EXPECT_CONTAINS(w2s::read_file(logs / "floor-0.log"), "job floor-0 of sweep gpus: run gpus (CUDA_VISIBLE_DEVICES='7')");
+  EXPECT_CONTAINS(w2s::read_file(logs / "ceiling-1.log"), "(CUDA_VISIBLE_DEVICES='9')");
+  EXPECT_TRUE(fs::is_regular_file(results / "gpus" / "sst2" / "w2s" / "record.json"));
+}
+
 }  // namespace

@@ -2,6 +2,7 @@
 // workers read.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -345,6 +346,9 @@ train::PipelineSummary run_job(const fs::path& jobs_file, Array array, std::size
     throw Error(fmt::format("{}: no {} job {} (there are {})", jobs_file.string(), array_name(array), index, list.size()));
   const json::Value& job = list.at(index);
   const PipelineOptions o = options_from_flags(job.at("options"));
+  const char* devices = std::getenv("CUDA_VISIBLE_DEVICES");
+  log::info("[w2s sweep] job {} of sweep {}: run {} (CUDA_VISIBLE_DEVICES={})", job.get_string("id"),
+            doc.get_string("name"), o.run_name, devices ? fmt::format("'{}'", devices) : std::string("unset"));
   if (array == Array::Students) return train::run_pipeline(o);
   return train::run_shared_stage(o, job.get_string("stage") == "floor" ? train::SharedStage::Floor
                                                                         : train::SharedStage::Ceiling);
