@@ -173,10 +173,12 @@ PipelineOptions base_options(const Grid& grid) {
 
 namespace {
 
-// A folder-name-safe form of one setting for the run name.
+// A folder-name-safe form of one setting for the run name: pairs and long values (model specs,
+// paths) by their position in the list ("pair2", "strong-model-name=v3").
 std::string run_name_part(const Axis& axis, std::size_t value_index) {
   const std::string& value = axis.values[value_index];
-  if (axis.option == "models" || value.size() > 24) return fmt::format("{}{}", axis.option == "models" ? "pair" : axis.option + "=v", value_index + 1);
+  if (axis.option == "models") return fmt::format("pair{}", value_index + 1);
+  if (value.size() > 24) return fmt::format("{}=v{}", axis.option, value_index + 1);
   std::string safe = value;
   for (char& c : safe)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '+' && c != '-' && c != '_') c = '_';

@@ -145,45 +145,45 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
   };
   std::size_t running = 0;
   while ((!queue.empty() || running > 0) && g_stop_signal == 0) {
-    // Hand ready jobs to idle workers (queue order: shared stages first, then students).
-    for (std::size_t w = 0; w < workers.size() && !queue.empty(); ++w) {
-      if (workers[w].pid > 0) continue;
-      for (auto it = queue.begin(); it != queue.end(); ++it) {
-        PoolJob& j = jobs[*it];
-        const auto ready = readiness(j);
-        if (!ready) continue;
-        const std::size_t index = *it;
-        queue.erase(it);
-        if (!*ready) {
-          std::vector<std::string> failed;
-          for (auto n : j.needs)
-            if (!jobs[n].outcome.ok) failed.push_back(jobs[n].outcome.id);
-          j.outcome.failure = "skipped: " + fmt::format("{}", fmt::join(failed, ", ")) + " failed";
-          j.state = PoolJob::State::Done;
-          ++finished;
-          say(fmt::format("{} {}", j.outcome.id, j.outcome.failure));
-          --w;  // this worker is still idle
-          break;
-        }
-        ++j.outcome.attempts;
-        j.outcome.log = logs / (j.outcome.id + ".log");
-        const std::vector<std::string> args = {options.w2s_binary.string(), "sweep", "--jobs", jobs_file.string(),
-                                               "--array", array_name(j.array), "--array-index",
-                                               std::to_string(j.index)};
-        workers[w].pid = spawn(args, j.outcome.log, workers[w].device, gpu);
-        workers[w].job = index;
-        workers[w].started = monotonic_seconds();
-        j.state = PoolJob::State::Running;
-        ++running;
-        say(fmt::format("{}: {} started{}", worker_name(w), j.outcome.id,
-                        j.outcome.attempts > 1 ? fmt::format(" (attempt {})", j.outcome.attempts) : ""));
-        break;
+    // Jobs whose shared stages failed are skipped, not run.
+    for (auto it = queue.begin(); it != queue.end();) {
+      PoolJob& j = jobs[*it];
+      const auto ready = readiness(j);
+      if (!ready || *ready) {
+        ++it;
+        continue;
       }
+      std::vector<std::string> failed;
+      for (auto n : j.needs)
+        if (!jobs[n].outcome.ok) failed.push_back(jobs[n].outcome.id);
+      j.outcome.failure = fmt::format("skipped: {} failed", fmt::join(failed, ", "));
+      j.state = PoolJob::State::Done;
+      ++finished;
+      say(fmt::format("{} {}", j.outcome.id, j.outcome.failure));
+      it = queue.erase(it);
     }
-    if (running == 0) {
-      if (queue.empty()) break;
-      continue;  // only skipped jobs were left to resolve
+    // Idle workers take the first ready job (queue order: shared stages first, then students).
+    for (std::size_t w = 0; w < workers.size(); ++w) {
+      if (workers[w].pid > 0) continue;
+      const auto it =
+          std::find_if(queue.begin(), queue.end(), [&](std::size_t i) { return readiness(jobs[i]).value_or(false); });
+      if (it == queue.end()) break;
+      const std::size_t index = *it;
+      queue.erase(it);
+      PoolJob& j = jobs[index];
+      ++j.outcome.attempts;
+      j.outcome.log = logs / (j.outcome.id + ".log");
+      const std::vector<std::string> args = {options.w2s_binary.string(), "sweep", "--jobs", jobs_file.string(),
+                                             "--array", array_name(j.array), "--array-index", std::to_string(j.index)};
+      workers[w].pid = spawn(args, j.outcome.log, workers[w].device, gpu);
+      workers[w].job = index;
+      workers[w].started = monotonic_seconds();
+      j.state = PoolJob::State::Running;
+      ++running;
+      say(fmt::format("{}: {} started{}", worker_name(w), j.outcome.id,
+                      j.outcome.attempts > 1 ? fmt::format(" (attempt {})", j.outcome.attempts) : ""));
     }
+    if (running == 0) break;  // every job is done or skipped
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, 0);
     if (pid < 0) {
@@ -244,7 +244,8 @@ std::string format_failures(const PoolReport& report) {
   for (const auto& j : report.jobs) {
     if (j.ok) continue;
     out += fmt::format("  {:<11} {}", j.id, j.failure);
-    if (j.attempts > 0) out += fmt::format(" after {} attempt{}  (log: {})", j.attempts, j.attempts == 1 ? "" : "s", j.log.string());
+    if (j.attempts > 0)
+      out += fmt::format(" after {} attempt{}  (log: {})", j.attempts, j.attempts == 1 ? "" : "s", j.log.string());
     out += "\n";
   }
   return out;

@@ -174,10 +174,6 @@ data::TrainingData preflight(const PipelineOptions& o) {
   return std::move(*data);
 }
 
-}  // namespace
-
-namespace {
-
 // What every stage of one run reads: the options with device and dtype resolved, the data, its
 // halves and splits with gold labels, and the stage context (cache and run folders).
 struct Run {
