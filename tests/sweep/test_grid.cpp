@@ -65,6 +65,7 @@ TEST(SweepGrid, ReadsFixedOptionsAndListsAndExpandsTheProduct) {
   EXPECT_CONTAINS(text, "sweep study: 8 shared stages, 16 student runs");
   EXPECT_CONTAINS(text, "floor-0     floor of random:hidden=8");
   EXPECT_CONTAINS(text, "on sst2, seed 1");
+  EXPECT_CONTAINS(text, "the probes' strong-model activations: computed by the first student that needs them");
   EXPECT_CONTAINS(text, "[dataset=boolq loss=logconf seed=2 probe-method=knn-filter]  needs floor-");
 }
 

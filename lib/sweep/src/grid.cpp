@@ -274,6 +274,9 @@ std::string format_plan(const Plan& plan) {
                                 plan.students.size() == 1 ? "" : "s", plan.folder.string());
   out += "shared stages (each trained once, before the students that reuse it from the stage cache):\n";
   for (const auto& s : plan.shared) out += fmt::format("  {:<11} {}\n", s.id, s.description);
+  if (std::any_of(plan.students.begin(), plan.students.end(), [](const Job& j) { return j.options.probe.active(); }))
+    out += "  (the probes' strong-model activations: computed by the first student that needs them, under their "
+           "lock, and reused by the others)\n";
   out += "students (w2s and s2s rounds of one run each):\n";
   for (const auto& j : plan.students) {
     std::vector<std::string> settings, needs;

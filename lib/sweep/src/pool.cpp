@@ -28,6 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Seconds between the status lines of a pool whose jobs run long.
+constexpr double kStatusSeconds = 60.0;
+
 std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
 
@@ -144,6 +147,7 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
     return true;
   };
   std::size_t running = 0;
+  double last_status = monotonic_seconds();
   while ((!queue.empty() || running > 0) && g_stop_signal == 0) {
     // Jobs whose shared stages failed are skipped, not run.
     for (auto it = queue.begin(); it != queue.end();) {
@@ -184,8 +188,22 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
                       j.outcome.attempts > 1 ? fmt::format(" (attempt {})", j.outcome.attempts) : ""));
     }
     if (running == 0) break;  // every job is done or skipped
+    // Wait for a child to end; meanwhile, every kStatusSeconds, what each worker is running.
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
+    pid_t pid = 0;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) == 0 && g_stop_signal == 0) {
+      if (monotonic_seconds() - last_status >= kStatusSeconds) {
+        std::vector<std::string> states;
+        for (std::size_t w = 0; w < workers.size(); ++w)
+          states.push_back(workers[w].pid > 0 ? fmt::format("{} {} ({})", worker_name(w), jobs[workers[w].job].outcome.id,
+                                                            format_duration(monotonic_seconds() - workers[w].started))
+                                              : worker_name(w) + " idle");
+        say(fmt::format("{}", fmt::join(states, ", ")));
+        last_status = monotonic_seconds();
+      }
+      ::usleep(200 * 1000);
+    }
+    if (pid == 0) continue;  // stopped by a signal
     if (pid < 0) {
       if (errno == EINTR) continue;
       throw Error(fmt::format("waitpid: {}", std::strerror(errno)));
