@@ -35,7 +35,8 @@ std::string method_of(const LoadedRecord& r) {
   return method;
 }
 
-std::string outcomes(const LoadedRecord* r);
+// What a record predicted, as text: two records with equal outcomes are copies of one stage.
+std::string outcomes(const LoadedRecord* r) { return json::dump(results::to_json(r->record).at("predictions")); }
 
 // One student of a group under the name it is reported by.
 struct Student {
@@ -73,8 +74,6 @@ double median(std::vector<double> v) {
 using ByDatasetAndModel = std::map<std::pair<std::string, std::string>, std::vector<const LoadedRecord*>>;
 // (dataset, weak, strong): the students of one weak → strong pair on one dataset.
 using GroupKey = std::tuple<std::string, std::string, std::string>;
-
-std::string outcomes(const LoadedRecord* r) { return json::dump(results::to_json(r->record).at("predictions")); }
 
 // The floor (or ceiling) of a student: the one record of that role, or, where a sweep's runs
 // trained several (other seeds, other learning rates), the one in the student's own run folder.
