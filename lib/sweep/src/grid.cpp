@@ -238,7 +238,10 @@ Plan expand(const Grid& grid, const PipelineOptions& base) {
       if (axis.values.size() > 1 && axis.option != "dataset") run_name += "-" + run_name_part(axis, at[a]);
     }
     // The odometer's names are unique unless two values read alike once made folder-safe.
-    if (!run_names.insert(run_name).second) run_name += "-" + job.id, run_names.insert(run_name);
+    if (!run_names.insert(run_name).second) {
+      run_name += "-" + job.id;
+      run_names.insert(run_name);
+    }
     job.options.run_name = run_name;
     try {
       train::validate(job.options);
