@@ -2,7 +2,8 @@
 # Installs every Debian package w2s needs to build, test and plot. Idempotent and non-interactive.
 # One package list for Debian 12 (bookworm) and the current Debian (sid; scripts/check-current-debian.sh
 # builds and tests there): every name below exists in both, so there is no per-release map.
-#   --runtime-only   skip test-only packages (python3 reference implementations, npm tokenizers)
+#   --runtime-only   skip test-only packages (python3 reference implementations, npm tokenizers, the
+#                    single-node Slurm of the sweep tests: slurm-wlm, munge)
 #   --print          print the packages this machine would need, one a line, and install nothing
 set -euo pipefail
 
@@ -23,7 +24,7 @@ packages=(
   libgtest-dev libgmock-dev libcpp-httplib-dev
   gnuplot-nox
 )
-test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema)
+test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema slurm-wlm munge)
 
 want=("${packages[@]}")
 if ((!runtime_only)); then

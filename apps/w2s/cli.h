@@ -30,6 +30,7 @@ int run_gold_sweep(int argc, char** argv);
 int run_weak_sweep(int argc, char** argv);
 int run_model(int argc, char** argv);
 int run_train(int argc, char** argv);
+int run_sweep(int argc, char** argv);
 int run_analyze(int argc, char** argv);
 int run_plot(int argc, char** argv);
 

@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
 #if W2S_WITH_TORCH
       {"model", "check a Hugging Face model directory: info, tokenize, greedy generate", run_model},
       {"train", "weak-to-strong fine-tuning: floor, ceiling, w2s and s2s stages (libtorch)", run_train},
+      {"sweep", "a grid of train runs on a local worker/GPU pool or as Slurm job arrays", run_sweep},
 #endif
       {"analyze", "PGR (all variants), bootstrap CIs, McNemar, kappa, response matching", run_analyze},
       {"plot", "figures (PNG + SVG via gnuplot): accuracy, PGR, response-matching grids, training", run_plot},

@@ -316,8 +316,54 @@ TEST(TrainAnalysis, ConsoleTablesAlignLongNames) {
   EXPECT_NE(table.find("McNemar p: student vs ceiling"), std::string::npos) << table;
   const auto methods = test::table_lines(table, "  method");
   EXPECT_EQ(methods.size(), 3u) << table;
-  test::expect_aligned(methods, {"method"}, {"datasets", "mean", "median", "defined"});
+  test::expect_aligned(methods, {"method", "mean", "median"}, {"datasets", "defined"});  // mean, median: with CIs
   const auto pairs = test::table_lines(table, "dataset", 2);
   EXPECT_EQ(pairs.size(), 3u) << table;
   test::expect_aligned(pairs, {"weak -> strong", "A", "delta PGR (AUROC)", "delta PGR (acc)"}, {"McNemar p"});
+}
+
+// A sweep over seeds: each run folder holds its own floor (another seed trains another floor), so a
+// student is paired with the floor of its run; the runs of one method on one dataset are averaged
+// (train_dataset_methods), and the method's mean across datasets has a bootstrap interval.
+TEST(TrainAnalysis, ASweepsSeedsPairEachStudentWithItsRunsFloorAndAverage) {
+  const fs::path dir = test::scratch_dir("train_sweep_seeds");
+  const auto& g = test::kBinaryGold;
+  const std::vector<double> ceiling = {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9};        // accuracy 1
+  const std::vector<double> half = {0.6, 0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4};           // accuracy 0.5
+  const std::vector<double> three_quarters = {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9};  // accuracy 0.75
+  struct Run {
+    std::string name;
+    std::vector<double> floor, student;
+  };
+  // seed 1: floor 0.5, student 0.75 (PGR 0.5); seed 2: floor 0.75, student 1 (PGR 1).
+  for (const Run& run : {Run{"s-seed=1", half, three_quarters}, Run{"s-seed=2", three_quarters, ceiling}}) {
+    const fs::path folder = dir / run.name / "sst2";
+    results::write_record(folder / "floor.json", test::train_record(Kind::TrainFloor, "sst2", "org/small", "", run.name, g, run.floor));
+    results::write_record(folder / "ceiling.json", test::train_record(Kind::TrainCeiling, "sst2", "org/big", "", run.name, g, ceiling));
+    auto student = test::train_record(Kind::TrainW2S, "sst2", "org/big", "org/small", run.name, g, run.student);
+    student.extra = json::Value::object();
+    student.extra.set("method", "xent");
+    results::write_record(folder / "w2s.json", student);
+  }
+  Options o;
+  o.bootstrap_resamples = 200;
+  const Report r = analyze(test::load(dir), o);
+  ASSERT_EQ(r.tables.at("train").size(), 2u);
+  EXPECT_DOUBLE_EQ(r.tables.at("train").at(0).get_double("pgr_accuracy"), 0.5);
+  EXPECT_DOUBLE_EQ(r.tables.at("train").at(1).get_double("pgr_accuracy"), 1.0);
+  EXPECT_CONTAINS(r.tables.at("train").at(1).get_string("floor_file"), "s-seed=2");
+  ASSERT_EQ(r.tables.at("train_dataset_methods").size(), 1u);
+  const json::Value& cell = r.tables.at("train_dataset_methods").at(0);
+  EXPECT_EQ(cell.get_string("method"), "xent");
+  EXPECT_EQ(cell.get_int("runs"), 2);
+  EXPECT_DOUBLE_EQ(cell.get_double("pgr_accuracy"), 0.75);
+  ASSERT_EQ(r.tables.at("train_methods").size(), 1u);
+  const json::Value& method = r.tables.at("train_methods").at(0);
+  EXPECT_DOUBLE_EQ(method.get_double("pgr_accuracy_mean"), 0.75);
+  EXPECT_DOUBLE_EQ(method.get_double("pgr_accuracy_median"), 0.75);
+  ASSERT_TRUE(method.at("pgr_auroc_mean_lo").is_number()) << json::dump(method);
+  EXPECT_LE(method.get_double("pgr_auroc_mean_lo"), method.get_double("pgr_auroc_mean"));
+  EXPECT_GE(method.get_double("pgr_auroc_mean_hi"), method.get_double("pgr_auroc_mean"));
+  EXPECT_LT(method.get_double("pgr_auroc_mean_lo"), method.get_double("pgr_auroc_mean_hi"));
+  EXPECT_CONTAINS(console_table(r), "PGR per dataset and method: the mean over its runs");
 }

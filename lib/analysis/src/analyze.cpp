@@ -155,11 +155,10 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
     any_train_table = true;
     for (auto& row : tables.rows.as_array()) train_rows.push_back(std::move(row));
     for (auto& row : tables.method_pair_rows.as_array()) method_pair_rows.push_back(std::move(row));
-    for (auto& [method, pgrs] : tables.pgrs_by_method) {
+    for (auto& [method, pgrs] : tables.pgrs_by_method) {  // cells of different test sets
       detail::MethodPgrs& all = pgrs_by_method[method];
-      all.test_sets.merge(pgrs.test_sets);
-      all.auroc.insert(all.auroc.end(), pgrs.auroc.begin(), pgrs.auroc.end());
-      all.accuracy.insert(all.accuracy.end(), pgrs.accuracy.begin(), pgrs.accuracy.end());
+      all.auroc.merge(pgrs.auroc);
+      all.accuracy.merge(pgrs.accuracy);
     }
   }
   if (first_failure && report.test_sets.empty() && !any_train_table) throw *first_failure;
@@ -167,7 +166,9 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
   report.tables.set("train", std::move(train_rows));
-  report.tables.set("train_methods", detail::method_rows(pgrs_by_method));
+  detail::MethodTables method_tables = detail::method_rows(pgrs_by_method, options.confidence);
+  report.tables.set("train_dataset_methods", std::move(method_tables.cells));
+  report.tables.set("train_methods", std::move(method_tables.methods));
   report.tables.set("train_method_pairs", std::move(method_pair_rows));
   detail::name_models(report.tables);
 

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "w2s/analysis.h"
@@ -93,11 +95,16 @@ json::Value icl_tables(const std::vector<const results::LoadedRecord*>& records,
                        json::Value& accuracy_rows);
 // The fine-tuning tables of one test set: "train" (one row per student: floor, ceiling, student,
 // PGR with bootstrap CIs; "test_set" holds `test_set`) and "train_method_pairs" (two methods on
-// one dataset and pair, paired), with each method's PGRs for "train_methods" (method_rows, over
-// every test set).
-struct MethodPgrs {
-  std::set<std::string> test_sets;
-  std::vector<double> auroc, accuracy;
+// one dataset and pair, paired), with each method's PGRs for method_rows (over every test set).
+// A student is compared with the floor and ceiling of its own run folder where the records hold
+// several of one model (a sweep's seeds).
+struct Estimate {  // a PGR and its bootstrap samples (none without a bootstrap)
+  std::optional<double> point;
+  Samples samples;
+};
+using MethodCell = std::tuple<std::string, std::string, std::string, std::string>;  // test set, dataset, weak, strong
+struct MethodPgrs {  // one method's PGRs: per cell, one per run (a sweep's seeds, ...)
+  std::map<MethodCell, std::vector<Estimate>> auroc, accuracy;
 };
 struct TrainTables {
   json::Value rows = json::Value::array();
@@ -106,7 +113,13 @@ struct TrainTables {
 };
 TrainTables train_tables(const std::vector<const results::LoadedRecord*>& records, const std::string& test_set,
                          const Options& options);
-// "train_methods": per method, how many test sets, and the mean and median of its defined PGRs.
-json::Value method_rows(const std::map<std::string, MethodPgrs>& by_method);
+// "train_dataset_methods" (cells: per test set, pair and method, the mean PGR over its runs) and
+// "train_methods" (per method: how many test sets, the mean and median over its cells), all with
+// bootstrap intervals.
+struct MethodTables {
+  json::Value cells = json::Value::array();
+  json::Value methods = json::Value::array();
+};
+MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, double confidence);
 
 }  // namespace w2s::analysis::detail

@@ -614,12 +614,13 @@ Figure train_bars(const Report& report, const std::string& metric) {
   return f;
 }
 
-// PGR per method across datasets (clusters = datasets, bars = methods), plus the mean.
+// PGR per method across datasets (clusters = datasets, bars = methods; a sweep's runs of one
+// method on one dataset, e.g. seeds, as their mean), plus the mean over datasets, with CIs.
 Figure train_pgr(const Report& report, const std::string& metric) {
   Figure f;
   f.name = "train_pgr_" + metric;
   f.title = std::string("PGR per method across datasets (") + (metric == "auroc" ? "AUROC" : "accuracy") + ")";
-  const auto& rows = report.tables.at("train").as_array();
+  const auto& rows = report.tables.at("train_dataset_methods").as_array();
   std::vector<std::string> methods, datasets;
   std::map<std::pair<std::string, std::string>, const Value*> by;
   for (const auto& r : rows) {
@@ -642,8 +643,7 @@ Figure train_pgr(const Report& report, const std::string& metric) {
     const Value* summary = nullptr;
     for (const auto& r : report.tables.at("train_methods").as_array())
       if (r.get_string("method") == m) summary = &r;
-    const std::string mean = summary ? pct(summary->at("pgr_" + metric + "_mean")) : "?";
-    data += " " + mean + " " + mean + " " + mean;
+    data += " " + (summary ? pct3(*summary, "pgr_" + metric + "_mean") : "? ? ?");
   }
   data += "\n";
   f.add_block("datasets", data);
@@ -666,7 +666,7 @@ Figure train_pgr(const Report& report, const std::string& metric) {
       beyond.push_back(fmt::format("mean / {} {:.0f}%", r.get_string("method"), mean.as_double() * 100.0));
   // No gap to recover (the train table's ceiling_not_above_floor flag): the title names those rows too.
   std::vector<std::string> inverted;
-  for (const auto& r : rows)
+  for (const auto& r : report.tables.at("train").as_array())
     if (const Value* flag = r.find("ceiling_not_above_floor_" + metric); flag && flag->is_bool() && flag->as_bool())
       inverted.push_back(r.get_string("test_set") + " / " + r.get_string("method"));
   std::string title = f.title;

@@ -208,13 +208,23 @@ std::string console_table(const Report& report) {
     out += t.render();
     if (any_flagged(train, {"ceiling_not_above_floor_auroc", "ceiling_not_above_floor_accuracy"}))
       out += "! the ceiling is at or below the floor: there is no gap to recover, so that PGR is not a share of one\n";
+    // A sweep's runs of one method on one dataset (seeds, ...): their mean first.
+    const Value& cells = report.tables.at("train_dataset_methods");
+    if (std::any_of(cells.as_array().begin(), cells.as_array().end(), [](const Value& r) { return r.get_int("runs") > 1; })) {
+      out += "\nPGR per dataset and method: the mean over its runs\n";
+      TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}, {"runs", kRight},
+                   {"PGR (AUROC)", kLeft}, {"PGR (acc)", kLeft}});
+      for (const auto& row : cells.as_array())
+        t.add({row.get_string("test_set"), pair_name(row), row.get_string("method"), std::to_string(row.get_int("runs")),
+               with_ci(row, "pgr_auroc"), with_ci(row, "pgr_accuracy")});
+      out += t.render();
+    }
     out += "\nPGR per method across datasets (AUROC): mean / median over datasets where it is defined\n";
-    TextTable methods({{"method", kLeft}, {"datasets", kRight}, {"mean", kRight}, {"median", kRight},
+    TextTable methods({{"method", kLeft}, {"datasets", kRight}, {"mean", kLeft}, {"median", kLeft},
                        {"defined", kRight}});
     for (const auto& row : report.tables.at("train_methods").as_array())
-      methods.add({row.get_string("method"), std::to_string(row.get_int("datasets")),
-                   fixed3(row.at("pgr_auroc_mean")), fixed3(row.at("pgr_auroc_median")),
-                   std::to_string(row.get_int("pgr_auroc_defined"))});
+      methods.add({row.get_string("method"), std::to_string(row.get_int("datasets")), with_ci(row, "pgr_auroc_mean"),
+                   with_ci(row, "pgr_auroc_median"), std::to_string(row.get_int("pgr_auroc_defined"))});
     out += methods.render("  ");
     const Value& method_pairs = report.tables.at("train_method_pairs");
     if (method_pairs.size()) {

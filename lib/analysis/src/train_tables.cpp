@@ -35,6 +35,9 @@ std::string method_of(const LoadedRecord& r) {
   return method;
 }
 
+// What a record predicted, as text: two records with equal outcomes are copies of one stage.
+std::string outcomes(const LoadedRecord* r) { return json::dump(results::to_json(r->record).at("predictions")); }
+
 // One student of a group under the name it is reported by.
 struct Student {
   const LoadedRecord* record;
@@ -45,7 +48,6 @@ struct Student {
 // same outcomes) is one student, not a method compared with itself; the same method with other
 // outcomes (another learning rate, other data) is told apart by its run name.
 std::vector<Student> distinct_students(const std::vector<const LoadedRecord*>& group) {
-  auto outcomes = [](const LoadedRecord* r) { return json::dump(results::to_json(r->record).at("predictions")); };
   std::vector<Student> out;
   std::map<std::string, std::vector<std::size_t>> by_method;  // method -> indices into out
   for (const auto* r : group) {
@@ -73,28 +75,79 @@ using ByDatasetAndModel = std::map<std::pair<std::string, std::string>, std::vec
 // (dataset, weak, strong): the students of one weak → strong pair on one dataset.
 using GroupKey = std::tuple<std::string, std::string, std::string>;
 
-// The records of one test set by role: floors and ceilings by (dataset, model), students by group.
-struct Roles {
-  ByDatasetAndModel floors, ceilings;
-  std::map<GroupKey, std::vector<const LoadedRecord*>> groups;
+// The floor (or ceiling) of a student: the one record of that role, or, where a sweep's runs
+// trained several (other seeds, other learning rates), the one in the student's own run folder.
+// Returned as the first record with the same outcomes, so that the copies a stage-cache hit left
+// in several run folders are one floor.
+const LoadedRecord* role_record(const ByDatasetAndModel& table, const std::string& dataset, const std::string& model,
+                                const std::string& what, const LoadedRecord& student) {
+  auto it = table.find({dataset, model});
+  if (it == table.end())
+    throw Error(fmt::format("{}: missing {} for {} on {}: no {} record of {} among the inputs", student.path.string(),
+                            what, student.record.evaluated_model, dataset,
+                            what == "floor" ? "train-floor" : "train-ceiling", model));
+  std::vector<const LoadedRecord*> same_run;
+  for (const auto* r : it->second)
+    if (r->record.run == student.record.run) same_run.push_back(r);
+  const LoadedRecord* chosen =
+      pick_unique(same_run.empty() ? it->second : same_run, fmt::format("the {} of {} on {}", what, model, dataset));
+  const std::string chosen_outcomes = outcomes(chosen);
+  for (const auto* r : it->second)
+    if (outcomes(r) == chosen_outcomes) return r;
+  return chosen;
+}
+
+// The students of one pair on one dataset that share their floor and ceiling.
+struct Group {
+  GroupKey key;
+  const LoadedRecord* floor;
+  const LoadedRecord* ceiling;
+  std::vector<const LoadedRecord*> students;
 };
 
-Roles sort_by_role(const std::vector<const LoadedRecord*>& records) {
-  Roles roles;
+// The records of one test set by role, the students in groups, in order of dataset, pair and
+// floor / ceiling file.
+std::vector<Group> sort_by_role(const std::vector<const LoadedRecord*>& records) {
+  ByDatasetAndModel floors, ceilings;
   std::vector<const LoadedRecord*> students;
   for (const auto* r : records) {
     const auto& ds = r->record.dataset;
     switch (r->record.kind) {
-      case Kind::TrainFloor: roles.floors[{ds.name, r->record.evaluated_model}].push_back(r); break;
-      case Kind::TrainCeiling: roles.ceilings[{ds.name, r->record.evaluated_model}].push_back(r); break;
+      case Kind::TrainFloor: floors[{ds.name, r->record.evaluated_model}].push_back(r); break;
+      case Kind::TrainCeiling: ceilings[{ds.name, r->record.evaluated_model}].push_back(r); break;
       case Kind::TrainW2S:
       case Kind::TrainS2S: students.push_back(r); break;
       default: break;
     }
   }
-  for (const auto* s : students)
-    roles.groups[{s->record.dataset.name, weak_model_of(*s), s->record.evaluated_model}].push_back(s);
-  return roles;
+  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, Group> groups;
+  for (const auto* s : students) {
+    const std::string& dataset = s->record.dataset.name;
+    const GroupKey key{dataset, weak_model_of(*s), s->record.evaluated_model};
+    const auto* floor = role_record(floors, dataset, std::get<1>(key), "floor", *s);
+    const auto* ceiling = role_record(ceilings, dataset, std::get<2>(key), "ceiling", *s);
+    auto [it, fresh] = groups.try_emplace({dataset, std::get<1>(key), std::get<2>(key), floor->path.string(),
+                                           ceiling->path.string()},
+                                          Group{key, floor, ceiling, {}});
+    it->second.students.push_back(s);
+  }
+  std::vector<Group> out;
+  for (auto& [k, g] : groups) out.push_back(std::move(g));
+  return out;
+}
+
+// The first columns of a row about one method of one pair on one test set.
+json::Value method_row(const GroupKey& key, const std::string& test_set, const std::string& method) {
+  const auto& [dataset, weak, strong] = key;
+  json::Value row = json::Value::object();
+  row.set("dataset", dataset);
+  row.set("test_set", test_set);
+  row.set("weak", weak);
+  row.set("strong", strong);
+  row.set("weak_name", nullptr);  // filled by name_models (detail.h)
+  row.set("strong_name", nullptr);
+  row.set("method", method);
+  return row;
 }
 
 // One student's PGRs with their bootstrap samples, for the method comparisons.
@@ -114,7 +167,6 @@ struct GroupTable {
 GroupTable student_rows(const GroupKey& key, const std::string& test_set, const std::vector<const LoadedRecord*>& used,
                         const std::vector<std::string>& methods, const std::vector<Eval>& evals, Bootstrap& boot,
                         const Options& options) {
-  const auto& [dataset, weak, strong] = key;
   const Eval& floor = evals[0];
   const Eval& ceiling = evals[1];
   const double conf = options.confidence;
@@ -122,14 +174,7 @@ GroupTable student_rows(const GroupKey& key, const std::string& test_set, const 
   for (std::size_t i = 2; i < evals.size(); ++i) {
     const Eval& x = evals[i];
     const std::string& method = methods[i - 2];
-    json::Value row = json::Value::object();
-    row.set("dataset", dataset);
-    row.set("test_set", test_set);
-    row.set("weak", weak);
-    row.set("strong", strong);
-    row.set("weak_name", nullptr);  // filled by name_models (detail.h)
-    row.set("strong_name", nullptr);
-    row.set("method", method);
+    json::Value row = method_row(key, test_set, method);
     row.set("stage", x.record->stage.value_or(""));
     row.set("n", static_cast<std::int64_t>(x.correct.size()));
     auto acc = [&](const Eval& e) { return boot.enabled() ? &boot.accuracy(e) : nullptr; };
@@ -206,69 +251,101 @@ json::Value method_pair_rows(const GroupKey& key, const std::string& test_set, c
   return rows;
 }
 
-const LoadedRecord* role_record(const ByDatasetAndModel& table, const GroupKey& key, const std::string& model,
-                                const std::string& what, const LoadedRecord& student) {
-  const auto& [dataset, weak, strong] = key;
-  auto it = table.find({dataset, model});
-  if (it == table.end())
-    throw Error(fmt::format("{}: missing {} for {} on {}: no {} record of {} among the inputs", student.path.string(),
-                            what, strong, dataset, what == "floor" ? "train-floor" : "train-ceiling", model));
-  return pick_unique(it->second, fmt::format("the {} of {} on {}", what, model, dataset));
+// A PGR statistic (mean, median) of the defined estimates, with its bootstrap samples: per
+// resample, the statistic of the same estimates' samples (independent resamples for different test
+// sets, paired ones for runs on the same test examples). A resample where one of them is undefined
+// is undefined; without samples for all of them there are none.
+Estimate summarise(const std::vector<Estimate>& estimates, double (*statistic)(const std::vector<double>&)) {
+  std::vector<const Estimate*> defined;
+  for (const auto& e : estimates)
+    if (e.point) defined.push_back(&e);
+  Estimate out;
+  if (defined.empty()) return out;
+  std::vector<double> points;
+  for (const auto* e : defined) points.push_back(*e->point);
+  out.point = statistic(points);
+  const std::size_t n = defined.front()->samples.size();
+  for (const auto* e : defined)
+    if (e->samples.empty() || e->samples.size() != n) return out;
+  out.samples.resize(n);
+  for (std::size_t b = 0; b < n; ++b) {
+    std::vector<double> values;
+    for (const auto* e : defined)
+      if (e->samples[b]) values.push_back(*e->samples[b]);
+    if (values.size() == defined.size()) out.samples[b] = statistic(values);
+  }
+  return out;
+}
+
+double mean_of(const std::vector<double>& v) {
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+double median_of(const std::vector<double>& v) { return median(v); }
+
+void put_summary(json::Value& row, const std::string& key, const Estimate& e, double confidence) {
+  put_estimate(row, key, e.point, e.samples.empty() ? nullptr : &e.samples, confidence);
 }
 
 }  // namespace
 
 TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const std::string& test_set,
                          const Options& options) {
-  const Roles roles = sort_by_role(records);
   TrainTables out;
-  for (const auto& [key, group] : roles.groups) {
-    const auto& weak = std::get<1>(key);
-    const auto& strong = std::get<2>(key);
-    std::vector<const LoadedRecord*> used = {role_record(roles.floors, key, weak, "floor", *group.front()),
-                                             role_record(roles.ceilings, key, strong, "ceiling", *group.front())};
+  for (const Group& group : sort_by_role(records)) {
+    const auto& [dataset, weak, strong] = group.key;
+    std::vector<const LoadedRecord*> used = {group.floor, group.ceiling};
     std::vector<std::string> methods;
-    for (const auto& student : distinct_students(group)) {
+    for (const auto& student : distinct_students(group.students)) {
       used.push_back(student.record);
       methods.push_back(student.method);
     }
     const std::vector<Eval> evals = align(used);  // floor, ceiling, then the students
     Bootstrap boot(evals[0].correct.size(), options);
-    GroupTable table = student_rows(key, test_set, used, methods, evals, boot, options);
+    GroupTable table = student_rows(group.key, test_set, used, methods, evals, boot, options);
     for (auto& row : table.rows.as_array()) out.rows.push_back(std::move(row));
-    json::Value pairs = method_pair_rows(key, test_set, table.students, options.confidence);
+    json::Value pairs = method_pair_rows(group.key, test_set, table.students, options.confidence);
     for (auto& row : pairs.as_array()) out.method_pair_rows.push_back(std::move(row));
     for (const auto& s : table.students) {
       MethodPgrs& m = out.pgrs_by_method[s.method];
-      m.test_sets.insert(test_set);
-      if (s.auroc) m.auroc.push_back(*s.auroc);
-      if (s.accuracy) m.accuracy.push_back(*s.accuracy);
+      const MethodCell cell{test_set, dataset, weak, strong};
+      m.auroc[cell].push_back({s.auroc, s.auroc_samples});
+      m.accuracy[cell].push_back({s.accuracy, s.accuracy_samples});
     }
   }
   return out;
 }
 
-json::Value method_rows(const std::map<std::string, MethodPgrs>& by_method) {
-  json::Value rows = json::Value::array();
+MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, double confidence) {
+  MethodTables out;
   for (const auto& [method, pgrs] : by_method) {
-    json::Value row = json::Value::object();
-    row.set("method", method);
-    row.set("datasets", static_cast<std::int64_t>(pgrs.test_sets.size()));
-    for (auto [name, values] : {std::pair{"pgr_auroc", &pgrs.auroc}, std::pair{"pgr_accuracy", &pgrs.accuracy}}) {
-      std::optional<double> mean, med;
-      if (!values->empty()) {
-        double sum = 0.0;
-        for (double v : *values) sum += v;
-        mean = sum / static_cast<double>(values->size());
-        med = median(*values);
-      }
-      row.set(std::string(name) + "_defined", static_cast<std::int64_t>(values->size()));
-      row.set(std::string(name) + "_mean", mean);
-      row.set(std::string(name) + "_median", med);
+    std::set<std::string> test_sets;
+    for (const auto& [cell, runs] : pgrs.auroc) test_sets.insert(std::get<0>(cell));
+    json::Value summary = json::Value::object();
+    summary.set("method", method);
+    summary.set("datasets", static_cast<std::int64_t>(test_sets.size()));
+    for (auto [name, by_cell] : {std::pair{"pgr_auroc", &pgrs.auroc}, std::pair{"pgr_accuracy", &pgrs.accuracy}}) {
+      std::vector<Estimate> cell_means;
+      for (const auto& [cell, runs] : *by_cell) cell_means.push_back(summarise(runs, mean_of));
+      std::int64_t defined = 0;
+      for (const auto& e : cell_means) defined += e.point ? 1 : 0;
+      summary.set(std::string(name) + "_defined", defined);
+      put_summary(summary, std::string(name) + "_mean", summarise(cell_means, mean_of), confidence);
+      put_summary(summary, std::string(name) + "_median", summarise(cell_means, median_of), confidence);
     }
-    rows.push_back(std::move(row));
+    out.methods.push_back(std::move(summary));
+    for (const auto& [cell, runs] : pgrs.auroc) {
+      const auto& [test_set, dataset, weak, strong] = cell;
+      json::Value row = method_row({dataset, weak, strong}, test_set, method);
+      row.set("runs", static_cast<std::int64_t>(runs.size()));
+      put_summary(row, "pgr_auroc", summarise(runs, mean_of), confidence);
+      put_summary(row, "pgr_accuracy", summarise(pgrs.accuracy.at(cell), mean_of), confidence);
+      out.cells.push_back(std::move(row));
+    }
   }
-  return rows;
+  return out;
 }
 
 }  // namespace w2s::analysis::detail

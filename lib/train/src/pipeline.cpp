@@ -174,13 +174,23 @@ data::TrainingData preflight(const PipelineOptions& o) {
   return std::move(*data);
 }
 
-}  // namespace
+// What every stage of one run reads: the options with device and dtype resolved, the data, its
+// halves and splits with gold labels, and the stage context (cache and run folders).
+struct Run {
+  PipelineOptions o;
+  data::TrainingData data;
+  std::vector<LabelledExample> weak_half, strong_half, val, test;
+  std::optional<StageContext> ctx;
+};
 
-PipelineSummary run_pipeline(const PipelineOptions& requested) {
+// Checks the options, the models and the folders, loads the data, and writes the run's
+// config.json. Run holds references into itself (ctx), hence filled in place.
+void start_run(const PipelineOptions& requested, Run& run) {
   validate(requested);
-  PipelineOptions o = requested;
+  PipelineOptions& o = run.o;
+  o = requested;
   o.run = model::resolve_run_options(o.run);
-  const data::TrainingData data = preflight(o);
+  run.data = preflight(o);
   // Hugging Face ids are fetched when missing. Records and cache keys keep the ids; the stages
   // find the same directories.
   resolve_model_spec(o.weak_model, o.models_dir);
@@ -188,35 +198,53 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
   // Subnormal floats make CPU training several times slower (tiny activations late in training)
   // and change no result worth keeping.
   torch::globalContext().setFlushDenormal(true);
+  const data::TrainingData& data = run.data;
   for (const auto& notice : data.notices) say("notice: " + notice);
   const data::Halves halves = data::split_weak_strong(data.train);
 
-  const StageContext ctx{o, data, data_identity(data), o.results_dir / o.shared_folder / data.name,
-                         o.results_dir / o.run_name / data.name};
-  refuse_another_test_set(ctx.run_dir, data, o.run_name);
+  run.ctx.emplace(StageContext{o, data, data_identity(data), o.results_dir / o.shared_folder / data.name,
+                               o.results_dir / o.run_name / data.name});
+  refuse_another_test_set(run.ctx->run_dir, data, o.run_name);
+  fs::create_directories(run.ctx->run_dir);
+  write_file_atomic(run.ctx->run_dir / "config.json", json::dump(options::record(o), 2) + "\n");
+
+  run.weak_half = with_gold_labels(halves.weak);
+  run.strong_half = with_gold_labels(halves.strong);
+  run.val = with_gold_labels(data.val);
+  run.test = with_gold_labels(data.test);
+}
+
+// floor: weak model on gold; its P(1) on the strong half and val are the weak labels
+StagePlan floor_plan(const Run& r) {
+  return {"floor", results::Kind::TrainFloor, r.o.weak_model, r.o.weak_lr, false, {"gold", ""}, "",
+          {"floor", r.weak_half, r.val, r.test, {{"strong_half", r.strong_half}, {"val", r.val}}}};
+}
+
+// ceiling: strong model on gold
+StagePlan ceiling_plan(const Run& r) {
+  return {"ceiling", results::Kind::TrainCeiling, r.o.strong_model, r.o.strong_lr, false, {"gold", ""}, "",
+          {"ceiling", r.strong_half, r.val, r.test, {}}};
+}
+
+}  // namespace
+
+PipelineSummary run_pipeline(const PipelineOptions& requested) {
+  Run run;
+  start_run(requested, run);
+  const PipelineOptions& o = run.o;
+  const StageContext& ctx = *run.ctx;
+  const auto& strong_half = run.strong_half;
+  const auto& val = run.val;
   PipelineSummary summary;
   summary.run_dir = ctx.run_dir;
-  fs::create_directories(summary.run_dir);
-  write_file_atomic(summary.run_dir / "config.json", json::dump(options::record(o), 2) + "\n");
 
-  const auto weak_half = with_gold_labels(halves.weak);
-  const auto strong_half = with_gold_labels(halves.strong);
-  const auto val = with_gold_labels(data.val);
-  const auto test = with_gold_labels(data.test);
-
-  // floor: weak model on gold; its P(1) on the strong half and val are the weak labels
-  StagePlan floor{"floor", results::Kind::TrainFloor, o.weak_model, o.weak_lr, false, {"gold", ""}, "",
-                  {"floor", weak_half, val, test, {{"strong_half", strong_half}, {"val", val}}}};
-  summary.stages.push_back(run_stage(floor, ctx));
+  summary.stages.push_back(run_stage(floor_plan(run), ctx));
   const fs::path floor_dir = summary.stages.back().dir;
   std::vector<double> train_labels = stage_predictions(floor_dir, "strong_half", strong_half);
   std::vector<double> val_labels = stage_predictions(floor_dir, "val", val);
   std::string upstream = summary.stages.back().key;
 
-  // ceiling: strong model on gold
-  StagePlan ceiling{"ceiling", results::Kind::TrainCeiling, o.strong_model, o.strong_lr, false, {"gold", ""}, "",
-                    {"ceiling", strong_half, val, test, {}}};
-  summary.stages.push_back(run_stage(ceiling, ctx));
+  summary.stages.push_back(run_stage(ceiling_plan(run), ctx));
 
   // w2s, then s2s rounds: the strong model on the previous stage's soft labels
   for (std::int64_t round = 0; round <= o.s2s_iters; ++round) {
@@ -234,7 +262,7 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
                    true,
                    labels,
                    upstream,
-                   {name, train, relabelled(val, val_labels), test, {}}};
+                   {name, train, relabelled(val, val_labels), run.test, {}}};
     plan.inputs.predict = {{"strong_half", plan.inputs.train}, {"val", plan.inputs.val}};
     summary.stages.push_back(run_stage(plan, ctx));
     const fs::path dir = summary.stages.back().dir;
@@ -242,6 +270,15 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
     val_labels = stage_predictions(dir, "val", val);
     upstream = summary.stages.back().key;
   }
+  return summary;
+}
+
+PipelineSummary run_shared_stage(const PipelineOptions& requested, SharedStage stage) {
+  Run run;
+  start_run(requested, run);
+  PipelineSummary summary;
+  summary.run_dir = run.ctx->run_dir;
+  summary.stages.push_back(run_stage(stage == SharedStage::Floor ? floor_plan(run) : ceiling_plan(run), *run.ctx));
   return summary;
 }
 

@@ -369,6 +369,14 @@ struct PipelineSummary {
 // Runs (or resumes, or reuses) every stage. Result records go to the run folder.
 PipelineSummary run_pipeline(const PipelineOptions& options);
 
+// The stages every student of a weak -> strong pair builds on: trained once by `w2s sweep` (or by
+// the first run that needs them) and reused from the stage cache by every student after.
+enum class SharedStage { Floor, Ceiling };
+
+// Runs (or reuses) the floor or the ceiling alone: the same stage, cache key and record as
+// run_pipeline's, in the run folder of options.run_name.
+PipelineSummary run_shared_stage(const PipelineOptions& options, SharedStage stage);
+
 // A fixed-width table of the stages (stage, model, labels, reused, AUROC, accuracy, steps, time).
 std::string format_summary(const PipelineSummary& summary);
 
