@@ -3,15 +3,19 @@
 // the summary table.
 #include <fmt/format.h>
 
-#include <iostream>
-
 #include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <optional>
 
 #include "cli.h"
 #include "options_binding.h"
 #include "w2s/data.h"
 #include "w2s/icl.h"
 #include "w2s/llm.h"
+#if W2S_WITH_TORCH
+#include "w2s/model.h"
+#endif
 
 namespace {
 
@@ -41,6 +45,7 @@ class ExperimentFlags {
       : experiment_group_("Experiment", kHelpWidth),
         data_group_("Data", kHelpWidth),
         client_group_("API client (OpenRouter or any OpenAI-compatible endpoint)", kHelpWidth),
+        local_group_("Local models (--provider local)", kHelpWidth),
         all_(kHelpWidth) {
     const auto& fields = option_fields(static_cast<const icl::Config*>(nullptr));
     const auto data = flag_names_of<data::TruthfulQaOptions>();
@@ -56,22 +61,36 @@ class ExperimentFlags {
     bindings_.emplace_back(experiment_group_, fields, defaults, ours);
     experiment_group_.add_options()(
         "reference-files", po::bool_switch(),
-        "also write the reference study's own JSON files into <results-dir>/<run-name>/reference/");
+        "also write the reference study's own JSON files into <results-dir>/<run-name>/reference/")(
+        "provider", po::value<std::string>()->default_value("api"),
+        "api (OpenRouter or an OpenAI-compatible endpoint) or local (model directories or Hugging Face ids run "
+        "in this process; free, deterministic; docs/icl.md)");
     bindings_.emplace_back(data_group_, fields, defaults,
                            [data](const std::string& name) { return contains(data, name); });
     bindings_.emplace_back(client_group_, fields, defaults,
                            [client](const std::string& name) { return contains(client, name); });
     all_.add(experiment_group_).add(data_group_).add(client_group_);
+#if W2S_WITH_TORCH
+    local_binding_.emplace(local_group_, option_fields(static_cast<const model::LocalProviderOptions*>(nullptr)),
+                           model::LocalProviderOptions{});
+    all_.add(local_group_);
+#endif
   }
 
   const po::options_description& description() const { return all_; }
   void apply(const po::variables_map& vm, icl::Config& config) const {
     for (const auto& b : bindings_) b.apply(vm, config);
   }
+#if W2S_WITH_TORCH
+  void apply(const po::variables_map& vm, model::LocalProviderOptions& local) const { local_binding_->apply(vm, local); }
+#endif
 
  private:
-  po::options_description experiment_group_, data_group_, client_group_, all_;
+  po::options_description experiment_group_, data_group_, client_group_, local_group_, all_;
   std::vector<cli::OptionsBinding<icl::Config>> bindings_;
+#if W2S_WITH_TORCH
+  std::optional<cli::OptionsBinding<model::LocalProviderOptions>> local_binding_;
+#endif
 };
 
 // The client, announcing each batch's cost estimate before sending it.
@@ -125,6 +144,38 @@ std::vector<llm::Completion> EstimatingProvider::run_batch(const std::vector<llm
   return client_.run_batch(requests, on_result);
 }
 
+icl::RunSummary run(const std::string& experiment, const icl::Config& config, const data::TruthfulQa& dataset,
+                    llm::Provider& provider) {
+  if (experiment == "baseline") return icl::run_baseline(config, dataset, provider);
+  if (experiment == "gold-sweep") return icl::run_gold_sweep(config, dataset, provider);
+  return icl::run_weak_sweep(config, dataset, provider);
+}
+
+// --provider local: the models run here, behind the same response cache as the API's answers
+// (keyed by the model files' checksums), so a killed sweep resumes where it stopped.
+icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& flags, const std::string& experiment,
+                          const icl::Config& config, const data::TruthfulQa& dataset) {
+#if W2S_WITH_TORCH
+  if (config.client.dry_run) throw po::error("--dry-run estimates API cost: local models cost nothing");
+  model::LocalProviderOptions local;
+  flags.apply(vm, local);
+  const auto models_dir = data::resolve_models_dir(local.models_dir);
+  auto resolve = [models_dir](const std::string& model) -> std::filesystem::path {
+    if (std::filesystem::is_directory(model) || !data::looks_like_hf_model_id(model)) return model;
+    data::HubOptions hub;
+    hub.models_dir = models_dir;
+    return data::ensure_hf_model(model, hub);
+  };
+  auto models = model::make_local_provider(local, resolve, config.client.cache_dir / "file-hashes.json");
+  llm::CachedProvider cached(*models, [&models](const std::string& m) { return models->endpoint(m); },
+                             config.client);
+  return run(experiment, config, dataset, cached);
+#else
+  (void)vm, (void)flags, (void)experiment, (void)config, (void)dataset;
+  throw Error("--provider local needs a build with libtorch (this w2s was built without it)");
+#endif
+}
+
 int run_experiment(int argc, char** argv, const std::string& experiment) {
   const std::string usage = "w2s " + experiment + " [options]";
   const icl::Config defaults;
@@ -140,17 +191,21 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
   log::info("TruthfulQA {}: {} questions, train {}, test {} (seed {})", dataset.variant, dataset.all.size(),
             dataset.train.size(), dataset.test.size(), dataset.seed);
 
-  llm::OpenRouterClient client(config.client);
-  EstimatingProvider estimating(client);
-  llm::Provider& provider = config.client.dry_run ? static_cast<llm::Provider&>(client) : estimating;
+  const std::string provider_name = (*vm)["provider"].as<std::string>();
   icl::RunSummary summary;
-  if (experiment == "baseline") summary = icl::run_baseline(config, dataset, provider);
-  else if (experiment == "gold-sweep") summary = icl::run_gold_sweep(config, dataset, provider);
-  else summary = icl::run_weak_sweep(config, dataset, provider);
-
-  if (config.client.dry_run) {
-    print_estimate(client.dry_run_estimate(), "dry run, nothing sent or written; estimated cost:");
-    return 0;
+  if (provider_name == "local") {
+    summary = run_local(*vm, flags, experiment, config, dataset);
+  } else if (provider_name == "api") {
+    llm::OpenRouterClient client(config.client);
+    EstimatingProvider estimating(client);
+    llm::Provider& provider = config.client.dry_run ? static_cast<llm::Provider&>(client) : estimating;
+    summary = run(experiment, config, dataset, provider);
+    if (config.client.dry_run) {
+      print_estimate(client.dry_run_estimate(), "dry run, nothing sent or written; estimated cost:");
+      return 0;
+    }
+  } else {
+    throw po::error("--provider: '" + provider_name + "' is not api or local");
   }
   std::cout << icl::format_summary(summary);
   std::cout << "records: " << (config.results_dir / config.run_name).string() << "/\n";

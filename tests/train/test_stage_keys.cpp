@@ -15,7 +15,6 @@
 #include <map>
 
 #include "assets.h"
-#include "file_hashes.h"
 #include "stage.h"
 
 namespace {
@@ -369,7 +368,7 @@ TEST(StageKeys, FileHashMemoIsReusedUntilTheFileChanges) {
   const auto scratch = test::scratch_dir("train_hash_memo");
   const fs::path file = scratch / "weights.bin", memo = scratch / "memo" / "file-hashes.json";
   write_file_atomic(file, "first");
-  EXPECT_EQ(file_sha256(file, memo), sha256_hex("first"));
+  EXPECT_EQ(w2s::model::file_sha256(file, memo), sha256_hex("first"));
   // Plant a different hash under the file's current stamp: the memo's answer is returned.
   json::Value entries = json::parse_file(memo);
   const std::string key = fs::absolute(file).lexically_normal().string();
@@ -377,12 +376,12 @@ TEST(StageKeys, FileHashMemoIsReusedUntilTheFileChanges) {
   entry.set("sha256", "remembered");
   entries.set(key, entry);
   write_file_atomic(memo, json::dump(entries, 1));
-  EXPECT_EQ(file_sha256(file, memo), "remembered");
+  EXPECT_EQ(w2s::model::file_sha256(file, memo), "remembered");
   // Same size, new content and modification time: hashed again.
   write_file_atomic(file, "other");
   fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
-  EXPECT_EQ(file_sha256(file, memo), sha256_hex("other"));
-  EXPECT_EQ(file_sha256(file, ""), sha256_hex("other"));  // no memo: always hashed
+  EXPECT_EQ(w2s::model::file_sha256(file, memo), sha256_hex("other"));
+  EXPECT_EQ(w2s::model::file_sha256(file, ""), sha256_hex("other"));  // no memo: always hashed
 }
 
 }  // namespace

@@ -251,6 +251,11 @@ class Step {
     for (const auto& p : points_) uses += p.items.size();
     log::info("{}: {} evaluation point(s), {} requests ({} unique)", experiment_, points_.size(), uses,
               requests_.size());
+    for (Point& p : points_) {  // local models: their files, checksums and chat template
+      if (auto id = provider.model_identity(p.model)) p.extra["model_identity"] = std::move(*id);
+      if (p.label_model.empty()) continue;
+      if (auto id = provider.model_identity(p.label_model)) p.extra["label_model_identity"] = std::move(*id);
+    }
     started_at_ = now_iso8601();
     started_ = monotonic_seconds();
     done_.assign(requests_.size(), std::nullopt);

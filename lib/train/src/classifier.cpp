@@ -6,7 +6,6 @@
 #include <fstream>
 #include <map>
 
-#include "file_hashes.h"
 #include "trainer.h"
 #include "w2s/data.h"
 
@@ -167,17 +166,12 @@ json::Value model_identity(const std::string& spec, const std::optional<std::str
     const auto kv = parse_random_spec(spec);
     auto it = kv.find("tokenizer");
     if (it != kv.end() && it->second != "bytes" && it->second != "words")
-      id.set("tokenizer_sha256", file_sha256(fs::path(it->second) / "tokenizer.json", hash_memo));
+      id.set("tokenizer_sha256", model::file_sha256(fs::path(it->second) / "tokenizer.json", hash_memo));
     return id;
   }
   const fs::path dir = resolve_model_spec(spec, models_dir);
-  id.set("config_sha256", file_sha256(dir / "config.json", hash_memo));
-  if (fs::exists(dir / "tokenizer.json")) id.set("tokenizer_sha256", file_sha256(dir / "tokenizer.json", hash_memo));
-  if (fs::exists(dir / "tokenizer_config.json"))
-    id.set("tokenizer_config_sha256", file_sha256(dir / "tokenizer_config.json", hash_memo));
-  json::Value weights = json::Value::object();
-  for (const auto& f : model::weight_files(dir)) weights.set(f.filename().string(), file_sha256(f, hash_memo));
-  id.set("weights_sha256", weights);
+  const json::Value files = model::model_files_identity(dir, hash_memo);
+  for (const auto& [key, value] : files.as_object()) id.set(key, value);
   return id;
 }
 

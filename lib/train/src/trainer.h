@@ -61,7 +61,7 @@ std::string unwritable_folder(const std::filesystem::path& folder);
 
 // What identifies a model for the stage cache: the spec, plus the sha256 of a directory's
 // config.json, tokenizer files and every weight file (by content: the same file names and sizes
-// with other values are another model). Hashes are remembered in `hash_memo` (file_hashes.h), so
+// with other values are another model). Hashes are remembered in `hash_memo` (model::file_sha256), so
 // multi-GB weights are hashed once. A Hugging Face id is identified as the id plus its local
 // directory's files (resolve_model_spec).
 json::Value model_identity(const std::string& model_spec, const std::optional<std::string>& models_dir,

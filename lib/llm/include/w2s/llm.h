@@ -169,7 +169,11 @@ class Provider {
   // with ok == false; it never aborts the rest of the batch.
   virtual std::vector<Completion> run_batch(const std::vector<ChatRequest>& requests,
                                             const ResultCallback& on_result = {}) = 0;
+  // What the records say about the model behind `model` beyond its id (a local model's files,
+  // checksums and chat template); nullopt for a remote API, whose records stay as they are.
+  virtual std::optional<json::Value> model_identity(const std::string& /*model*/) { return std::nullopt; }
 };
+
 
 // ---------------------------------------------------------------------------------------------
 // The OpenRouter / OpenAI-compatible client
@@ -372,6 +376,31 @@ json::Value request_body(const ChatRequest& request);
 
 // Estimated prompt tokens of a request: total characters of all messages / 4 + 4 per message.
 std::int64_t estimate_prompt_tokens(const ChatRequest& request);
+
+// The response cache in front of a provider that keeps none itself (the local models): a request
+// is looked up under cache_key(endpoint_of(request.model), request) and replayed as a $0 cache
+// hit; the others go to `inner`, and each answer is stored as it arrives, so a killed run resumes
+// with every answer it had. Uses options.cache_dir, no_cache and refresh. Throws w2s::Error when
+// the cache cannot be opened.
+class CachedProvider : public Provider {
+ public:
+  using EndpointOf = std::function<std::string(const std::string& model)>;
+  CachedProvider(Provider& inner, EndpointOf endpoint_of, const ClientOptions& options);
+  ~CachedProvider() override;
+  CachedProvider(const CachedProvider&) = delete;
+  CachedProvider& operator=(const CachedProvider&) = delete;
+
+  std::vector<Completion> run_batch(const std::vector<ChatRequest>& requests,
+                                    const ResultCallback& on_result = {}) override;
+  std::optional<json::Value> model_identity(const std::string& model) override {
+    return inner_.model_identity(model);
+  }
+
+ private:
+  struct Impl;
+  Provider& inner_;
+  std::unique_ptr<Impl> impl_;
+};
 
 class OpenRouterClient : public Provider {
  public:

@@ -10,6 +10,10 @@
 //     a writer (F32, F16, BF16, plus F64/I64 for tests and adapters).
 //   * describe_model / tokenize_to_json / generate_to_json — what `w2s model info|tokenize|generate`
 //     print.
+//   * ChatTemplate / render_chat     — tokenizer_config.json's chat_template for the known template
+//     families (ChatML, Llama-3, Mistral [INST]), rendered as Hugging Face renders them.
+//   * make_local_provider            — `--provider local` of the in-context experiments: an
+//     llm::Provider answering chat requests with local models (src/local_provider.cpp).
 //
 // The torch-facing part (modules, LoRA, classifier, generation on tensors) is in
 // w2s/model_torch.h, which only lib/model and lib/train sources include.
@@ -18,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "w2s/core.h"
+#include "w2s/llm.h"
 #include "w2s/options.h"
 
 namespace w2s::model {
@@ -222,5 +228,109 @@ json::Value tokenize_to_json(const std::filesystem::path& model_dir, std::string
 // where top_k is the next-token distribution of the first step.
 json::Value generate_to_json(const std::filesystem::path& model_dir, std::string_view prompt,
                              std::int64_t max_new_tokens, int top_k, const RunOptions& options);
+
+// ---------------------------------------------------------------------------------------------
+// Model files' checksums
+// ---------------------------------------------------------------------------------------------
+
+// The sha256 of `file`. With a memo file, a hash computed earlier for the same absolute path,
+// size and modification time is reused; a new one is added to the memo (a JSON object, rewritten
+// atomically; concurrent runs may each add theirs, the last writer's memo wins, which costs at most
+// a re-hash). An empty memo path hashes every time.
+std::string file_sha256(const std::filesystem::path& file, const std::filesystem::path& memo);
+
+// {config_sha256, tokenizer_sha256, tokenizer_config_sha256, weights_sha256: {file: sha}} of a
+// model directory (the files present), hashed through the memo.
+json::Value model_files_identity(const std::filesystem::path& model_dir, const std::filesystem::path& memo);
+
+// ---------------------------------------------------------------------------------------------
+// Chat templates (tokenizer_config.json `chat_template`)
+// ---------------------------------------------------------------------------------------------
+
+// Full Jinja is not implemented: a template is recognised as one of the families below from its
+// text and rendered by hand, equal to what Hugging Face's Jinja renders for plain
+// {role, content} messages (tests/model/test_chat_template.cpp checks it against
+// @huggingface/jinja on the real templates).
+//   chatml   <|im_start|>role\ncontent<|im_end|>\n per message (Qwen2, Qwen2.5, SmolLM2), with the
+//            default system prompt the template inserts when the first message is not a system one
+//   llama3   bos, <|start_header_id|>role<|end_header_id|>\n\n trimmed content <|eot_id|>
+//   mistral  bos, [INST] user [/INST] assistant eos (Mistral-7B-Instruct v0.1 / v0.2): strictly
+//            alternating user/assistant, no system message (as the template itself raises)
+//   plain    no chat_template at all (base models such as stories260K): "System: ...\n\nUser:
+//            ...\n\nAssistant: ...", the model's own BOS added by the tokenizer
+struct ChatTemplate {
+  std::string family;  // "chatml" | "llama3" | "mistral" | "plain"
+  std::string source;  // the template text ("" for plain)
+  std::string bos_token, eos_token;
+  std::optional<std::string> default_system_prompt;  // chatml: inserted when there is no system message
+  bool eos_then_space = false;                       // mistral v0.1: eos_token + ' ' after an answer
+  // plain: the tokenizer adds its special tokens (BOS); the template families carry their own.
+  bool add_special_tokens() const { return family == "plain"; }
+  // The end-of-turn marker generation stops at ("<|im_end|>", "<|eot_id|>"; "" otherwise).
+  std::string end_of_turn() const;
+};
+
+// `template_text` nullopt: the plain fallback. Throws w2s::Error quoting the template's first
+// line when it belongs to none of the families.
+ChatTemplate parse_chat_template(const std::optional<std::string>& template_text, std::string bos_token,
+                                 std::string eos_token);
+// From tokenizer_config.json (chat_template as a string, or the "default" of a named list;
+// bos_token / eos_token as strings or {content}); plain when the file or the template is absent.
+ChatTemplate read_chat_template(const std::filesystem::path& model_dir);
+
+// The prompt text, as apply_chat_template(messages, tokenize=False, add_generation_prompt) gives
+// it. Throws w2s::Error with the template's own message where the template raises (mistral:
+// roles that do not alternate, a system message).
+std::string render_chat(const ChatTemplate& chat_template, const std::vector<llm::Message>& messages,
+                        bool add_generation_prompt = true);
+
+// ---------------------------------------------------------------------------------------------
+// The local provider (`w2s baseline|gold-sweep|weak-sweep --provider local`, docs/icl.md)
+// ---------------------------------------------------------------------------------------------
+
+struct LocalProviderOptions {
+  RunOptions run;
+  // Compute the KV cache of the prompt prefix that a batch's questions share (system prompt and
+  // shots) once, and start every question from it; off: every prompt from its first token.
+  bool prefix_cache = true;
+  // Where Hugging Face ids are looked up and downloaded to; unset: $W2S_MODELS_DIR, else ./models.
+  std::optional<std::string> models_dir;
+};
+inline const options::Fields<LocalProviderOptions>& option_fields(const LocalProviderOptions*) {
+  using L = LocalProviderOptions;
+  using options::kFlag, options::kRecord;
+  static const auto fields =
+      options::Fields<L>()
+          .merge(&L::run, option_fields(static_cast<const RunOptions*>(nullptr)))
+          .add("prefix_cache", &L::prefix_cache,
+               "compute every prompt from its first token (no shared-prefix KV cache)", kFlag | kRecord)
+          .flag_turns_off("no-prefix-cache")
+          .add("models_dir", &L::models_dir,
+               "where Hugging Face ids are looked up and downloaded to, as models-dir/org/name (default "
+               "$W2S_MODELS_DIR, else ./models)",
+               kFlag);
+  return fields;
+}
+
+// A model id of a request -> its directory (a directory as is; a hub id downloaded when missing).
+using ModelResolver = std::function<std::filesystem::path(const std::string& model)>;
+
+class LocalProvider : public llm::Provider {
+ public:
+  // "local:<sha256 of the model's identity>": the endpoint the response cache keys this model's
+  // answers by (llm::CachedProvider), so changed weights or template never replay old answers.
+  virtual std::string endpoint(const std::string& model) = 0;
+};
+
+// Answers chat requests with local causal LMs (one loaded at a time, in the order the batch
+// needs them): the chat template rendered and tokenized, greedy decoding up to max_tokens
+// (stopping at EOS, the template's end-of-turn token or a stop string), and with logprobs the
+// first token's full-softmax log-probability of every token whose text is one option letter
+// (A-Z, surrounding whitespace aside). Completions say provider "local", cost $0, their token
+// counts (cached_tokens: the reused prefix) and time; model_identity() gives the record's
+// {provider, path, revision, checksums, dtype, device, chat_template, default_system_prompt}.
+// `resolve` nullptr: every model id must be a directory.
+std::unique_ptr<LocalProvider> make_local_provider(const LocalProviderOptions& options, ModelResolver resolve = {},
+                                                   std::filesystem::path hash_memo = {});
 
 }  // namespace w2s::model

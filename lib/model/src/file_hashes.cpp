@@ -1,12 +1,12 @@
-#include "file_hashes.h"
-
+// Checksums of model files, remembered across runs so that multi-GB checkpoints are hashed once:
+// the identity of a model in the training stage keys (lib/train) and in local ICL records.
 #include <fmt/format.h>
 
 #include <system_error>
 
-#include "w2s/core.h"
+#include "w2s/model.h"
 
-namespace w2s::train {
+namespace w2s::model {
 
 namespace fs = std::filesystem;
 
@@ -48,4 +48,16 @@ std::string file_sha256(const fs::path& file, const fs::path& memo) {
   return sha;
 }
 
-}  // namespace w2s::train
+json::Value model_files_identity(const fs::path& dir, const fs::path& memo) {
+  json::Value id = json::Value::object();
+  id.set("config_sha256", file_sha256(dir / "config.json", memo));
+  if (fs::exists(dir / "tokenizer.json")) id.set("tokenizer_sha256", file_sha256(dir / "tokenizer.json", memo));
+  if (fs::exists(dir / "tokenizer_config.json"))
+    id.set("tokenizer_config_sha256", file_sha256(dir / "tokenizer_config.json", memo));
+  json::Value weights = json::Value::object();
+  for (const auto& f : weight_files(dir)) weights.set(f.filename().string(), file_sha256(f, memo));
+  id.set("weights_sha256", weights);
+  return id;
+}
+
+}  // namespace w2s::model
