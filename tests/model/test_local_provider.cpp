@@ -1,0 +1,276 @@
+// The local provider (`--provider local`): a pretrained Llama (stories260K, no chat template) and
+// a random tiny Qwen2-shaped model with Qwen2.5's ChatML template answer the in-context
+// experiments. Shared-prefix reuse gives the same answers as computing every prompt in full; the
+// whole pipeline (baseline, gold-sweep, weak-sweep, analyze) runs through the `w2s` binary and
+// writes schema-valid records; a sweep stopped midway resumes from the response cache.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "assets.h"
+#include "icl_http_util.h"
+#include "w2s/icl.h"
+#include "w2s/model.h"
+#include "w2s/model_torch.h"
+#include "w2s/results.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace w2s;
+using test::shell_quote;
+
+fs::path stories_dir() { return test::assets_dir() / "models" / "hf" / "stories260K-llama"; }
+
+// A random Qwen2-shaped model (q/k/v biases, GQA) with GPT-2's byte-level tokenizer plus the two
+// ChatML tokens, and Qwen2.5's chat template in its tokenizer_config.json. Written once per run.
+fs::path tiny_qwen_dir() {
+  static const fs::path dir = [] {
+    const fs::path d = test::scratch_dir("local_tiny_qwen");
+    model::ModelConfig config = model::tiny_config("qwen2", 50259, 32, 2, 4, 2);
+    config.bos_token_id = std::nullopt;
+    config.eos_token_id = 50258;  // <|im_end|>, as Qwen2.5-Instruct's config says
+    config.config_json.set("bos_token_id", json::Value());
+    config.config_json.set("eos_token_id", 50258);
+    model::CausalLM lm = model::random_causal_lm(config, 7);
+    model::save_pretrained(lm, d);
+    json::Value tokenizer = json::parse_file(test::assets_dir() / "models" / "hf" / "fake-gpt2-tiny-random" /
+                                             "tokenizer.json");
+    for (const auto& [id, content] : {std::pair{50257, "<|im_start|>"}, std::pair{50258, "<|im_end|>"}})
+      tokenizer["added_tokens"].push_back(json::Object{{"id", id},
+                                                       {"content", content},
+                                                       {"single_word", false},
+                                                       {"lstrip", false},
+                                                       {"rstrip", false},
+                                                       {"normalized", false},
+                                                       {"special", true}});
+    test::write_text(d / "tokenizer.json", json::dump(tokenizer));
+    test::write_text(
+        d / "tokenizer_config.json",
+        json::dump(json::Object{
+            {"bos_token", json::Value()},
+            {"eos_token", "<|im_end|>"},
+            {"pad_token", "<|endoftext|>"},
+            {"chat_template",
+             read_file(test::source_dir() / "tests" / "model" / "chat_templates" / "qwen2.5-0.5b-instruct.jinja")}}));
+    return d;
+  }();
+  return dir;
+}
+
+data::TruthfulQa truthfulqa(std::size_t test_size) {
+  data::TruthfulQaOptions o;
+  o.data_dir = (test::assets_dir() / "data").string();
+  o.test_size = test_size;
+  o.allow_download = false;
+  return data::load_truthfulqa(o);
+}
+
+// The requests of one evaluation point per shot count: gold shots train[0:N], then each question.
+std::vector<llm::ChatRequest> icl_requests(const std::string& model, const data::TruthfulQa& ds,
+                                           const std::vector<int>& shot_counts) {
+  std::vector<llm::ChatRequest> out;
+  for (int n : shot_counts) {
+    std::vector<icl::Shot> shots;
+    for (int i = 0; i < n; ++i) shots.push_back({ds.train[i].text, ds.train[i].answer});
+    for (const auto& q : ds.test) {
+      llm::ChatRequest r;
+      r.model = model;
+      r.messages = icl::build_messages(shots, q.text);
+      r.max_tokens = 6;
+      r.temperature = 0.0;
+      r.logprobs = true;
+      r.top_logprobs = 20;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+model::LocalProviderOptions cpu_options(bool prefix_cache) {
+  model::LocalProviderOptions o;
+  o.run.device = "cpu";
+  o.run.threads = 1;
+  o.prefix_cache = prefix_cache;
+  return o;
+}
+
+class LocalModels : public ::testing::TestWithParam<std::string> {
+ protected:
+  fs::path dir() const { return GetParam() == "stories" ? stories_dir() : tiny_qwen_dir(); }
+};
+
+TEST_P(LocalModels, SharedPrefixReuseGivesTheSameAnswers) {
+  const data::TruthfulQa ds = truthfulqa(5);
+  const auto requests = icl_requests(dir().string(), ds, {0, 3});
+  auto reusing = model::make_local_provider(cpu_options(true));
+  auto full = model::make_local_provider(cpu_options(false));
+  const auto a = reusing->run_batch(requests);
+  const auto b = full->run_batch(requests);
+  ASSERT_EQ(a.size(), requests.size());
+  ASSERT_EQ(b.size(), requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(a[i].ok) << a[i].error;
+    ASSERT_TRUE(b[i].ok) << b[i].error;
+    EXPECT_EQ(a[i].content, b[i].content) << i;
+    EXPECT_EQ(a[i].finish_reason, b[i].finish_reason) << i;
+    EXPECT_EQ(a[i].prompt_tokens, b[i].prompt_tokens);
+    EXPECT_EQ(a[i].completion_tokens, b[i].completion_tokens);
+    EXPECT_EQ(b[i].cached_tokens, 0);
+    // Every question of a point starts from the shared prefix (system prompt and shots).
+    EXPECT_GT(a[i].cached_tokens, 0) << i;
+    EXPECT_LT(a[i].cached_tokens, a[i].prompt_tokens);
+    EXPECT_EQ(a[i].provider, "local");
+    EXPECT_EQ(a[i].cost_usd, 0.0);
+    ASSERT_EQ(a[i].logprobs.size(), b[i].logprobs.size());
+    ASSERT_FALSE(a[i].logprobs.empty());
+    const auto& first_a = a[i].logprobs.front();
+    const auto& first_b = b[i].logprobs.front();
+    EXPECT_EQ(first_a.token, first_b.token);
+    EXPECT_NEAR(first_a.logprob, first_b.logprob, 1e-4);
+    ASSERT_EQ(first_a.top.size(), first_b.top.size());
+    for (std::size_t k = 0; k < first_a.top.size(); ++k) {
+      EXPECT_EQ(first_a.top[k].token, first_b.top[k].token);
+      EXPECT_NEAR(first_a.top[k].logprob, first_b.top[k].logprob, 1e-4);
+      // The chosen token is the argmax of the full distribution.
+      EXPECT_LE(first_a.top[k].logprob, first_a.logprob + 1e-6);
+    }
+    const auto letters = ds.test[i % ds.test.size()].letters;
+    const auto pa = icl::letter_probabilities(a[i], letters), pb = icl::letter_probabilities(b[i], letters);
+    ASSERT_EQ(pa.size(), letters.size()) << "every option letter is a token of the vocabulary";
+    for (const auto& [letter, p] : pa) EXPECT_NEAR(p, pb.at(letter), 1e-5) << letter;
+  }
+}
+
+TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {
+  auto provider = model::make_local_provider(cpu_options(true));
+  const json::Value id = *provider->model_identity(dir().string());
+  EXPECT_EQ(id.get_string("provider"), "local");
+  EXPECT_EQ(id.get_string("dtype"), "float32");
+  EXPECT_EQ(id.at("weights_sha256").get_string("model.safetensors"), sha256_file_hex(dir() / "model.safetensors"));
+  if (GetParam() == "stories") {
+    EXPECT_EQ(id.get_string("chat_template"), "plain (the model has no chat_template)");
+  } else {
+    EXPECT_EQ(id.get_string("chat_template"), "chatml");
+    EXPECT_EQ(id.get_string("default_system_prompt"),
+              "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  }
+  // The cache endpoint depends on the files, not on where they are or how the prompt is computed.
+  auto other = model::make_local_provider(cpu_options(false));
+  EXPECT_EQ(provider->endpoint(dir().string()), other->endpoint(dir().string()));
+  EXPECT_NE(provider->endpoint(stories_dir().string()), provider->endpoint(tiny_qwen_dir().string()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, LocalModels, ::testing::Values("stories", "tiny_qwen"));
+
+TEST(LocalProvider, ChatMLPromptEndsWithTheAssistantTurnAndStopsAtImEnd) {
+  const fs::path dir = tiny_qwen_dir();
+  const model::Tokenizer tok = model::Tokenizer::from_dir(dir);
+  const model::ChatTemplate t = model::read_chat_template(dir);
+  const auto ids = tok.encode(model::render_chat(t, {{"system", "S"}, {"user", "Q"}}), t.add_special_tokens());
+  // <|im_start|> and <|im_end|> are single special tokens of the prompt.
+  EXPECT_EQ(ids.front(), 50257);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 50258), 2);
+  EXPECT_EQ(tok.decode(ids, false), "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
+}
+
+// A sweep interrupted after some answers (the process killed) resumes from the response cache:
+// the rerun computes only the missing answers, and its records equal an uninterrupted run's.
+class Interrupting : public llm::Provider {
+ public:
+  Interrupting(llm::Provider& inner, int allowed) : inner_(inner), allowed_(allowed) {}
+  std::vector<llm::Completion> run_batch(const std::vector<llm::ChatRequest>& requests,
+                                         const llm::ResultCallback& on_result) override {
+    computed += static_cast<int>(requests.size());
+    return inner_.run_batch(requests, [&](std::size_t i, const llm::Completion& c) {
+      if (allowed_-- <= 0) throw std::runtime_error("killed");
+      on_result(i, c);
+    });
+  }
+  std::optional<json::Value> model_identity(const std::string& model) override { return inner_.model_identity(model); }
+  int computed = 0;
+
+ private:
+  llm::Provider& inner_;
+  int allowed_;
+};
+
+TEST(LocalProvider, KilledSweepResumesFromTheCache) {
+  const auto scratch = test::scratch_dir("local_resume");
+  const data::TruthfulQa ds = truthfulqa(6);
+  icl::Config config;
+  config.models = {tiny_qwen_dir().string()};
+  config.shots = {0, 2};
+  config.sampling.max_tokens = 4;
+  config.score = icl::ScoreMode::Logprobs;
+  config.client.progress = false;
+  auto local = model::make_local_provider(cpu_options(true));
+  const auto endpoint = [&local](const std::string& m) { return local->endpoint(m); };
+
+  config.results_dir = scratch / "killed";
+  config.client.cache_dir = scratch / "cache";
+  {
+    Interrupting killed(*local, 7);
+    llm::CachedProvider cached(killed, endpoint, config.client);
+    EXPECT_THROW(icl::run_gold_sweep(config, ds, cached), std::runtime_error);
+  }
+  Interrupting resumed(*local, 1000);
+  llm::CachedProvider cached(resumed, endpoint, config.client);
+  const icl::RunSummary summary = icl::run_gold_sweep(config, ds, cached);
+  EXPECT_EQ(resumed.computed, 12 - 7);
+  EXPECT_EQ(summary.cost.total.cache_hits, 7);
+
+  config.results_dir = scratch / "uninterrupted";
+  config.client.cache_dir = scratch / "cache-uninterrupted";
+  llm::CachedProvider fresh(*local, endpoint, config.client);
+  icl::run_gold_sweep(config, ds, fresh);
+  for (int n : {0, 2}) {
+    const fs::path rel = fs::path("icl") / "gold-sweep" / model_slug(config.models[0]) / ("shots-" + std::to_string(n) + ".json");
+    const auto a = results::read_record(scratch / "killed" / rel), b = results::read_record(scratch / "uninterrupted" / rel);
+    ASSERT_EQ(a.predictions.size(), 6u);
+    for (std::size_t i = 0; i < a.predictions.size(); ++i) {
+      EXPECT_EQ(a.predictions[i].prediction, b.predictions[i].prediction);
+      EXPECT_EQ(a.predictions[i].raw_completion, b.predictions[i].raw_completion);
+    }
+    EXPECT_TRUE(results::validate(json::parse_file(scratch / "killed" / rel)).empty());
+  }
+}
+
+// baseline -> gold-sweep -> weak-sweep -> analyze through the `w2s` binary, stories260K as the
+// weak model and the tiny Qwen as the strong one; a rerun is served from the cache.
+TEST(LocalProvider, PipelineEndToEnd) {
+  const auto dir = test::scratch_dir("local_e2e");
+  const std::string weak = stories_dir().string(), strong = tiny_qwen_dir().string();
+  const std::string common = " --provider local --threads 1 --max-tokens 4 --score logprobs --test-size 6 --data-dir " +
+                             shell_quote((test::assets_dir() / "data").string()) + " --cache-dir " +
+                             shell_quote((dir / "cache").string()) + " --results-dir " +
+                             shell_quote((dir / "results").string()) + " --run-name local --no-progress";
+  const std::string w2s = shell_quote(test::w2s_binary().string());
+  const std::string models = " --models " + shell_quote(weak + "," + strong);
+  std::string out;
+  ASSERT_EQ(test::run_command(w2s + " baseline" + models + common, &out), 0) << out;
+  ASSERT_EQ(test::run_command(w2s + " gold-sweep --shots 0,2" + models + common, &out), 0) << out;
+  ASSERT_EQ(test::run_command(w2s + " weak-sweep --shots 0,2 --pairs " + shell_quote(weak + "->" + strong) + common, &out),
+            0)
+      << out;
+  const fs::path run = dir / "results" / "local";
+  test::expect_valid_records(run / "baseline", 2);
+  test::expect_valid_records(run / "gold-sweep", 4);
+  test::expect_valid_records(run / "weak-labels", 1);
+  test::expect_valid_records(run / "weak-sweep", 2);
+  const auto record = results::read_record(run / "weak-sweep" / (model_slug(weak) + "__" + model_slug(strong)) / "shots-2.json");
+  EXPECT_EQ(record.extra.at("providers").get_int("local"), 6);
+  EXPECT_EQ(record.extra.at("model_identity").get_string("chat_template"), "chatml");
+  EXPECT_EQ(record.extra.at("label_model_identity").get_string("provider"), "local");
+  EXPECT_EQ(record.cost.total.usd, 0.0);
+  EXPECT_GT(record.cost.total.prompt_tokens, 0);
+  for (const auto& p : record.predictions) EXPECT_EQ(p.scored_by, "logprobs");
+
+  ASSERT_EQ(test::run_command(w2s + " gold-sweep --shots 0,2" + models + common, &out), 0) << out;
+  EXPECT_CONTAINS(out, "total: $0.000000 (0 requests sent");
+
+  ASSERT_EQ(test::run_command(w2s + " analyze " + shell_quote(run.string()) + " --resamples 50", &out), 0) << out;
+  EXPECT_TRUE(fs::exists(run / "analysis")) << out;
+}
+
+}  // namespace
