@@ -71,6 +71,11 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
   return decoder_->lm_head(forward_hidden(input_ids, attention_mask, cache, false).last_hidden);
 }
 
+torch::Tensor CausalLMImpl::forward_last(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                         KVCache* cache) {
+  return decoder_->lm_head(forward_hidden(input_ids, attention_mask, cache, false).last_hidden.select(1, -1));
+}
+
 CausalLM random_causal_lm(const ModelConfig& config, std::uint64_t seed, const Placement& placement) {
   torch::manual_seed(seed);
   CausalLM model(config);

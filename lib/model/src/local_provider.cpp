@@ -204,7 +204,7 @@ llm::Completion LocalModels::answer(LoadedModel& m, const llm::ChatRequest& r, c
   std::int64_t steps = 0;
   for (; steps < max_new; ++steps) {
     const torch::Tensor mask = torch::ones({1, cache.length() + input.size(1)}, long_opts);
-    const torch::Tensor logits = m.lm->forward(input, mask, &cache).select(1, -1).squeeze(0).to(torch::kFloat32);
+    const torch::Tensor logits = m.lm->forward_last(input, mask, &cache).squeeze(0).to(torch::kFloat32);
     const std::int64_t next = logits.argmax().item<std::int64_t>();
     if (r.logprobs) {
       const torch::Tensor logp = torch::log_softmax(logits, -1).to(torch::kCPU);
@@ -290,7 +290,7 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
           torch::NoGradGuard no_grad;
           const std::vector<std::int64_t> head(ids[members[0]].begin(), ids[members[0]].begin() + shared);
           const auto input = torch::tensor(head, torch::kLong).unsqueeze(0).to(placement_.device);
-          m.lm->forward(input, torch::ones_like(input), &prefix);
+          m.lm->forward_hidden(input, torch::ones_like(input), &prefix);  // keys and values only
         }
       }
       for (std::size_t i : members) {

@@ -97,6 +97,9 @@ class CausalLMImpl : public torch::nn::Module {
   // Vocabulary logits [B, T, V] (in the model dtype). attention_mask may be undefined (all ones).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                         KVCache* cache = nullptr);
+  // The logits of the last position only [B, V] (decoding: no vocabulary projection of the others).
+  torch::Tensor forward_last(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                             KVCache* cache = nullptr);
 
   // The base weights under their HF names and layouts (for save_pretrained).
   NamedTensors hf_state_dict();
