@@ -79,7 +79,7 @@ TEST_P(ChatTemplateReference, RendersAsHuggingFaceJinja) {
   EXPECT_EQ(t.family, f.family);
   EXPECT_EQ(t.default_system_prompt, f.default_system);
   const auto cs = cases();
-  const json::Value expected = reference(file, cases_json(cs, f.bos, f.eos), f.family);
+  const json::Value expected = reference(file, cases_json(cs, f.bos, f.eos), f.file);
   ASSERT_EQ(expected.size(), cs.size());
   int errors = 0;
   for (std::size_t i = 0; i < cs.size(); ++i) {

@@ -5,7 +5,9 @@
 // writes schema-valid records; a sweep stopped midway resumes from the response cache.
 #include <gtest/gtest.h>
 
-#include <cmath>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "assets.h"
 #include "icl_http_util.h"
@@ -23,10 +25,11 @@ using test::shell_quote;
 fs::path stories_dir() { return test::assets_dir() / "models" / "hf" / "stories260K-llama"; }
 
 // A random Qwen2-shaped model (q/k/v biases, GQA) with GPT-2's byte-level tokenizer plus the two
-// ChatML tokens, and Qwen2.5's chat template in its tokenizer_config.json. Written once per run.
+// ChatML tokens, and Qwen2.5's chat template in its tokenizer_config.json. Written once per
+// process (CTest runs the tests of this file in parallel processes).
 fs::path tiny_qwen_dir() {
   static const fs::path dir = [] {
-    const fs::path d = test::scratch_dir("local_tiny_qwen");
+    const fs::path d = test::scratch_dir("local_tiny_qwen_" + std::to_string(::getpid()));
     model::ModelConfig config = model::tiny_config("qwen2", 50259, 32, 2, 4, 2);
     config.bos_token_id = std::nullopt;
     config.eos_token_id = 50258;  // <|im_end|>, as Qwen2.5-Instruct's config says
