@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <ostream>
 
 #include "assets.h"
 #include "w2s/model.h"
@@ -70,6 +71,8 @@ struct Family {
   std::optional<std::string> default_system;
 };
 
+void PrintTo(const Family& f, std::ostream* os) { *os << f.file; }  // test names in CTest's output
+
 class ChatTemplateReference : public ::testing::TestWithParam<Family> {};
 
 TEST_P(ChatTemplateReference, RendersAsHuggingFaceJinja) {
@@ -107,7 +110,7 @@ INSTANTIATE_TEST_SUITE_P(
         Family{"llama-3-8b-instruct.jinja", "llama3", "<|begin_of_text|>", "<|eot_id|>", std::nullopt},
         Family{"mistral-7b-instruct-v0.2.jinja", "mistral", "<s>", "</s>", std::nullopt}),
     [](const auto& info) {
-      std::string name = info.param.file.substr(0, info.param.file.find('.'));
+      std::string name = info.param.file.substr(0, info.param.file.rfind(".jinja"));
       for (char& c : name)
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
