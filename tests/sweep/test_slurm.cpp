@@ -79,6 +79,13 @@ class SlurmCluster : public ::testing::Test {
     ASSERT_GT(slurmd_port, 0);
     ASSERT_NE(ctld_port, slurmd_port);
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    // Slurm 24.05 and later set up cgroups in slurmd unless told not to, and fail where no cgroup
+    // filesystem is mounted (a container or chroot); 22.05 (Debian 12) needs no cgroup.conf and
+    // does not know "disabled".
+    std::string version;  // "slurm 26.05.5"
+    shell("/usr/sbin/slurmctld -V", &version);
+    if (std::atoi(version.substr(version.find(' ') + 1).c_str()) >= 24)
+      w2s::test::write_text(dir_ / "cgroup.conf", "CgroupPlugin=disabled\n");
     w2s::test::write_text(
         dir_ / "slurm.conf",
         fmt::format("ClusterName=w2stest\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort={1}\nSlurmdPort={2}\n"
