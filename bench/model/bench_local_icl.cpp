@@ -6,10 +6,12 @@
 // usage: bench_local_icl [--threads N] [--questions Q] [--hidden H] [--layers L]
 //   (defaults: 2 threads, 8 questions, hidden 256, 4 layers; $W2S_TEST_ASSETS names the shared
 //   assets: data/ for TruthfulQA, models/hf/fake-gpt2-tiny-random for the tokenizer)
-// Target (issue 13): with reuse, a 64-shot question costs at most 2x a 0-shot one.
+// Target (issue 13): with reuse, a 64-shot question costs at most 2x a 0-shot one. Last, the
+// whole default study (baseline, gold-sweep, weak-sweep) with and without reuse.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "w2s/icl.h"
@@ -20,8 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace w2s;
 
-fs::path write_model(const fs::path& assets, std::int64_t hidden, std::int64_t layers) {
-  const fs::path dir = fs::temp_directory_path() / "w2s-bench-local-icl";
+fs::path write_model(const fs::path& assets, std::int64_t hidden, std::int64_t layers, const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("w2s-bench-local-icl-" + name);
   model::ModelConfig config = model::tiny_config("llama", 50257, hidden, layers, hidden / 64, hidden / 128);
   config.intermediate_size = hidden * 8 / 3;
   config.max_position_embeddings = 32768;
@@ -76,6 +78,30 @@ Timing measure(const fs::path& dir, const data::TruthfulQa& ds, int shots, bool 
   return t;
 }
 
+// The whole default study through lib/icl — baseline, gold-sweep and weak-sweep at the default
+// shots (0, 2, ..., 64) with --score logprobs — on a weak and a strong model: its wall time.
+double study_seconds(const fs::path& weak, const fs::path& strong, const data::TruthfulQa& ds, bool reuse,
+                     int threads) {
+  model::LocalProviderOptions o;
+  o.run.device = "cpu";
+  o.run.threads = threads;
+  o.prefix_cache = reuse;
+  auto provider = model::make_local_provider(o);
+  icl::Config c;
+  c.run_name = reuse ? "reuse" : "no-reuse";
+  c.results_dir = fs::temp_directory_path() / "w2s-bench-local-icl-study";
+  fs::remove_all(c.results_dir / c.run_name);  // weak labels and records are made anew
+  c.models = {weak.string(), strong.string()};
+  c.pairs = {{weak.string(), strong.string()}};
+  c.score = icl::ScoreMode::Logprobs;
+  c.sampling.max_tokens = 1;
+  const double start = monotonic_seconds();
+  icl::run_baseline(c, ds, *provider);
+  icl::run_gold_sweep(c, ds, *provider);
+  icl::run_weak_sweep(c, ds, *provider);
+  return monotonic_seconds() - start;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,7 +121,7 @@ int main(int argc, char** argv) {
   try {
     const fs::path assets = assets_env;
     log::set_level(log::Level::Warn);
-    const fs::path dir = write_model(assets, hidden, layers);
+    const fs::path dir = write_model(assets, hidden, layers, "strong");
     data::TruthfulQaOptions d;
     d.data_dir = (assets / "data").string();
     d.test_size = static_cast<std::size_t>(questions);
@@ -121,6 +147,14 @@ int main(int argc, char** argv) {
                 reuse64.per_question / zero.per_question);
     std::printf("  with the prefix amortised over a 200-question test split: %.2fx\n", amortised / zero.per_question);
     std::printf("64-shot question without reuse / with reuse: %.1fx\n", full64.per_question / reuse64.per_question);
+
+    const fs::path weak = write_model(assets, hidden / 2, layers, "weak");
+    const double study_reuse = study_seconds(weak, dir, ds, true, threads);
+    const double study_full = study_seconds(weak, dir, ds, false, threads);
+    std::printf("whole default study (baseline, gold-sweep, weak-sweep; shots 0..64; weak hidden %lld -> strong "
+                "hidden %lld; %d questions): %.1f s with reuse, %.1f s without: %.1fx\n",
+                static_cast<long long>(hidden / 2), static_cast<long long>(hidden), questions, study_reuse, study_full,
+                study_full / study_reuse);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_local_icl: %s\n", e.what());
     return 1;
