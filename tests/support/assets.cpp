@@ -1,12 +1,11 @@
 #include "assets.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+
+#include "w2s/shell.h"
 
 namespace w2s::test {
 namespace fs = std::filesystem;
@@ -38,16 +37,10 @@ std::string debian_python3() {
 }
 
 int run_command(const std::string& command, std::string* output) {
-  std::string cmd = command + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buf{};
   std::string out;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
+  const int status = run_shell(command, out);
   if (output) *output = std::move(out);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return status;
 }
 
 void write_text(const fs::path& path, const std::string& content) {

@@ -1,12 +1,10 @@
 // Figures with gnuplot. Each figure is <name>.dat (the numbers) + <name>.gp (a self-contained
 // script that renders <name>.png with pngcairo and <name>.svg), written first and then run, so a
 // user can restyle the script and re-run `gnuplot <name>.gp` in the same folder.
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -16,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "detail.h"
+#include "w2s/shell.h"
 
 namespace w2s::analysis {
 namespace {
@@ -158,22 +157,6 @@ std::string folder_name(const std::string& label) {
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "test-set" : out;
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int run_shell(const std::string& command, std::string& output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // ---- in-context figures ----------------------------------------------------------------------

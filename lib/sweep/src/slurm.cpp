@@ -1,11 +1,8 @@
 // Slurm: two job arrays written beside the results and submitted with sbatch, the students' array
 // starting after the shared stages' array has succeeded (--dependency=afterok).
-#include <sys/wait.h>
-
-#include <cstdio>
-
 #include <fmt/format.h>
 
+#include "w2s/shell.h"
 #include "w2s/sweep.h"
 
 namespace w2s::sweep {
@@ -14,23 +11,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 'text' for a POSIX shell.
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs a command, returns its stdout; throws with the output when it fails.
+// Runs a command, returns its output; throws with the output when it fails.
 std::string run_captured(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) throw Error("cannot run " + command);
   std::string out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  if (status != 0)
-    throw Error(fmt::format("{} failed (status {}): {}", command, WIFEXITED(status) ? WEXITSTATUS(status) : status, out));
+  if (const int status = run_shell(command, out); status != 0)
+    throw Error(fmt::format("{} failed (status {}): {}", command, status, out));
   return out;
 }
 
@@ -60,7 +45,7 @@ std::string slurm_script(const Plan& plan, const fs::path& jobs_file, Array arra
   if (o.mem) s += "#SBATCH --mem=" + *o.mem + "\n";
   if (o.cpus_per_task) s += fmt::format("#SBATCH --cpus-per-task={}\n", *o.cpus_per_task);
   s += fmt::format("exec {} sweep --jobs {} --array {} --array-index \"$SLURM_ARRAY_TASK_ID\"\n",
-                   quoted(fs::absolute(o.w2s_binary).string()), quoted(fs::absolute(jobs_file).string()),
+                   shell_quote(fs::absolute(o.w2s_binary).string()), shell_quote(fs::absolute(jobs_file).string()),
                    array_name(array));
   return s;
 }
@@ -72,9 +57,9 @@ SlurmSubmission submit_slurm(const Plan& plan, const fs::path& jobs_file, const 
   out.students_script = plan.folder / "students.sbatch";
   write_file_atomic(out.shared_script, slurm_script(plan, jobs_file, Array::Shared, o));
   write_file_atomic(out.students_script, slurm_script(plan, jobs_file, Array::Students, o));
-  out.shared_job_id = parsed_job_id(run_captured(fmt::format("{} --parsable {}", o.sbatch, quoted(out.shared_script))));
+  out.shared_job_id = parsed_job_id(run_captured(fmt::format("{} --parsable {}", o.sbatch, shell_quote(out.shared_script.string()))));
   out.students_job_id = parsed_job_id(run_captured(fmt::format("{} --parsable --dependency=afterok:{} {}", o.sbatch,
-                                                               out.shared_job_id, quoted(out.students_script))));
+                                                               out.shared_job_id, shell_quote(out.students_script.string()))));
   return out;
 }
 
