@@ -159,13 +159,7 @@ icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& fl
   if (config.client.dry_run) throw po::error("--dry-run estimates API cost: local models cost nothing");
   model::LocalProviderOptions local;
   flags.apply(vm, local);
-  const auto models_dir = data::resolve_models_dir(local.models_dir);
-  auto resolve = [models_dir](const std::string& model) -> std::filesystem::path {
-    if (std::filesystem::is_directory(model) || !data::looks_like_hf_model_id(model)) return model;
-    data::HubOptions hub;
-    hub.models_dir = models_dir;
-    return data::ensure_hf_model(model, hub);
-  };
+  auto resolve = [&local](const std::string& model) { return data::resolve_model_path(model, local.models_dir); };
   auto models = model::make_local_provider(local, resolve, config.client.cache_dir / "file-hashes.json");
   llm::CachedProvider cached(*models, [&models](const std::string& m) { return models->endpoint(m); },
                              config.client);

@@ -333,6 +333,13 @@ bool is_complete_model_dir(const fs::path& dir) {
   }
 }
 
+fs::path resolve_model_path(const std::string& spec, const std::optional<std::string>& models_dir) {
+  if (fs::is_directory(spec) || !looks_like_hf_model_id(spec)) return spec;
+  HubOptions hub;
+  hub.models_dir = resolve_models_dir(models_dir);
+  return ensure_hf_model(spec, hub);
+}
+
 fs::path ensure_hf_model(const std::string& repo_id, const HubOptions& options) {
   const RepoId id = parse_repo_id(repo_id);
   const fs::path dir = hf_model_dir(options.models_dir, repo_id);

@@ -64,10 +64,7 @@ model::Tokenizer random_spec_tokenizer(const std::map<std::string, std::string>&
 }  // namespace
 
 std::string resolve_model_spec(const std::string& spec, const std::optional<std::string>& models_dir) {
-  if (is_random(spec) || fs::is_directory(spec) || !data::looks_like_hf_model_id(spec)) return spec;
-  data::HubOptions hub;
-  hub.models_dir = data::resolve_models_dir(models_dir);
-  return data::ensure_hf_model(spec, hub).string();
+  return is_random(spec) ? spec : data::resolve_model_path(spec, models_dir).string();
 }
 
 namespace {

@@ -113,6 +113,11 @@ bool is_complete_model_dir(const std::filesystem::path& dir);
 // safetensors weights (only .bin/.pt), a checksum does not match, or the disk is too small.
 std::filesystem::path ensure_hf_model(const std::string& repo_id, const HubOptions& options = {});
 
+// A model as named on the command line: an existing directory, or anything that is not a hub id,
+// as it is; a hub id ("org/name[@revision]") as its directory under resolve_models_dir(models_dir),
+// downloaded there first when missing (ensure_hf_model).
+std::filesystem::path resolve_model_path(const std::string& spec, const std::optional<std::string>& models_dir);
+
 // One multiple-choice item as loaded (before the reference's option shuffling).
 struct McItem {
   std::string question;
