@@ -17,7 +17,7 @@ for arg in "$@"; do
 done
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates ccache
   libcurl4-openssl-dev libssl-dev libsimdjson-dev libsqlite3-dev
   libboost-program-options-dev libfmt-dev libspdlog-dev libpcre2-dev libicu-dev
   libtorch-dev libopenblas0-openmp
