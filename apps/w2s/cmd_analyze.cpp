@@ -41,7 +41,9 @@ std::optional<Parsed> parse_and_analyze(int argc, char** argv, const std::string
   const auto& first = p.inputs.front();
   p.out = vm->count("out") ? std::filesystem::path((*vm)["out"].as<std::string>())
                            : (std::filesystem::is_directory(first) ? first : first.parent_path()) / out_subdir;
-  p.report = w2s::analysis::analyze(w2s::results::load_record_files(p.inputs), o);
+  const auto loaded = w2s::results::load_record_files(p.inputs);
+  p.report = w2s::analysis::analyze(loaded.records, o);
+  p.report.notes.insert(p.report.notes.begin(), loaded.left_out.begin(), loaded.left_out.end());
   return p;
 }
 

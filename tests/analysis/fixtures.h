@@ -58,7 +58,7 @@ inline std::vector<std::string> right_on(const std::vector<int>& right, const st
 }
 
 inline std::vector<results::LoadedRecord> load(const std::filesystem::path& dir) {
-  return results::load_record_files({dir});
+  return results::load_record_files({dir}).records;
 }
 
 }  // namespace w2s::test

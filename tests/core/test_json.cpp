@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "w2s/core.h"
+#include "w2s/utf8.h"
 
 using w2s::json::Value;
 
@@ -84,4 +85,33 @@ TEST(Json, BuildAndSet) {
   v.set("a", 2);
   v["list"].push_back(1.5);
   EXPECT_EQ(w2s::json::dump(v), R"({"a":2,"b":{"c":"x"},"list":[1.5]})");
+}
+
+// Invalid UTF-8 (a cut byte-fallback sequence from a model, a stray Latin-1 byte) never reaches
+// a written file: each maximal invalid subsequence becomes U+FFFD, in values and keys, and the
+// output parses again (the parser, simdjson, refuses invalid UTF-8).
+TEST(Json, WriterReplacesInvalidUtf8) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ok é 日本 🙂", "ok é 日本 🙂"},
+      {"cut \xF0\x9F\x98", "cut " + fffd},                       // a 4-byte character missing its last byte
+      {"\xF0\x9F", fffd},                                         // a partial sequence alone
+      {"latin-1 caf\xE9!", "latin-1 caf" + fffd + "!"},
+      {"\xFF\xFE", fffd + fffd},                                  // bytes that never start a sequence
+      {"overlong \xC0\xAF", "overlong " + fffd + fffd},
+      {"surrogate \xED\xA0\x80", "surrogate " + fffd + fffd + fffd},
+      {"beyond \xF4\x90\x80\x80", "beyond " + fffd + fffd + fffd + fffd},
+      {"\x80 lone continuation", fffd + " lone continuation"},
+  };
+  for (const auto& [raw, expected] : cases) {
+    EXPECT_EQ(w2s::valid_utf8(raw), expected);
+    Value v = Value::object();
+    v.set("text", raw);
+    v.set("key " + raw, 1);
+    const std::string written = w2s::json::dump(v, 2);
+    EXPECT_EQ(w2s::valid_utf8(written), written);
+    const Value back = w2s::json::parse(written);
+    EXPECT_EQ(back.at("text").as_string(), expected);
+    EXPECT_TRUE(back.contains("key " + expected));
+  }
 }

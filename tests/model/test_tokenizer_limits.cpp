@@ -3,6 +3,8 @@
 // tests a short TIMEOUT: a quadratic scan (10^12 byte comparisons) would exceed it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "assets.h"
 #include "w2s/model.h"
 

@@ -1,6 +1,8 @@
 #include "tokenizer_families.h"
 
+#include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "assets.h"
@@ -446,6 +448,33 @@ std::vector<TokenizerFamily> write_tokenizer_families(const fs::path& dir) {
                      {object({{"type", "ByteFallback"}}), object({{"type", "Fuse"}}),
                       object({{"type", "Strip"}, {"content", "~"}, {"start", 2}, {"stop", 0}})}),
             sp_model(bpe));
+  }
+  {  // continuing_subword_prefix "##": each merge of GPT-2's as a word start (a, ##b -> ab) and
+     // inside a word (##a, ##b -> ##ab); words split on whitespace, unknown characters fused.
+    Bpe bpe;
+    for (const auto& t : base) bpe.add(t);
+    Bpe pieces = sentencepiece_bpe({}, 3000);
+    for (const auto& [token, id] : pieces.vocab) {
+      if (token.rfind("<0x", 0) == 0 || token.find(kSpace) != std::string::npos) continue;
+      const unsigned char lead = static_cast<unsigned char>(token[0]);
+      const std::size_t char_length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+      if (token.size() == char_length) {  // the single characters
+        bpe.add(token);
+        bpe.add("##" + token);
+      }
+    }
+    for (const auto& m : pieces.merges.as_array()) {
+      const std::string s = m.as_string();
+      const std::string a = s.substr(0, s.find(' ')), b = s.substr(s.find(' ') + 1);
+      if (!bpe.known.count(a) || !bpe.known.count("##" + b) || !bpe.known.count("##" + a)) continue;
+      bpe.add(a + b);
+      bpe.add("##" + a + b);
+      bpe.merges.push_back(a + " ##" + b);
+      bpe.merges.push_back("##" + a + " ##" + b);
+    }
+    Value added = added_tokens(bpe, specials(base));
+    w.write("continuing-subword-prefix", added, nullptr, object({{"type", "WhitespaceSplit"}}), nullptr, nullptr,
+            bpe_model(bpe, {{"unk_token", "<unk>"}, {"fuse_unk", true}, {"continuing_subword_prefix", "##"}}));
   }
   {  // Added-token flags on a SentencePiece pipeline: lstrip / rstrip (Unicode whitespace),
      // single_word, normalized tokens matched by their normalized text, overlapping tokens.

@@ -3,6 +3,7 @@
 #include "assets.h"
 #include "sample_records.h"
 #include "w2s/results.h"
+#include "w2s/utf8.h"
 
 using namespace w2s;
 using namespace w2s::results;
@@ -84,4 +85,32 @@ TEST(RecordIo, LoadRecordsNamesTheInvalidFile) {
     EXPECT_NE(msg.find("$.metrics.n"), std::string::npos) << msg;
   }
   EXPECT_THROW(load_records({dir / "missing"}), Error);
+}
+
+// Analysis reads what it can: a record cut short, one with invalid UTF-8 (raw bytes a model
+// generated, written by an older w2s) and one that does not validate are each left out with a
+// note naming the file and why; the valid records are read.
+TEST(RecordIo, LoadRecordFilesLeavesOutBadRecordsWithANote) {
+  const fs::path dir = test::scratch_dir("record_io_left_out");
+  write_record(dir / "good.json", test::minimal_record());
+  const std::string text = json::dump(to_json(test::minimal_record()), 2);
+  write_file_atomic(dir / "cut.json", text.substr(0, text.size() / 2));
+  std::string raw_bytes = text;
+  raw_bytes.insert(raw_bytes.find("\"run\": \"") + 8, "\xF0\x9F\x98");
+  write_file_atomic(dir / "bytes.json", raw_bytes);
+  json::Value doc = to_json(test::minimal_record());
+  doc["metrics"].set("n", "many");
+  write_file_atomic(dir / "invalid.json", json::dump(doc, 2));
+  write_file_atomic(dir / "list.json", "[1, 2]");  // JSON, not a record: skipped without a note
+
+  const LoadedRecords loaded = load_record_files({dir});
+  ASSERT_EQ(loaded.records.size(), 1u);
+  EXPECT_EQ(loaded.records[0].path, dir / "good.json");
+  ASSERT_EQ(loaded.left_out.size(), 3u);
+  EXPECT_CONTAINS(loaded.left_out[0], (dir / "bytes.json").string());
+  EXPECT_CONTAINS(loaded.left_out[0], "UTF-8");
+  EXPECT_CONTAINS(loaded.left_out[1], (dir / "cut.json").string());
+  EXPECT_CONTAINS(loaded.left_out[2], (dir / "invalid.json").string());
+  EXPECT_CONTAINS(loaded.left_out[2], "$.metrics.n");
+  for (const auto& note : loaded.left_out) EXPECT_EQ(w2s::valid_utf8(note), note);
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "w2s/core.h"
+#include "w2s/utf8.h"
 
 namespace w2s::json {
 
@@ -266,7 +267,10 @@ Value parse_file(const std::filesystem::path& path) { return parse(read_file(pat
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-void write_string(std::string& out, const std::string& s) {
+// Never writes invalid UTF-8: a string from a model (a cut byte-fallback character) or from a
+// file in another encoding is made valid first.
+void write_string(std::string& out, const std::string& raw) {
+  const std::string s = valid_utf8(raw);
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "w2s/icl.h"
+#include "w2s/utf8.h"
 
 namespace w2s::icl {
 namespace {
@@ -39,7 +40,7 @@ class Regex {
   bool search(std::string_view text, std::vector<std::optional<std::string_view>>* groups = nullptr) const {
     std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
         pcre2_match_data_create_from_pattern(code_.get(), nullptr), &pcre2_match_data_free);
-    // Input is valid UTF-8 (see to_valid_utf8), so the per-call check can be skipped.
+    // Input is valid UTF-8 (made so by valid_utf8), so the per-call check can be skipped.
     int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
                          PCRE2_NO_UTF_CHECK, match.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) return false;
@@ -54,33 +55,9 @@ class Regex {
     return true;
   }
 
-  // True when `text` is not valid UTF-8; `offset` receives the first invalid byte.
-  bool first_invalid_utf8(std::string_view text, PCRE2_SIZE* offset) const {
-    std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
-        pcre2_match_data_create_from_pattern(code_.get(), nullptr), &pcre2_match_data_free);
-    int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0,
-                         match.get(), nullptr);
-    if (rc > PCRE2_ERROR_UTF8_ERR1 || rc < PCRE2_ERROR_UTF8_ERR21) return false;
-    *offset = pcre2_get_startchar(match.get());
-    return true;
-  }
-
  private:
   std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)> code_{nullptr, &pcre2_code_free};
 };
-
-// Completions arrive as JSON strings and so are valid UTF-8; anything else is made valid by
-// reading each invalid byte as U+FFFD (PCRE2's own UTF check finds them), so the parsers never
-// fail on bytes.
-std::string to_valid_utf8(std::string_view text) {
-  static const Regex empty("");
-  std::string out(text);
-  for (;;) {
-    PCRE2_SIZE bad = 0;
-    if (!empty.first_invalid_utf8(out, &bad)) return out;
-    out.replace(bad, 1, "\xEF\xBF\xBD");
-  }
-}
 
 std::string_view py_strip(std::string_view text) {
   static const Regex strip("\\A" W2S_PY_SPACE "*+(.*?)" W2S_PY_SPACE "*+\\z", PCRE2_DOTALL);
@@ -104,7 +81,9 @@ std::string parse_answer_reference(std::string_view completion) {
   static const Regex rule3("\\b([A-Z])\\)(?:" W2S_PY_SPACE "|$)");
   static const Regex rule5("\\p{Lu}");
 
-  const std::string valid = to_valid_utf8(completion);
+  // Completions arrive as JSON strings and so are valid UTF-8; anything else is made valid
+  // (U+FFFD for invalid bytes), so the parsers never fail on bytes.
+  const std::string valid = valid_utf8(completion);
   const std::string_view text = py_strip(valid);
   std::vector<std::optional<std::string_view>> g;
   for (const Regex* rule : {&rule1, &rule2, &rule3})
@@ -128,7 +107,7 @@ std::string parse_answer_strict(std::string_view completion, const std::vector<s
   // Text after a space on the same line.
   static const Regex same_line_text("\\A[.!]?[^\\S\\n]+\\S");
 
-  const std::string valid = to_valid_utf8(completion);
+  const std::string valid = valid_utf8(completion);
   const std::string_view text = py_strip(valid);
   std::vector<std::optional<std::string_view>> g(8);
   if (!form.search(text, &g)) return "";

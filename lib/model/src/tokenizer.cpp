@@ -27,8 +27,8 @@
 #include <unicode/uscript.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <mutex>
 #include <queue>
@@ -37,6 +37,7 @@
 
 #include "utf8.h"
 #include "w2s/model.h"
+#include "w2s/utf8.h"
 
 namespace w2s::model {
 
@@ -799,7 +800,7 @@ struct Tokenizer::Impl {
       for (unsigned char c : input) ids.push_back(c + kBuiltinOffset);
       return ids;
     }
-    const std::string text = utf8::sanitize(input);
+    const std::string text = valid_utf8(input);
     if (kind == Kind::Words) {
       if (add_special_tokens) ids.push_back(*bos);
       const std::string lower = icu_lowercase(text);
@@ -864,14 +865,14 @@ struct Tokenizer::Impl {
           }
           bytes += all_mapped ? mapped : t;
         }
-        return {utf8::sanitize(bytes)};
+        return {valid_utf8(bytes)};
       }
       case Decode::ByteFallback: {
         std::vector<std::string> out;
         std::string pending;
         auto flush = [&] {
           if (pending.empty()) return;
-          if (utf8::sanitize(pending) == pending) out.push_back(pending);
+          if (valid_utf8(pending) == pending) out.push_back(pending);
           else
             for (std::size_t k = 0; k < pending.size(); ++k) out.push_back("\xEF\xBF\xBD");
           pending.clear();
@@ -926,7 +927,7 @@ struct Tokenizer::Impl {
           throw Error("tokenizer: id " + std::to_string(id) + " is outside the vocabulary");
         if (id >= kBuiltinOffset) out.push_back(static_cast<char>(id - kBuiltinOffset));
       }
-      return utf8::sanitize(out);
+      return valid_utf8(out);
     }
     // Ids without a token are left out, as HF's decode does (a model's embedding may be padded
     // beyond the tokenizer's vocabulary).
@@ -946,7 +947,7 @@ struct Tokenizer::Impl {
     for (const auto& d : *decoder) tokens = decode_chain(d, std::move(tokens));
     std::string out;
     for (const auto& t : tokens) out += t;
-    return utf8::sanitize(out);
+    return valid_utf8(out);
   }
 };
 
@@ -1160,7 +1161,7 @@ void parse_model(Impl& t, const json::Value& model, const std::string& where) {
   const std::int64_t bound = std::min<std::int64_t>(kMaxId, static_cast<std::int64_t>(entries.size()) + kIdSlack);
   for (const auto& [token, id] : entries) {
     if (!id.is_int() || id.as_int() < 0 || id.as_int() >= bound)
-      throw Error(where + ": model.vocab[\"" + utf8::sanitize(token) + "\"] is not an id in [0, " + std::to_string(bound) +
+      throw Error(where + ": model.vocab[\"" + valid_utf8(token) + "\"] is not an id in [0, " + std::to_string(bound) +
                   ") (the vocabulary has " + std::to_string(entries.size()) + " entries)");
     t.vocab[token] = id.as_int();
     t.set_token(token, id.as_int());
@@ -1236,7 +1237,7 @@ void parse_added_tokens(Impl& t, const json::Value& list, const std::string& whe
     }
     const std::int64_t assigned = t.id_of(token.content);
     if (!file_id.is_int() || file_id.as_int() != assigned)
-      throw Error(where + ": " + key + ".id " + json::dump(file_id) + " of \"" + utf8::sanitize(token.content) +
+      throw Error(where + ": " + key + ".id " + json::dump(file_id) + " of \"" + valid_utf8(token.content) +
                   "\" is not the id Hugging Face tokenizers gives it (" + std::to_string(assigned) +
                   ": the model's id of that text, else the next one after the vocabulary and earlier added tokens)");
   }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "w2s/results.h"
+#include "w2s/utf8.h"
 
 namespace w2s::results {
 namespace fs = std::filesystem;
@@ -24,7 +25,10 @@ void write_record(const fs::path& path, ResultRecord record) {
 
 ResultRecord read_record(const fs::path& path) { return from_json(json::parse_file(path), path.string()); }
 
-std::vector<LoadedRecord> load_record_files(const std::vector<fs::path>& paths) {
+namespace {
+
+// The *.json files under `paths`, sorted, each once.
+std::vector<fs::path> json_files(const std::vector<fs::path>& paths) {
   std::vector<fs::path> files;
   for (const auto& p : paths) {
     if (fs::is_directory(p)) {
@@ -38,19 +42,38 @@ std::vector<LoadedRecord> load_record_files(const std::vector<fs::path>& paths) 
   }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
 
-  std::vector<LoadedRecord> records;
-  for (const auto& f : files) {
-    json::Value doc = json::parse_file(f);
-    if (!doc.is_object() || !doc.contains("schema_version")) continue;  // not a w2s record
-    records.push_back({f, from_json(doc, f.string())});
+// The record in `file`; nullopt when the file is JSON but not a w2s record. Throws w2s::Error
+// naming the file when it is not JSON or not a valid record.
+std::optional<ResultRecord> record_in(const fs::path& file) {
+  json::Value doc = json::parse_file(file);
+  if (!doc.is_object() || !doc.contains("schema_version")) return std::nullopt;
+  return from_json(doc, file.string());
+}
+
+}  // namespace
+
+LoadedRecords load_record_files(const std::vector<fs::path>& paths) {
+  LoadedRecords loaded;
+  for (const auto& f : json_files(paths)) {
+    try {
+      if (auto record = record_in(f)) loaded.records.push_back({f, std::move(*record)});
+    } catch (const Error& e) {
+      // Messages name the file already (parse errors with line and column).
+      const std::string why = valid_utf8(e.what());
+      log::warn("left out of the analysis: {}", why);
+      loaded.left_out.push_back("left out " + why);
+    }
   }
-  return records;
+  return loaded;
 }
 
 std::vector<ResultRecord> load_records(const std::vector<fs::path>& paths) {
   std::vector<ResultRecord> records;
-  for (auto& loaded : load_record_files(paths)) records.push_back(std::move(loaded.record));
+  for (const auto& f : json_files(paths))
+    if (auto record = record_in(f)) records.push_back(std::move(*record));
   return records;
 }
 

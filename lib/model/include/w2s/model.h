@@ -2,8 +2,9 @@
 //
 //   * ModelConfig / read_model_config — config.json of a Llama-family (llama, mistral, qwen2),
 //     GPT-2 or GPT-NeoX (Pythia) model; anything else is rejected with a clear error.
-//   * Tokenizer                      — tokenizer.json (byte-level BPE as in GPT-2 / Llama-3 /
-//     Qwen2, or BPE with byte fallback as in Llama-2 / SentencePiece) plus tokenizer_config.json,
+//   * Tokenizer                      — tokenizer.json as Hugging Face `tokenizers` runs it (BPE
+//     models: byte-level as GPT-2 / Llama-3 / Qwen2, byte fallback as Llama-2 / Gemma; the
+//     components are listed in docs/model.md) plus tokenizer_config.json,
 //     and two built-in tokenizers for random-initialised models: bytes (ids = byte + 3) and
 //     hashed words (lowercased words hashed into buckets).
 //   * SafetensorsFile / write_safetensors — memory-mapped, bounds-checked safetensors reader and
@@ -119,14 +120,15 @@ class Tokenizer {
   // subsequence, as WHATWG / Python "replace" / Node's Buffer.toString do). With
   // add_special_tokens the post-processor's tokens (e.g. Llama's BOS) are added.
   std::vector<std::int64_t> encode(std::string_view text, bool add_special_tokens = true) const;
-  // Text of ids (byte-level / byte-fallback bytes joined; invalid UTF-8 in the result is kept
-  // as raw bytes). skip_special drops special tokens. Throws for the hashed word tokenizer.
+  // Text of ids through the tokenizer's decoder chain, always valid UTF-8 as HF's decode gives
+  // it (bytes that do not form UTF-8 become U+FFFD; ids without a token are left out).
+  // skip_special drops special tokens. Throws for the hashed word tokenizer.
   std::string decode(const std::vector<std::int64_t>& ids, bool skip_special = true) const;
   // The vocabulary string of one id ("Ġworld", "▁Once", "<0x0A>"); throws for an unknown id.
   std::string token_string(std::int64_t id) const;
 
   std::int64_t vocab_size() const;  // largest id + 1
-  // "byte-level BPE" | "BPE with byte fallback" | "built-in bytes" | "built-in hashed words"
+  // "byte-level BPE" | "BPE with byte fallback" | "BPE" | "built-in bytes" | "built-in hashed words"
   std::string kind() const;
   std::optional<std::int64_t> bos_id() const;
   std::optional<std::int64_t> eos_id() const;

@@ -164,8 +164,15 @@ struct LoadedRecord {
   ResultRecord record;
 };
 
-// Like load_records, keeping each record's path.
-std::vector<LoadedRecord> load_record_files(const std::vector<std::filesystem::path>& paths);
+// The records under the given files/directories, as load_records finds them, each with its
+// path; a *.json file that is not valid JSON (truncated, invalid UTF-8) or a record that does not
+// validate is left out with a warning and a note "<file>: <why>", so that analysis goes on
+// with the rest and reports what it left out.
+struct LoadedRecords {
+  std::vector<LoadedRecord> records;
+  std::vector<std::string> left_out;
+};
+LoadedRecords load_record_files(const std::vector<std::filesystem::path>& paths);
 
 // All records under the given files/directories (recursively, *.json files whose top level has
 // "schema_version"), sorted by path. Other JSON files are skipped; invalid records throw.
