@@ -7,8 +7,11 @@
 
 #include "assets.h"
 #include "cli.h"
+#include "fixtures.h"
 #include "w2s/core.h"
 #include "w2s/data.h"
+#include "w2s/results.h"
+#include "w2s/utf8.h"
 
 namespace po = w2s::cli::po;
 namespace fs = std::filesystem;
@@ -170,6 +173,23 @@ TEST(Cli, ErrorsGoToStderrWithExitOne) {
   std::string out;
   EXPECT_EQ(w2s::test::run_command("(" + w2s_cmd("analyze " + (dir / "nothing-here").string()) + " 2>/dev/null)", &out), 1);
   EXPECT_TRUE(out.empty()) << "error text leaked to stdout: " << out;
+}
+
+// A results folder with a record w2s cannot read (raw bytes a model generated, invalid UTF-8)
+// is analysed without it: the file is named in a warning and in the report's notes.
+TEST(Cli, AnalyzeLeavesOutABadRecordWithANote) {
+  const auto dir = w2s::test::scratch_dir("cli_analyze_bad_record");
+  const auto baseline = w2s::test::icl_record(w2s::results::Kind::Baseline, "m", 0, w2s::test::kGold);
+  w2s::results::write_record(dir / "results" / "a.json", baseline);
+  std::string bad = w2s::json::dump(w2s::results::to_json(baseline), 2);
+  bad.insert(bad.find("\"run\": \"") + 8, "\xF0\x9F\x98");
+  w2s::write_file_atomic(dir / "results" / "b.json", bad);
+  std::string out;
+  ASSERT_EQ(w2s::test::run_command(w2s_cmd("analyze " + (dir / "results").string() + " --out " + (dir / "out").string()), &out), 0)
+      << out;
+  EXPECT_CONTAINS(out, "warning left out of the analysis: " + (dir / "results" / "b.json").string());
+  EXPECT_CONTAINS(out, "note: left out " + (dir / "results" / "b.json").string());
+  EXPECT_EQ(w2s::valid_utf8(out), out);
 }
 
 TEST(Cli, AnOldOptionNameIsReadAsTheNewOneWithAWarning) {

@@ -12,6 +12,7 @@
 #include "pythia_fixture.h"
 #include "w2s/model_torch.h"
 #include "w2s/results.h"
+#include "w2s/utf8.h"
 
 namespace {
 
@@ -205,6 +206,38 @@ TEST(GptNeoxCommands, ModelInfoTokenizeAndGenerate) {
   EXPECT_GE(generated.at("generated_ids").size(), 1u);
   EXPECT_LE(generated.at("generated_ids").size(), 5u);
   EXPECT_EQ(generated.at("first_step_top_k").size(), 5u);
+}
+
+// `w2s model generate` prints valid UTF-8 when the model generates part of a character: the
+// tokenizer is rewritten so that the first generated id is the byte 0xF0 alone (the lead of a
+// 4-byte character), with the generation itself unchanged; its text decodes to U+FFFD.
+TEST(GptNeoxCommands, GenerateWritesValidUtf8ForAPartialCharacter) {
+  const fs::path dir = w2s::test::scratch_dir("gpt_neox_cli_partial_utf8");
+  w2s::test::write_tiny_pythia(dir, tiny_config_json(), 7);
+  const std::vector<std::string> generate = {"model", "generate", dir.string(), "--prompt", "Once upon a time",
+                                             "--max-new-tokens", "4", "--device", "cpu", "--threads", "1"};
+  std::string out;
+  ASSERT_EQ(w2s::test::run_command(w2s_command(generate), &out), 0) << out;
+  const auto before = parse(out);
+  const std::int64_t first = before.at("generated_ids").at(std::size_t{0}).as_int();
+
+  // Swap the vocabulary strings of the first generated id and of the byte 0xF0 ("ð").
+  auto tokenizer = w2s::json::parse_file(dir / "tokenizer.json");
+  auto& vocab = tokenizer["model"]["vocab"].as_object();
+  auto entry_of = [&](auto&& match) { return std::find_if(vocab.begin(), vocab.end(), match); };
+  const auto lead = entry_of([](const auto& e) { return e.first == "\xC3\xB0"; });
+  const auto generated = entry_of([&](const auto& e) { return e.second.as_int() == first; });
+  ASSERT_NE(lead, vocab.end());
+  ASSERT_NE(generated, vocab.end()) << "the first generated id " << first << " is an added token";
+  std::swap(lead->second, generated->second);
+  w2s::write_file_atomic(dir / "tokenizer.json", w2s::json::dump(tokenizer));
+
+  ASSERT_EQ(w2s::test::run_command(w2s_command(generate), &out), 0) << out;
+  EXPECT_EQ(w2s::valid_utf8(out), out);
+  const auto after = parse(out);
+  ASSERT_EQ(after.at("prompt_ids"), before.at("prompt_ids"));
+  ASSERT_EQ(after.at("generated_ids"), before.at("generated_ids"));
+  EXPECT_EQ(after.get_string("text").rfind("\xEF\xBF\xBD", 0), 0u) << after.get_string("text");
 }
 
 // A weak Pythia-style model (LoRA on its query_key_value, dense, dense_h_to_4h, dense_4h_to_h)
