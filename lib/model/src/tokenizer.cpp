@@ -353,7 +353,9 @@ std::vector<std::pair<std::size_t, std::size_t>> apply_behavior(std::vector<Span
 
 // ---------------------------------------------------------------------------------------------
 // Aho-Corasick over the added tokens, leftmost-longest as HF's aho_corasick MatchKind. Linear in
-// the text and the tokens' total length for ordinary token sets (a 1 MB token included).
+// the text and the tokens' total length for ordinary token sets (a 1 MB token included). A match
+// is final once no longer match can still start at or before it, so only text after a match
+// that a longer token's prefix covered is read twice (a token that is a prefix of another).
 // ---------------------------------------------------------------------------------------------
 class TokenMatcher {
  public:
