@@ -359,7 +359,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values("gpt2-original", "llama2", "llama3", "mistral-v0.3", "qwen2.5", "gemma2", "gemma3", "phi3",
                       "smollm2", "deepseek-v3", "split-removed-inverted", "split-isolated-inverted",
                       "split-merged-previous", "split-merged-next", "split-contiguous", "metaspace-always",
-                      "metaspace-never", "normalizers-whitespace-digits", "scripts-bert-delimiter", "continuing-subword-prefix", "added-flags",
+                      "metaspace-never", "normalizers-whitespace-digits", "scripts-bert-delimiter", "continuing-subword-prefix", "end-of-word-suffix", "added-flags",
                       "added-flags-byte-level"),
     [](const auto& info) {
       std::string name = info.param;

@@ -476,6 +476,32 @@ std::vector<TokenizerFamily> write_tokenizer_families(const fs::path& dir) {
     w.write("continuing-subword-prefix", added, nullptr, object({{"type", "WhitespaceSplit"}}), nullptr, nullptr,
             bpe_model(bpe, {{"unk_token", "<unk>"}, {"fuse_unk", true}, {"continuing_subword_prefix", "##"}}));
   }
+  {  // end_of_word_suffix "</w>": each merge of GPT-2's inside a word (a, b -> ab) and at its end
+     // (a, b</w> -> ab</w>); words split on whitespace.
+    Bpe bpe;
+    for (const auto& t : base) bpe.add(t);
+    Bpe pieces = sentencepiece_bpe({}, 3000);
+    for (const auto& [token, id] : pieces.vocab) {
+      const unsigned char lead = static_cast<unsigned char>(token[0]);
+      const std::size_t char_length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+      if (token.rfind("<0x", 0) != 0 && token.find(kSpace) == std::string::npos && token.size() == char_length) {
+        bpe.add(token);
+        bpe.add(token + "</w>");
+      }
+    }
+    for (const auto& m : pieces.merges.as_array()) {
+      const std::string s = m.as_string();
+      const std::string a = s.substr(0, s.find(' ')), b = s.substr(s.find(' ') + 1);
+      if (!bpe.known.count(a) || !bpe.known.count(b) || !bpe.known.count(b + "</w>")) continue;
+      bpe.add(a + b);
+      bpe.add(a + b + "</w>");
+      bpe.merges.push_back(a + " " + b);
+      bpe.merges.push_back(a + " " + b + "</w>");
+    }
+    Value added = added_tokens(bpe, specials(base));
+    w.write("end-of-word-suffix", added, nullptr, object({{"type", "WhitespaceSplit"}}), nullptr, nullptr,
+            bpe_model(bpe, {{"unk_token", "<unk>"}, {"end_of_word_suffix", "</w>"}}));
+  }
   {  // Added-token flags on a SentencePiece pipeline: lstrip / rstrip (Unicode whitespace),
      // single_word, normalized tokens matched by their normalized text, overlapping tokens.
     Bpe bpe = sentencepiece_bpe(base, 2000);

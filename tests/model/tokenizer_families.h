@@ -21,7 +21,8 @@ struct TokenizerFamily {
 // file with no model type), llama2, llama3, mistral-v0.3, qwen2.5, gemma2, gemma3, phi3, smollm2,
 // deepseek-v3, plus files that exercise the remaining components (Split behaviours and invert,
 // Metaspace schemes, Digits, Punctuation, Whitespace, UnicodeScripts, normalizers, decoders,
-// RobertaProcessing, single_word / lstrip / rstrip / normalized added tokens).
+// RobertaProcessing, continuing_subword_prefix, end_of_word_suffix, single_word / lstrip /
+// rstrip / normalized added tokens).
 std::vector<TokenizerFamily> write_tokenizer_families(const std::filesystem::path& dir);
 
 }  // namespace w2s::test
