@@ -180,6 +180,45 @@ TEST(LocalProvider, ChatMLPromptEndsWithTheAssistantTurnAndStopsAtImEnd) {
   EXPECT_EQ(tok.decode(ids, false), "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
 }
 
+// A template that writes the BOS itself: the rendered prompt is tokenized without the tokenizer's
+// special tokens (as apply_chat_template does), so the prompt starts with one BOS, not two.
+TEST(LocalProvider, TheTemplatesBosIsNotAddedTwice) {
+  const fs::path d = test::scratch_dir("local_stories_bos_template_" + std::to_string(::getpid()));
+  fs::copy(stories_dir(), d, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  test::write_text(d / "chat_template.jinja",
+                   "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+                   "{% if add_generation_prompt %}assistant:{% endif %}\n");
+  const model::Tokenizer tok = model::Tokenizer::from_dir(d);
+  const json::Value shown = model::prompt_to_json(d, {{"user", "Once upon a time"}}, {});
+  EXPECT_EQ(shown.get_string("text"), "<s>user: Once upon a time\nassistant:");  // Jinja drops one final newline
+  EXPECT_EQ(shown.at("ids").at(0).as_int(), *tok.bos_id());
+  EXPECT_NE(shown.at("ids").at(1).as_int(), *tok.bos_id());
+  EXPECT_EQ(tok.encode("user: Once upon a time", true).at(0), *tok.bos_id());  // the tokenizer alone adds one
+  EXPECT_FALSE(shown.at("add_special_tokens").as_bool());
+}
+
+// A template that calls strftime_now renders the --chat-date, which the identity (and so the cache
+// endpoint) records; a template that does not call it records no date.
+TEST(LocalProvider, TheChatDateIsRecordedForTemplatesThatRenderIt) {
+  const fs::path dated = test::scratch_dir("local_dated_template_" + std::to_string(::getpid()));
+  fs::copy(tiny_qwen_dir(), dated, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::copy_file(test::source_dir() / "tests/model/chat_templates/meta-llama-Llama-3.2-3B-Instruct.jinja",
+                dated / "chat_template.jinja");
+  model::LocalProviderOptions july = cpu_options(true), august = cpu_options(true);
+  july.chat.chat_date = "2025-07-04";
+  august.chat.chat_date = "2025-08-04";
+  auto in_july = model::make_local_provider(july), in_august = model::make_local_provider(august);
+  const json::Value id = *in_july->model_identity(dated.string());
+  EXPECT_EQ(id.get_string("chat_template"), "jinja (chat_template.jinja)");
+  EXPECT_EQ(id.get_string("chat_date"), "2025-07-04");
+  EXPECT_NE(in_july->endpoint(dated.string()), in_august->endpoint(dated.string()));
+  EXPECT_EQ(in_july->endpoint(tiny_qwen_dir().string()), in_august->endpoint(tiny_qwen_dir().string()));
+  EXPECT_EQ(in_july->model_identity(tiny_qwen_dir().string())->find("chat_date"), nullptr);
+  model::ChatOptions options;
+  options.chat_date = "2025-07-04";
+  EXPECT_CONTAINS(model::prompt_to_json(dated, {{"user", "Q"}}, options).get_string("text"), "Today Date: 04 Jul 2025");
+}
+
 // A sweep interrupted after some answers (the process killed) resumes from the response cache:
 // the rerun computes only the missing answers, and its records equal an uninterrupted run's.
 class Interrupting : public llm::Provider {
