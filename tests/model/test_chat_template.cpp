@@ -145,6 +145,7 @@ TEST_P(RealTemplate, RendersTheExperimentPromptsAsJinja2) {
       for (const Case& c : cases) render_chat(t, c.messages, {}, c.add_generation_prompt);
     });
     EXPECT_CONTAINS(error, "chat template");
+    EXPECT_EQ(error.find(" at row "), error.rfind(" at row ")) << "one source location: " << error;
     for (const auto& r : expected.as_array()) EXPECT_TRUE(r.find("text")) << "jinja2 renders " << file;
     return;
   }

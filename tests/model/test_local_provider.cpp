@@ -359,6 +359,7 @@ TEST(LocalProvider, ModelsAreCheckedBeforeTheFirstQuestion) {
   EXPECT_NE(test::run_command(experiment_command(scratch, "gold-sweep" + models), &out), 0);
   EXPECT_CONTAINS(out, "local model '" + mistral_like.string() + "'");
   EXPECT_CONTAINS(out, "raised: Conversation roles must alternate user/assistant/user/assistant/...");
+  EXPECT_CONTAINS(out, "(--fold-system-prompt puts the system prompt into the first user message");
   EXPECT_FALSE(fs::exists(scratch / "results" / "local" / "gold-sweep")) << out;
   EXPECT_EQ(out.find("local model " + tiny_qwen_dir().string() + ": loading"), std::string::npos) << out;
 

@@ -33,6 +33,17 @@ std::string first_line(const std::string& text) {
   return line.size() > 120 ? line.substr(0, 120) + "..." : line;
 }
 
+// The engine appends the source location of every enclosing block while an error unwinds; the
+// innermost one says where it happened.
+std::string innermost_location(const std::string& message) {
+  const auto first = message.find(" at row ");
+  if (first == std::string::npos) return message;
+  const auto second = message.find(" at row ", first + 1);
+  std::string out = message.substr(0, second);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 std::optional<std::string> token_text(const json::Value* v) {
   if (!v || v->is_null()) return std::nullopt;
   if (v->is_string()) return v->as_string();
@@ -93,7 +104,7 @@ ChatTemplate parse_chat_template(const std::optional<std::string>& template_text
                                                                    .keep_trailing_newline = false});
   } catch (const std::exception& e) {
     throw Error("chat template" + (t.origin.empty() ? std::string() : " of " + t.origin) +
-                " does not parse: " + e.what() + " (it begins: " + first_line(t.source) + ")");
+                " does not parse: " + innermost_location(e.what()) + " (it begins: " + first_line(t.source) + ")");
   }
   t.compiled = std::move(compiled);
   return t;
@@ -177,7 +188,7 @@ std::string render_chat(const ChatTemplate& t, const std::vector<llm::Message>& 
     return t.compiled->root->render(context);
   } catch (const std::exception& e) {
     if (*raised) throw Error("chat template (" + t.origin + ") raised: " + **raised);
-    throw Error("chat template (" + t.origin + ") failed: " + e.what());
+    throw Error("chat template (" + t.origin + ") failed: " + innermost_location(e.what()));
   }
 }
 

@@ -264,7 +264,16 @@ void LocalModels::check_model(const std::string& model, const std::vector<llm::M
       throw Error(fmt::format("the tokenizer has {} ids, the model's vocabulary {} (config.json vocab_size)",
                               tok.vocab_size(), config.vocab_size));
     const ChatTemplate chat = read_chat_template(dir);
-    const auto ids = tok.encode(render_chat(chat, messages, chat_), chat.add_special_tokens());
+    std::string prompt;
+    try {
+      prompt = render_chat(chat, messages, chat_);
+    } catch (const Error& e) {
+      if (chat_.fold_system_prompt || messages.empty() || messages.front().role != "system") throw;
+      throw Error(std::string(e.what()) +
+                  " (--fold-system-prompt puts the system prompt into the first user message, for templates that "
+                  "refuse a system role)");
+    }
+    const auto ids = tok.encode(prompt, chat.add_special_tokens());
     if (static_cast<std::int64_t>(ids.size()) >= config.max_position_embeddings)
       throw Error(fmt::format("the experiment's longest prompt has {} tokens; the model's context is {} "
                               "(max_position_embeddings)",
