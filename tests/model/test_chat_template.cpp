@@ -6,8 +6,10 @@
 // jinja2 raises in w2s with its own message. Then how templates are found in a model directory.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
-#include <mutex>
 #include <regex>
 
 #include "assets.h"
@@ -84,32 +86,34 @@ std::vector<Case> experiment_cases() {
   return cases;
 }
 
-// Per template file: per case {text}, {raised} or {error} from jinja2, computed once for all.
-const json::Value& reference_renderings() {
-  static std::once_flag once;
-  static json::Value rendered;
-  std::call_once(once, [] {
-    json::Value cases = json::Value::array();
-    for (const Case& c : experiment_cases()) {
-      json::Value messages = json::Value::array();
-      for (const auto& m : c.fold ? model::fold_system_prompt(c.messages) : c.messages)
-        messages.push_back(json::Object{{"role", m.role}, {"content", m.content}});
-      json::Value tokens = json::Value::object();
-      for (const auto& [name, token] : special_tokens()) tokens.set(name, token);
-      cases.push_back(json::Object{
-          {"messages", messages}, {"add_generation_prompt", c.add_generation_prompt}, {"special_tokens", tokens}});
-    }
-    const fs::path cases_file = test::scratch_dir("chat_template_reference") / "cases.json";
-    write_file_atomic(cases_file, json::dump(cases));
-    std::string command = test::debian_python3() + " " +
-                          shell_quote((test::source_dir() / "tests/support/chat_template_reference.py").string()) +
-                          " " + shell_quote(cases_file.string()) + " " + kDate;
-    for (const auto& f : template_files()) command += " " + shell_quote(f);
-    std::string out;
-    const int rc = test::run_command("cd " + shell_quote(templates_dir().string()) + " && " + command + " 2>&1", &out);
-    if (rc != 0) throw Error("chat_template_reference.py failed (Debian python3-jinja2 installed?): " + out);
-    rendered = json::parse(out, "chat_template_reference.py");
-  });
+// Per template file: per case {text}, {raised} or {error} from jinja2. One python3 run renders the
+// files asked for (CTest runs each test in a process of its own: one template, one run).
+const json::Value& reference_renderings(const std::vector<std::string>& files) {
+  static json::Value rendered = json::Value::object();
+  std::string command;
+  for (const auto& f : files)
+    if (!rendered.find(f)) command += " " + shell_quote(f);
+  if (command.empty()) return rendered;
+  json::Value cases = json::Value::array();
+  for (const Case& c : experiment_cases()) {
+    json::Value messages = json::Value::array();
+    for (const auto& m : c.fold ? model::fold_system_prompt(c.messages) : c.messages)
+      messages.push_back(json::Object{{"role", m.role}, {"content", m.content}});
+    json::Value tokens = json::Value::object();
+    for (const auto& [name, token] : special_tokens()) tokens.set(name, token);
+    cases.push_back(json::Object{
+        {"messages", messages}, {"add_generation_prompt", c.add_generation_prompt}, {"special_tokens", tokens}});
+  }
+  const fs::path cases_file = test::scratch_dir("chat_template_reference_" + std::to_string(::getpid())) / "cases.json";
+  write_file_atomic(cases_file, json::dump(cases));
+  command = test::debian_python3() + " " +
+            shell_quote((test::source_dir() / "tests/support/chat_template_reference.py").string()) + " " +
+            shell_quote(cases_file.string()) + " " + kDate + command;
+  std::string out;
+  const int rc = test::run_command("cd " + shell_quote(templates_dir().string()) + " && " + command + " 2>&1", &out);
+  if (rc != 0) throw Error("chat_template_reference.py failed (Debian python3-jinja2 installed?): " + out);
+  const json::Value parsed = json::parse(out, "chat_template_reference.py");
+  for (const auto& [file, renderings] : parsed.as_object()) rendered.set(file, renderings);
   return rendered;
 }
 
@@ -136,7 +140,7 @@ class RealTemplate : public ::testing::TestWithParam<std::string> {};
 TEST_P(RealTemplate, RendersTheExperimentPromptsAsJinja2) {
   const std::string file = GetParam();
   const std::vector<Case> cases = experiment_cases();
-  const json::Value& expected = reference_renderings().at(file);
+  const json::Value& expected = reference_renderings({file}).at(file);
   ASSERT_EQ(expected.size(), cases.size());
   const auto difference = engine_differences().find(file);
   if (difference != engine_differences().end() && difference->second == Difference::Refused) {
@@ -184,9 +188,10 @@ INSTANTIATE_TEST_SUITE_P(ChatTemplates, RealTemplate, ::testing::ValuesIn(templa
 // a known difference (so RealTemplate compares each of their prompts byte for byte).
 TEST(ChatTemplateFixtures, AtLeastFortyRenderEveryExperimentPrompt) {
   int complete = 0;
+  const json::Value& rendered = reference_renderings(template_files());
   for (const auto& f : template_files()) {
     bool all = !engine_differences().count(f);
-    for (const auto& r : reference_renderings().at(f).as_array()) all = all && r.find("text");
+    for (const auto& r : rendered.at(f).as_array()) all = all && r.find("text");
     complete += all;
   }
   EXPECT_GE(complete, 40);
