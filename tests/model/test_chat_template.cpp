@@ -314,6 +314,17 @@ TEST(ChatTemplate, ATemplateThatDoesNotParseNamesItsOrigin) {
   EXPECT_CONTAINS(error, "it begins: {% for m in messages %}");
 }
 
+// The chat options are flags and recorded once, through their field lists.
+TEST(ChatTemplate, EveryChatAndLocalProviderOptionIsListed) {
+  EXPECT_TRUE(option_fields(static_cast<const model::ChatOptions*>(nullptr)).complete());
+  EXPECT_TRUE(option_fields(static_cast<const model::LocalProviderOptions*>(nullptr)).complete());
+  std::vector<std::string> flags;
+  for (const auto& f : option_fields(static_cast<const model::LocalProviderOptions*>(nullptr)).flags()) flags.push_back(f.name);
+  EXPECT_NE(std::find(flags.begin(), flags.end(), "chat-date"), flags.end());
+  EXPECT_NE(std::find(flags.begin(), flags.end(), "fold-system-prompt"), flags.end());
+  EXPECT_EQ(std::find(flags.begin(), flags.end(), "progress"), flags.end());  // the client's --no-progress sets it
+}
+
 TEST(ChatTemplate, ModelsWithoutATemplateGetThePlainTranscript) {
   const auto dir = test::assets_dir() / "models" / "hf" / "stories260K-llama";
   const model::ChatTemplate t = model::read_chat_template(dir);
