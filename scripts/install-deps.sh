@@ -19,12 +19,12 @@ done
 packages=(
   build-essential cmake pkg-config git ca-certificates ccache
   libcurl4-openssl-dev libssl-dev libsimdjson-dev libsqlite3-dev
-  libboost-program-options-dev libfmt-dev libspdlog-dev libpcre2-dev libicu-dev
+  libboost-program-options-dev libfmt-dev libspdlog-dev libpcre2-dev libicu-dev nlohmann-json3-dev
   libtorch-dev libopenblas0-openmp
   libgtest-dev libgmock-dev libcpp-httplib-dev
   gnuplot-nox
 )
-test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema slurm-wlm munge)
+test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema python3-jinja2 slurm-wlm munge)
 
 want=("${packages[@]}")
 if ((!runtime_only)); then

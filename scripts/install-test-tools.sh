@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# npm reference implementations used by the tests (Hugging Face tokenizers, and @huggingface/jinja for
-# the chat templates of --provider local), installed into
+# npm reference implementations used by the tests (Hugging Face tokenizers), installed into
 # tests/support/node_modules from tests/support/package.json. Idempotent; offline-safe when present.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/support"

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <set>
 
 #include "cli.h"
 #include "options_binding.h"
@@ -151,6 +152,36 @@ icl::RunSummary run(const std::string& experiment, const icl::Config& config, co
   return icl::run_weak_sweep(config, dataset, provider);
 }
 
+#if W2S_WITH_TORCH
+// Every model checked before the first question, with the largest prompt the command gives it:
+// the most shots before a test question with gold labels, and for a weak-sweep's strong model
+// with empty assistant turns as well (weak answers that did not parse; some templates refuse
+// them); a weak model labels zero-shot.
+void check_local_models(model::LocalProvider& models, const std::string& experiment, const icl::Config& config,
+                        const data::TruthfulQa& dataset) {
+  if (dataset.test.empty()) return;
+  const int most_shots = experiment == "baseline" || config.shots.empty()
+                             ? 0
+                             : std::min<int>(*std::max_element(config.shots.begin(), config.shots.end()),
+                                             static_cast<int>(dataset.train.size()));
+  std::vector<icl::Shot> gold, unparsed;
+  for (int i = 0; i < most_shots; ++i) {
+    gold.push_back({dataset.train[i].text, dataset.train[i].answer});
+    unparsed.push_back({dataset.train[i].text, ""});
+  }
+  const std::vector<icl::Shot> zero_shot;
+  std::set<std::pair<std::string, const std::vector<icl::Shot>*>> checked;
+  auto check = [&](const std::string& id, const std::vector<icl::Shot>& shots) {
+    if (checked.insert({id, &shots}).second) models.check_model(id, icl::build_messages(shots, dataset.test.front().text));
+  };
+  if (experiment == "weak-sweep") {
+    for (const auto& pair : config.pairs) check(pair.weak, zero_shot), check(pair.strong, gold), check(pair.strong, unparsed);
+  } else {
+    for (const auto& id : config.models) check(id, gold);
+  }
+}
+#endif
+
 // --provider local: the models run here, behind the same response cache as the API's answers
 // (keyed by the model files' checksums), so a killed sweep resumes where it stopped.
 icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& flags, const std::string& experiment,
@@ -160,7 +191,9 @@ icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& fl
   model::LocalProviderOptions local;
   flags.apply(vm, local);
   auto resolve = [&local](const std::string& model) { return data::resolve_model_path(model, local.models_dir); };
+  local.progress = config.client.progress;
   auto models = model::make_local_provider(local, resolve, config.client.cache_dir / "file-hashes.json");
+  check_local_models(*models, experiment, config, dataset);
   llm::CachedProvider cached(*models, [&models](const std::string& m) { return models->endpoint(m); },
                              config.client);
   return run(experiment, config, dataset, cached);

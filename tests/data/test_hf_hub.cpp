@@ -67,6 +67,7 @@ FakeHub sharded_hub(const fs::path& root) {
   hub.files = {{"config.json", R"({"model_type": "llama"})"},
                {"tokenizer.json", R"({"model": {"type": "BPE"}})"},
                {"tokenizer_config.json", "{}"},
+               {"chat_template.jinja", "{% for m in messages %}{{ m.content }}{% endfor %}"},
                {"README.md", "not downloaded"},
                {"model.safetensors.index.json",
                 R"({"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})"},
@@ -105,6 +106,8 @@ TEST(Hub, DownloadsShardedModelIntoEmptyModelsDirWithChecksums) {
   EXPECT_TRUE(is_complete_model_dir(got));
   EXPECT_EQ(w2s::read_file(got / "model-00002-of-00002.safetensors"), "shard two");
   EXPECT_EQ(w2s::read_file(got / "tokenizer_config.json"), "{}");
+  // Where transformers saves the chat template since it writes it apart from tokenizer_config.json.
+  EXPECT_EQ(w2s::read_file(got / "chat_template.jinja"), "{% for m in messages %}{{ m.content }}{% endfor %}");
   EXPECT_FALSE(fs::exists(got / "README.md"));
   const auto record = w2s::json::parse_file(got / ".w2s-hub.json");
   EXPECT_EQ(record.get_string("commit"), kCommit);
@@ -113,7 +116,7 @@ TEST(Hub, DownloadsShardedModelIntoEmptyModelsDirWithChecksums) {
     EXPECT_EQ(e.path().string().find(".download.tmp"), std::string::npos) << e.path();
     ++entries;
   }
-  EXPECT_EQ(entries, 7u);  // config, tokenizer, tokenizer_config, index, 2 shards, .w2s-hub.json
+  EXPECT_EQ(entries, 8u);  // config, tokenizer, tokenizer_config, chat template, index, 2 shards, .w2s-hub.json
 }
 
 TEST(Hub, ExistingCompleteDirectoryIsUsedWithoutNetwork) {

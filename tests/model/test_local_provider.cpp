@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "assets.h"
 #include "icl_http_util.h"
@@ -95,6 +96,7 @@ model::LocalProviderOptions cpu_options(bool prefix_cache) {
   o.run.device = "cpu";
   o.run.threads = 1;
   o.prefix_cache = prefix_cache;
+  o.progress = false;
   return o;
 }
 
@@ -154,9 +156,10 @@ TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {
   if (GetParam() == "stories") {
     EXPECT_EQ(id.get_string("chat_template"), "plain (the model has no chat_template)");
   } else {
-    EXPECT_EQ(id.get_string("chat_template"), "chatml");
-    EXPECT_EQ(id.get_string("default_system_prompt"),
-              "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+    EXPECT_EQ(id.get_string("chat_template"), "jinja (tokenizer_config.json)");
+    EXPECT_EQ(id.get_string("chat_template_sha256"),
+              sha256_hex(read_file(test::source_dir() / "tests/model/chat_templates/qwen2.5-0.5b-instruct.jinja")));
+    EXPECT_EQ(id.find("chat_date"), nullptr);  // the template does not call strftime_now
   }
   // The cache endpoint depends on the files, not on where they are or how the prompt is computed.
   auto other = model::make_local_provider(cpu_options(false));
@@ -175,6 +178,45 @@ TEST(LocalProvider, ChatMLPromptEndsWithTheAssistantTurnAndStopsAtImEnd) {
   EXPECT_EQ(ids.front(), 50257);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 50258), 2);
   EXPECT_EQ(tok.decode(ids, false), "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
+}
+
+// A template that writes the BOS itself: the rendered prompt is tokenized without the tokenizer's
+// special tokens (as apply_chat_template does), so the prompt starts with one BOS, not two.
+TEST(LocalProvider, TheTemplatesBosIsNotAddedTwice) {
+  const fs::path d = test::scratch_dir("local_stories_bos_template_" + std::to_string(::getpid()));
+  fs::copy(stories_dir(), d, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  test::write_text(d / "chat_template.jinja",
+                   "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+                   "{% if add_generation_prompt %}assistant:{% endif %}\n");
+  const model::Tokenizer tok = model::Tokenizer::from_dir(d);
+  const json::Value shown = model::prompt_to_json(d, {{"user", "Once upon a time"}}, {});
+  EXPECT_EQ(shown.get_string("text"), "<s>user: Once upon a time\nassistant:");  // Jinja drops one final newline
+  EXPECT_EQ(shown.at("ids").at(0).as_int(), *tok.bos_id());
+  EXPECT_NE(shown.at("ids").at(1).as_int(), *tok.bos_id());
+  EXPECT_EQ(tok.encode("user: Once upon a time", true).at(0), *tok.bos_id());  // the tokenizer alone adds one
+  EXPECT_FALSE(shown.at("add_special_tokens").as_bool());
+}
+
+// A template that calls strftime_now renders the --chat-date, which the identity (and so the cache
+// endpoint) records; a template that does not call it records no date.
+TEST(LocalProvider, TheChatDateIsRecordedForTemplatesThatRenderIt) {
+  const fs::path dated = test::scratch_dir("local_dated_template_" + std::to_string(::getpid()));
+  fs::copy(tiny_qwen_dir(), dated, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::copy_file(test::source_dir() / "tests/model/chat_templates/meta-llama-Llama-3.2-3B-Instruct.jinja",
+                dated / "chat_template.jinja");
+  model::LocalProviderOptions july = cpu_options(true), august = cpu_options(true);
+  july.chat.chat_date = "2025-07-04";
+  august.chat.chat_date = "2025-08-04";
+  auto in_july = model::make_local_provider(july), in_august = model::make_local_provider(august);
+  const json::Value id = *in_july->model_identity(dated.string());
+  EXPECT_EQ(id.get_string("chat_template"), "jinja (chat_template.jinja)");
+  EXPECT_EQ(id.get_string("chat_date"), "2025-07-04");
+  EXPECT_NE(in_july->endpoint(dated.string()), in_august->endpoint(dated.string()));
+  EXPECT_EQ(in_july->endpoint(tiny_qwen_dir().string()), in_august->endpoint(tiny_qwen_dir().string()));
+  EXPECT_EQ(in_july->model_identity(tiny_qwen_dir().string())->find("chat_date"), nullptr);
+  model::ChatOptions options;
+  options.chat_date = "2025-07-04";
+  EXPECT_CONTAINS(model::prompt_to_json(dated, {{"user", "Q"}}, options).get_string("text"), "Today Date: 04 Jul 2025");
 }
 
 // A sweep interrupted after some answers (the process killed) resumes from the response cache:
@@ -263,7 +305,7 @@ TEST(LocalProvider, PipelineEndToEnd) {
   test::expect_valid_records(run / "weak-sweep", 2);
   const auto record = results::read_record(run / "weak-sweep" / (model_slug(weak) + "__" + model_slug(strong)) / "shots-2.json");
   EXPECT_EQ(record.extra.at("providers").get_int("local"), 6);
-  EXPECT_EQ(record.extra.at("model_identity").get_string("chat_template"), "chatml");
+  EXPECT_EQ(record.extra.at("model_identity").get_string("chat_template"), "jinja (tokenizer_config.json)");
   EXPECT_EQ(record.extra.at("label_model_identity").get_string("provider"), "local");
   EXPECT_EQ(record.cost.total.usd, 0.0);
   EXPECT_GT(record.cost.total.prompt_tokens, 0);
@@ -274,6 +316,121 @@ TEST(LocalProvider, PipelineEndToEnd) {
 
   ASSERT_EQ(test::run_command(w2s + " analyze " + shell_quote(run.string()) + " --resamples 50", &out), 0) << out;
   EXPECT_TRUE(fs::exists(run / "analysis")) << out;
+}
+
+// A copy of the tiny Qwen with another tokenizer_config.json (chat template) or damaged weights.
+fs::path tiny_qwen_variant(const std::string& name, const std::function<void(const fs::path&)>& change) {
+  const fs::path d = test::scratch_dir("local_variant_" + name + "_" + std::to_string(::getpid()));
+  fs::copy(tiny_qwen_dir(), d, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  change(d);
+  return d;
+}
+
+std::string experiment_command(const fs::path& scratch, const std::string& args) {
+  return shell_quote(test::w2s_binary().string()) + " " + args +
+         " --provider local --threads 1 --max-tokens 2 --test-size 4 --data-dir " +
+         shell_quote((test::assets_dir() / "data").string()) + " --cache-dir " + shell_quote((scratch / "cache").string()) +
+         " --results-dir " + shell_quote((scratch / "results").string()) + " --run-name local";
+}
+
+// Local runs show the API's progress line: answers so far, the rate, the ETA.
+TEST(LocalProvider, ProgressLineWithEta) {
+  const auto scratch = test::scratch_dir("local_progress");
+  std::string out;
+  ASSERT_EQ(test::run_command(experiment_command(scratch, "baseline --models " + shell_quote(tiny_qwen_dir().string())), &out), 0)
+      << out;
+  EXPECT_CONTAINS(out, "local 4 requests 4/4 done (0 failed)");
+  EXPECT_CONTAINS(out, "answers/s, ETA");
+}
+
+// Every model is checked before the first question: a template that refuses the experiment's
+// system prompt stops the run with its own message before any model answers (no records, nothing
+// cached); --fold-system-prompt makes it run and is recorded. Damaged weights stop it as well.
+TEST(LocalProvider, ModelsAreCheckedBeforeTheFirstQuestion) {
+  const fs::path mistral_like = tiny_qwen_variant("mistral", [](const fs::path& d) {
+    test::write_text(d / "tokenizer_config.json",
+                     json::dump(json::Object{{"eos_token", "<|im_end|>"},
+                                             {"chat_template", read_file(test::source_dir() / "tests/model/chat_templates/"
+                                                                                             "mistral-7b-instruct-v0.2.jinja")}}));
+  });
+  const auto scratch = test::scratch_dir("local_checked");
+  const std::string models = " --shots 0,2 --no-progress --models " + shell_quote(tiny_qwen_dir().string() + "," + mistral_like.string());
+  std::string out;
+  EXPECT_NE(test::run_command(experiment_command(scratch, "gold-sweep" + models), &out), 0);
+  EXPECT_CONTAINS(out, "local model '" + mistral_like.string() + "'");
+  EXPECT_CONTAINS(out, "raised: Conversation roles must alternate user/assistant/user/assistant/...");
+  EXPECT_CONTAINS(out, "(--fold-system-prompt puts the system prompt into the first user message");
+  EXPECT_FALSE(fs::exists(scratch / "results" / "local" / "gold-sweep")) << out;
+  EXPECT_EQ(out.find("local model " + tiny_qwen_dir().string() + ": loading"), std::string::npos) << out;
+
+  ASSERT_EQ(test::run_command(experiment_command(scratch, "gold-sweep --fold-system-prompt" + models), &out), 0) << out;
+  const auto record = results::read_record(scratch / "results" / "local" / "gold-sweep" / model_slug(mistral_like.string()) /
+                                           "shots-2.json");
+  EXPECT_TRUE(record.extra.at("model_identity").at("fold_system_prompt").as_bool());
+
+  const fs::path truncated = tiny_qwen_variant("truncated", [](const fs::path& d) {
+    fs::resize_file(d / "model.safetensors", fs::file_size(d / "model.safetensors") / 2);
+  });
+  const auto again = test::scratch_dir("local_checked_weights");
+  EXPECT_NE(test::run_command(experiment_command(again, "baseline --no-progress --models " +
+                                                            shell_quote(tiny_qwen_dir().string() + "," + truncated.string())),
+                              &out),
+            0);
+  EXPECT_CONTAINS(out, "local model '" + truncated.string() + "'");
+  EXPECT_CONTAINS(out, "model.safetensors");
+  EXPECT_FALSE(fs::exists(again / "results" / "local" / "baseline")) << out;
+}
+
+// `w2s model prompt` prints the exact text and ids an experiment's prompt gives a local model.
+TEST(ModelPrompt, PrintsTheRenderedTextAndTokenIds) {
+  const std::string w2s = shell_quote(test::w2s_binary().string());
+  const std::string data = " --test-size 4 --data-dir " + shell_quote((test::assets_dir() / "data").string());
+  std::string out;
+  ASSERT_EQ(test::run_command(w2s + " model prompt " + shell_quote(tiny_qwen_dir().string()) + " --shots 2" + data + " 2>/dev/null", &out), 0)
+      << out;
+  const json::Value shown = json::parse(out, "w2s model prompt");
+  const data::TruthfulQa ds = truthfulqa(4);
+  const auto messages = icl::build_messages({{ds.train[0].text, ds.train[0].answer}, {ds.train[1].text, ds.train[1].answer}},
+                                            ds.test[0].text);
+  const model::ChatTemplate t = model::read_chat_template(tiny_qwen_dir());
+  const std::string text = model::render_chat(t, messages);
+  EXPECT_EQ(shown.get_string("text"), text);
+  EXPECT_EQ(text.substr(text.size() - 22), "<|im_start|>assistant\n");
+  const auto ids = model::Tokenizer::from_dir(tiny_qwen_dir()).encode(text, false);
+  ASSERT_EQ(shown.at("ids").size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(shown.at("ids").at(i).as_int(), ids[i]);
+  EXPECT_EQ(shown.get_int("token_count"), static_cast<std::int64_t>(ids.size()));
+
+  // Weak labels come from a weak-labels record: written here by a weak-sweep of stories260K.
+  const auto scratch = test::scratch_dir("model_prompt_weak");
+  ASSERT_EQ(test::run_command(experiment_command(scratch, "weak-sweep --shots 2 --no-progress --pairs " +
+                                                              shell_quote(stories_dir().string() + "->" + tiny_qwen_dir().string())),
+                              &out),
+            0)
+      << out;
+  const fs::path labels_file = scratch / "results" / "local" / "weak-labels" / (model_slug(stories_dir().string()) + ".json");
+  const auto labels = results::read_record(labels_file);
+  ASSERT_EQ(test::run_command(w2s + " model prompt " + shell_quote(stories_dir().string()) +
+                                  " --shots 2 --no-generation-prompt --weak-labels " +
+                                  shell_quote(labels_file.string()) + data + " 2>/dev/null",
+                              &out),
+            0)
+      << out;
+  const json::Value weak = json::parse(out, "w2s model prompt");
+  EXPECT_EQ(weak.get_string("chat_template"), "plain (the model has no chat_template)");
+  EXPECT_EQ(weak.get_string("text"),
+            model::render_chat(model::read_chat_template(stories_dir()),
+                               icl::build_messages({{ds.train[0].text, labels.predictions[0].prediction},
+                                                    {ds.train[1].text, labels.predictions[1].prediction}},
+                                                   ds.test[0].text),
+                               {}, false));
+  const fs::path not_labels = scratch / "results" / "local" / "weak-sweep" /
+                              (model_slug(stories_dir().string()) + "__" + model_slug(tiny_qwen_dir().string())) / "shots-2.json";
+  EXPECT_NE(test::run_command(w2s + " model prompt " + shell_quote(stories_dir().string()) + " --shots 2 --weak-labels " +
+                                  shell_quote(not_labels.string()) + data,
+                              &out),
+            0);
+  EXPECT_CONTAINS(out, "not a weak-labels record");
 }
 
 }  // namespace

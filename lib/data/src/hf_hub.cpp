@@ -18,10 +18,11 @@ namespace {
 
 constexpr const char* kDefaultEndpoint = "https://huggingface.co";
 constexpr const char* kHubRecord = ".w2s-hub.json";
-// Files besides the weights; the first two are required.
+// Files besides the weights; the first two are required. chat_template.jinja is where
+// transformers (4.50 and later) saves a model's chat template instead of tokenizer_config.json.
 const std::vector<std::string> kRequiredFiles = {"config.json", "tokenizer.json"};
 const std::vector<std::string> kOptionalFiles = {"tokenizer_config.json", "generation_config.json",
-                                                 "special_tokens_map.json"};
+                                                 "special_tokens_map.json", "chat_template.jinja"};
 
 struct RepoId {
   std::string repo;      // org/name

@@ -1,139 +1,208 @@
-// Chat templates: the known families recognised from tokenizer_config.json's chat_template text
-// and rendered by hand (no Jinja engine), equal to Hugging Face's rendering for {role, content}
-// messages. tests/model/test_chat_template.cpp compares with @huggingface/jinja.
-#include <cctype>
-#include <regex>
+// Chat templates through a Jinja engine (minja, third_party/minja), set up as transformers'
+// apply_chat_template sets up Jinja2 (transformers/utils/chat_template_utils.py):
+//   ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]),
+//   filters["tojson"] = json.dumps(..., ensure_ascii=False), globals raise_exception and
+//   strftime_now, render(messages=..., tools=None, documents=None, add_generation_prompt=...,
+//   **special_tokens_map).
+// Jinja2's default keep_trailing_newline=False drops one newline at the end of the template.
+// tests/model/test_chat_template.cpp compares the result with Python jinja2 byte for byte.
+#include <minja/minja.hpp>
+
+#include <cstdio>
+#include <ctime>
 
 #include "w2s/model.h"
 
 namespace w2s::model {
+
+struct CompiledChatTemplate {
+  std::shared_ptr<minja::TemplateNode> root;
+};
+
 namespace {
 
 namespace fs = std::filesystem;
 
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+// The special tokens transformers' special_tokens_map holds (SPECIAL_TOKENS_ATTRIBUTES, less
+// additional_special_tokens, which templates do not use).
+constexpr const char* kSpecialTokenNames[] = {"bos_token", "eos_token", "unk_token", "sep_token",
+                                              "pad_token", "cls_token", "mask_token"};
 
 std::string first_line(const std::string& text) {
   const std::string line = text.substr(0, text.find('\n'));
   return line.size() > 120 ? line.substr(0, 120) + "..." : line;
 }
 
-// Jinja's `trim` as Python's str.strip() with no argument: Unicode whitespace at both ends. The
-// prompts here only ever carry ASCII whitespace and NBSP-free text, so ASCII whitespace suffices
-// for equality with the reference on them.
-std::string trim(const std::string& s) {
-  const char* ws = " \t\n\r\f\v";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+// The engine appends the source location of every enclosing block while an error unwinds; the
+// innermost one says where it happened.
+std::string innermost_location(const std::string& message) {
+  const auto first = message.find(" at row ");
+  if (first == std::string::npos) return message;
+  const auto second = message.find(" at row ", first + 1);
+  std::string out = message.substr(0, second);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
-// The default system prompt a ChatML template writes as a literal: '<|im_start|>system\n...<|im_end|>'
-// ("\n" as the Jinja escape or a real newline), when its text is plain (no Jinja inside).
-std::optional<std::string> chatml_default_system(const std::string& source) {
-  static const std::regex literal(R"(<\|im_start\|>system(?:\\n|\n)([^'"{}<\\]*)<\|im_end\|>)");
-  std::smatch m;
-  if (!std::regex_search(source, m, literal)) return std::nullopt;
-  return m[1].str();
-}
-
-std::string token_text(const json::Value* v) {
-  if (!v || v->is_null()) return "";
+std::optional<std::string> token_text(const json::Value* v) {
+  if (!v || v->is_null()) return std::nullopt;
   if (v->is_string()) return v->as_string();
   if (v->is_object()) return v->get_string("content");
-  return "";
+  return std::nullopt;
+}
+
+// The tm of midnight (UTC) of a YYYY-MM-DD date, with its weekday and day of the year, for
+// strftime (Python's datetime.strftime hands the C library the same fields).
+std::tm midnight_of(const std::string& date) {
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (date.size() != 10 || std::sscanf(date.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
+      d < 1 || d > 31)
+    throw Error("chat template date '" + date + "': expected YYYY-MM-DD");
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = m - 1;
+  tm.tm_mday = d;
+  const std::time_t t = timegm(&tm);
+  std::tm normalized{};
+  gmtime_r(&t, &normalized);
+  if (normalized.tm_mday != d) throw Error("chat template date '" + date + "': no such day");
+  return normalized;
+}
+
+std::string format_date(const std::tm& tm, const std::string& format) {
+  if (format.empty()) return "";
+  std::string out(256 + 4 * format.size(), '\0');
+  const std::size_t n = std::strftime(out.data(), out.size(), format.c_str(), &tm);
+  out.resize(n);
+  return out;
 }
 
 }  // namespace
 
-std::string ChatTemplate::end_of_turn() const {
-  if (family == "chatml") return "<|im_end|>";
-  if (family == "llama3") return "<|eot_id|>";
-  return "";
+bool ChatTemplate::uses_date() const { return source.find("strftime_now") != std::string::npos; }
+
+std::string today_utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  return format_date(tm, "%Y-%m-%d");
 }
 
-ChatTemplate parse_chat_template(const std::optional<std::string>& template_text, std::string bos_token,
-                                 std::string eos_token) {
+ChatTemplate parse_chat_template(const std::optional<std::string>& template_text,
+                                 std::map<std::string, std::string> special_tokens, std::string origin) {
   ChatTemplate t;
-  t.bos_token = std::move(bos_token);
-  t.eos_token = std::move(eos_token);
-  if (!template_text) {
-    t.family = "plain";
-    return t;
+  t.special_tokens = std::move(special_tokens);
+  if (!template_text) return t;
+  t.kind = ChatTemplateKind::Jinja;
+  t.source = *template_text;
+  t.origin = std::move(origin);
+  auto compiled = std::make_shared<CompiledChatTemplate>();
+  try {
+    compiled->root = minja::Parser::parse(t.source, minja::Options{.trim_blocks = true,
+                                                                   .lstrip_blocks = true,
+                                                                   .keep_trailing_newline = false});
+  } catch (const std::exception& e) {
+    throw Error("chat template" + (t.origin.empty() ? std::string() : " of " + t.origin) +
+                " does not parse: " + innermost_location(e.what()) + " (it begins: " + first_line(t.source) + ")");
   }
-  const std::string& s = *template_text;
-  t.source = s;
-  // Features these renderers do not reproduce: reasoning blocks, images, dates, tools in Llama 3.1.
-  const bool unsupported = has(s, "<think>") || has(s, "reasoning_content") || has(s, "image") ||
-                           has(s, "Cutting Knowledge") || has(s, "strftime_now") || has(s, "date_string");
-  if (!unsupported && has(s, "<|im_start|>") && has(s, "<|im_end|>") && has(s, "add_generation_prompt")) {
-    t.family = "chatml";
-    t.default_system_prompt = chatml_default_system(s);
-  } else if (!unsupported && has(s, "<|start_header_id|>") && has(s, "<|eot_id|>") && has(s, "| trim") &&
-             has(s, "bos_token") && !has(s, "tools")) {
-    t.family = "llama3";
-  } else if (!unsupported && has(s, "[INST]") && has(s, "Only user and assistant roles are supported!") &&
-             has(s, "Conversation roles must alternate") && !has(s, "<<SYS>>") && !has(s, "system_message")) {
-    t.family = "mistral";
-    t.eos_then_space = has(s, "eos_token + ' '");
-  } else {
-    throw Error("unsupported chat template (w2s renders the ChatML, Llama-3 and Mistral [INST] families, "
-                "docs/icl.md); it begins: " +
-                first_line(s));
-  }
+  t.compiled = std::move(compiled);
   return t;
 }
 
 ChatTemplate read_chat_template(const fs::path& model_dir) {
-  const fs::path file = model_dir / "tokenizer_config.json";
-  if (!fs::exists(file)) return parse_chat_template(std::nullopt, "", "");
-  const json::Value config = json::parse_file(file);
-  return json::with_origin(file.string(), [&] {
-    std::optional<std::string> text;
-    if (const json::Value* t = config.find("chat_template"); t && !t->is_null()) {
-      if (t->is_string()) {
-        text = t->as_string();
-      } else if (t->is_array()) {
-        for (const auto& named : t->as_array())
-          if (named.get_string("name") == "default") text = named.get_string("template");
-        if (!text) throw Error(file.string() + ": chat_template lists no \"default\" template");
+  const fs::path config_file = model_dir / "tokenizer_config.json";
+  const fs::path jinja_file = model_dir / "chat_template.jinja";
+  std::map<std::string, std::string> special_tokens;
+  std::optional<std::string> text;
+  std::string origin;
+  if (fs::exists(config_file)) {
+    const json::Value config = json::parse_file(config_file);
+    json::with_origin(config_file.string(), [&] {
+      for (const char* name : kSpecialTokenNames)
+        if (auto token = token_text(config.find(name))) special_tokens[name] = *token;
+      if (const json::Value* t = config.find("chat_template"); t && !t->is_null()) {
+        if (t->is_string()) {
+          text = t->as_string();
+        } else if (t->is_array()) {
+          for (const auto& named : t->as_array())
+            if (named.get_string("name") == "default") text = named.get_string("template");
+          if (!text) throw Error(config_file.string() + ": chat_template lists no \"default\" template");
+        } else {
+          throw Error(config_file.string() + ": chat_template is neither a string nor a list of {name, template}");
+        }
+        origin = config_file.string();
       }
-    }
-    return parse_chat_template(text, token_text(config.find("bos_token")), token_text(config.find("eos_token")));
-  });
+    });
+  }
+  // transformers reads chat_template.jinja first (the file it saves templates to since 4.50).
+  if (fs::exists(jinja_file)) {
+    text = read_file(jinja_file);
+    origin = jinja_file.string();
+  }
+  return parse_chat_template(text, std::move(special_tokens), origin);
 }
 
-std::string render_chat(const ChatTemplate& t, const std::vector<llm::Message>& messages, bool add_generation_prompt) {
-  std::string out;
-  if (t.family == "chatml") {
-    if (t.default_system_prompt && (messages.empty() || messages.front().role != "system"))
-      out += "<|im_start|>system\n" + *t.default_system_prompt + "<|im_end|>\n";
-    for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-    if (add_generation_prompt) out += "<|im_start|>assistant\n";
-  } else if (t.family == "llama3") {
-    for (std::size_t i = 0; i < messages.size(); ++i)
-      out += (i == 0 ? t.bos_token : "") + "<|start_header_id|>" + messages[i].role + "<|end_header_id|>\n\n" +
-             trim(messages[i].content) + "<|eot_id|>";
-    if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
-  } else if (t.family == "mistral") {
-    out += t.bos_token;
-    for (std::size_t i = 0; i < messages.size(); ++i) {
-      const auto& m = messages[i];
-      if ((m.role == "user") != (i % 2 == 0))
-        throw Error("chat template: Conversation roles must alternate user/assistant/user/assistant/...");
-      if (m.role == "user") out += "[INST] " + m.content + " [/INST]";
-      else if (m.role == "assistant") out += m.content + t.eos_token + (t.eos_then_space ? " " : "");
-      else throw Error("chat template: Only user and assistant roles are supported!");
-    }
-  } else {  // plain: a transcript a base model can continue
+std::vector<llm::Message> fold_system_prompt(const std::vector<llm::Message>& messages) {
+  if (messages.size() < 2 || messages[0].role != "system" || messages[1].role != "user") return messages;
+  std::vector<llm::Message> out(messages.begin() + 1, messages.end());
+  out[0].content = messages[0].content + "\n\n" + out[0].content;
+  return out;
+}
+
+std::string render_chat(const ChatTemplate& t, const std::vector<llm::Message>& given, const ChatOptions& options,
+                        bool add_generation_prompt) {
+  const std::vector<llm::Message> messages = options.fold_system_prompt ? fold_system_prompt(given) : given;
+  if (t.kind == ChatTemplateKind::Plain) {  // a transcript a base model can continue
+    std::string out;
     for (const auto& m : messages) {
       std::string role = m.role;
       if (!role.empty()) role[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(role[0])));
       out += role + ": " + m.content + "\n\n";
     }
     if (add_generation_prompt) out += "Assistant:";
+    return out;
   }
-  return out;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
+  nlohmann::ordered_json variables = {
+      {"messages", std::move(list)}, {"tools", nullptr}, {"documents", nullptr},
+      {"add_generation_prompt", add_generation_prompt}};
+  for (const auto& [name, token] : t.special_tokens) variables[name] = token;
+  auto context = minja::Context::make(minja::Value(variables));
+  // The template's own message, without the source locations the engine appends while unwinding.
+  auto raised = std::make_shared<std::optional<std::string>>();
+  context->set("raise_exception", minja::simple_function("raise_exception", {"message"},
+                                                         [raised](const std::shared_ptr<minja::Context>&,
+                                                                  minja::Value& args) -> minja::Value {
+                                                           *raised = args.at("message").get<std::string>();
+                                                           throw std::runtime_error(**raised);
+                                                         }));
+  const std::tm day = midnight_of(options.chat_date.value_or(today_utc()));
+  context->set("strftime_now",
+               minja::simple_function("strftime_now", {"format"},
+                                      [day](const std::shared_ptr<minja::Context>&, minja::Value& args) {
+                                        return minja::Value(format_date(day, args.at("format").get<std::string>()));
+                                      }));
+  try {
+    return t.compiled->root->render(context);
+  } catch (const std::exception& e) {
+    if (*raised) throw Error("chat template (" + t.origin + ") raised: " + **raised);
+    throw Error("chat template (" + t.origin + ") failed: " + innermost_location(e.what()));
+  }
+}
+
+std::optional<std::string> end_of_turn_text(const ChatTemplate& t) {
+  if (t.kind == ChatTemplateKind::Plain) return std::nullopt;
+  const std::string marker = "w2s-end-of-turn-probe";
+  try {
+    const std::string text = render_chat(t, {{"user", "question"}, {"assistant", marker}}, {}, false);
+    const auto at = text.rfind(marker);
+    if (at == std::string::npos) return std::nullopt;
+    return text.substr(at + marker.size());
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace w2s::model

@@ -69,7 +69,9 @@ class LocalModels final : public LocalProvider {
       : options_(std::move(options)),
         resolve_(std::move(resolve)),
         hash_memo_(std::move(hash_memo)),
-        placement_(resolve_placement(options_.run)) {}
+        placement_(resolve_placement(options_.run)),
+        chat_{.chat_date = options_.chat.chat_date.value_or(today_utc()),
+              .fold_system_prompt = options_.chat.fold_system_prompt} {}
 
   std::string endpoint(const std::string& model) override {
     json::Value key = identity(model);
@@ -81,6 +83,8 @@ class LocalModels final : public LocalProvider {
 
   std::vector<llm::Completion> run_batch(const std::vector<llm::ChatRequest>& requests,
                                          const llm::ResultCallback& on_result) override;
+
+  void check_model(const std::string& model, const std::vector<llm::Message>& messages) override;
 
  private:
   fs::path dir_of(const std::string& model) {
@@ -109,10 +113,14 @@ class LocalModels final : public LocalProvider {
     const json::Value files = model_files_identity(dir, hash_memo_);
     for (const auto& [key, value] : files.as_object()) id.set(key, value);
     const ChatTemplate chat = read_chat_template(dir);
-    id.set("chat_template", chat.family == "plain" ? std::string("plain (the model has no chat_template)")
-                                                   : chat.family);
-    if (!chat.source.empty()) id.set("chat_template_sha256", sha256_hex(chat.source));
-    if (chat.default_system_prompt) id.set("default_system_prompt", *chat.default_system_prompt);
+    if (chat.kind == ChatTemplateKind::Plain) {
+      id.set("chat_template", "plain (the model has no chat_template)");
+    } else {
+      id.set("chat_template", "jinja (" + fs::path(chat.origin).filename().string() + ")");
+      id.set("chat_template_sha256", sha256_hex(chat.source));
+      if (chat.uses_date()) id.set("chat_date", *chat_.chat_date);
+    }
+    if (chat_.fold_system_prompt) id.set("fold_system_prompt", true);
     id.set("dtype", dtype_name(placement_.dtype));
     id.set("device", placement_.device.str());
     id.set("prefix_cache", options_.prefix_cache);
@@ -139,8 +147,10 @@ class LocalModels final : public LocalProvider {
       const json::Value generation = json::parse_file(dir / "generation_config.json");
       for (std::int64_t id : ids_in(generation.find("eos_token_id"))) m->stop_ids.insert(id);
     }
-    if (const std::string eot = m->chat.end_of_turn(); !eot.empty())
-      if (const auto ids = tok.encode(eot, false); ids.size() == 1) m->stop_ids.insert(ids[0]);
+    // The template's end of an assistant turn (<|eot_id|>, <|im_end|>) when it is a special token.
+    if (const auto end = end_of_turn_text(m->chat))
+      if (const auto ids = tok.encode(*end, false); !ids.empty() && tok.decode({ids[0]}, true).empty())
+        m->stop_ids.insert(ids[0]);
     const std::int64_t vocab = std::min(tok.vocab_size(), m->lm->config().vocab_size);
     for (std::int64_t id = 0; id < vocab; ++id) {
       std::string text;
@@ -168,6 +178,7 @@ class LocalModels final : public LocalProvider {
   ModelResolver resolve_;
   fs::path hash_memo_;
   Placement placement_;
+  ChatOptions chat_;  // the date resolved once, so a run renders every prompt alike
   std::map<std::string, fs::path> dirs_;
   std::map<std::string, json::Value> identities_;
   std::unique_ptr<LoadedModel> loaded_;
@@ -243,11 +254,57 @@ llm::Completion LocalModels::answer(LoadedModel& m, const llm::ChatRequest& r, c
   return c;
 }
 
+void LocalModels::check_model(const std::string& model, const std::vector<llm::Message>& messages) {
+  const fs::path dir = dir_of(model);
+  try {
+    const ModelConfig config = read_model_config(dir);
+    for (const fs::path& file : weight_files(dir)) SafetensorsFile weights(file);  // validates the header
+    const Tokenizer tok = Tokenizer::from_dir(dir);
+    if (tok.vocab_size() > config.vocab_size)
+      throw Error(fmt::format("the tokenizer has {} ids, the model's vocabulary {} (config.json vocab_size)",
+                              tok.vocab_size(), config.vocab_size));
+    const ChatTemplate chat = read_chat_template(dir);
+    std::string prompt;
+    try {
+      prompt = render_chat(chat, messages, chat_);
+    } catch (const Error& e) {
+      if (chat_.fold_system_prompt || messages.empty() || messages.front().role != "system") throw;
+      throw Error(std::string(e.what()) +
+                  " (--fold-system-prompt puts the system prompt into the first user message, for templates that "
+                  "refuse a system role)");
+    }
+    const auto ids = tok.encode(prompt, chat.add_special_tokens());
+    if (static_cast<std::int64_t>(ids.size()) >= config.max_position_embeddings)
+      throw Error(fmt::format("the experiment's longest prompt has {} tokens; the model's context is {} "
+                              "(max_position_embeddings)",
+                              ids.size(), config.max_position_embeddings));
+    log::debug("local model {}: checked ({} tokens in the longest prompt)", model, ids.size());
+  } catch (const Error& e) {
+    throw Error("local model '" + model + "' (" + dir.string() + "): " + e.what());
+  }
+}
+
 std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatRequest>& requests,
                                                     const llm::ResultCallback& on_result) {
   std::vector<llm::Completion> out(requests.size());
+  // The progress line of the API's batches: answers so far, the rate and the ETA.
+  std::unique_ptr<ProgressLine> progress;
+  if (options_.progress) progress = std::make_unique<ProgressLine>(fmt::format("local {} requests", requests.size()));
+  const double batch_started = monotonic_seconds();
+  std::size_t finished = 0, failures = 0;
+  auto progress_status = [&] {
+    const double rate = static_cast<double>(finished) / std::max(1e-9, monotonic_seconds() - batch_started);
+    const std::string eta =
+        rate > 0 && finished < requests.size() ? format_duration(static_cast<double>(requests.size() - finished) / rate)
+                                               : "-";
+    return fmt::format("{}/{} done ({} failed), {:.2f} answers/s, ETA {}", finished, requests.size(), failures, rate,
+                       eta);
+  };
   auto deliver = [&](std::size_t i, llm::Completion c) {
     out[i] = std::move(c);
+    ++finished;
+    if (!out[i].ok) ++failures;
+    if (progress) progress->update(progress_status());
     if (on_result) on_result(i, out[i]);
   };
   std::vector<std::string> models;
@@ -267,7 +324,7 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
     for (std::size_t i = 0; i < requests.size(); ++i) {
       if (requests[i].model != model) continue;
       try {
-        ids[i] = m.tokenizer->encode(render_chat(m.chat, requests[i].messages, true), m.chat.add_special_tokens());
+        ids[i] = m.tokenizer->encode(render_chat(m.chat, requests[i].messages, chat_), m.chat.add_special_tokens());
         if (ids[i].empty()) throw Error("the prompt has no tokens");
       } catch (const Error& e) {
         deliver(i, failed(model, e.what()));
@@ -309,6 +366,7 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
     log::info("local model {}: {} answers in {:.1f} s ({} prompt tokens, {} of them from shared prefixes)", model,
               done, monotonic_seconds() - started, prompt_tokens, reused_tokens);
   }
+  if (progress) progress->finish(progress_status());
   return out;
 }
 

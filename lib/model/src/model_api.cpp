@@ -1,4 +1,4 @@
-// Placement, threads, and the JSON views printed by `w2s model info|tokenize|generate`.
+// Placement, threads, and the JSON views printed by `w2s model info|tokenize|prompt|generate`.
 #include <algorithm>
 #include <set>
 
@@ -125,6 +125,27 @@ json::Value tokenize_to_json(const std::filesystem::path& dir, std::string_view 
   for (auto id : ids) tokens.push_back(tok.token_string(id));
   json::Value out = json::Value::object();
   out.set("tokenizer", tok.kind());
+  out.set("ids", ids);
+  out.set("tokens", std::move(tokens));
+  return out;
+}
+
+json::Value prompt_to_json(const std::filesystem::path& dir, const std::vector<llm::Message>& messages,
+                           const ChatOptions& options, bool add_generation_prompt) {
+  const Tokenizer tok = tokenizer_for(dir);
+  const ChatTemplate chat = read_chat_template(dir);
+  const std::string text = render_chat(chat, messages, options, add_generation_prompt);
+  const auto ids = tok.encode(text, chat.add_special_tokens());
+  json::Value tokens = json::Value::array();
+  for (auto id : ids) tokens.push_back(tok.token_string(id));
+  json::Value out = json::Value::object();
+  out.set("chat_template", chat.kind == ChatTemplateKind::Plain ? std::string("plain (the model has no chat_template)")
+                                                                : chat.origin);
+  if (chat.uses_date()) out.set("chat_date", options.chat_date.value_or(today_utc()));
+  out.set("fold_system_prompt", options.fold_system_prompt);
+  out.set("add_special_tokens", chat.add_special_tokens());
+  out.set("text", text);
+  out.set("token_count", static_cast<std::int64_t>(ids.size()));
   out.set("ids", ids);
   out.set("tokens", std::move(tokens));
   return out;

@@ -11,8 +11,8 @@
 //     a writer (F32, F16, BF16, plus F64/I64 for tests and adapters).
 //   * describe_model / tokenize_to_json / generate_to_json — what `w2s model info|tokenize|generate`
 //     print.
-//   * ChatTemplate / render_chat     — tokenizer_config.json's chat_template for the known template
-//     families (ChatML, Llama-3, Mistral [INST]), rendered as Hugging Face renders them.
+//   * ChatTemplate / render_chat     — the model's Jinja chat template (chat_template.jinja or
+//     tokenizer_config.json), rendered as transformers' apply_chat_template renders it.
 //   * make_local_provider            — `--provider local` of the in-context experiments: an
 //     llm::Provider answering chat requests with local models (src/local_provider.cpp).
 //
@@ -246,45 +246,93 @@ std::string file_sha256(const std::filesystem::path& file, const std::filesystem
 json::Value model_files_identity(const std::filesystem::path& model_dir, const std::filesystem::path& memo);
 
 // ---------------------------------------------------------------------------------------------
-// Chat templates (tokenizer_config.json `chat_template`)
+// Chat templates (chat_template.jinja, tokenizer_config.json `chat_template`)
 // ---------------------------------------------------------------------------------------------
 
-// Full Jinja is not implemented: a template is recognised as one of the families below from its
-// text and rendered by hand, equal to what Hugging Face's Jinja renders for plain
-// {role, content} messages (tests/model/test_chat_template.cpp checks it against
-// @huggingface/jinja on the real templates).
-//   chatml   <|im_start|>role\ncontent<|im_end|>\n per message (Qwen2, Qwen2.5, SmolLM2), with the
-//            default system prompt the template inserts when the first message is not a system one
-//   llama3   bos, <|start_header_id|>role<|end_header_id|>\n\n trimmed content <|eot_id|>
-//   mistral  bos, [INST] user [/INST] assistant eos (Mistral-7B-Instruct v0.1 / v0.2): strictly
-//            alternating user/assistant, no system message (as the template itself raises)
-//   plain    no chat_template at all (base models such as stories260K): "System: ...\n\nUser:
-//            ...\n\nAssistant: ...", the model's own BOS added by the tokenizer
-struct ChatTemplate {
-  std::string family;  // "chatml" | "llama3" | "mistral" | "plain"
-  std::string source;  // the template text ("" for plain)
-  std::string bos_token, eos_token;
-  std::optional<std::string> default_system_prompt;  // chatml: inserted when there is no system message
-  bool eos_then_space = false;                       // mistral v0.1: eos_token + ' ' after an answer
-  // plain: the tokenizer adds its special tokens (BOS); the template families carry their own.
-  bool add_special_tokens() const { return family == "plain"; }
-  // The end-of-turn marker generation stops at ("<|im_end|>", "<|eot_id|>"; "" otherwise).
-  std::string end_of_turn() const;
+// A model's chat template, rendered by a Jinja engine (minja, third_party/minja) configured as
+// transformers' apply_chat_template configures Jinja2: trim_blocks, lstrip_blocks, loop controls,
+// raise_exception, tojson (ensure_ascii=False), strftime_now (at a given date), the tokenizer's
+// special tokens (bos_token, eos_token, ...) as variables, add_generation_prompt.
+// tests/model/test_chat_template.cpp compares it byte for byte with Python jinja2 on the
+// templates of real models. A model without any template gets the plain transcript.
+enum class ChatTemplateKind {
+  Jinja,  // the model's own template; the rendered text carries its special tokens
+  Plain,  // no template at all (base models such as stories260K): "System: ...\n\nUser: ...\n\n
+          // Assistant:", and the tokenizer adds its own special tokens (BOS)
 };
 
-// `template_text` nullopt: the plain fallback. Throws w2s::Error quoting the template's first
-// line when it belongs to none of the families.
-ChatTemplate parse_chat_template(const std::optional<std::string>& template_text, std::string bos_token,
-                                 std::string eos_token);
-// From tokenizer_config.json (chat_template as a string, or the "default" of a named list;
-// bos_token / eos_token as strings or {content}); plain when the file or the template is absent.
+struct CompiledChatTemplate;  // the parsed template (chat_template.cpp)
+
+struct ChatTemplate {
+  ChatTemplateKind kind = ChatTemplateKind::Plain;
+  std::string source;  // the template text ("" for plain)
+  std::string origin;  // "chat_template.jinja", "tokenizer_config.json" or "" (plain)
+  // tokenizer_config.json's special tokens as transformers' special_tokens_map passes them to the
+  // template: bos_token, eos_token, unk_token, pad_token, ... (those that are set).
+  std::map<std::string, std::string> special_tokens;
+  std::shared_ptr<const CompiledChatTemplate> compiled;
+
+  // apply_chat_template tokenizes the rendered text without adding special tokens again; the
+  // plain transcript gets the tokenizer's (its BOS).
+  bool add_special_tokens() const { return kind == ChatTemplateKind::Plain; }
+  // Whether the template calls strftime_now (its text depends on the date it is rendered at).
+  bool uses_date() const;
+};
+
+// How the experiments' messages are rendered (`--provider local`, `w2s model prompt`).
+struct ChatOptions {
+  // The date strftime_now formats (midnight of YYYY-MM-DD); unset: today (UTC). Recorded in the
+  // model identity of models whose template calls strftime_now, so a rerun renders the same prompt.
+  std::optional<std::string> chat_date;
+  // The system message put in front of the first user message ("system\n\nuser"), for templates
+  // that refuse a system role (Mistral, Gemma). Recorded in the model identity.
+  bool fold_system_prompt = false;
+};
+inline const options::Fields<ChatOptions>& option_fields(const ChatOptions*) {
+  using C = ChatOptions;
+  static const auto fields =
+      options::Fields<C>(options::kFlag | options::kRecord)
+          .add("chat_date", &C::chat_date,
+               "the date YYYY-MM-DD a chat template's strftime_now renders (default today, UTC; recorded)")
+          .add("fold_system_prompt", &C::fold_system_prompt,
+               "put the system prompt in front of the first user message (\"system\\n\\nuser\"), for chat "
+               "templates that refuse a system role (Mistral, Gemma)");
+  return fields;
+}
+
+// `template_text` nullopt: the plain transcript. Throws w2s::Error (naming `origin`) when the
+// template does not parse.
+ChatTemplate parse_chat_template(const std::optional<std::string>& template_text,
+                                 std::map<std::string, std::string> special_tokens = {}, std::string origin = "");
+// A model directory's template, where transformers finds it: chat_template.jinja, else
+// tokenizer_config.json's chat_template (a string, or the "default" of the named list
+// [{name, template}]); special tokens from tokenizer_config.json (strings or {content}); plain
+// when there is no template.
 ChatTemplate read_chat_template(const std::filesystem::path& model_dir);
 
+// The system message folded into the first user turn ("system\n\nuser"); other lists unchanged.
+std::vector<llm::Message> fold_system_prompt(const std::vector<llm::Message>& messages);
+
 // The prompt text, as apply_chat_template(messages, tokenize=False, add_generation_prompt) gives
-// it. Throws w2s::Error with the template's own message where the template raises (mistral:
-// roles that do not alternate, a system message).
+// it (after fold_system_prompt when the options ask for it). Throws w2s::Error with the template's
+// own message where the template raises (raise_exception: a system role it does not support, roles
+// that do not alternate), and for a chat_date that is not YYYY-MM-DD.
 std::string render_chat(const ChatTemplate& chat_template, const std::vector<llm::Message>& messages,
-                        bool add_generation_prompt = true);
+                        const ChatOptions& options = {}, bool add_generation_prompt = true);
+
+// What the template writes after an assistant turn's content (Llama 3 "<|eot_id|>", ChatML
+// "<|im_end|>\n"): generation stops at its first token. nullopt for plain, or when the template
+// refuses a user/assistant pair.
+std::optional<std::string> end_of_turn_text(const ChatTemplate& chat_template);
+
+// Today's date (UTC) as YYYY-MM-DD, strftime_now's default.
+std::string today_utc();
+
+// `w2s model prompt`: the prompt a local model receives for `messages`: {chat_template, chat_date (templates that call
+// strftime_now), fold_system_prompt, add_special_tokens, text, token_count, ids, tokens}, the text
+// rendered by the model's chat template and tokenized as the local provider does.
+json::Value prompt_to_json(const std::filesystem::path& model_dir, const std::vector<llm::Message>& messages,
+                           const ChatOptions& options, bool add_generation_prompt = true);
 
 // ---------------------------------------------------------------------------------------------
 // The local provider (`w2s baseline|gold-sweep|weak-sweep --provider local`, docs/icl.md)
@@ -297,6 +345,9 @@ struct LocalProviderOptions {
   bool prefix_cache = true;
   // Where Hugging Face ids are looked up and downloaded to; unset: $W2S_MODELS_DIR, else ./models.
   std::optional<std::string> models_dir;
+  ChatOptions chat;
+  // The progress line on stderr (the experiments' --no-progress turns it off).
+  bool progress = true;
 };
 inline const options::Fields<LocalProviderOptions>& option_fields(const LocalProviderOptions*) {
   using L = LocalProviderOptions;
@@ -310,7 +361,9 @@ inline const options::Fields<LocalProviderOptions>& option_fields(const LocalPro
           .add("models_dir", &L::models_dir,
                "where Hugging Face ids are looked up and downloaded to, as models-dir/org/name (default "
                "$W2S_MODELS_DIR, else ./models)",
-               kFlag);
+               kFlag)
+          .merge(&L::chat, option_fields(static_cast<const ChatOptions*>(nullptr)))
+          .add("progress", &L::progress, "", 0);
   return fields;
 }
 
@@ -322,6 +375,11 @@ class LocalProvider : public llm::Provider {
   // "local:<sha256 of the model's identity>": the endpoint the response cache keys this model's
   // answers by (llm::CachedProvider), so changed weights or template never replay old answers.
   virtual std::string endpoint(const std::string& model) = 0;
+  // Checks a model before the first question: config.json, every weight file's safetensors
+  // header, the tokenizer, and the chat template rendering `messages` (an experiment's largest
+  // prompt) into a prompt that fits the context. Throws w2s::Error naming the model and, where
+  // the template raises, with the template's own message (see ChatOptions::fold_system_prompt).
+  virtual void check_model(const std::string& model, const std::vector<llm::Message>& messages) = 0;
 };
 
 // Answers chat requests with local causal LMs (one loaded at a time, in the order the batch
@@ -330,7 +388,7 @@ class LocalProvider : public llm::Provider {
 // first token's full-softmax log-probability of every token whose text is one option letter
 // (A-Z, surrounding whitespace aside). Completions say provider "local", cost $0, their token
 // counts (cached_tokens: the reused prefix) and time; model_identity() gives the record's
-// {provider, path, revision, checksums, dtype, device, chat_template, default_system_prompt}.
+// {provider, path, revision, checksums, dtype, device, chat_template, chat_date, fold_system_prompt}.
 // `resolve` nullptr: every model id must be a directory.
 std::unique_ptr<LocalProvider> make_local_provider(const LocalProviderOptions& options, ModelResolver resolve = {},
                                                    std::filesystem::path hash_memo = {});
