@@ -86,6 +86,26 @@ void leave_out_students_without_zero_shot(const std::vector<results::LoadedRecor
   });
 }
 
+// Answers without an option letter (or cut off at max_tokens) count as wrong: a model that never
+// answers with a letter scores 0 whatever it knows. Such points, and weak-sweep points whose shots
+// carry empty weak labels, are named in a note.
+void note_unusable_answers(const std::vector<const results::LoadedRecord*>& icl, Report& report) {
+  for (const auto* r : icl) {
+    const auto& rec = r->record;
+    const auto n = static_cast<std::int64_t>(rec.predictions.size());
+    const detail::UnusableAnswers u = detail::unusable_answers(rec);
+    if (n > 0 && static_cast<double>(u.unparsed) > detail::kUnusableShareNoted * static_cast<double>(n))
+      report.notes.push_back(fmt::format(
+          "{}: {} of {} answers of {} have no option letter ({} cut off at max_tokens); they count as wrong, so its "
+          "accuracy measures the answers it never gave (raise --max-tokens, or use --score logprobs)",
+          r->path.string(), u.unparsed, n, rec.evaluated_model, u.cut_off));
+    if (const std::int64_t empty = detail::unusable_weak_labels(rec); empty > 0)
+      report.notes.push_back(fmt::format("{}: {} of its {} weak labels (from {}) are empty: the weak model gave no "
+                                         "usable answer there (column weak_labels_unusable)",
+                                         r->path.string(), empty, rec.shots.value_or(0), rec.label_source.model));
+  }
+}
+
 }  // namespace
 
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options) {
@@ -117,6 +137,7 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
     report.inputs.push_back(r.path);
   }
   leave_out_students_without_zero_shot(records, icl, report);
+  note_unusable_answers(icl, report);
   if (icl.empty() && train.empty())
     throw Error("no experiment records (baseline, gold-sweep, weak-sweep or train-*) among the inputs");
 
@@ -143,7 +164,13 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   json::Value train_rows = json::Value::array(), method_pair_rows = json::Value::array();
   std::map<std::string, detail::MethodPgrs> pgrs_by_method;
   bool any_train_table = false;
+  json::Value curve_rows = json::Value::array();
   for (const auto& [test_set, members] : split_by_test_set(train, true)) {
+    json::Value curves = detail::train_curves(members, report.notes);
+    for (auto& row : curves.as_array()) {
+      row.set("test_set", test_set.label);
+      curve_rows.push_back(std::move(row));
+    }
     detail::TrainTables tables;
     try {
       tables = detail::train_tables(members, test_set.label, options);
@@ -166,10 +193,11 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
   report.tables.set("train", std::move(train_rows));
-  detail::MethodTables method_tables = detail::method_rows(pgrs_by_method, options.confidence);
+  detail::MethodTables method_tables = detail::method_rows(pgrs_by_method, options);
   report.tables.set("train_dataset_methods", std::move(method_tables.cells));
   report.tables.set("train_methods", std::move(method_tables.methods));
   report.tables.set("train_method_pairs", std::move(method_pair_rows));
+  report.tables.set("train_curves", std::move(curve_rows));
   detail::name_models(report.tables);
 
   if (!report.test_sets.empty()) {

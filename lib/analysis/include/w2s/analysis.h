@@ -50,6 +50,10 @@ std::optional<double> cohen_kappa(const std::vector<std::string>& a, const std::
 
 // AUROC: w2s::results::auroc (shared with lib/icl and lib/train).
 
+// The q quantile of Student's t distribution with `df` degrees of freedom (0 < q < 1, df >= 1):
+// the interval of a mean over a few runs (seeds) is mean ± t(1 - (1 - confidence) / 2, n - 1) · sd / √n.
+double student_t_quantile(double q, double df);
+
 // Percentile interval of bootstrap samples (linear interpolation between order statistics, as
 // numpy's default); nullopt when empty.
 struct Interval {
@@ -118,5 +122,14 @@ struct Figures {
 // that fails is reported in `failures` and the others are still drawn. Throws w2s::Error when
 // there is nothing to plot or gnuplot is missing (the .dat/.gp are kept).
 Figures plot(const Report& report, const std::filesystem::path& out_dir, const PlotOptions& options = {});
+
+// ---- one page --------------------------------------------------------------------------------
+
+// `w2s report`: a single self-contained HTML page (UTF-8, no script, nothing loaded from outside)
+// with the console summary, every figure of `figure_files` (the SVGs, inline as data), every
+// non-empty table, every record with its failed / unparsed / cut-off / refused counts and cost,
+// the settings of each run and every note.
+std::string html_report(const std::vector<results::LoadedRecord>& records, const Report& report,
+                        const std::vector<std::filesystem::path>& figure_files);
 
 }  // namespace w2s::analysis
