@@ -487,3 +487,49 @@ TEST(IclAnalysis, UnusableAnswersAndEmptyWeakLabelsAreFlagged) {
   EXPECT_EQ(console_table(plain).find("no option letter"), std::string::npos);
   EXPECT_EQ(only_row(plain, "icl_pairs").get_int("weak_labels_unusable"), 0);
 }
+
+// Issue 21.8: runs of one model that differ in settings are put side by side (not refused), each
+// labelled by its run folder, with the differing settings as columns; `w2s analyze A B` compares
+// two results folders whose runs share a name.
+TEST(IclAnalysis, RunsThatDifferInSettingsAreSideBySide) {
+  const fs::path root = test::scratch_dir("icl_side_by_side");
+  for (const auto& [folder, temperature, student] :
+       {std::tuple{"A", 0.0, kStudent}, std::tuple{"B", 0.7, test::right_on({0, 1, 2, 3, 4, 5, 6, 7})}}) {
+    const fs::path run = root / folder / "icl";
+    json::Value config = json::Value::object();
+    json::Value sampling = json::Value::object();
+    sampling.set("temperature", temperature);
+    config.set("sampling", sampling);
+    config.set("run_name", "icl");
+    auto with_config = [&](results::ResultRecord r) {
+      r.run = "icl";
+      r.config = config;
+      return r;
+    };
+    results::write_record(run / "baseline_w.json", with_config(test::icl_record(Kind::Baseline, "org/weak-1b", 0, kWeak)));
+    results::write_record(run / "baseline_s.json", with_config(test::icl_record(Kind::Baseline, "org/strong-70b", 0, kStrong)));
+    results::write_record(run / "w2s_5.json",
+                          with_config(test::icl_record(Kind::WeakSweep, "org/strong-70b", 5, student, "org/weak-1b")));
+  }
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(results::load_record_files({root / "A", root / "B"}), o);
+  ASSERT_EQ(r.test_sets.size(), 2u);
+  const json::Value& pairs = r.tables.at("icl_pairs");
+  ASSERT_EQ(pairs.size(), 2u);
+  std::set<std::string> temperatures;
+  for (const auto& row : pairs.as_array()) {
+    EXPECT_CONTAINS(row.get_string("run"), "icl");
+    temperatures.insert(row.get_string("setting.sampling.temperature"));
+    EXPECT_CONTAINS(row.get_string("test_set"), "| run ");
+    EXPECT_FALSE(row.find("setting.run_name"));  // where a run went is no setting
+  }
+  EXPECT_EQ(temperatures, (std::set<std::string>{"0.0", "0.7"}));
+  EXPECT_DOUBLE_EQ(pairs.at(1).get_double("student_accuracy"), 0.8);
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, (root / "B" / "icl").string() + " (sampling.temperature=0.7)");
+  // The same records in one folder, identical runs: one analysis, no run columns filled.
+  const Report one = analyze(results::load_record_files({root / "A"}), o);
+  ASSERT_EQ(one.test_sets.size(), 1u);
+  EXPECT_EQ(one.tables.at("icl_pairs").at(0).get_string("run"), "");
+}

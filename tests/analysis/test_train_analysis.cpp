@@ -423,3 +423,41 @@ TEST(TrainAnalysis, PgrWithoutAClearGapIsLeftOutOfMeansAndCounted) {
   EXPECT_CONTAINS(csv, "pgr_accuracy_left_out");
   EXPECT_CONTAINS(csv, "pgr_accuracy_of_means");
 }
+
+// Issue 21.8: a sweep's "train" rows carry their run and seed, and the settings in which the
+// students differ (here the learning rate) as columns.
+TEST(TrainAnalysis, SweepRowsCarryRunSeedAndTheDifferingSettings) {
+  const fs::path dir = test::scratch_dir("train_sweep_columns");
+  const auto& g = test::kBinaryGold;
+  const std::vector<double> full = {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9}, half = {0.6, 0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4};
+  const std::vector<double> three_quarters = {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9};
+  for (const auto& [run, seed, lr] : {std::tuple{"lr=1e-4,seed=1", 1, 1e-4}, std::tuple{"lr=3e-4,seed=2", 2, 3e-4}}) {
+    json::Value args = json::Value::object();
+    args.set("seed", seed);
+    args.set("lr", lr);
+    json::Value config = json::Value::object();
+    config.set("train_args", args);
+    config.set("run_name", run);
+    const fs::path folder = dir / run / "sst2";
+    auto write = [&](const std::string& file, results::ResultRecord r) {
+      r.config = config;
+      results::write_record(folder / file, r);
+    };
+    write("floor.json", test::train_record(Kind::TrainFloor, "sst2", "org/small", "", run, g, half));
+    write("ceiling.json", test::train_record(Kind::TrainCeiling, "sst2", "org/big", "", run, g, full));
+    write("w2s.json", test::train_record(Kind::TrainW2S, "sst2", "org/big", "org/small", run, g, seed == 1 ? three_quarters : full));
+  }
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& rows = r.tables.at("train");
+  ASSERT_EQ(rows.size(), 2u);
+  std::map<std::int64_t, std::string> lr_by_seed;
+  for (const auto& row : rows.as_array()) lr_by_seed[row.get_int("seed")] = row.get_string("setting.train_args.lr");
+  EXPECT_EQ(lr_by_seed, (std::map<std::int64_t, std::string>{{1, "0.0001"}, {2, "0.0003"}}));
+  EXPECT_EQ(rows.at(0).get_string("run").substr(0, 3), "lr=");
+  EXPECT_FALSE(rows.at(0).find("setting.train_args.seed"));  // a column of its own
+  const fs::path out = test::scratch_dir("train_sweep_columns_out");
+  write_report(r, out);
+  EXPECT_CONTAINS(read_file(out / "train.csv"), ",run,seed,setting.train_args.lr");
+}

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "detail.h"
 
@@ -106,6 +107,27 @@ void note_unusable_answers(const std::vector<const results::LoadedRecord*>& icl,
   }
 }
 
+// A sweep's students side by side: each "train" row gets its run, its seed and the settings in
+// which the students differ (the grid's variables: a learning rate, a loss, ...).
+void put_run_columns(json::Value& rows, const std::vector<const results::LoadedRecord*>& members) {
+  std::vector<const results::LoadedRecord*> students;
+  for (const auto* r : members)
+    if (r->record.kind == results::Kind::TrainW2S || r->record.kind == results::Kind::TrainS2S) students.push_back(r);
+  const std::vector<json::Value> settings = detail::varying_settings(students, {"train_args.seed", "lr"});
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < students.size(); ++i) index[students[i]->path.string()] = i;
+  for (auto& row : rows.as_array()) {
+    const auto it = index.find(row.get_string("file"));
+    if (it == index.end()) continue;
+    const auto& rec = students[it->second]->record;
+    const json::Value* args = rec.config.is_object() ? rec.config.find("train_args") : nullptr;
+    const json::Value* seed = args && args->is_object() ? args->find("seed") : nullptr;
+    row.set("run", rec.run);
+    row.set("seed", seed && seed->is_number() ? json::Value(seed->as_int()) : json::Value());
+    row.set("settings", settings[it->second]);
+  }
+}
+
 }  // namespace
 
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options) {
@@ -144,20 +166,34 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   json::Value accuracy_rows = json::Value::array();
   json::Value pair_rows = json::Value::array();
   std::optional<Error> first_failure;
-  for (auto& [test_set, members] : split_by_test_set(icl)) {
-    json::Value accuracy = json::Value::array(), pairs;
-    try {
-      pairs = detail::icl_tables(members, options, accuracy);
-    } catch (const Error& e) {
-      if (!first_failure) first_failure = e;
-      report.notes.push_back(fmt::format("test set {} left out: {}", test_set.label, e.what()));
-      continue;
+  for (auto& [whole_test_set, all_members] : split_by_test_set(icl)) {
+    // Runs that disagree on a role (other settings, another results folder) side by side.
+    for (const auto& group : detail::split_disagreeing_runs(all_members)) {
+      TestSet test_set = whole_test_set;
+      if (!group.run.empty()) {
+        std::vector<std::string> settings;
+        for (const auto& [k, v] : group.settings.as_object())
+          settings.push_back(k + "=" + (v.is_null() ? std::string("unset") : v.as_string()));
+        test_set.label += " | run " + group.run + (settings.empty() ? "" : " (" + fmt::format("{}", fmt::join(settings, ", ")) + ")");
+      }
+      json::Value accuracy = json::Value::array(), pairs;
+      try {
+        pairs = detail::icl_tables(group.records, options, accuracy);
+      } catch (const Error& e) {
+        if (!first_failure) first_failure = e;
+        report.notes.push_back(fmt::format("test set {} left out: {}", test_set.label, e.what()));
+        continue;
+      }
+      for (auto* rows : {&accuracy, &pairs})
+        for (auto& row : rows->as_array()) {
+          row.set("test_set", test_set.label);
+          row.set("run", group.run);
+          row.set("settings", group.settings);
+        }
+      for (auto& row : accuracy.as_array()) accuracy_rows.push_back(std::move(row));
+      for (auto& row : pairs.as_array()) pair_rows.push_back(std::move(row));
+      report.test_sets.push_back(std::move(test_set));
     }
-    for (auto* rows : {&accuracy, &pairs})
-      for (auto& row : rows->as_array()) row.set("test_set", test_set.label);
-    for (auto& row : accuracy.as_array()) accuracy_rows.push_back(std::move(row));
-    for (auto& row : pairs.as_array()) pair_rows.push_back(std::move(row));
-    report.test_sets.push_back(std::move(test_set));
   }
 
   // Fine-tuning records likewise, one test set at a time; each method's PGRs over all of them.
@@ -180,6 +216,7 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
       continue;
     }
     any_train_table = true;
+    put_run_columns(tables.rows, members);
     for (auto& row : tables.rows.as_array()) train_rows.push_back(std::move(row));
     for (auto& row : tables.method_pair_rows.as_array()) method_pair_rows.push_back(std::move(row));
     for (auto& [method, pgrs] : tables.pgrs_by_method) {  // cells of different test sets
@@ -198,6 +235,7 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("train_methods", std::move(method_tables.methods));
   report.tables.set("train_method_pairs", std::move(method_pair_rows));
   report.tables.set("train_curves", std::move(curve_rows));
+  detail::put_settings_columns(report.tables);
   detail::name_models(report.tables);
 
   if (!report.test_sets.empty()) {

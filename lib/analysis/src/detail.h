@@ -142,6 +142,35 @@ MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, con
 // True when ceiling - floor is at least the zero guard: a gap that a PGR can be a share of.
 bool clear_gap(double floor, double ceiling, double zero_guard);
 
+// ---- runs side by side (runs.cpp) ----
+// The folder of a record's run (the nearest ancestor named like its run: results/<run>/...), else
+// the run name: two results folders with runs of the same name are two runs.
+std::string run_folder(const results::LoadedRecord& r);
+// A record's config as "a.b.c" -> value text, without the settings that only say where a run went
+// (run_name, results_dir, the stage's name, ...).
+std::map<std::string, std::string> flat_config(const json::Value& config);
+// The settings in which group `which` differs from the other groups (those every record of a group
+// agrees on), as {"sampling.temperature": "0.7", ...}.
+json::Value differing_settings(const std::vector<std::vector<const results::LoadedRecord*>>& groups,
+                               std::size_t which);
+// Per record, the settings whose value is not the same in all `records` (a sweep's grid
+// variables), leaving out the keys in `shown_apart` (shown in columns of their own).
+std::vector<json::Value> varying_settings(const std::vector<const results::LoadedRecord*>& records,
+                                         const std::set<std::string>& shown_apart);
+// The in-context records of one test set, in groups that can be analysed together. One group when
+// no two records of one role (kind, model, labelling model, shots) disagree; else one group per
+// run folder, labelled by it and by its differing settings, each borrowing the roles it lacks from
+// the others where they agree.
+struct RunGroup {
+  std::string run;       // the run folder ("" for the single group)
+  json::Value settings;  // its differing settings (object)
+  std::vector<const results::LoadedRecord*> records;
+};
+std::vector<RunGroup> split_disagreeing_runs(const std::vector<const results::LoadedRecord*>& records);
+// Replaces each row's "settings" object by one "setting.<key>" column per key that any row of its
+// table has (null where a row's run has none), so every row keeps the same columns.
+void put_settings_columns(json::Value& tables);
+
 // "train_curves": one row per logged step of every fine-tuning stage whose log.jsonl (the
 // trainer's log, published beside the stage's record.json) is among the inputs: the training
 // loss, learning rate and gradient norm of each optimizer step, and the val / test loss, AUROC

@@ -76,7 +76,8 @@ using ByDatasetAndModel = std::map<std::pair<std::string, std::string>, std::vec
 using GroupKey = std::tuple<std::string, std::string, std::string>;
 
 // The floor (or ceiling) of a student: the one record of that role, or, where a sweep's runs
-// trained several (other seeds, other learning rates), the one in the student's own run folder.
+// trained several (other seeds, other learning rates) or two results folders hold runs of one
+// name, the one in the student's own run folder.
 // Returned as the first record with the same outcomes, so that the copies a stage-cache hit left
 // in several run folders are one floor.
 const LoadedRecord* role_record(const ByDatasetAndModel& table, const std::string& dataset, const std::string& model,
@@ -88,7 +89,7 @@ const LoadedRecord* role_record(const ByDatasetAndModel& table, const std::strin
                             what == "floor" ? "train-floor" : "train-ceiling", model));
   std::vector<const LoadedRecord*> same_run;
   for (const auto* r : it->second)
-    if (r->record.run == student.record.run) same_run.push_back(r);
+    if (run_folder(*r) == run_folder(student)) same_run.push_back(r);
   const LoadedRecord* chosen =
       pick_unique(same_run.empty() ? it->second : same_run, fmt::format("the {} of {} on {}", what, model, dataset));
   const std::string chosen_outcomes = outcomes(chosen);
