@@ -569,6 +569,13 @@ Figure grid_figure(const IclView& v, GridKind kind) {
 
 // ---- fine-tuning figures ---------------------------------------------------------------------
 
+// `items` joined by ", ", four to a line, so a long list stays within a figure's title.
+std::string wrapped(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i == 0 ? "" : i % 4 == 0 ? ",\n" : ", ") + items[i];
+  return out;
+}
+
 // ---- fine-tuning bar charts ------------------------------------------------------------------
 
 // One bar: one run's value with its bootstrap interval, or the mean of several runs with a
@@ -639,6 +646,7 @@ std::string bar_chart(Figure& f, const std::vector<std::string>& clusters, const
     for (std::size_t c = 0; c < clusters.size(); ++c) {
       const Bar& b = s.bars[c];
       const double x = x_of(c, i);
+      for (double v : b.left_out) left_out_rows += fmt::format("{:.4f} {:.4f}\n", x, clamp(v));
       if (!b.value) {
         rows += fmt::format("{:.4f} ? ? ?\n", x);
         continue;
@@ -652,7 +660,6 @@ std::string bar_chart(Figure& f, const std::vector<std::string>& clusters, const
         const double dx = n > 1 ? slot * 0.5 * (static_cast<double>(j) / static_cast<double>(n - 1) - 0.5) : 0.0;
         runs_rows += fmt::format("{:.4f} {:.4f}\n", x + dx, clamp(b.runs[j]));
       }
-      for (double v : b.left_out) left_out_rows += fmt::format("{:.4f} {:.4f}\n", x, clamp(v));
       if (n > 1) n_rows += fmt::format("{:.4f} {:.4f} \"n={}\"\n", x, clamp(*b.hi), n);
     }
     const int block = f.add_block(s.title, rows);
@@ -664,7 +671,7 @@ std::string bar_chart(Figure& f, const std::vector<std::string>& clusters, const
   plots.insert(plots.end(), extra.begin(), extra.end());
   if (!runs_rows.empty())
     plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 7 ps 0.9 lc rgb \"black\" title "
-                                "\"each run (bar: their mean, n=...); in the mean over datasets: each dataset\"",
+                                "\"each run\"",
                                 f.name, f.add_block("each run (x value)", runs_rows)));
   if (!left_out_rows.empty())
     plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 2 ps 2 lw 2 lc rgb \"#d62728\" title "
@@ -756,13 +763,13 @@ Figure train_bars(const Report& report, const std::string& metric) {
   }
   f.title = fmt::format("Floor, ceiling and W2S students: test {}", metric == "auroc" ? "AUROC" : "accuracy");
   std::string title = f.title;
-  title += most_runs > 1 ? fmt::format("\nbars: mean of the n runs of a cell with its {:.0f}% t-interval; points: "
-                                         "each run; one run: its bootstrap interval",
+  title += most_runs > 1 ? fmt::format("\nbars: the mean of a cell's n runs, {:.0f}% t-interval; points: each run\n"
+                                         "(a single run: its bootstrap interval)",
                                          conf * 100)
                            : fmt::format("\none run per bar; error bars: {:.0f}% bootstrap intervals", conf * 100);
   std::vector<std::string> beyond;
   std::string plot = bar_chart(f, clusters, series, range, beyond);
-  if (!beyond.empty()) title += "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
+  if (!beyond.empty()) title += "\nbeyond the axis: " + wrapped(beyond);
   f.width = std::max(1400, 300 + 45 * static_cast<int>(clusters.size() * series.size()));
   f.body = fmt::format("  set title {}\n  set ylabel {}\n{}{}", gp_string(title),
                        gp_string(metric == "auroc" ? "Test AUROC (%; chance = 50)" : "Test accuracy (%)"), chance, plot);
@@ -820,24 +827,28 @@ Figure train_pgr(const Report& report, const std::string& metric) {
   }
   std::vector<std::string> all_clusters = clusters;
   all_clusters.push_back("mean over datasets");
-  std::vector<double> values;
+  std::vector<double> values, shown;  // the bars; everything drawn (bars, runs, the runs left out)
   for (const auto& s : series)
-    for (const auto& b : s.bars)
+    for (const auto& b : s.bars) {
       if (b.value) values.push_back(*b.value);
-  const Range range = yrange(values, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
+      shown.insert(shown.end(), b.runs.begin(), b.runs.end());
+      shown.insert(shown.end(), b.left_out.begin(), b.left_out.end());
+    }
+  shown.insert(shown.end(), values.begin(), values.end());
+  const Range range = yrange(shown, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
   std::vector<std::string> beyond;
   f.title = fmt::format("PGR per method across datasets ({})", metric == "auroc" ? "AUROC" : "accuracy");
   std::string title = f.title;
-  title += most_runs > 1 ? fmt::format("\nbars: mean of the n runs of a cell with its {:.0f}% t-interval; points: each run",
+  title += most_runs > 1 ? fmt::format("\nbars: the mean of a cell's n runs, {:.0f}% t-interval; points: each run "
+                                       "(in the mean over datasets: each dataset)",
                                        conf * 100)
                          : fmt::format("\nerror bars: {:.0f}% bootstrap intervals", conf * 100);
   title += "\nmean over datasets: " + fmt::format("{}", fmt::join(mean_labels, "; "));
   const std::string plot = bar_chart(f, all_clusters, series, range, beyond);
-  if (!beyond.empty()) title += "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
-  if (!inverted.empty())
-    title += "\nceiling at or below the floor (left out of the means): " + fmt::format("{}", fmt::join(inverted, ", "));
+  if (!beyond.empty()) title += "\nbeyond the axis: " + wrapped(beyond);
+  if (!inverted.empty()) title += "\nceiling at or below the floor (left out of the means): " + wrapped(inverted);
   const std::string no_pgr =
-      values.empty() ? "  set label 1 \"No PGR defined: every ceiling is within the zero guard of its floor\" at graph "
+      values.empty() ? "  set label 1 \"No PGR defined in any mean: no ceiling is clearly above its floor\" at graph "
                        "0.5,0.5 center font \",14\" tc rgb \"#808080\"\n"
                      : "";
   f.width = std::max(1400, 300 + 60 * static_cast<int>(all_clusters.size() * methods.size()));
@@ -853,7 +864,7 @@ Figure train_pgr(const Report& report, const std::string& metric) {
 Figure training_curves(const Report& report) {
   Figure f;
   f.name = "training_curves";
-  f.title = "Training curves per stage: loss, learning rate, eval AUROC and accuracy (val dashed, test solid)";
+  f.title = "Training curves per stage: loss, learning rate, eval AUROC and accuracy (colour: run; dash and marker: stage)";
   f.width = 1900;
   f.height = 1200;
   const Value& rows = report.tables.at("train_curves");
@@ -868,10 +879,19 @@ Figure training_curves(const Report& report) {
     runs.insert(r.get_string("run"));
   }
   if (files.empty()) return f;
+  // Colour by run, dash and marker by stage: many stages of few runs stay apart.
   struct Series {
     std::string title, colour;
     int steps_block, evals_block;
     bool has_auroc = false;
+    int dash = 1, point = 7;
+  };
+  std::vector<std::string> run_order, stage_order;
+  auto index_in = [](std::vector<std::string>& order, const std::string& x) {
+    auto it = std::find(order.begin(), order.end(), x);
+    if (it != order.end()) return static_cast<int>(it - order.begin());
+    order.push_back(x);
+    return static_cast<int>(order.size() - 1);
   };
   std::vector<Series> series;
   std::int64_t last_step = 1;
@@ -899,8 +919,10 @@ Figure training_curves(const Report& report) {
         has_auroc = has_auroc || !r->at("eval_test_auroc").is_null();
       }
     }
-    Series s{title, kColours[i % 10], f.add_block(title + " (optimizer steps)", steps),
-             f.add_block(title + " (evaluations)", evals), has_auroc};
+    const int run = index_in(run_order, first.get_string("run") + "\x1f" + first.get_string("test_set"));
+    const int stage = index_in(stage_order, first.get_string("stage"));
+    Series s{title, kColours[run % 10], f.add_block(title + " (optimizer steps)", steps),
+             f.add_block(title + " (evaluations)", evals), has_auroc, 1 + stage % 5, kPointTypes[stage % 10]};
     series.push_back(std::move(s));
   }
   double loss_lo = 0.0, loss_hi = 1.0;
@@ -929,28 +951,29 @@ Figure training_curves(const Report& report) {
                                  gp_string(f.title));
   body += panel("training loss (per optimizer step)", "loss", fmt::format("  set yrange [{:g}:{:g}]\n", loss_lo, loss_hi),
                 [&](const Series& s, bool keyed) {
-                  return fmt::format("'{}.dat' index {} using 1:2 with lines lw 1.5 lc rgb {} {}", f.name, s.steps_block,
-                                     gp_string(s.colour), keyed ? "title " + gp_string(s.title) : std::string("notitle"));
+                  return fmt::format("'{}.dat' index {} using 1:2 with linespoints lw 1.5 dt {} pt {} pi -5 ps 0.8 lc rgb {} {}",
+                                     f.name, s.steps_block, s.dash, s.point, gp_string(s.colour),
+                                     keyed ? "title " + gp_string(s.title) : std::string("notitle"));
                 },
                 true);
   body += panel("learning rate", "learning rate", fmt::format("  set yrange [0:{:g}]\n", lr_max > 0 ? lr_max * 1.1 : 1.0),
                 [&](const Series& s, bool) {
-                  return fmt::format("'{}.dat' index {} using 1:3 with lines lw 1.5 lc rgb {} notitle", f.name, s.steps_block,
-                                     gp_string(s.colour));
+                  return fmt::format("'{}.dat' index {} using 1:3 with lines lw 1.5 dt {} lc rgb {} notitle", f.name,
+                                     s.steps_block, s.dash, gp_string(s.colour));
                 },
                 false);
   body += "  unset key\n";
   auto eval_panel = [&](int val_column, int test_column) {
     return [&, val_column, test_column](const Series& s, bool) {
       if (val_column == 2 && !s.has_auroc) return std::string();
-      return fmt::format("'{0}.dat' index {1} using 1:{2} with linespoints dt 2 lw 1.5 pt 6 ps 0.8 lc rgb {3} notitle, "
-                         "'{0}.dat' index {1} using 1:{4} with linespoints lw 2 pt 7 ps 0.8 lc rgb {3} notitle",
-                         f.name, s.evals_block, val_column, gp_string(s.colour), test_column);
+      return fmt::format("'{0}.dat' index {1} using 1:{2} with linespoints dt 3 lw 1 pt {5} ps 0.7 lc rgb {3} notitle, "
+                         "'{0}.dat' index {1} using 1:{4} with linespoints lw 2 pt {5} ps 1 lc rgb {3} notitle",
+                         f.name, s.evals_block, val_column, gp_string(s.colour), test_column, s.point);
     };
   };
-  body += panel("eval AUROC (val: against the training labels, dashed; test: gold, solid)", "AUROC (%)",
+  body += panel("eval AUROC (test, against gold: solid; val, against the training labels: dotted)", "AUROC (%)",
                 "  set yrange [0:100]\n", eval_panel(2, 3), false);
-  body += panel("eval accuracy (val dashed, test solid)", "accuracy (%)", "  set yrange [0:100]\n", eval_panel(4, 5), false);
+  body += panel("eval accuracy (test solid, val dotted)", "accuracy (%)", "  set yrange [0:100]\n", eval_panel(4, 5), false);
   f.body = body;
   return f;
 }
