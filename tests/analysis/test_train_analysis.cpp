@@ -460,4 +460,8 @@ TEST(TrainAnalysis, SweepRowsCarryRunSeedAndTheDifferingSettings) {
   const fs::path out = test::scratch_dir("train_sweep_columns_out");
   write_report(r, out);
   EXPECT_CONTAINS(read_file(out / "train.csv"), ",run,seed,setting.train_args.lr");
+  const auto console = test::table_lines(console_table(r), "dataset");
+  ASSERT_EQ(console.size(), 3u);
+  EXPECT_CONTAINS(console[0], "run             seed");
+  EXPECT_CONTAINS(console[1], "lr=1e-4,seed=1     1");
 }

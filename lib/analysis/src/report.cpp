@@ -211,15 +211,24 @@ std::string console_table(const Report& report) {
     if (!out.empty()) out += "\n";
     out += fmt::format("Fine-tuning weak-to-strong (test AUROC and accuracy; {}); McNemar p: student vs ceiling; "
                        "kappa: student vs floor\n", uncertainty);
-    TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}, {"floor", kRight},
-                 {"ceiling", kRight}, {"student", kRight}, {"PGR (AUROC)", kLeft}, {"acc", kRight},
-                 {"PGR (acc)", kLeft}, {"McNemar p", kRight}, {"kappa", kRight}});
-    for (const auto& row : train.as_array())
-      t.add({row.get_string("test_set"), pair_name(row), row.get_string("method"), fixed3(row.at("floor_auroc")),
-             fixed3(row.at("ceiling_auroc")), fixed3(row.at("student_auroc")),
-             pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"), fixed3(row.at("student_accuracy")),
-             pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"), p_value(row.at("mcnemar_p")),
-             fixed3(row.at("kappa_student_floor"))});
+    // A sweep's rows: which run and seed each one is.
+    std::set<std::string> runs;
+    for (const auto& row : train.as_array()) runs.insert(row.get_string("run"));
+    const bool sweep = runs.size() > 1;
+    std::vector<std::pair<std::string, Align>> columns = {{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}};
+    if (sweep) columns.insert(columns.end(), {{"run", kLeft}, {"seed", kRight}});
+    columns.insert(columns.end(), {{"floor", kRight}, {"ceiling", kRight}, {"student", kRight}, {"PGR (AUROC)", kLeft},
+                                   {"acc", kRight}, {"PGR (acc)", kLeft}, {"McNemar p", kRight}, {"kappa", kRight}});
+    TextTable t(std::move(columns));
+    for (const auto& row : train.as_array()) {
+      std::vector<std::string> cells = {row.get_string("test_set"), pair_name(row), row.get_string("method")};
+      if (sweep) cells.insert(cells.end(), {row.get_string("run"), row.at("seed").is_null() ? "" : std::to_string(row.get_int("seed"))});
+      cells.insert(cells.end(), {fixed3(row.at("floor_auroc")), fixed3(row.at("ceiling_auroc")), fixed3(row.at("student_auroc")),
+                                 pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"), fixed3(row.at("student_accuracy")),
+                                 pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"), p_value(row.at("mcnemar_p")),
+                                 fixed3(row.at("kappa_student_floor"))});
+      t.add(std::move(cells));
+    }
     out += t.render();
     if (any_flagged(train, {"ceiling_not_above_floor_auroc", "ceiling_not_above_floor_accuracy"}))
       out += fmt::format("! the ceiling is at or below the floor (not above it by the zero guard, {}): there is no gap "
