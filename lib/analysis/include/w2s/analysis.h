@@ -72,7 +72,12 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
 //                   and AUROC, PGR on both, McNemar (student vs ceiling), kappa (student vs floor);
 //   "train_methods" per method: PGR (AUROC and accuracy) mean and median across datasets;
 //   "train_method_pairs" per dataset, pair and two methods: the PGR difference with its paired
-//                   bootstrap interval and p-value, McNemar between the two students.
+//                   bootstrap interval and p-value, McNemar between the two students;
+//   "train_curves"  per logged step of each stage (the trainer's log.jsonl beside its record):
+//                   loss, learning rate, and the val / test loss, AUROC and accuracy.
+// A PGR whose ceiling is not clearly above its floor (by the zero guard) is flagged and left out
+// of means and medians (counted). In-context runs that disagree on a role are analysed side by
+// side, one run folder each, with their differing settings as "setting.<key>" columns.
 // Column meanings: docs/analysis.md.
 // Records are compared only within a test set: the same dataset (name, variant, source hashes),
 // split, example ids and gold answers. Runs on different test sets (another --test-size, dataset
