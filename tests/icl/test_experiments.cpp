@@ -410,7 +410,7 @@ TEST(Experiments, MostlyUnusableWeakLabelsStopBeforeAnyStudentRequest) {
       EXPECT_CONTAINS(what, "8 of the 8 labels of the weak model " + k.weak + " are unusable");
       EXPECT_CONTAINS(what, k.cause);
       EXPECT_CONTAINS(what, k.fix);
-      EXPECT_CONTAINS(what, "20%");
+      EXPECT_CONTAINS(what, "50%");
     }
     EXPECT_EQ(provider.batches, 1);  // the labelling batch only
     for (const auto& r : provider.seen) EXPECT_EQ(r.model, k.weak);

@@ -594,7 +594,7 @@ void stop_on_failed_labels(const Config& c, const std::string& weak, const resul
 // A label is unusable when the weak model's answer was cut off at max_tokens or had no option
 // letter: the student would see an empty answer turn. Above this share of a weak model's labels,
 // the sweep stops before the first student request (docs/icl.md).
-constexpr double kMaxUnusableLabelShare = 0.2;
+constexpr double kMaxUnusableLabelShare = 0.5;
 
 void stop_on_unusable_labels(const Config& c, const std::string& weak, const results::ResultRecord& record) {
   std::int64_t cut = 0, unparsed = 0;
