@@ -1,5 +1,5 @@
 // Training curves from the trainer's log (log.jsonl beside each stage's record.json).
-#include <fstream>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>

@@ -116,13 +116,12 @@ std::vector<RunGroup> split_disagreeing_runs(const std::vector<const LoadedRecor
       if (!own.count(role_of(*r)) && outcomes[role_of(*r)].size() == 1) members.push_back(r);
     groups.push_back(std::move(members));
   }
+  // Settings from each run's own records only: what it borrowed is shared.
+  std::vector<std::vector<const LoadedRecord*>> own_records;
+  for (const auto& folder : folders) own_records.push_back(by_folder[folder]);
   std::vector<RunGroup> out;
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    // Settings of the run's own records only: what it borrowed is shared.
-    std::vector<std::vector<const LoadedRecord*>> own_records;
-    for (const auto& folder : folders) own_records.push_back(by_folder[folder]);
+  for (std::size_t g = 0; g < groups.size(); ++g)
     out.push_back(RunGroup{folders[g], differing_settings(own_records, g), std::move(groups[g])});
-  }
   return out;
 }
 
