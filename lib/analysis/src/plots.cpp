@@ -378,13 +378,16 @@ Figure pgr_figure(const IclView& v) {
           for (const char* end : {"_lo", "_hi"})
             if (const Value& e = r->at(std::string(key) + end); !e.is_null() && !panel.range.contains(e.as_double() * 100.0))
               panel.cut = true;
-      if (panel.cut)  // a small filled triangle on a cap that the frame cut
-        panel.plots.push_back(
-            {fmt::format("'{0}.dat' index {1} using (sx($1)):($5 > 0 && $4 >= {2:g} ? $4 : 1/0) with points pt 9 ps 1.3 "
-                         "lc rgb {3}, '{0}.dat' index {1} using (sx($1)):($5 > 0 && $3 <= {4:g} ? $3 : 1/0) with points "
-                         "pt 11 ps 1.3 lc rgb {3}",
-                         f.name, i, panel.range.hi, gp_string(s.colour), panel.range.lo),
-             ""});
+      if (panel.cut) {  // a small filled triangle on a cap that the frame cut
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($5 > 0 && $4 >= {:g} ? $4 : 1/0) with "
+                                           "points pt 9 ps 1.3 lc rgb {}",
+                                           f.name, i, panel.range.hi, gp_string(s.colour)),
+                               ""});
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($5 > 0 && $3 <= {:g} ? $3 : 1/0) with "
+                                           "points pt 11 ps 1.3 lc rgb {}",
+                                           f.name, i, panel.range.lo, gp_string(s.colour)),
+                               ""});
+      }
       // A PGR over a negative gap (the ceiling below the floor) reads the wrong way round: crossed out.
       std::string inverted;
       for (const auto* r : s.rows)
