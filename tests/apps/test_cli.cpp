@@ -98,6 +98,14 @@ TEST(Cli, OptionValuesAreCheckedBeforeAnythingIsDone) {
   EXPECT_EQ(w2s::test::run_command(w2s_cmd("analyze"), &out), 2) << out;
   EXPECT_CONTAINS(out, "give a results directory or result files");
   EXPECT_EQ(w2s::test::run_command(w2s_cmd("report"), &out), 2) << out;
+  std::string help;
+  w2s::test::run_command(w2s_cmd("--help"), &help);
+  if (help.find("\n  train ") == std::string::npos) return;  // a build without libtorch has no `w2s train`
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("train --batch-size 7 --minibatch-size 2 --results-dir " + (dir / "r").string()), &out),
+            2)
+      << out;
+  EXPECT_CONTAINS(out, "--batch-size (7) must be a positive multiple of --minibatch-size (2)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "r"));
 }
 
 TEST(Cli, ConfigFileSuppliesOptionsAndCommandLineWins) {
