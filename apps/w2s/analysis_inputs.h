@@ -33,7 +33,8 @@ inline std::optional<Parsed> parse_and_analyze(int argc, char** argv, const std:
       ("seed", po::value<std::int64_t>(&o.seed)->default_value(o.seed), "bootstrap seed")
       ("confidence", po::value<double>(&o.confidence)->default_value(o.confidence, "0.95"), "confidence level of the intervals")
       ("zero-guard", po::value<double>(&o.zero_guard)->default_value(o.zero_guard, "0.001"),
-       "PGR is undefined when |ceiling - floor| is below this (fraction; 0.001 = 0.1 pp)");
+       "PGR is undefined when |ceiling - floor| is below this, and left out of means and medians (flagged) "
+       "when ceiling - floor is (fraction; 0.001 = 0.1 pp)");
   po::positional_options_description positional;
   positional.add("inputs", -1);
   auto vm = w2s::cli::parse(argc, argv, "w2s " + command + " <results dir or files>... [options]", options, positional);

@@ -18,7 +18,8 @@
 namespace w2s::analysis {
 
 // PGR is undefined when |ceiling - floor| is below this (fractions; 1e-3 = 0.1 percentage points,
-// the reference's threshold).
+// the reference's threshold); a PGR whose ceiling - floor is below it (no clear gap, a ceiling at
+// or below the floor) is flagged and left out of means and medians.
 inline constexpr double kPgrZeroGuard = 1e-3;
 
 struct Options {
