@@ -33,6 +33,7 @@ int run_train(int argc, char** argv);
 int run_sweep(int argc, char** argv);
 int run_analyze(int argc, char** argv);
 int run_plot(int argc, char** argv);
+int run_report(int argc, char** argv);
 
 // An option's old spelling, accepted for one release with a warning. `negated`: the old option is a
 // BOOL (`--progress false`) whose false is the new switch (`--no-progress`); its true is the default.

@@ -212,7 +212,12 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
   icl::Config config = defaults;
   flags.apply(*vm, config);
   if (config.run_name.empty() || config.run_name.find('/') != std::string::npos)
-    throw Error("--run-name must be a non-empty name without '/'");
+    throw po::error("--run-name must be a non-empty name without '/'");
+  try {  // option values are checked before the data is loaded or anything is sent: exit 2
+    llm::validate(config.sampling.reasoning);
+  } catch (const Error& e) {
+    throw po::error(e.what());
+  }
   if (config.client.ledger_tag.empty()) config.client.ledger_tag = experiment;
   const data::TruthfulQa dataset = data::load_truthfulqa(config.dataset);
   log::info("TruthfulQA {}: {} questions, train {}, test {} (seed {})", dataset.variant, dataset.all.size(),

@@ -23,6 +23,11 @@ int w2s::cli::run_train(int argc, char** argv) {
   PipelineOptions o = vm->count("preset") ? w2s::train::preset_options((*vm)["preset"].as<std::string>())
                                           : PipelineOptions{};
   flags.apply(*vm, o);
+  try {  // inconsistent option values are an option error (exit 2), found before anything loads
+    w2s::train::validate(o);
+  } catch (const w2s::Error& e) {
+    throw po::error(e.what());
+  }
 
   const auto summary = w2s::train::run_pipeline(o);
   std::cout << w2s::train::format_summary(summary);

@@ -20,6 +20,7 @@ const std::vector<Command>& commands() {
 #endif
       {"analyze", "PGR (all variants), bootstrap CIs, McNemar, kappa, response matching", run_analyze},
       {"plot", "figures (PNG + SVG via gnuplot): accuracy, PGR, response-matching grids, training", run_plot},
+      {"report", "one self-contained HTML page: every table, figure, setting, cost and note of a results folder", run_report},
   };
   return table;
 }

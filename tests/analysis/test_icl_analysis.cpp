@@ -425,3 +425,111 @@ TEST(IclAnalysis, FailedEvaluationPointsAreLeftOutWithANote) {
             std::string::npos)
       << notes;
 }
+
+// Issue 21.2: the in-context PGR table flags a ceiling below the floor as the training tables do.
+TEST(IclAnalysis, CeilingBelowTheFloorIsFlagged) {
+  const fs::path dir = test::scratch_dir("icl_inverted");
+  results::write_record(dir / "baseline_w.json",
+                        test::icl_record(Kind::Baseline, "org/w", 0, test::right_on({0, 1, 2, 3, 4, 5, 6, 7})));
+  results::write_record(dir / "baseline_s.json", test::icl_record(Kind::Baseline, "org/s", 0, test::right_on({0, 1, 2, 3})));
+  results::write_record(dir / "w2s_2.json",
+                        test::icl_record(Kind::WeakSweep, "org/s", 2, test::right_on({0, 1, 2, 3, 4, 5}), "org/w"));
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& row = only_row(r, "icl_pairs");
+  expect_near(row, "pgr_weak0_strong0", 0.5);  // (0.6 - 0.8) / (0.4 - 0.8)
+  EXPECT_TRUE(row.at("ceiling_not_above_floor_weak0_strong0").as_bool());
+  EXPECT_TRUE(row.at("ceiling_not_above_floor_weak0_stronggold").is_null());  // no gold sweep: no such PGR
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, "0.500!");
+  EXPECT_CONTAINS(console, "! the ceiling is at or below the floor");
+  const fs::path normal = write_pair_fixture("icl_not_inverted");
+  const Report plain = analyze(test::load(normal), o);
+  EXPECT_FALSE(only_row(plain, "icl_pairs").at("ceiling_not_above_floor_weak0_strong0").as_bool());
+  EXPECT_EQ(console_table(plain).find("at or below the floor"), std::string::npos);
+}
+
+// Issue 21.5: a weak model whose answers mostly have no option letter is not silently "0.000":
+// the accuracy rows count unparsed and cut-off answers, a note names the point, and weak labels
+// that are empty are counted per pair.
+TEST(IclAnalysis, UnusableAnswersAndEmptyWeakLabelsAreFlagged) {
+  const fs::path dir = write_pair_fixture("icl_unusable");
+  auto weak = test::icl_record(Kind::Baseline, "org/weak-1b", 0, std::vector<std::string>(10, ""));
+  for (int i = 0; i < 6; ++i) weak.predictions[i].finish_reason = "length";
+  weak.metrics = results::accuracy_metrics(weak.predictions);
+  results::write_record(dir / "baseline_w.json", weak);
+  auto student = results::read_record(dir / "w2s_5.json");
+  student.extra = json::Value::object();
+  json::Value labels = json::Value::array();
+  for (const char* l : {"", "B", "", "", "A"}) labels.push_back(l);
+  json::Value few_shot = json::Value::object();
+  few_shot.set("labels", labels);
+  student.extra.set("few_shot", few_shot);
+  results::write_record(dir / "w2s_5.json", student);
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  bool found = false;
+  for (const auto& row : r.tables.at("icl_accuracy").as_array())
+    if (row.get_string("model") == "org/weak-1b" && row.get_string("curve") == "zero-shot") {
+      found = true;
+      EXPECT_EQ(row.get_int("unparsed"), 10);
+      EXPECT_EQ(row.get_int("cut_off"), 6);
+    }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(only_row(r, "icl_pairs").get_int("weak_labels_unusable"), 3);
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, "10 of 10 answers of org/weak-1b have no option letter (6 cut off at max_tokens)");
+  EXPECT_CONTAINS(console, "3 of its 5 weak labels (from org/weak-1b) are empty");
+  // The plain fixture has neither note.
+  const Report plain = analyze(test::load(write_pair_fixture("icl_usable")), o);
+  EXPECT_EQ(console_table(plain).find("no option letter"), std::string::npos);
+  EXPECT_EQ(only_row(plain, "icl_pairs").get_int("weak_labels_unusable"), 0);
+}
+
+// Issue 21.8: runs of one model that differ in settings are put side by side (not refused), each
+// labelled by its run folder, with the differing settings as columns; `w2s analyze A B` compares
+// two results folders whose runs share a name.
+TEST(IclAnalysis, RunsThatDifferInSettingsAreSideBySide) {
+  const fs::path root = test::scratch_dir("icl_side_by_side");
+  for (const auto& [folder, temperature, student] :
+       {std::tuple{"A", 0.0, kStudent}, std::tuple{"B", 0.7, test::right_on({0, 1, 2, 3, 4, 5, 6, 7})}}) {
+    const fs::path run = root / folder / "icl";
+    json::Value config = json::Value::object();
+    json::Value sampling = json::Value::object();
+    sampling.set("temperature", temperature);
+    config.set("sampling", sampling);
+    config.set("run_name", "icl");
+    auto with_config = [&](results::ResultRecord r) {
+      r.run = "icl";
+      r.config = config;
+      return r;
+    };
+    results::write_record(run / "baseline_w.json", with_config(test::icl_record(Kind::Baseline, "org/weak-1b", 0, kWeak)));
+    results::write_record(run / "baseline_s.json", with_config(test::icl_record(Kind::Baseline, "org/strong-70b", 0, kStrong)));
+    results::write_record(run / "w2s_5.json",
+                          with_config(test::icl_record(Kind::WeakSweep, "org/strong-70b", 5, student, "org/weak-1b")));
+  }
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(results::load_record_files({root / "A", root / "B"}).records, o);
+  ASSERT_EQ(r.test_sets.size(), 2u);
+  const json::Value& pairs = r.tables.at("icl_pairs");
+  ASSERT_EQ(pairs.size(), 2u);
+  std::set<std::string> temperatures;
+  for (const auto& row : pairs.as_array()) {
+    EXPECT_CONTAINS(row.get_string("run"), "icl");
+    temperatures.insert(row.get_string("setting.sampling.temperature"));
+    EXPECT_CONTAINS(row.get_string("test_set"), "| run ");
+    EXPECT_FALSE(row.find("setting.run_name"));  // where a run went is no setting
+  }
+  EXPECT_EQ(temperatures, (std::set<std::string>{"0.0", "0.7"}));
+  EXPECT_DOUBLE_EQ(pairs.at(1).get_double("student_accuracy"), 0.8);
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, (root / "B" / "icl").string() + " (sampling.temperature=0.7)");
+  // The same records in one folder, identical runs: one analysis, no run columns filled.
+  const Report one = analyze(results::load_record_files({root / "A"}).records, o);
+  ASSERT_EQ(one.test_sets.size(), 1u);
+  EXPECT_EQ(one.tables.at("icl_pairs").at(0).get_string("run"), "");
+}

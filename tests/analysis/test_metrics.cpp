@@ -113,3 +113,12 @@ for c in json.load(open(sys.argv[1])):
   for (const auto& e : expected) want += e + "\n";
   EXPECT_EQ(out, want);
 }
+
+// scipy.stats.t.ppf(q, df)
+TEST(StudentT, QuantilesMatchScipy) {
+  EXPECT_NEAR(student_t_quantile(0.975, 1), 12.706204736174705, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.975, 3), 3.182446305284263, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.95, 9), 1.8331129326536335, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.025, 30), -2.0422724563012373, 1e-9);
+  EXPECT_THROW(student_t_quantile(1.0, 3), Error);
+}

@@ -323,7 +323,20 @@ TEST(Plots, TrainingAxesStartAtChanceAndClampPgr) {
   EXPECT_NE(read_file(dir / "plots" / "train_accuracy_bars.gp").find("set yrange [0:"), std::string::npos);
   const std::string pgr = read_file(dir / "plots" / "train_pgr_auroc.gp");
   EXPECT_NE(pgr.find(":210]"), std::string::npos) << pgr;
-  EXPECT_NE(pgr.find("beyond the axis: tiny-gap / xent 400%, mean / xent 225%"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("beyond the axis: tiny-gap / xent 400%, mean over datasets / xent 225%"), std::string::npos) << pgr;
+  // Issue 21.3: the bar cut at the frame is marked there, and its interval has caps.
+  EXPECT_NE(pgr.find("title \"cut at the axis\""), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("with yerrorbars"), std::string::npos) << pgr;
+  EXPECT_NE(pgr.find("set errorbars 3"), std::string::npos) << pgr;
+  // In pgr_vs_shots an interval cut at the axis gets a triangle on its cap and a legend entry, and
+  // no plot of the figure goes without a title of its own (gnuplot would print its command).
+  const fs::path icl_dir = test::scratch_dir("plots_icl_cut");
+  const auto icl = plot(analyze(test::load(icl_fixture(icl_dir)), Options{}), icl_dir / "plots");
+  EXPECT_TRUE(icl.failures.empty());
+  const std::string panels = read_file(icl_dir / "plots" / "pgr_vs_shots.gp");
+  EXPECT_NE(panels.find("title \"interval cut at the axis\""), std::string::npos) << panels;
+  expect_figure(icl_dir / "plots", "pgr_vs_shots", {"interval cut at the axis"});
+  EXPECT_EQ(read_file(icl_dir / "plots" / "pgr_vs_shots.svg").find("index 0 using"), std::string::npos);
   expect_figure(dir / "plots", "train_pgr_auroc", {"beyond the axis: tiny-gap / xent 400%"});
 }
 
@@ -357,5 +370,5 @@ TEST(Plots, PgrWithTheCeilingBelowTheFloorIsMarked) {
   EXPECT_NE(data.find("pgr_weak0_strong0 (ceiling below floor)\n# shots PGR (percent)\n2 50.0000\n4 50.0000"),
             std::string::npos)
       << data;
-  expect_figure(p, "train_pgr_auroc", {"ceiling at or below the floor: flipped / logconf"});
+  expect_figure(p, "train_pgr_auroc", {"ceiling at or below the floor (left out of the means): flipped / logconf"});
 }

@@ -367,3 +367,101 @@ TEST(TrainAnalysis, ASweepsSeedsPairEachStudentWithItsRunsFloorAndAverage) {
   EXPECT_LT(method.get_double("pgr_auroc_mean_lo"), method.get_double("pgr_auroc_mean_hi"));
   EXPECT_CONTAINS(console_table(r), "PGR per dataset and method: the mean over its runs");
 }
+
+// Issue 21.2: a PGR whose ceiling is not clearly above its floor is shown, flagged, but left out of
+// the means and medians, with the number left out stated; the PGR of the mean floor, student and
+// ceiling is reported beside the mean.
+TEST(TrainAnalysis, PgrWithoutAClearGapIsLeftOutOfMeansAndCounted) {
+  const fs::path dir = test::scratch_dir("train_left_out");
+  const auto& g = test::kBinaryGold;
+  const std::vector<double> full = {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9};            // accuracy 1
+  const std::vector<double> half = {0.6, 0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4};            // accuracy 0.5
+  const std::vector<double> three_quarters = {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9};  // accuracy 0.75
+  struct Cell {
+    std::string dataset;
+    std::vector<double> floor, ceiling, student;
+  };
+  // PGR (accuracy): a 0.5, b 1.0 but flagged (ceiling 0.5 below floor 1.0), c 1.0.
+  for (const Cell& c : {Cell{"a", half, full, three_quarters}, Cell{"b", full, half, half}, Cell{"c", half, full, full}}) {
+    results::write_record(dir / c.dataset / "floor.json", test::train_record(Kind::TrainFloor, c.dataset, "org/small", "", "", g, c.floor));
+    results::write_record(dir / c.dataset / "ceiling.json", test::train_record(Kind::TrainCeiling, c.dataset, "org/big", "", "", g, c.ceiling));
+    auto student = test::train_record(Kind::TrainW2S, c.dataset, "org/big", "org/small", "run", g, c.student);
+    student.extra = json::Value::object();
+    student.extra.set("method", "logconf");
+    results::write_record(dir / c.dataset / "w2s.json", student);
+  }
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& b = row_for(r, "b", "logconf");
+  EXPECT_DOUBLE_EQ(b.get_double("pgr_accuracy"), 1.0);  // shown ...
+  EXPECT_TRUE(b.at("ceiling_not_above_floor_accuracy").as_bool());  // ... flagged
+  ASSERT_EQ(r.tables.at("train_methods").size(), 1u);
+  const json::Value& m = r.tables.at("train_methods").at(0);
+  EXPECT_DOUBLE_EQ(m.get_double("pgr_accuracy_mean"), 0.75);    // (0.5 + 1.0) / 2, not (0.5 + 1 + 1) / 3
+  EXPECT_DOUBLE_EQ(m.get_double("pgr_accuracy_median"), 0.75);
+  EXPECT_EQ(m.get_int("pgr_accuracy_defined"), 2);
+  EXPECT_EQ(m.get_int("pgr_accuracy_left_out"), 1);
+  // Mean floor 2/3, ceiling 5/6, student 3/4: (3/4 - 2/3) / (5/6 - 2/3) = 1/2.
+  EXPECT_NEAR(m.get_double("pgr_accuracy_of_means"), 0.5, 1e-12);
+  // The per-dataset cell of b has no usable run.
+  for (const auto& cell : r.tables.at("train_dataset_methods").as_array())
+    if (cell.get_string("dataset") == "b") {
+      EXPECT_TRUE(cell.at("pgr_accuracy").is_null());
+      EXPECT_EQ(cell.get_int("pgr_accuracy_left_out"), 1);
+    }
+
+  const std::string console = console_table(r);
+  EXPECT_CONTAINS(console, "1.000!");
+  EXPECT_CONTAINS(console, "left out of every mean and median");
+  const auto methods = test::table_lines(console, "  method");
+  ASSERT_EQ(methods.size(), 2u) << console;
+  EXPECT_CONTAINS(methods[0], "left out");
+  const fs::path out = test::scratch_dir("train_left_out_out");
+  write_report(r, out);
+  const std::string csv = read_file(out / "train_methods.csv");
+  EXPECT_CONTAINS(csv, "pgr_accuracy_left_out");
+  EXPECT_CONTAINS(csv, "pgr_accuracy_of_means");
+}
+
+// Issue 21.8: a sweep's "train" rows carry their run and seed, and the settings in which the
+// students differ (here the learning rate) as columns.
+TEST(TrainAnalysis, SweepRowsCarryRunSeedAndTheDifferingSettings) {
+  const fs::path dir = test::scratch_dir("train_sweep_columns");
+  const auto& g = test::kBinaryGold;
+  const std::vector<double> full = {0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9}, half = {0.6, 0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4};
+  const std::vector<double> three_quarters = {0.1, 0.2, 0.3, 0.7, 0.6, 0.4, 0.8, 0.9};
+  for (const auto& [run, seed, lr] : {std::tuple{"lr=1e-4,seed=1", 1, 1e-4}, std::tuple{"lr=3e-4,seed=2", 2, 3e-4}}) {
+    json::Value args = json::Value::object();
+    args.set("seed", seed);
+    args.set("lr", lr);
+    json::Value config = json::Value::object();
+    config.set("train_args", args);
+    config.set("run_name", run);
+    const fs::path folder = dir / run / "sst2";
+    auto write = [&](const std::string& file, results::ResultRecord r) {
+      r.config = config;
+      results::write_record(folder / file, r);
+    };
+    write("floor.json", test::train_record(Kind::TrainFloor, "sst2", "org/small", "", run, g, half));
+    write("ceiling.json", test::train_record(Kind::TrainCeiling, "sst2", "org/big", "", run, g, full));
+    write("w2s.json", test::train_record(Kind::TrainW2S, "sst2", "org/big", "org/small", run, g, seed == 1 ? three_quarters : full));
+  }
+  Options o;
+  o.bootstrap_resamples = 0;
+  const Report r = analyze(test::load(dir), o);
+  const json::Value& rows = r.tables.at("train");
+  ASSERT_EQ(rows.size(), 2u);
+  std::map<std::int64_t, std::string> lr_by_seed;
+  for (const auto& row : rows.as_array()) lr_by_seed[row.get_int("seed")] = row.get_string("setting.train_args.lr");
+  EXPECT_EQ(lr_by_seed, (std::map<std::int64_t, std::string>{{1, "0.0001"}, {2, "0.0003"}}));
+  EXPECT_EQ(rows.at(0).get_string("run").substr(0, 3), "lr=");
+  EXPECT_FALSE(rows.at(0).find("setting.train_args.seed"));  // a column of its own
+  const fs::path out = test::scratch_dir("train_sweep_columns_out");
+  write_report(r, out);
+  EXPECT_CONTAINS(read_file(out / "train.csv"), ",run,seed,setting.train_args.lr");
+  const auto console = test::table_lines(console_table(r), "dataset");
+  ASSERT_EQ(console.size(), 3u);
+  EXPECT_CONTAINS(console[0], "run             seed");
+  EXPECT_CONTAINS(console[1], "lr=1e-4,seed=1     1");
+}

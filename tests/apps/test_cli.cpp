@@ -56,7 +56,7 @@ TEST(Cli, HelpListsWorkingCommandsOnly) {
   ASSERT_EQ(w2s::test::run_command(w2s_cmd("--help"), &out), 0) << out;
   // Listed once each, in pipeline order (model and train only in a libtorch build).
   std::size_t last = 0;
-  for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "model", "train", "analyze", "plot"}) {
+  for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "model", "train", "analyze", "plot", "report"}) {
     const auto at = out.find(std::string("\n  ") + cmd + " ");
     if (at == std::string::npos && (std::string(cmd) == "model" || std::string(cmd) == "train")) continue;
     ASSERT_NE(at, std::string::npos) << cmd << " missing from\n" << out;
@@ -65,7 +65,7 @@ TEST(Cli, HelpListsWorkingCommandsOnly) {
     last = at;
   }
   // Every listed command answers --help with its usage.
-  for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "analyze", "plot"}) {
+  for (const char* cmd : {"data", "baseline", "gold-sweep", "weak-sweep", "analyze", "plot", "report"}) {
     std::string help;
     EXPECT_EQ(w2s::test::run_command(w2s_cmd(std::string(cmd) + " --help"), &help), 0) << cmd;
     EXPECT_NE(help.find("usage: w2s " + std::string(cmd)), std::string::npos) << help;
@@ -85,6 +85,30 @@ TEST(Cli, UnknownCommandAndBadOptionsExitTwo) {
   EXPECT_NE(out.find("unknown command 'frobnicate'"), std::string::npos) << out;
   EXPECT_EQ(w2s::test::run_command(w2s_cmd("data truthfulqa --no-such-option"), &out), 2);
   EXPECT_NE(out.find("no-such-option"), std::string::npos) << out;
+}
+
+// Issue 21.11: a bad option value exits 2 before any data is read or request sent.
+TEST(Cli, OptionValuesAreCheckedBeforeAnythingIsDone) {
+  const auto dir = w2s::test::scratch_dir("cli_option_values");
+  const std::string nowhere = " --data-dir " + (dir / "no-data").string() + " --base-url http://127.0.0.1:9 --models a/b";
+  std::string out;
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("baseline --reasoning-effort bogus" + nowhere), &out), 2) << out;
+  EXPECT_CONTAINS(out, "unknown effort 'bogus' (expected one of: minimal, low, medium, high)");
+  EXPECT_EQ(out.find("no-data"), std::string::npos) << "the data was looked for before the options were checked";
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("weak-sweep --reasoning-effort high --reasoning-max-tokens 10" + nowhere), &out), 2)
+      << out;
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("baseline --run-name a/b" + nowhere), &out), 2) << out;
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("analyze"), &out), 2) << out;
+  EXPECT_CONTAINS(out, "give a results directory or result files");
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("report"), &out), 2) << out;
+  std::string help;
+  w2s::test::run_command(w2s_cmd("--help"), &help);
+  if (help.find("\n  train ") == std::string::npos) return;  // a build without libtorch has no `w2s train`
+  EXPECT_EQ(w2s::test::run_command(w2s_cmd("train --batch-size 7 --minibatch-size 2 --results-dir " + (dir / "r").string()), &out),
+            2)
+      << out;
+  EXPECT_CONTAINS(out, "--batch-size (7) must be a positive multiple of --minibatch-size (2)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "r"));
 }
 
 TEST(Cli, ConfigFileSuppliesOptionsAndCommandLineWins) {

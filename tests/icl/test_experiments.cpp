@@ -360,3 +360,98 @@ TEST(Experiments, ReferenceFormatFiles) {
   EXPECT_EQ(w2s.at("weak_labels_train").size(), 4u);
   EXPECT_EQ(weak[1].filename().string().rfind("w2s_meta-llama_llama-3.1-8b-instruct_to_qwen_qwen-2.5-72b-instruct_", 0), 0u);
 }
+
+namespace {
+
+// The scripted models, except that `no_letter` never answers with an option letter and
+// `cut_off` spends max_tokens on reasoning and is cut off before any answer.
+class UnusableLabelsProvider : public test::ScriptedProvider {
+ public:
+  using ScriptedProvider::ScriptedProvider;
+  std::string no_letter = "tiny/no-letter", cut_off = "think/cut-off";
+  std::vector<llm::Completion> run_batch(const std::vector<llm::ChatRequest>& requests,
+                                         const llm::ResultCallback& on_result = {}) override {
+    std::vector<llm::Completion> out = ScriptedProvider::run_batch(requests);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (requests[i].model == no_letter) out[i].content = "Well, that depends on how you look at it.";
+      if (requests[i].model == cut_off) {
+        out[i].content = "";
+        out[i].reasoning = "Let me weigh each option carefully";
+        out[i].finish_reason = "length";
+      }
+      if (on_result) on_result(i, out[i]);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+// Issue 21.5: weak labels that are mostly unusable stop the sweep before the first student
+// request, naming the cause and the fix; nothing is sent for the students.
+TEST(Experiments, MostlyUnusableWeakLabelsStopBeforeAnyStudentRequest) {
+  const auto ds = test::synthetic_dataset(12, 20);
+  struct Case {
+    std::string weak, cause, fix;
+  };
+  for (const Case& k : {Case{"tiny/no-letter", "8 without an option letter", "use --score logprobs"},
+                        Case{"think/cut-off", "8 cut off at --max-tokens", "raise --max-tokens"}}) {
+    const auto dir = test::scratch_dir("icl_unusable_labels");
+    UnusableLabelsProvider provider(ds);
+    auto cfg = small_config(dir);
+    cfg.pairs = {{k.weak, "qwen/qwen-2.5-72b-instruct"}};
+    cfg.shots = {0, 8};
+    try {
+      icl::run_weak_sweep(cfg, ds, provider);
+      ADD_FAILURE() << k.weak << ": the sweep went on";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_CONTAINS(what, "stopped before the first student request");
+      EXPECT_CONTAINS(what, "8 of the 8 labels of the weak model " + k.weak + " are unusable");
+      EXPECT_CONTAINS(what, k.cause);
+      EXPECT_CONTAINS(what, k.fix);
+      EXPECT_CONTAINS(what, "50%");
+    }
+    EXPECT_EQ(provider.batches, 1);  // the labelling batch only
+    for (const auto& r : provider.seen) EXPECT_EQ(r.model, k.weak);
+    EXPECT_FALSE(fs::exists(dir / "unit" / "weak-sweep"));
+    // The rerun reuses the saved labels and stops again, still before any student request.
+    UnusableLabelsProvider again(ds);
+    EXPECT_THROW(icl::run_weak_sweep(cfg, ds, again), Error);
+    EXPECT_EQ(again.request_count, 0);
+  }
+}
+
+// Issue 21.4: a rerun under the same --run-name on another test set (another --test-size) is
+// refused before any request, and the earlier records stay as they were.
+TEST(Experiments, AnotherTestSetUnderTheSameRunNameIsRefused) {
+  const auto dir = test::scratch_dir("icl_run_name_collision");
+  const auto ds = test::synthetic_dataset(10, 30);
+  auto cfg = small_config(dir);
+  cfg.models = {"m/x"};
+  test::ScriptedProvider provider(ds);
+  icl::run_baseline(cfg, ds, provider);
+  const fs::path file = dir / "unit" / "baseline" / "m_x.json";
+  const std::string before = read_file(file);
+
+  const auto smaller = test::synthetic_dataset(10, 20);
+  test::ScriptedProvider again(smaller);
+  cfg.shots = {2};
+  for (auto run : {icl::run_baseline, icl::run_gold_sweep}) {
+    try {
+      run(cfg, smaller, again);
+      ADD_FAILURE() << "a run on another test set was not refused";
+    } catch (const Error& e) {
+      EXPECT_CONTAINS(std::string(e.what()), "run 'unit' already holds records of another test set");
+      EXPECT_CONTAINS(std::string(e.what()), "30 test questions (--test-size), now 20");
+      EXPECT_CONTAINS(std::string(e.what()), "--run-name");
+    }
+  }
+  EXPECT_EQ(again.request_count, 0);
+  EXPECT_EQ(read_file(file), before);
+  // The same test set under the same name goes on; another run name is another folder.
+  test::ScriptedProvider same(ds);
+  EXPECT_NO_THROW(icl::run_baseline(cfg, ds, same));
+  cfg.run_name = "unit-20";
+  EXPECT_NO_THROW(icl::run_baseline(cfg, smaller, again));
+}

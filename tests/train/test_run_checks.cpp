@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <regex>
+
 #include "assets.h"
 #include "w2s/results.h"
 
@@ -59,14 +61,14 @@ TEST(RunChecks, ShortRunsFitWarmupAndEvalAndWarnAboutAnUntrainedBestCheckpoint) 
   EXPECT_CONTAINS(output, "logconf_warmup_steps 100 -> 0");
   const fs::path run_dir = results / "short" / "sst2";
   const auto floor = w2s::results::read_record(run_dir / "floor" / "record.json");
-  const Value& effective = floor.config.at("effective_train_args");
-  EXPECT_EQ(effective.get_int("optimizer_steps"), 4);
-  EXPECT_EQ(effective.get_int("n_warmup_steps"), 0);
-  EXPECT_EQ(effective.get_int("eval_every"), 1);
-  EXPECT_EQ(floor.config.at("train_args").get_int("n_warmup_steps"), 40);  // what was asked stays recorded
+  // Issue 21.6: the record holds what the stage trained with; what was asked is in fitted_to_run.
+  EXPECT_EQ(floor.config.get_int("optimizer_steps"), 4);
+  EXPECT_EQ(floor.config.at("train_args").get_int("n_warmup_steps"), 0);
+  EXPECT_EQ(floor.config.at("train_args").get_int("eval_every"), 1);
+  EXPECT_EQ(floor.config.at("fitted_to_run").at(0).as_string(), "n_warmup_steps 40 -> 0");
 
   const auto student = w2s::results::read_record(run_dir / "w2s" / "record.json");
-  EXPECT_EQ(student.config.at("effective_train_args").get_int("logconf_warmup_steps"), 0);
+  EXPECT_EQ(student.config.at("loss").get_int("logconf_warmup_steps"), 0);
 
   const auto ceiling = w2s::results::read_record(run_dir / "ceiling" / "record.json");
   EXPECT_EQ(ceiling.extra.get_int("best_step"), 0);
@@ -138,3 +140,37 @@ TEST(RunChecks, ProbeRelabelledStudentsSayWhatTheyTrainedOn) {
 }
 
 }  // namespace
+
+// Issue 21.6: every recorded training argument is the one the trainer used (the trainer writes
+// what it was handed as the first line of its log), the learning rate is the stage's, and the
+// record says where it ran.
+TEST(RunChecks, RecordedTrainingArgumentsAreTheOnesTheTrainerUsed) {
+  const auto results = w2s::test::scratch_dir("train_checks_effective");
+  std::string output;
+  ASSERT_EQ(run_w2s(with(tiny_args(results, "effective"), {{"--weak-lr", "0.003"}, {"--strong-lr", "0.0007"}}), &output), 0)
+      << output;
+  for (const auto& [stage, lr] : {std::pair{"floor", 0.003}, std::pair{"ceiling", 0.0007}, std::pair{"w2s", 0.0007}}) {
+    const fs::path dir = results / "effective" / "sst2" / stage;
+    const auto record = w2s::results::read_record(dir / "record.json");
+    ASSERT_TRUE(fs::exists(dir / "log.jsonl")) << stage;
+    const std::string log = w2s::read_file(dir / "log.jsonl");
+    const Value used = w2s::json::parse(log.substr(0, log.find('\n')), "log.jsonl");
+    ASSERT_EQ(used.get_string("event"), "train_args") << stage;
+    const Value& recorded = record.config.at("train_args");
+    ASSERT_EQ(recorded.as_object().size(), used.at("train_args").as_object().size()) << stage;
+    for (const auto& [name, value] : used.at("train_args").as_object())
+      EXPECT_EQ(w2s::json::dump(recorded.at(name)), w2s::json::dump(value)) << stage << " train_args." << name;
+    for (const auto& [name, value] : used.at("loss").as_object())
+      EXPECT_EQ(w2s::json::dump(record.config.at("loss").at(name)), w2s::json::dump(value)) << stage << " loss." << name;
+    EXPECT_DOUBLE_EQ(recorded.get_double("lr"), lr) << stage;
+    EXPECT_EQ(record.config.get_int("optimizer_steps"), used.get_int("optimizer_steps")) << stage;
+    const Value& env = record.extra.at("environment");
+    EXPECT_EQ(env.get_int("threads"), 1) << stage;
+    EXPECT_EQ(env.get_string("device"), "cpu");
+    EXPECT_EQ(env.get_string("dtype"), "float32");
+    EXPECT_FALSE(env.get_string("cpu_model").empty());
+    EXPECT_TRUE(std::regex_match(env.get_string("libtorch_version"), std::regex("[0-9]+\\.[0-9]+\\.[0-9]+")));
+    EXPECT_EQ(env.get_string("w2s_version"), w2s::tool_version());
+    EXPECT_EQ(env.get_string("w2s_commit"), w2s::tool_git_commit());
+  }
+}

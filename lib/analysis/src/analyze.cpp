@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "detail.h"
 
@@ -86,6 +87,47 @@ void leave_out_students_without_zero_shot(const std::vector<results::LoadedRecor
   });
 }
 
+// Answers without an option letter (or cut off at max_tokens) count as wrong: a model that never
+// answers with a letter scores 0 whatever it knows. Such points, and weak-sweep points whose shots
+// carry empty weak labels, are named in a note.
+void note_unusable_answers(const std::vector<const results::LoadedRecord*>& icl, Report& report) {
+  for (const auto* r : icl) {
+    const auto& rec = r->record;
+    const auto n = static_cast<std::int64_t>(rec.predictions.size());
+    const detail::UnusableAnswers u = detail::unusable_answers(rec);
+    if (n > 0 && static_cast<double>(u.unparsed) > detail::kUnusableShareNoted * static_cast<double>(n))
+      report.notes.push_back(fmt::format(
+          "{}: {} of {} answers of {} have no option letter ({} cut off at max_tokens); they count as wrong, so its "
+          "accuracy measures the answers it never gave (raise --max-tokens, or use --score logprobs)",
+          r->path.string(), u.unparsed, n, rec.evaluated_model, u.cut_off));
+    if (const std::int64_t empty = detail::unusable_weak_labels(rec); empty > 0)
+      report.notes.push_back(fmt::format("{}: {} of its {} weak labels (from {}) are empty: the weak model gave no "
+                                         "usable answer there (column weak_labels_unusable)",
+                                         r->path.string(), empty, rec.shots.value_or(0), rec.label_source.model));
+  }
+}
+
+// A sweep's students side by side: each "train" row gets its run, its seed and the settings in
+// which the students differ (the grid's variables: a learning rate, a loss, ...).
+void put_run_columns(json::Value& rows, const std::vector<const results::LoadedRecord*>& members) {
+  std::vector<const results::LoadedRecord*> students;
+  for (const auto* r : members)
+    if (r->record.kind == results::Kind::TrainW2S || r->record.kind == results::Kind::TrainS2S) students.push_back(r);
+  const std::vector<json::Value> settings = detail::varying_settings(students, {"train_args.seed", "lr"});
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < students.size(); ++i) index[students[i]->path.string()] = i;
+  for (auto& row : rows.as_array()) {
+    const auto it = index.find(row.get_string("file"));
+    if (it == index.end()) continue;
+    const auto& rec = students[it->second]->record;
+    const json::Value* args = rec.config.is_object() ? rec.config.find("train_args") : nullptr;
+    const json::Value* seed = args && args->is_object() ? args->find("seed") : nullptr;
+    row.set("run", rec.run);
+    row.set("seed", seed && seed->is_number() ? json::Value(seed->as_int()) : json::Value());
+    row.set("settings", settings[it->second]);
+  }
+}
+
 }  // namespace
 
 Report analyze(const std::vector<results::LoadedRecord>& records, const Options& options) {
@@ -117,33 +159,54 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
     report.inputs.push_back(r.path);
   }
   leave_out_students_without_zero_shot(records, icl, report);
+  note_unusable_answers(icl, report);
   if (icl.empty() && train.empty())
     throw Error("no experiment records (baseline, gold-sweep, weak-sweep or train-*) among the inputs");
 
   json::Value accuracy_rows = json::Value::array();
   json::Value pair_rows = json::Value::array();
   std::optional<Error> first_failure;
-  for (auto& [test_set, members] : split_by_test_set(icl)) {
-    json::Value accuracy = json::Value::array(), pairs;
-    try {
-      pairs = detail::icl_tables(members, options, accuracy);
-    } catch (const Error& e) {
-      if (!first_failure) first_failure = e;
-      report.notes.push_back(fmt::format("test set {} left out: {}", test_set.label, e.what()));
-      continue;
+  for (auto& [whole_test_set, all_members] : split_by_test_set(icl)) {
+    // Runs that disagree on a role (other settings, another results folder) side by side.
+    for (const auto& group : detail::split_disagreeing_runs(all_members)) {
+      TestSet test_set = whole_test_set;
+      if (!group.run.empty()) {
+        std::vector<std::string> settings;
+        for (const auto& [k, v] : group.settings.as_object())
+          settings.push_back(k + "=" + (v.is_null() ? std::string("unset") : v.as_string()));
+        test_set.label += " | run " + group.run + (settings.empty() ? "" : " (" + fmt::format("{}", fmt::join(settings, ", ")) + ")");
+      }
+      json::Value accuracy = json::Value::array(), pairs;
+      try {
+        pairs = detail::icl_tables(group.records, options, accuracy);
+      } catch (const Error& e) {
+        if (!first_failure) first_failure = e;
+        report.notes.push_back(fmt::format("test set {} left out: {}", test_set.label, e.what()));
+        continue;
+      }
+      for (auto* rows : {&accuracy, &pairs})
+        for (auto& row : rows->as_array()) {
+          row.set("test_set", test_set.label);
+          row.set("run", group.run);
+          row.set("settings", group.settings);
+        }
+      for (auto& row : accuracy.as_array()) accuracy_rows.push_back(std::move(row));
+      for (auto& row : pairs.as_array()) pair_rows.push_back(std::move(row));
+      report.test_sets.push_back(std::move(test_set));
     }
-    for (auto* rows : {&accuracy, &pairs})
-      for (auto& row : rows->as_array()) row.set("test_set", test_set.label);
-    for (auto& row : accuracy.as_array()) accuracy_rows.push_back(std::move(row));
-    for (auto& row : pairs.as_array()) pair_rows.push_back(std::move(row));
-    report.test_sets.push_back(std::move(test_set));
   }
 
   // Fine-tuning records likewise, one test set at a time; each method's PGRs over all of them.
   json::Value train_rows = json::Value::array(), method_pair_rows = json::Value::array();
   std::map<std::string, detail::MethodPgrs> pgrs_by_method;
   bool any_train_table = false;
+  json::Value curve_rows = json::Value::array();
   for (const auto& [test_set, members] : split_by_test_set(train, true)) {
+    json::Value curves = detail::train_curves(members, report.notes);
+    for (auto& row : curves.as_array()) {
+      row.set("test_set", test_set.label);
+      curve_rows.push_back(std::move(row));
+    }
     detail::TrainTables tables;
     try {
       tables = detail::train_tables(members, test_set.label, options);
@@ -153,6 +216,7 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
       continue;
     }
     any_train_table = true;
+    put_run_columns(tables.rows, members);
     for (auto& row : tables.rows.as_array()) train_rows.push_back(std::move(row));
     for (auto& row : tables.method_pair_rows.as_array()) method_pair_rows.push_back(std::move(row));
     for (auto& [method, pgrs] : tables.pgrs_by_method) {  // cells of different test sets
@@ -166,10 +230,12 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("icl_accuracy", std::move(accuracy_rows));
   report.tables.set("icl_pairs", std::move(pair_rows));
   report.tables.set("train", std::move(train_rows));
-  detail::MethodTables method_tables = detail::method_rows(pgrs_by_method, options.confidence);
+  detail::MethodTables method_tables = detail::method_rows(pgrs_by_method, options);
   report.tables.set("train_dataset_methods", std::move(method_tables.cells));
   report.tables.set("train_methods", std::move(method_tables.methods));
   report.tables.set("train_method_pairs", std::move(method_pair_rows));
+  report.tables.set("train_curves", std::move(curve_rows));
+  detail::put_settings_columns(report.tables);
   detail::name_models(report.tables);
 
   if (!report.test_sets.empty()) {

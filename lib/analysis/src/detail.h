@@ -91,6 +91,19 @@ ModelNames display_names(const json::Value& tables);
 const results::LoadedRecord* pick_unique(const std::vector<const results::LoadedRecord*>& candidates,
                                          const std::string& role);
 
+// Answers of an in-context record that carry no usable answer (not counting failed requests):
+// `unparsed` have no option letter (among them the answers cut off before one), `cut_off` were
+// cut off at max_tokens (finish_reason "length", with or without a letter).
+struct UnusableAnswers {
+  std::int64_t unparsed = 0, cut_off = 0;
+};
+UnusableAnswers unusable_answers(const results::ResultRecord& r);
+// The empty labels ("" = the weak model gave no usable answer) among a weak-sweep record's shots.
+std::int64_t unusable_weak_labels(const results::ResultRecord& r);
+// Above this share of unusable answers a zero-shot point (a floor, ceiling or weak labeller) gets
+// a note: its accuracy measures answers the model never gave (lib/icl stops a weak-sweep there).
+inline constexpr double kUnusableShareNoted = 0.2;
+
 json::Value icl_tables(const std::vector<const results::LoadedRecord*>& records, const Options& options,
                        json::Value& accuracy_rows);
 // The fine-tuning tables of one test set: "train" (one row per student: floor, ceiling, student,
@@ -101,6 +114,10 @@ json::Value icl_tables(const std::vector<const results::LoadedRecord*>& records,
 struct Estimate {  // a PGR and its bootstrap samples (none without a bootstrap)
   std::optional<double> point;
   Samples samples;
+  // ceiling - floor >= zero guard. A PGR without a clear gap is shown, flagged, but left out of
+  // means and medians (counted as left out).
+  bool clear_gap = true;
+  std::optional<double> floor, ceiling, student;  // the points the PGR comes from (for the PGR of the means)
 };
 using MethodCell = std::tuple<std::string, std::string, std::string, std::string>;  // test set, dataset, weak, strong
 struct MethodPgrs {  // one method's PGRs: per cell, one per run (a sweep's seeds, ...)
@@ -120,6 +137,45 @@ struct MethodTables {
   json::Value cells = json::Value::array();
   json::Value methods = json::Value::array();
 };
-MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, double confidence);
+MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, const Options& options);
+
+// True when ceiling - floor is at least the zero guard: a gap that a PGR can be a share of.
+bool clear_gap(double floor, double ceiling, double zero_guard);
+
+// ---- runs side by side (runs.cpp) ----
+// The folder of a record's run (the nearest ancestor named like its run: results/<run>/...), else
+// the run name: two results folders with runs of the same name are two runs.
+std::string run_folder(const results::LoadedRecord& r);
+// A record's config as "a.b.c" -> value text, without the settings that only say where a run went
+// (run_name, results_dir, the stage's name, ...).
+std::map<std::string, std::string> flat_config(const json::Value& config);
+// The settings in which group `which` differs from the other groups (those every record of a group
+// agrees on), as {"sampling.temperature": "0.7", ...}.
+json::Value differing_settings(const std::vector<std::vector<const results::LoadedRecord*>>& groups,
+                               std::size_t which);
+// Per record, the settings whose value is not the same in all `records` (a sweep's grid
+// variables), leaving out the keys in `shown_apart` (shown in columns of their own).
+std::vector<json::Value> varying_settings(const std::vector<const results::LoadedRecord*>& records,
+                                         const std::set<std::string>& shown_apart);
+// The in-context records of one test set, in groups that can be analysed together. One group when
+// no two records of one role (kind, model, labelling model, shots) disagree; else one group per
+// run folder, labelled by it and by its differing settings, each borrowing the roles it lacks from
+// the others where they agree.
+struct RunGroup {
+  std::string run;       // the run folder ("" for the single group)
+  json::Value settings;  // its differing settings (object)
+  std::vector<const results::LoadedRecord*> records;
+};
+std::vector<RunGroup> split_disagreeing_runs(const std::vector<const results::LoadedRecord*>& records);
+// Replaces each row's "settings" object by one "setting.<key>" column per key that any row of its
+// table has (null where a row's run has none), so every row keeps the same columns.
+void put_settings_columns(json::Value& tables);
+
+// "train_curves": one row per logged step of every fine-tuning stage whose log.jsonl (the
+// trainer's log, published beside the stage's record.json) is among the inputs: the training
+// loss, learning rate and gradient norm of each optimizer step, and the val / test loss, AUROC
+// and accuracy of each evaluation. A stage published into several run folders (a stage-cache hit)
+// counts once. Lines that cannot be read are a note naming the file and line.
+json::Value train_curves(const std::vector<const results::LoadedRecord*>& records, std::vector<std::string>& notes);
 
 }  // namespace w2s::analysis::detail

@@ -2,6 +2,7 @@
 // table, and per pair and shots the PGR variants, McNemar, kappa, response matching and the
 // correlation fields of the reference (docs/reference-behaviour.md §9-§11).
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <tuple>
 
@@ -137,6 +138,24 @@ void put_counts(json::Value& row, const PairCounts& c) {
 
 }  // namespace
 
+UnusableAnswers unusable_answers(const results::ResultRecord& r) {
+  UnusableAnswers u;
+  for (const auto& p : r.predictions) {
+    if (p.error) continue;
+    if (p.prediction.empty()) ++u.unparsed;
+    if (p.finish_reason == "length") ++u.cut_off;
+  }
+  return u;
+}
+
+std::int64_t unusable_weak_labels(const results::ResultRecord& r) {
+  const json::Value* few_shot = r.extra.is_object() ? r.extra.find("few_shot") : nullptr;
+  const json::Value* labels = few_shot && few_shot->is_object() ? few_shot->find("labels") : nullptr;
+  if (!labels || !labels->is_array()) return 0;
+  return std::count_if(labels->as_array().begin(), labels->as_array().end(),
+                       [](const json::Value& l) { return l.is_string() && l.as_string().empty(); });
+}
+
 json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Options& options,
                        json::Value& accuracy_rows) {
   json::Value pair_rows = json::Value::array();
@@ -185,6 +204,10 @@ json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Op
     row.set("shots", shots);
     row.set("n", static_cast<std::int64_t>(e.correct.size()));
     put_estimate(row, "accuracy", e.accuracy(), acc_samples(e), conf);
+    const UnusableAnswers unusable = unusable_answers(r->record);
+    row.set("unparsed", unusable.unparsed);
+    row.set("cut_off", unusable.cut_off);
+    row.set("failed", r->record.metrics.failed);
     row.set("file", r->path.string());
     accuracy_rows.push_back(std::move(row));
   };
@@ -229,12 +252,19 @@ json::Value icl_tables(const std::vector<const LoadedRecord*>& records, const Op
           samples = pgr_samples(boot.accuracy(x), boot.accuracy(*floor), boot.accuracy(*ceiling), options.zero_guard);
       }
       put_estimate(row, key, point, boot.enabled() ? &samples : nullptr, conf);
+      // As in the fine-tuning tables: a ceiling not clearly above the floor leaves no gap to recover.
+      const std::string flag = std::string("ceiling_not_above_floor_") + (key + std::strlen("pgr_"));
+      if (floor && ceiling && !self_pair)
+        row.set(flag, !clear_gap(floor->accuracy(), ceiling->accuracy(), options.zero_guard));
+      else
+        row.set(flag, nullptr);
     };
     variant("pgr_weak0_strong0", &weak0, &strong0);
     variant("pgr_weak0_stronggold", &weak0, strong_gold);
     variant("pgr_weakgold_stronggold", weak_gold, strong_gold);
     variant("pgr_weakgold_strong0", weak_gold, &strong0);
 
+    row.set("weak_labels_unusable", unusable_weak_labels(r->record));
     put_mcnemar(row, mcnemar(x.correct, strong0.correct), "student", "strong");
     row.set("kappa_student_weak", cohen_kappa(x.answers, weak0.answers));
     put_counts(row, count(weak0, strong0, x));

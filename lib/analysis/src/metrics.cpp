@@ -4,7 +4,9 @@
 #include <cmath>
 #include <map>
 
-#include "w2s/analysis.h"
+#include <fmt/format.h>
+
+#include "detail.h"
 
 namespace w2s::analysis {
 
@@ -15,6 +17,10 @@ std::optional<double> pgr(double student, double floor, double ceiling, double z
   if (!(std::fabs(gap) >= zero_guard)) return std::nullopt;  // also catches NaN
   return (student - floor) / gap;
 }
+
+namespace detail {
+bool clear_gap(double floor, double ceiling, double zero_guard) { return ceiling - floor >= zero_guard; }
+}  // namespace detail
 
 // Exact two-sided binomial test on the discordant pairs when they are few (the chi-square
 // approximation is poor there), else the chi-square statistic with Edwards' continuity
@@ -58,6 +64,57 @@ std::optional<double> cohen_kappa(const std::vector<std::string>& a, const std::
   for (const auto& [label, f] : freq) chance += (f.first / n) * (f.second / n);
   if (1.0 - chance < 1e-12) return std::nullopt;
   return (agree / n - chance) / (1.0 - chance);
+}
+
+namespace {
+
+// The regularised incomplete beta function I_x(a, b), by Lentz's continued fraction (converges in
+// well under 300 steps for the arguments the t distribution gives).
+double incomplete_beta(double a, double b, double x) {
+  if (x <= 0.0) return 0.0;
+  if (x >= 1.0) return 1.0;
+  if (x > (a + 1.0) / (a + b + 2.0)) return 1.0 - incomplete_beta(b, a, 1.0 - x);
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
+                                b * std::log1p(-x)) / a;
+  constexpr double tiny = 1e-300;
+  double f = 1.0, c = 1.0, d = 0.0;
+  for (int i = 0; i <= 300; ++i) {
+    const int m = i / 2;
+    double numerator;
+    if (i == 0)
+      numerator = 1.0;
+    else if (i % 2 == 0)
+      numerator = (m * (b - m) * x) / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+    else
+      numerator = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+    d = 1.0 + numerator * d;
+    d = std::fabs(d) < tiny ? tiny : d;
+    d = 1.0 / d;
+    c = 1.0 + numerator / c;
+    c = std::fabs(c) < tiny ? tiny : c;
+    const double cd = c * d;
+    f *= cd;
+    if (std::fabs(1.0 - cd) < 1e-15) break;
+  }
+  return front * (f - 1.0);
+}
+
+double student_t_cdf(double t, double df) {
+  const double tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
+  return t >= 0.0 ? 1.0 - tail : tail;
+}
+
+}  // namespace
+
+double student_t_quantile(double q, double df) {
+  if (!(q > 0.0 && q < 1.0) || !(df >= 1.0)) throw Error(fmt::format("student_t_quantile({}, {}): need 0 < q < 1, df >= 1", q, df));
+  // Bisection on the CDF: 200 halvings of [-1e6, 1e6] are far below double precision.
+  double lo = -1e6, hi = 1e6;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (student_t_cdf(mid, df) < q ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 std::optional<Interval> percentile_interval(std::vector<double> samples, double confidence) {

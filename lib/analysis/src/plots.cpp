@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -138,6 +139,7 @@ std::string script(const Figure& f) {
       "  set output \"{name}.\".format\n"
       "  set datafile missing \"?\"\n"
       "  set grid lc rgb \"#dddddd\"\n"
+      "  set errorbars 2\n"
       "{body}"
       "  unset multiplot\n"
       "  set output\n"
@@ -247,6 +249,26 @@ std::string rows_of(const std::vector<const Value*>& rows, const std::string& ke
   return out;
 }
 
+// As rows_of, with the interval cut at the axis range (so its caps show at the frame instead of
+// running off as bare lines); a fifth column is 1 where the interval was cut.
+std::string rows_cut_to(const std::vector<const Value*>& rows, const std::string& key, const Range& range) {
+  std::string out = "# shots " + key + " lo hi cut (percent; lo and hi cut at the axis range, cut = 1 where they were)\n";
+  for (const auto* r : rows) {
+    const Value& v = r->at(key);
+    if (v.is_null()) {
+      out += fmt::format("{} ? ? ? 0\n", r->get_int("shots"));
+      continue;
+    }
+    const double x = v.as_double() * 100.0;
+    const double lo = r->at(key + "_lo").is_null() ? x : r->get_double(key + "_lo") * 100.0;
+    const double hi = r->at(key + "_hi").is_null() ? x : r->get_double(key + "_hi") * 100.0;
+    const bool cut = lo < range.lo || hi > range.hi;
+    out += fmt::format("{} {:.4f} {:.4f} {:.4f} {}\n", r->get_int("shots"), x, std::clamp(lo, range.lo, range.hi),
+                       std::clamp(hi, range.lo, range.hi), cut ? 1 : 0);
+  }
+  return out;
+}
+
 // Accuracy vs shots for the student of every pair (solid) and each model's gold curve (dashed).
 Figure accuracy_figure(const IclView& v, bool self_pairs) {
   Figure f;
@@ -327,6 +349,7 @@ Figure pgr_figure(const IclView& v) {
     std::vector<bool> drawn;  // per series
     Range range;
     bool beyond = false;
+    bool cut = false;       // an interval cut at the frame
     bool inverted = false;  // a PGR whose ceiling lies below its floor
   };
   std::vector<Panel> panels;
@@ -346,10 +369,25 @@ Figure pgr_figure(const IclView& v) {
     for (std::size_t k = 0; k < series.size(); ++k) {
       if (!panel.drawn[k]) continue;
       const auto& s = series[k];
-      const int i = f.add_block(s.title + " " + key, rows_of(s.rows, key));
+      const int i = f.add_block(s.title + " " + key, rows_cut_to(s.rows, key, panel.range));
       panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):2:3:4 with yerrorlines lw 2 lc rgb {} pt {}",
                                          f.name, i, gp_string(s.colour), s.point_type),
                              s.title});
+      for (const auto* r : s.rows)
+        if (!r->at(key).is_null())
+          for (const char* end : {"_lo", "_hi"})
+            if (const Value& e = r->at(std::string(key) + end); !e.is_null() && !panel.range.contains(e.as_double() * 100.0))
+              panel.cut = true;
+      if (panel.cut) {  // a small filled triangle on a cap that the frame cut
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($5 > 0 && $4 >= {:g} ? $4 : 1/0) with "
+                                           "points pt 9 ps 1.3 lc rgb {}",
+                                           f.name, i, panel.range.hi, gp_string(s.colour)),
+                               ""});
+        panel.plots.push_back({fmt::format("'{}.dat' index {} using (sx($1)):($5 > 0 && $3 <= {:g} ? $3 : 1/0) with "
+                                           "points pt 11 ps 1.3 lc rgb {}",
+                                           f.name, i, panel.range.lo, gp_string(s.colour)),
+                               ""});
+      }
       // A PGR over a negative gap (the ceiling below the floor) reads the wrong way round: crossed out.
       std::string inverted;
       for (const auto* r : s.rows)
@@ -400,6 +438,8 @@ Figure pgr_figure(const IclView& v) {
                                  series[k].title});
       if (std::any_of(panels.begin(), panels.end(), [](const Panel& q) { return q.beyond; }))
         panel.plots.push_back({"NaN with points pt 8 ps 2 lc rgb \"black\"", "beyond the axis (see .dat)"});
+      if (std::any_of(panels.begin(), panels.end(), [](const Panel& q) { return q.cut; }))
+        panel.plots.push_back({"NaN with points pt 9 ps 1.3 lc rgb \"black\"", "interval cut at the axis"});
       if (std::any_of(panels.begin(), panels.end(), [](const Panel& q) { return q.inverted; }))
         panel.plots.push_back({"NaN with points pt 2 ps 2 lw 2 lc rgb \"black\"", "ceiling below floor"});
     }
@@ -532,139 +572,412 @@ Figure grid_figure(const IclView& v, GridKind kind) {
 
 // ---- fine-tuning figures ---------------------------------------------------------------------
 
-// Clustered bars: one cluster per dataset (and pair), floor / ceiling / each method's student.
+// `items` joined by ", ", four to a line, so a long list stays within a figure's title.
+std::string wrapped(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i == 0 ? "" : i % 4 == 0 ? ",\n" : ", ") + items[i];
+  return out;
+}
+
+// ---- fine-tuning bar charts ------------------------------------------------------------------
+
+// One bar: one run's value with its bootstrap interval, or the mean of several runs with a
+// t-interval over them (the spread of the runs: seeds, ...), and every run's value as a point.
+struct Bar {
+  std::optional<double> value, lo, hi;  // percent
+  std::vector<double> runs;             // percent, each run in the mean
+  std::vector<double> left_out;         // percent, runs left out of the mean (a PGR without a clear gap)
+};
+
+// The bar of `key` over `rows` (one per run). A row whose `flag` column is true is left out of
+// the mean and drawn apart.
+Bar bar_over_runs(const std::vector<const Value*>& rows, const std::string& key, const std::string& flag,
+                  double confidence) {
+  Bar bar;
+  std::vector<const Value*> used;
+  for (const auto* r : rows) {
+    const Value& v = r->at(key);
+    if (v.is_null()) continue;
+    const Value* f = flag.empty() ? nullptr : r->find(flag);
+    if (f && f->is_bool() && f->as_bool()) {
+      bar.left_out.push_back(v.as_double() * 100.0);
+      continue;
+    }
+    used.push_back(r);
+    bar.runs.push_back(v.as_double() * 100.0);
+  }
+  if (used.size() == 1) {
+    const Value& row = *used.front();
+    bar.value = bar.runs.front();
+    bar.lo = row.at(key + "_lo").is_null() ? *bar.value : row.get_double(key + "_lo") * 100.0;
+    bar.hi = row.at(key + "_hi").is_null() ? *bar.value : row.get_double(key + "_hi") * 100.0;
+  } else if (used.size() > 1) {
+    const double n = static_cast<double>(bar.runs.size());
+    double sum = 0.0, squares = 0.0;
+    for (double x : bar.runs) sum += x;
+    const double mean = sum / n;
+    for (double x : bar.runs) squares += (x - mean) * (x - mean);
+    const double half = student_t_quantile(1.0 - (1.0 - confidence) / 2.0, n - 1.0) * std::sqrt(squares / (n - 1.0) / n);
+    bar.value = mean;
+    bar.lo = mean - half;
+    bar.hi = mean + half;
+  }
+  return bar;
+}
+
+struct BarSeries {
+  std::string title, colour;
+  std::vector<Bar> bars;  // one per cluster
+};
+
+// Bars at explicit positions (cluster c at x = c, its series side by side), each with its
+// interval (capped error bar), its runs as points and "n=…" above it where it is a mean of several
+// runs. An interval or value beyond the axis range is cut at the frame and marked there with a
+// triangle pointing the way it goes; `beyond` gets "<cluster> / <series> <value>%" for each
+// value beyond. Returns the plot command.
+std::string bar_chart(Figure& f, const std::vector<std::string>& clusters, const std::vector<BarSeries>& series,
+                      const Range& range, std::vector<std::string>& beyond) {
+  const double slot = 0.8 / static_cast<double>(series.size());
+  const double inset = 0.02 * (range.hi - range.lo);
+  auto x_of = [&](std::size_t c, std::size_t i) { return static_cast<double>(c) - 0.4 + slot * (static_cast<double>(i) + 0.5); };
+  auto clamp = [&](double v) { return std::clamp(v, range.lo, range.hi); };
+  std::vector<std::string> plots, extra;
+  std::string runs_rows, left_out_rows, n_rows, up_rows, down_rows;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const BarSeries& s = series[i];
+    std::string rows = "# x value lo hi (percent; cut at the axis range)\n";
+    for (std::size_t c = 0; c < clusters.size(); ++c) {
+      const Bar& b = s.bars[c];
+      const double x = x_of(c, i);
+      for (double v : b.left_out) left_out_rows += fmt::format("{:.4f} {:.4f}\n", x, clamp(v));
+      if (!b.value) {
+        rows += fmt::format("{:.4f} ? ? ?\n", x);
+        continue;
+      }
+      rows += fmt::format("{:.4f} {:.4f} {:.4f} {:.4f}\n", x, clamp(*b.value), clamp(*b.lo), clamp(*b.hi));
+      if (!range.contains(*b.value)) beyond.push_back(fmt::format("{} / {} {:.0f}%", clusters[c], s.title, *b.value));
+      if (*b.hi > range.hi || *b.value > range.hi) up_rows += fmt::format("{:.4f} {:.4f}\n", x, range.hi - inset);
+      if (*b.lo < range.lo || *b.value < range.lo) down_rows += fmt::format("{:.4f} {:.4f}\n", x, range.lo + inset);
+      const std::size_t n = b.runs.size();
+      for (std::size_t j = 0; j < n; ++j) {  // spread over the bar so equal values stay countable
+        const double dx = n > 1 ? slot * 0.5 * (static_cast<double>(j) / static_cast<double>(n - 1) - 0.5) : 0.0;
+        runs_rows += fmt::format("{:.4f} {:.4f}\n", x + dx, clamp(b.runs[j]));
+      }
+      if (n > 1) n_rows += fmt::format("{:.4f} {:.4f} \"n={}\"\n", x, clamp(*b.hi), n);
+    }
+    const int block = f.add_block(s.title, rows);
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with boxes lc rgb {} title {}", f.name, block,
+                                gp_string(s.colour), gp_string(s.title)));
+    extra.push_back(fmt::format("'{}.dat' index {} using 1:2:3:4 with yerrorbars pt -1 lw 1.5 lc rgb \"black\" notitle",
+                                f.name, block));
+  }
+  plots.insert(plots.end(), extra.begin(), extra.end());
+  if (!runs_rows.empty())
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 7 ps 0.9 lc rgb \"black\" title "
+                                "\"each run\"",
+                                f.name, f.add_block("each run (x value)", runs_rows)));
+  if (!left_out_rows.empty())
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 2 ps 2 lw 2 lc rgb \"#d62728\" title "
+                                "\"left out: ceiling not above floor\"",
+                                f.name, f.add_block("runs left out of the mean (x value)", left_out_rows)));
+  if (!n_rows.empty())
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2:3 with labels offset 0,0.8 font \",10\" tc rgb \"#404040\" "
+                                "notitle",
+                                f.name, f.add_block("runs per bar (x top label)", n_rows)));
+  const bool marked = !up_rows.empty() || !down_rows.empty();
+  if (!up_rows.empty())
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 9 ps 2 lc rgb \"#d62728\" notitle", f.name,
+                                f.add_block("cut at the top of the axis (x y)", up_rows)));
+  if (!down_rows.empty())
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 11 ps 2 lc rgb \"#d62728\" notitle", f.name,
+                                f.add_block("cut at the bottom of the axis (x y)", down_rows)));
+  if (marked) plots.push_back("NaN with points pt 9 ps 2 lc rgb \"#d62728\" title \"cut at the axis\"");
+  std::string tics;
+  for (std::size_t c = 0; c < clusters.size(); ++c) tics += fmt::format("{}{} {}", c ? ", " : "", gp_string(clusters[c]), c);
+  return fmt::format("  set boxwidth {:.4f} absolute\n  set style fill solid 0.85 border -1\n  set errorbars 3\n"
+                     "  set xtics ({}) rotate by -30 left\n  set key outside right top\n{}{}  plot {}\n",
+                     slot * 0.9, tics, histogram_xrange(clusters.size()), range.set(), fmt::join(plots, ", \\\n       "));
+}
+
+// The cluster of a fine-tuning row: its test set, plus the pair where the report has several.
+std::string cluster_of(const Value& row, bool several_pairs, const ModelNames& names) {
+  std::string cluster = row.get_string("test_set");
+  if (several_pairs) cluster += " (" + names(row.get_string("weak")) + " -> " + names(row.get_string("strong")) + ")";
+  return cluster;
+}
+
+bool several_pairs(const Value& rows) {
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (const auto& r : rows.as_array()) pairs.insert({r.get_string("weak"), r.get_string("strong")});
+  return pairs.size() > 1;
+}
+
+// Floor, ceiling and each method's student per dataset (and pair). A sweep's runs (seeds, ...) of
+// one cluster are averaged: each bar is the mean of its runs with a t-interval, each run a point;
+// a floor or ceiling counts once per distinct floor (ceiling) file.
 Figure train_bars(const Report& report, const std::string& metric) {
   Figure f;
   f.name = "train_" + metric + "_bars";
-  f.title = std::string("Floor, ceiling and W2S students: test ") + (metric == "auroc" ? "AUROC" : "accuracy");
-  const auto& rows = report.tables.at("train").as_array();
+  const Value& table = report.tables.at("train");
   const ModelNames names = detail::display_names(report.tables);
+  const bool pairs = several_pairs(table);
   std::vector<std::string> methods, clusters;
-  std::map<std::string, const Value*> floor_ceiling;              // cluster -> a row (floor/ceiling)
-  std::map<std::pair<std::string, std::string>, const Value*> by;  // (cluster, method)
-  std::set<std::string> pairs;
-  for (const auto& r : rows) pairs.insert(r.get_string("weak") + r.get_string("strong"));
-  for (const auto& r : rows) {
-    std::string cluster = r.get_string("test_set");
-    if (pairs.size() > 1) cluster += " (" + names(r.get_string("weak")) + " -> " + names(r.get_string("strong")) + ")";
-    if (!floor_ceiling.count(cluster)) clusters.push_back(cluster);
-    floor_ceiling[cluster] = &r;
-    if (std::find(methods.begin(), methods.end(), r.get_string("method")) == methods.end())
-      methods.push_back(r.get_string("method"));
-    by[{cluster, r.get_string("method")}] = &r;
+  std::map<std::string, std::vector<const Value*>> floors, ceilings;                  // cluster -> one row per file
+  std::map<std::pair<std::string, std::string>, std::vector<const Value*>> students;  // (cluster, method)
+  std::map<std::string, std::set<std::string>> floor_files, ceiling_files;
+  std::size_t most_runs = 1;
+  for (const auto& r : table.as_array()) {
+    const std::string cluster = cluster_of(r, pairs, names);
+    if (std::find(clusters.begin(), clusters.end(), cluster) == clusters.end()) clusters.push_back(cluster);
+    const std::string method = r.get_string("method");
+    if (std::find(methods.begin(), methods.end(), method) == methods.end()) methods.push_back(method);
+    if (floor_files[cluster].insert(r.get_string("floor_file")).second) floors[cluster].push_back(&r);
+    if (ceiling_files[cluster].insert(r.get_string("ceiling_file")).second) ceilings[cluster].push_back(&r);
+    auto& runs = students[{cluster, method}];
+    runs.push_back(&r);
+    most_runs = std::max(most_runs, runs.size());
   }
   if (clusters.empty()) return f;
-  std::string data = "# cluster floor lo hi ceiling lo hi";
-  for (const auto& m : methods) data += " " + m + " lo hi";
-  data += " (percent)\n";
-  for (const auto& c : clusters) {
-    data += gp_string(c) + " " + pct3(*floor_ceiling[c], "floor_" + metric) + " " + pct3(*floor_ceiling[c], "ceiling_" + metric);
-    for (const auto& m : methods) data += " " + (by.count({c, m}) ? pct3(*by[{c, m}], "student_" + metric) : "? ? ?");
-    data += "\n";
-  }
-  f.add_block("clusters", data);
-  std::vector<std::string> plots = {
-      fmt::format("'{}.dat' using 2:3:4:xtic(1) lc rgb \"#7f7f7f\" title \"floor (weak on gold)\"", f.name),
-      fmt::format("'' using 5:6:7 lc rgb \"#2ca02c\" title \"ceiling (strong on gold)\"")};
-  for (std::size_t i = 0; i < methods.size(); ++i)
-    plots.push_back(fmt::format("'' using {}:{}:{} lc rgb {} title {}", 8 + 3 * i, 9 + 3 * i, 10 + 3 * i,
-                                gp_string(kMethodColours[i % 8]), gp_string("W2S: " + methods[i])));
+  const double conf = report.options.confidence;
+  std::vector<BarSeries> series = {{"floor (weak on gold)", "#7f7f7f", {}}, {"ceiling (strong on gold)", "#2ca02c", {}}};
+  for (std::size_t i = 0; i < methods.size(); ++i) series.push_back({"W2S: " + methods[i], kMethodColours[i % 8], {}});
   std::vector<double> values;
-  std::vector<const Value*> row_ptrs;
-  for (const auto& r : rows) row_ptrs.push_back(&r);
-  for (const char* role : {"floor_", "ceiling_", "student_"}) collect(values, row_ptrs, role + metric);
+  for (const auto& c : clusters) {
+    series[0].bars.push_back(bar_over_runs(floors[c], "floor_" + metric, "", conf));
+    series[1].bars.push_back(bar_over_runs(ceilings[c], "ceiling_" + metric, "", conf));
+    for (std::size_t i = 0; i < methods.size(); ++i)
+      series[2 + i].bars.push_back(bar_over_runs(students[{c, methods[i]}], "student_" + metric, "", conf));
+  }
+  for (const auto& s : series)
+    for (const auto& b : s.bars)
+      if (b.value) values.insert(values.end(), {*b.value, *b.lo, *b.hi});
   // AUROC bars start just below chance (50 %, a dashed line), so a floor at chance still shows,
-  // unless a bar lies lower (error bars may be cut at the frame); accuracy bars start at 0.
+  // unless a bar lies lower; accuracy bars start at 0.
   Range range = yrange(values, {}, 0, 103);
   std::string chance;
   if (metric == "auroc") {
-    bool below_chance = false;
-    for (const auto& r : rows)
-      for (const char* role : {"floor_", "ceiling_", "student_"})
-        if (const Value& x = r.at(role + metric); !x.is_null() && x.as_double() < 0.5) below_chance = true;
+    const bool below_chance = std::any_of(series.begin(), series.end(), [](const BarSeries& s) {
+      return std::any_of(s.bars.begin(), s.bars.end(), [](const Bar& b) { return b.value && *b.value < 50.0; });
+    });
     if (!below_chance) range.lo = 45;
     chance = "  set arrow 1 from graph 0, first 50 to graph 1, first 50 nohead dt 2 lw 1.5 lc rgb \"#404040\" front\n";
   } else {
     range.lo = 0;
   }
-  f.width = std::max(1400, 200 + 160 * static_cast<int>(clusters.size() * (methods.size() + 2)) / 3);
-  f.body = fmt::format("  set title {}\n  set style data histogram\n  set style histogram errorbars gap 1.5 lw 1\n"
-                       "  set style fill solid 0.85 border -1\n  set ylabel {}\n  set xtics rotate by -30 left\n"
-                       "  set key outside right top\n{}{}{}  plot {}\n",
-                       gp_string(f.title),
-                       gp_string(metric == "auroc" ? "Test AUROC (%; chance = 50)" : "Test accuracy (%)"),
-                       histogram_xrange(clusters.size()), range.set(), chance, fmt::join(plots, ", \\\n       "));
+  f.title = fmt::format("Floor, ceiling and W2S students: test {}", metric == "auroc" ? "AUROC" : "accuracy");
+  std::string title = f.title;
+  title += most_runs > 1 ? fmt::format("\nbars: the mean of a cell's n runs, {:.0f}% t-interval; points: each run\n"
+                                         "(a single run: its bootstrap interval)",
+                                         conf * 100)
+                           : fmt::format("\none run per bar; error bars: {:.0f}% bootstrap intervals", conf * 100);
+  std::vector<std::string> beyond;
+  std::string plot = bar_chart(f, clusters, series, range, beyond);
+  if (!beyond.empty()) title += "\nbeyond the axis: " + wrapped(beyond);
+  f.width = std::max(1400, 300 + 45 * static_cast<int>(clusters.size() * series.size()));
+  f.body = fmt::format("  set title {}\n  set ylabel {}\n{}{}", gp_string(title),
+                       gp_string(metric == "auroc" ? "Test AUROC (%; chance = 50)" : "Test accuracy (%)"), chance, plot);
   return f;
 }
 
-// PGR per method across datasets (clusters = datasets, bars = methods; a sweep's runs of one
-// method on one dataset, e.g. seeds, as their mean), plus the mean over datasets, with CIs.
+// PGR per method across datasets (clusters = datasets and pairs, bars = methods): each bar the
+// mean of a cell's runs (seeds, ...) with each run a point, PGRs without a clear gap left out and
+// crossed; then the mean over datasets. Every left-out PGR is named in the title.
 Figure train_pgr(const Report& report, const std::string& metric) {
   Figure f;
   f.name = "train_pgr_" + metric;
-  f.title = std::string("PGR per method across datasets (") + (metric == "auroc" ? "AUROC" : "accuracy") + ")";
-  const auto& rows = report.tables.at("train_dataset_methods").as_array();
-  std::vector<std::string> methods, datasets;
-  std::map<std::pair<std::string, std::string>, const Value*> by;
-  for (const auto& r : rows) {
-    const std::string d = r.get_string("test_set"), m = r.get_string("method");
-    if (std::find(datasets.begin(), datasets.end(), d) == datasets.end()) datasets.push_back(d);
-    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
-    by[{d, m}] = &r;
-  }
-  if (datasets.empty()) return f;
-  std::string data = "# dataset";
-  for (const auto& m : methods) data += " " + m + " lo hi";
-  data += " (PGR in percent)\n";
-  for (const auto& d : datasets) {
-    data += gp_string(d);
-    for (const auto& m : methods) data += " " + (by.count({d, m}) ? pct3(*by[{d, m}], "pgr_" + metric) : "? ? ?");
-    data += "\n";
-  }
-  data += "\"mean\"";
-  for (const auto& m : methods) {
-    const Value* summary = nullptr;
-    for (const auto& r : report.tables.at("train_methods").as_array())
-      if (r.get_string("method") == m) summary = &r;
-    data += " " + (summary ? pct3(*summary, "pgr_" + metric + "_mean") : "? ? ?");
-  }
-  data += "\n";
-  f.add_block("datasets", data);
-  std::vector<std::string> plots;
-  for (std::size_t i = 0; i < methods.size(); ++i)
-    plots.push_back(fmt::format("{} using {}:{}:{}{} lc rgb {} title {}", i ? "''" : "'" + f.name + ".dat'", 2 + 3 * i,
-                                3 + 3 * i, 4 + 3 * i, i ? "" : ":xtic(1)", gp_string(kColours[i % 10]), gp_string(methods[i])));
-  std::vector<double> values;
-  std::vector<const Value*> row_ptrs;
-  for (const auto& r : rows) row_ptrs.push_back(&r);
-  collect(values, row_ptrs, "pgr_" + metric);
-  const Range range = yrange(values, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
-  // Bars beyond the axis are cut at the frame; the title names them with their values.
-  std::vector<std::string> beyond;
-  for (const auto& r : rows)
-    if (const Value& pgr = r.at("pgr_" + metric); !pgr.is_null() && !range.contains(pgr.as_double() * 100.0))
-      beyond.push_back(fmt::format("{} / {} {:.0f}%", r.get_string("test_set"), r.get_string("method"), pgr.as_double() * 100.0));
-  for (const auto& r : report.tables.at("train_methods").as_array())
-    if (const Value& mean = r.at("pgr_" + metric + "_mean"); !mean.is_null() && !range.contains(mean.as_double() * 100.0))
-      beyond.push_back(fmt::format("mean / {} {:.0f}%", r.get_string("method"), mean.as_double() * 100.0));
-  // No gap to recover (the train table's ceiling_not_above_floor flag): the title names those rows too.
+  const Value& table = report.tables.at("train");
+  const ModelNames names = detail::display_names(report.tables);
+  const bool pairs = several_pairs(table);
+  const std::string key = "pgr_" + metric, flag = "ceiling_not_above_floor_" + metric;
+  std::vector<std::string> methods, clusters;
+  std::map<std::pair<std::string, std::string>, std::vector<const Value*>> by;  // (cluster, method) -> runs
+  std::size_t most_runs = 1;
   std::vector<std::string> inverted;
-  for (const auto& r : report.tables.at("train").as_array())
-    if (const Value* flag = r.find("ceiling_not_above_floor_" + metric); flag && flag->is_bool() && flag->as_bool())
-      inverted.push_back(r.get_string("test_set") + " / " + r.get_string("method"));
+  for (const auto& r : table.as_array()) {
+    const std::string cluster = cluster_of(r, pairs, names), method = r.get_string("method");
+    if (std::find(clusters.begin(), clusters.end(), cluster) == clusters.end()) clusters.push_back(cluster);
+    if (std::find(methods.begin(), methods.end(), method) == methods.end()) methods.push_back(method);
+    auto& runs = by[{cluster, method}];
+    runs.push_back(&r);
+    most_runs = std::max(most_runs, runs.size());
+    if (const Value* x = r.find(flag); x && x->is_bool() && x->as_bool())
+      inverted.push_back(cluster + " / " + method + (r.at(key).is_null() ? "" : fmt::format(" {:.0f}%", r.get_double(key) * 100.0)));
+  }
+  if (clusters.empty()) return f;
+  const double conf = report.options.confidence;
+  std::vector<BarSeries> series;
+  std::vector<std::string> mean_labels;
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    BarSeries s{methods[i], kColours[i % 10], {}};
+    for (const auto& c : clusters) s.bars.push_back(bar_over_runs(by[{c, methods[i]}], key, flag, conf));
+    // The mean over datasets, as in train_methods (with its bootstrap interval), its cells as points.
+    Bar mean;
+    for (const auto& m : report.tables.at("train_methods").as_array()) {
+      if (m.get_string("method") != methods[i]) continue;
+      const Value& v = m.at(key + "_mean");
+      if (!v.is_null()) {
+        mean.value = v.as_double() * 100.0;
+        mean.lo = m.at(key + "_mean_lo").is_null() ? *mean.value : m.get_double(key + "_mean_lo") * 100.0;
+        mean.hi = m.at(key + "_mean_hi").is_null() ? *mean.value : m.get_double(key + "_mean_hi") * 100.0;
+      }
+      mean_labels.push_back(fmt::format("{}: {} of {} datasets, {} left out", methods[i], m.get_int(key + "_defined"),
+                                        m.get_int("datasets"), m.get_int(key + "_left_out")));
+    }
+    for (const auto& b : s.bars)
+      if (b.value && mean.value && s.bars.size() > 1) mean.runs.push_back(*b.value);
+    s.bars.push_back(std::move(mean));
+    series.push_back(std::move(s));
+  }
+  std::vector<std::string> all_clusters = clusters;
+  all_clusters.push_back("mean over datasets");
+  std::vector<double> values, shown;  // the bars; everything drawn (bars, runs, the runs left out)
+  for (const auto& s : series)
+    for (const auto& b : s.bars) {
+      if (b.value) values.push_back(*b.value);
+      shown.insert(shown.end(), b.runs.begin(), b.runs.end());
+      shown.insert(shown.end(), b.left_out.begin(), b.left_out.end());
+    }
+  shown.insert(shown.end(), values.begin(), values.end());
+  const Range range = yrange(shown, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
+  std::vector<std::string> beyond;
+  f.title = fmt::format("PGR per method across datasets ({})", metric == "auroc" ? "AUROC" : "accuracy");
   std::string title = f.title;
-  if (!beyond.empty()) title += "\nbeyond the axis: " + fmt::format("{}", fmt::join(beyond, ", "));
-  if (!inverted.empty()) title += "\nceiling at or below the floor: " + fmt::format("{}", fmt::join(inverted, ", "));
+  title += most_runs > 1 ? fmt::format("\nbars: the mean of a cell's n runs, {:.0f}% t-interval; points: each run "
+                                       "(in the mean over datasets: each dataset)",
+                                       conf * 100)
+                         : fmt::format("\nerror bars: {:.0f}% bootstrap intervals", conf * 100);
+  title += "\nmean over datasets: " + fmt::format("{}", fmt::join(mean_labels, "; "));
+  const std::string plot = bar_chart(f, all_clusters, series, range, beyond);
+  if (!beyond.empty()) title += "\nbeyond the axis: " + wrapped(beyond);
+  if (!inverted.empty()) title += "\nceiling at or below the floor (left out of the means): " + wrapped(inverted);
   const std::string no_pgr =
-      values.empty() ? "  set label 1 \"No PGR defined: every ceiling is within the zero guard of its floor\" at graph "
+      values.empty() ? "  set label 1 \"No PGR defined in any mean: no ceiling is clearly above its floor\" at graph "
                        "0.5,0.5 center font \",14\" tc rgb \"#808080\"\n"
                      : "";
-  f.width = std::max(1400, 200 + 60 * static_cast<int>((datasets.size() + 1) * methods.size()));
-  f.body = fmt::format("  set title {}\n  set style data histogram\n  set style histogram errorbars gap 1.5 lw 1\n"
-                       "  set style fill solid 0.85 border -1\n  set ylabel \"PGR (%)\"\n  set xtics rotate by -30 left\n"
-                       "  set key outside right top\n  set xzeroaxis lt -1\n{}{}{}  plot {}\n",
-                       gp_string(title), histogram_xrange(datasets.size() + 1), range.set(), no_pgr,
+  f.width = std::max(1400, 300 + 60 * static_cast<int>(all_clusters.size() * methods.size()));
+  f.height = 1000;
+  f.body = fmt::format("  set title {}\n  set ylabel \"PGR (%)\"\n  set xzeroaxis lt -1\n{}{}", gp_string(title), no_pgr,
+                       plot);
+  return f;
+}
+
+// Training curves from the trainers' logs (train_curves): the training loss, the learning rate,
+// and the val (dashed) and test (solid) AUROC and accuracy of each evaluation, against the
+// optimizer step, one colour per stage (and dataset and run where there are several).
+Figure training_curves(const Report& report) {
+  Figure f;
+  f.name = "training_curves";
+  f.title = "Training curves per stage: loss, learning rate, eval AUROC and accuracy (colour: run; dash and marker: stage)";
+  f.width = 1900;
+  f.height = 1200;
+  const Value& rows = report.tables.at("train_curves");
+  std::vector<std::string> files;
+  std::map<std::string, std::vector<const Value*>> by_file;
+  std::set<std::string> datasets, runs;
+  for (const auto& r : rows.as_array()) {
+    const std::string file = r.get_string("file");
+    if (!by_file.count(file)) files.push_back(file);
+    by_file[file].push_back(&r);
+    datasets.insert(r.get_string("test_set"));
+    runs.insert(r.get_string("run"));
+  }
+  if (files.empty()) return f;
+  // Colour by run, dash and marker by stage: many stages of few runs stay apart.
+  struct Series {
+    std::string title, colour;
+    int steps_block, evals_block;
+    bool has_auroc = false;
+    int dash = 1, point = 7;
+  };
+  std::vector<std::string> run_order, stage_order;
+  auto index_in = [](std::vector<std::string>& order, const std::string& x) {
+    auto it = std::find(order.begin(), order.end(), x);
+    if (it != order.end()) return static_cast<int>(it - order.begin());
+    order.push_back(x);
+    return static_cast<int>(order.size() - 1);
+  };
+  std::vector<Series> series;
+  std::int64_t last_step = 1;
+  std::vector<double> losses;
+  double lr_max = 0.0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& rs = by_file[files[i]];
+    const Value& first = *rs.front();
+    std::string title = first.get_string("stage");
+    if (datasets.size() > 1) title = first.get_string("test_set") + " " + title;
+    if (runs.size() > 1) title = first.get_string("run") + " " + title;
+    std::string steps = "# step loss lr grad_norm\n", evals = "# step val_auroc test_auroc val_accuracy test_accuracy (percent)\n";
+    bool has_auroc = false;
+    for (const auto* r : rs) {
+      last_step = std::max(last_step, r->get_int("step"));
+      if (r->get_string("kind") == "step") {
+        steps += fmt::format("{} {} {} {}\n", r->get_int("step"), r->at("loss").is_null() ? "?" : fmt::format("{:.6g}", r->get_double("loss")),
+                             r->at("lr").is_null() ? "?" : fmt::format("{:.6g}", r->get_double("lr")),
+                             r->at("grad_norm").is_null() ? "?" : fmt::format("{:.6g}", r->get_double("grad_norm")));
+        if (!r->at("loss").is_null()) losses.push_back(r->get_double("loss"));
+        if (!r->at("lr").is_null()) lr_max = std::max(lr_max, r->get_double("lr"));
+      } else {
+        evals += fmt::format("{} {} {} {} {}\n", r->get_int("step"), pct(r->at("eval_val_auroc")), pct(r->at("eval_test_auroc")),
+                             pct(r->at("eval_val_accuracy")), pct(r->at("eval_test_accuracy")));
+        has_auroc = has_auroc || !r->at("eval_test_auroc").is_null();
+      }
+    }
+    const int run = index_in(run_order, first.get_string("run") + "\x1f" + first.get_string("test_set"));
+    const int stage = index_in(stage_order, first.get_string("stage"));
+    Series s{title, kColours[run % 10], f.add_block(title + " (optimizer steps)", steps),
+             f.add_block(title + " (evaluations)", evals), has_auroc, 1 + stage % 5, kPointTypes[stage % 10]};
+    series.push_back(std::move(s));
+  }
+  double loss_lo = 0.0, loss_hi = 1.0;
+  if (!losses.empty()) {
+    loss_lo = *std::min_element(losses.begin(), losses.end());
+    loss_hi = *std::max_element(losses.begin(), losses.end());
+    const double pad = std::max(0.05 * (loss_hi - loss_lo), 1e-3);
+    loss_lo = std::max(0.0, loss_lo - pad);
+    loss_hi += pad;
+  }
+  const std::string xaxis = fmt::format("  set xrange [0:{}]\n  set xlabel \"optimizer step\"\n", last_step);
+  auto panel = [&](const std::string& title, const std::string& ylabel, const std::string& range,
+                   const std::function<std::string(const Series&, bool keyed)>& plots_of, bool keyed) {
+    std::vector<std::string> plots;
+    for (const auto& s : series) {
+      const std::string p = plots_of(s, keyed);
+      if (!p.empty()) plots.push_back(p);
+    }
+    if (plots.empty()) return fmt::format("  set title {}\n", gp_string(title)) + no_data_panel("No data in the logs");
+    return fmt::format("  set title {}\n  set ylabel {}\n{}{}{}  plot {}\n", gp_string(title), gp_string(ylabel), xaxis,
+                       range, keyed ? "  set key at screen 0.8, screen 0.91 left top Left reverse box samplen 2\n" : "  unset key\n",
                        fmt::join(plots, ", \\\n       "));
+  };
+  std::string body = fmt::format("  set multiplot layout 2,2 margins 0.06,0.78,0.07,0.9 spacing 0.08,0.12 title {} "
+                                 "font \",15\"\n",
+                                 gp_string(f.title));
+  body += panel("training loss (per optimizer step)", "loss", fmt::format("  set yrange [{:g}:{:g}]\n", loss_lo, loss_hi),
+                [&](const Series& s, bool keyed) {
+                  return fmt::format("'{}.dat' index {} using 1:2 with linespoints lw 1.5 dt {} pt {} pi -5 ps 0.8 lc rgb {} {}",
+                                     f.name, s.steps_block, s.dash, s.point, gp_string(s.colour),
+                                     keyed ? "title " + gp_string(s.title) : std::string("notitle"));
+                },
+                true);
+  body += panel("learning rate", "learning rate", fmt::format("  set yrange [0:{:g}]\n", lr_max > 0 ? lr_max * 1.1 : 1.0),
+                [&](const Series& s, bool) {
+                  return fmt::format("'{}.dat' index {} using 1:3 with lines lw 1.5 dt {} lc rgb {} notitle", f.name,
+                                     s.steps_block, s.dash, gp_string(s.colour));
+                },
+                false);
+  body += "  unset key\n";
+  auto eval_panel = [&](int val_column, int test_column) {
+    return [&, val_column, test_column](const Series& s, bool) {
+      if (val_column == 2 && !s.has_auroc) return std::string();
+      return fmt::format("'{0}.dat' index {1} using 1:{2} with linespoints dt 3 lw 1 pt {5} ps 0.7 lc rgb {3} notitle, "
+                         "'{0}.dat' index {1} using 1:{4} with linespoints lw 2 pt {5} ps 1 lc rgb {3} notitle",
+                         f.name, s.evals_block, val_column, gp_string(s.colour), test_column, s.point);
+    };
+  };
+  body += panel("eval AUROC (test, against gold: solid; val, against the training labels: dotted)", "AUROC (%)",
+                "  set yrange [0:100]\n", eval_panel(2, 3), false);
+  body += panel("eval accuracy (test solid, val dotted)", "accuracy (%)", "  set yrange [0:100]\n", eval_panel(4, 5), false);
+  f.body = body;
   return f;
 }
 
@@ -705,6 +1018,7 @@ Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& o
       build("train_pgr_" + metric, [&] { return train_pgr(report, metric); });
     }
   }
+  if (report.tables.at("train_curves").size()) build("training_curves", [&] { return training_curves(report); });
   figures.erase(std::remove_if(figures.begin(), figures.end(), [](const Figure& f) { return f.body.empty(); }),
                 figures.end());
   if (figures.empty() && result.failures.empty())

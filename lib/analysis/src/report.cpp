@@ -182,49 +182,82 @@ std::string console_table(const Report& report) {
                  {"kappa", kRight}, {"matches both/weak/strong/neither", kLeft}});
     for (const auto* row_ptr : pairs) {
       const Value& row = *row_ptr;
+      auto flagged = [&](const char* variant) {
+        const Value* f = row.find(std::string("ceiling_not_above_floor_") + variant);
+        return f && f->is_bool() && f->as_bool() ? "!" : "";
+      };
       t.add({pair_name(row), std::to_string(row.get_int("shots")), with_ci(row, "student_accuracy"),
-             with_ci(row, "pgr_weak0_strong0"), with_ci(row, "pgr_weak0_stronggold"),
-             fixed3(row.at("pgr_weakgold_stronggold")), fixed3(row.at("pgr_weakgold_strong0")), p_value(row.at("mcnemar_p")),
+             pgr_cell(row, "pgr_weak0_strong0", "ceiling_not_above_floor_weak0_strong0"),
+             pgr_cell(row, "pgr_weak0_stronggold", "ceiling_not_above_floor_weak0_stronggold"),
+             fixed3(row.at("pgr_weakgold_stronggold")) + flagged("weakgold_stronggold"),
+             fixed3(row.at("pgr_weakgold_strong0")) + flagged("weakgold_strong0"), p_value(row.at("mcnemar_p")),
              fixed3(row.at("kappa_student_weak")),
              fmt::format("{}/{}/{}/{}", number(row.at("w2s_matches_both"), 2), number(row.at("w2s_matches_weak"), 2),
                          number(row.at("w2s_matches_strong"), 2), number(row.at("w2s_matches_neither"), 2))});
     }
     out += t.render();
+    bool inverted = false;
+    for (const auto* row : pairs)
+      for (const char* variant : {"weak0_strong0", "weak0_stronggold", "weakgold_stronggold", "weakgold_strong0"})
+        if (const Value* f = row->find(std::string("ceiling_not_above_floor_") + variant); f && f->is_bool() && f->as_bool())
+          inverted = true;
+    if (inverted)  // after a blank line: the table ends where its rows do
+      out += fmt::format("\n! the ceiling is at or below the floor (not above it by the zero guard, {}): there is no gap "
+                         "to recover, so that PGR is not a share of one\n",
+                         report.options.zero_guard);
   }
   const Value& train = report.tables.at("train");
   if (train.size()) {
     if (!out.empty()) out += "\n";
     out += fmt::format("Fine-tuning weak-to-strong (test AUROC and accuracy; {}); McNemar p: student vs ceiling; "
                        "kappa: student vs floor\n", uncertainty);
-    TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}, {"floor", kRight},
-                 {"ceiling", kRight}, {"student", kRight}, {"PGR (AUROC)", kLeft}, {"acc", kRight},
-                 {"PGR (acc)", kLeft}, {"McNemar p", kRight}, {"kappa", kRight}});
-    for (const auto& row : train.as_array())
-      t.add({row.get_string("test_set"), pair_name(row), row.get_string("method"), fixed3(row.at("floor_auroc")),
-             fixed3(row.at("ceiling_auroc")), fixed3(row.at("student_auroc")),
-             pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"), fixed3(row.at("student_accuracy")),
-             pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"), p_value(row.at("mcnemar_p")),
-             fixed3(row.at("kappa_student_floor"))});
+    // A sweep's rows: which run and seed each one is.
+    std::set<std::string> runs;
+    for (const auto& row : train.as_array()) runs.insert(row.get_string("run"));
+    const bool sweep = runs.size() > 1;
+    std::vector<std::pair<std::string, Align>> columns = {{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}};
+    if (sweep) columns.insert(columns.end(), {{"run", kLeft}, {"seed", kRight}});
+    columns.insert(columns.end(), {{"floor", kRight}, {"ceiling", kRight}, {"student", kRight}, {"PGR (AUROC)", kLeft},
+                                   {"acc", kRight}, {"PGR (acc)", kLeft}, {"McNemar p", kRight}, {"kappa", kRight}});
+    TextTable t(std::move(columns));
+    for (const auto& row : train.as_array()) {
+      std::vector<std::string> cells = {row.get_string("test_set"), pair_name(row), row.get_string("method")};
+      if (sweep) cells.insert(cells.end(), {row.get_string("run"), row.at("seed").is_null() ? "" : std::to_string(row.get_int("seed"))});
+      cells.insert(cells.end(), {fixed3(row.at("floor_auroc")), fixed3(row.at("ceiling_auroc")), fixed3(row.at("student_auroc")),
+                                 pgr_cell(row, "pgr_auroc", "ceiling_not_above_floor_auroc"), fixed3(row.at("student_accuracy")),
+                                 pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy"), p_value(row.at("mcnemar_p")),
+                                 fixed3(row.at("kappa_student_floor"))});
+      t.add(std::move(cells));
+    }
     out += t.render();
     if (any_flagged(train, {"ceiling_not_above_floor_auroc", "ceiling_not_above_floor_accuracy"}))
-      out += "! the ceiling is at or below the floor: there is no gap to recover, so that PGR is not a share of one\n";
+      out += fmt::format("! the ceiling is at or below the floor (not above it by the zero guard, {}): there is no gap "
+                         "to recover, so that PGR is not a share of one; it is left out of every mean and median\n",
+                         report.options.zero_guard);
     // A sweep's runs of one method on one dataset (seeds, ...): their mean first.
     const Value& cells = report.tables.at("train_dataset_methods");
     if (std::any_of(cells.as_array().begin(), cells.as_array().end(), [](const Value& r) { return r.get_int("runs") > 1; })) {
-      out += "\nPGR per dataset and method: the mean over its runs\n";
+      out += "\nPGR per dataset and method: the mean over its runs (left out: runs without a clear gap); "
+             "of means: the PGR of the mean floor, student and ceiling\n";
       TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"method", kLeft}, {"runs", kRight},
-                   {"PGR (AUROC)", kLeft}, {"PGR (acc)", kLeft}});
+                   {"PGR (AUROC)", kLeft}, {"left out", kRight}, {"of means", kRight}, {"PGR (acc)", kLeft},
+                   {"left out", kRight}, {"of means", kRight}});
       for (const auto& row : cells.as_array())
         t.add({row.get_string("test_set"), pair_name(row), row.get_string("method"), std::to_string(row.get_int("runs")),
-               with_ci(row, "pgr_auroc"), with_ci(row, "pgr_accuracy")});
+               with_ci(row, "pgr_auroc"), std::to_string(row.get_int("pgr_auroc_left_out")),
+               fixed3(row.at("pgr_auroc_of_means")), with_ci(row, "pgr_accuracy"),
+               std::to_string(row.get_int("pgr_accuracy_left_out")), fixed3(row.at("pgr_accuracy_of_means"))});
       out += t.render();
     }
-    out += "\nPGR per method across datasets (AUROC): mean / median over datasets where it is defined\n";
+    out += "\nPGR per method across datasets (AUROC): mean / median over datasets where it is defined; left out: "
+           "runs whose ceiling is not clearly above the floor; of means: the PGR of the mean floor, student and "
+           "ceiling\n";
     TextTable methods({{"method", kLeft}, {"datasets", kRight}, {"mean", kLeft}, {"median", kLeft},
-                       {"defined", kRight}});
+                       {"defined", kRight}, {"left out", kRight}, {"of means", kRight}});
     for (const auto& row : report.tables.at("train_methods").as_array())
       methods.add({row.get_string("method"), std::to_string(row.get_int("datasets")), with_ci(row, "pgr_auroc_mean"),
-                   with_ci(row, "pgr_auroc_median"), std::to_string(row.get_int("pgr_auroc_defined"))});
+                   with_ci(row, "pgr_auroc_median"), std::to_string(row.get_int("pgr_auroc_defined")),
+                   std::to_string(row.get_int("pgr_auroc_left_out")), fixed3(row.at("pgr_auroc_of_means"))});
     out += methods.render("  ");
     const Value& method_pairs = report.tables.at("train_method_pairs");
     if (method_pairs.size()) {

@@ -76,7 +76,8 @@ using ByDatasetAndModel = std::map<std::pair<std::string, std::string>, std::vec
 using GroupKey = std::tuple<std::string, std::string, std::string>;
 
 // The floor (or ceiling) of a student: the one record of that role, or, where a sweep's runs
-// trained several (other seeds, other learning rates), the one in the student's own run folder.
+// trained several (other seeds, other learning rates) or two results folders hold runs of one
+// name, the one in the student's own run folder.
 // Returned as the first record with the same outcomes, so that the copies a stage-cache hit left
 // in several run folders are one floor.
 const LoadedRecord* role_record(const ByDatasetAndModel& table, const std::string& dataset, const std::string& model,
@@ -88,7 +89,7 @@ const LoadedRecord* role_record(const ByDatasetAndModel& table, const std::strin
                             what == "floor" ? "train-floor" : "train-ceiling", model));
   std::vector<const LoadedRecord*> same_run;
   for (const auto* r : it->second)
-    if (r->record.run == student.record.run) same_run.push_back(r);
+    if (run_folder(*r) == run_folder(student)) same_run.push_back(r);
   const LoadedRecord* chosen =
       pick_unique(same_run.empty() ? it->second : same_run, fmt::format("the {} of {} on {}", what, model, dataset));
   const std::string chosen_outcomes = outcomes(chosen);
@@ -154,8 +155,7 @@ json::Value method_row(const GroupKey& key, const std::string& test_set, const s
 struct StudentPgr {
   std::string method;
   const Eval* eval;
-  std::optional<double> accuracy, auroc;  // PGR
-  Samples accuracy_samples, auroc_samples;
+  Estimate accuracy, auroc;  // PGR
 };
 
 // The "train" rows of one group (one per student) and what the comparisons need of each student.
@@ -181,14 +181,20 @@ GroupTable student_rows(const GroupKey& key, const std::string& test_set, const 
     put_estimate(row, "floor_accuracy", floor.accuracy(), acc(floor), conf);
     put_estimate(row, "ceiling_accuracy", ceiling.accuracy(), acc(ceiling), conf);
     put_estimate(row, "student_accuracy", x.accuracy(), acc(x), conf);
-    const auto pgr_acc = pgr(x.accuracy(), floor.accuracy(), ceiling.accuracy(), options.zero_guard);
-    StudentPgr& student = table.students.emplace_back(StudentPgr{method, &x, pgr_acc, std::nullopt, {}, {}});
+    StudentPgr& student = table.students.emplace_back(StudentPgr{method, &x, {}, {}});
+    student.accuracy.point = pgr(x.accuracy(), floor.accuracy(), ceiling.accuracy(), options.zero_guard);
+    student.accuracy.floor = floor.accuracy();
+    student.accuracy.ceiling = ceiling.accuracy();
+    student.accuracy.student = x.accuracy();
+    // A ceiling not clearly above the floor leaves no gap to recover: the PGR (if any) is no share
+    // of one. It stays in its row, flagged, and is left out of every mean and median.
+    student.accuracy.clear_gap = clear_gap(floor.accuracy(), ceiling.accuracy(), options.zero_guard);
     if (boot.enabled())
-      student.accuracy_samples =
+      student.accuracy.samples =
           pgr_samples(boot.accuracy(x), boot.accuracy(floor), boot.accuracy(ceiling), options.zero_guard);
-    put_estimate(row, "pgr_accuracy", pgr_acc, boot.enabled() ? &student.accuracy_samples : nullptr, conf);
-    // A ceiling at or below the floor leaves no gap to recover: the PGR (if any) is no share of one.
-    row.set("ceiling_not_above_floor_accuracy", ceiling.accuracy() <= floor.accuracy());
+    put_estimate(row, "pgr_accuracy", student.accuracy.point, boot.enabled() ? &student.accuracy.samples : nullptr,
+                 conf);
+    row.set("ceiling_not_above_floor_accuracy", !student.accuracy.clear_gap);
 
     // AUROC bootstraps need per-example scores on all three; otherwise point values only.
     const bool scored = floor.has_scores && ceiling.has_scores && x.has_scores && boot.enabled();
@@ -196,14 +202,21 @@ GroupTable student_rows(const GroupKey& key, const std::string& test_set, const 
     put_estimate(row, "floor_auroc", floor.auroc(), auc(floor), conf);
     put_estimate(row, "ceiling_auroc", ceiling.auroc(), auc(ceiling), conf);
     put_estimate(row, "student_auroc", x.auroc(), auc(x), conf);
-    if (floor.auroc() && ceiling.auroc() && x.auroc())
-      student.auroc = pgr(*x.auroc(), *floor.auroc(), *ceiling.auroc(), options.zero_guard);
+    if (floor.auroc() && ceiling.auroc() && x.auroc()) {
+      student.auroc.point = pgr(*x.auroc(), *floor.auroc(), *ceiling.auroc(), options.zero_guard);
+      student.auroc.floor = floor.auroc();
+      student.auroc.ceiling = ceiling.auroc();
+      student.auroc.student = x.auroc();
+    }
     if (scored)
-      student.auroc_samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
-    put_estimate(row, "pgr_auroc", student.auroc, scored ? &student.auroc_samples : nullptr, conf);
-    row.set("ceiling_not_above_floor_auroc", floor.auroc() && ceiling.auroc()
-                                                 ? json::Value(*ceiling.auroc() <= *floor.auroc())
-                                                 : json::Value());
+      student.auroc.samples = pgr_samples(boot.auroc(x), boot.auroc(floor), boot.auroc(ceiling), options.zero_guard);
+    put_estimate(row, "pgr_auroc", student.auroc.point, scored ? &student.auroc.samples : nullptr, conf);
+    if (floor.auroc() && ceiling.auroc()) {
+      student.auroc.clear_gap = clear_gap(*floor.auroc(), *ceiling.auroc(), options.zero_guard);
+      row.set("ceiling_not_above_floor_auroc", !student.auroc.clear_gap);
+    } else {
+      row.set("ceiling_not_above_floor_auroc", nullptr);
+    }
 
     put_mcnemar(row, mcnemar(x.correct, ceiling.correct), "student", "ceiling");
     row.set("kappa_student_floor", cohen_kappa(x.answers, floor.answers));
@@ -234,8 +247,8 @@ json::Value method_pair_rows(const GroupKey& key, const std::string& test_set, c
       row.set("method_b", y.method);
       row.set("n", static_cast<std::int64_t>(x.eval->correct.size()));
       for (auto [metric, x_point, y_point, x_samples, y_samples] :
-           {std::tuple{"auroc", x.auroc, y.auroc, &x.auroc_samples, &y.auroc_samples},
-            std::tuple{"accuracy", x.accuracy, y.accuracy, &x.accuracy_samples, &y.accuracy_samples}}) {
+           {std::tuple{"auroc", x.auroc.point, y.auroc.point, &x.auroc.samples, &y.auroc.samples},
+            std::tuple{"accuracy", x.accuracy.point, y.accuracy.point, &x.accuracy.samples, &y.accuracy.samples}}) {
         std::optional<double> delta;
         if (x_point && y_point) delta = *x_point - *y_point;
         // Both resampled (same resamples, hence equal sizes), or neither.
@@ -258,7 +271,7 @@ json::Value method_pair_rows(const GroupKey& key, const std::string& test_set, c
 Estimate summarise(const std::vector<Estimate>& estimates, double (*statistic)(const std::vector<double>&)) {
   std::vector<const Estimate*> defined;
   for (const auto& e : estimates)
-    if (e.point) defined.push_back(&e);
+    if (e.point && e.clear_gap) defined.push_back(&e);
   Estimate out;
   if (defined.empty()) return out;
   std::vector<double> points;
@@ -289,6 +302,43 @@ void put_summary(json::Value& row, const std::string& key, const Estimate& e, do
   put_estimate(row, key, e.point, e.samples.empty() ? nullptr : &e.samples, confidence);
 }
 
+// PGRs left out of a mean: defined but without a clear gap (ceiling not clearly above the floor).
+std::int64_t left_out(const std::vector<Estimate>& estimates) {
+  return std::count_if(estimates.begin(), estimates.end(), [](const Estimate& e) { return e.point && !e.clear_gap; });
+}
+
+// The mean floor, ceiling and student of the estimates that have all three, and the PGR of those
+// means (undefined without a clear gap between the mean floor and the mean ceiling): robust where
+// single PGRs are ratios of small gaps.
+Estimate of_means(const std::vector<Estimate>& estimates, double zero_guard) {
+  std::vector<double> floors, ceilings, students;
+  for (const auto& e : estimates)
+    if (e.floor && e.ceiling && e.student) {
+      floors.push_back(*e.floor);
+      ceilings.push_back(*e.ceiling);
+      students.push_back(*e.student);
+    }
+  Estimate out;
+  if (floors.empty()) return out;
+  out.floor = mean_of(floors);
+  out.ceiling = mean_of(ceilings);
+  out.student = mean_of(students);
+  out.clear_gap = clear_gap(*out.floor, *out.ceiling, zero_guard);
+  if (out.clear_gap) out.point = pgr(*out.student, *out.floor, *out.ceiling, zero_guard);
+  return out;
+}
+
+// A cell's mean over its runs, carrying the runs' mean floor, ceiling and student for the method's
+// PGR of means.
+Estimate cell_mean(const std::vector<Estimate>& runs, double zero_guard) {
+  Estimate mean = summarise(runs, mean_of);
+  const Estimate means = of_means(runs, zero_guard);
+  mean.floor = means.floor;
+  mean.ceiling = means.ceiling;
+  mean.student = means.student;
+  return mean;
+}
+
 }  // namespace
 
 TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const std::string& test_set,
@@ -311,15 +361,16 @@ TrainTables train_tables(const std::vector<const LoadedRecord*>& records, const 
     for (const auto& s : table.students) {
       MethodPgrs& m = out.pgrs_by_method[s.method];
       const MethodCell cell{test_set, dataset, weak, strong};
-      m.auroc[cell].push_back({s.auroc, s.auroc_samples});
-      m.accuracy[cell].push_back({s.accuracy, s.accuracy_samples});
+      m.auroc[cell].push_back(s.auroc);
+      m.accuracy[cell].push_back(s.accuracy);
     }
   }
   return out;
 }
 
-MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, double confidence) {
+MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, const Options& options) {
   MethodTables out;
+  const double confidence = options.confidence;
   for (const auto& [method, pgrs] : by_method) {
     std::set<std::string> test_sets;
     for (const auto& [cell, runs] : pgrs.auroc) test_sets.insert(std::get<0>(cell));
@@ -328,20 +379,29 @@ MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, dou
     summary.set("datasets", static_cast<std::int64_t>(test_sets.size()));
     for (auto [name, by_cell] : {std::pair{"pgr_auroc", &pgrs.auroc}, std::pair{"pgr_accuracy", &pgrs.accuracy}}) {
       std::vector<Estimate> cell_means;
-      for (const auto& [cell, runs] : *by_cell) cell_means.push_back(summarise(runs, mean_of));
+      std::int64_t runs_left_out = 0;
+      for (const auto& [cell, runs] : *by_cell) {
+        cell_means.push_back(cell_mean(runs, options.zero_guard));
+        runs_left_out += left_out(runs);
+      }
       std::int64_t defined = 0;
       for (const auto& e : cell_means) defined += e.point ? 1 : 0;
       summary.set(std::string(name) + "_defined", defined);
+      summary.set(std::string(name) + "_left_out", runs_left_out);
       put_summary(summary, std::string(name) + "_mean", summarise(cell_means, mean_of), confidence);
       put_summary(summary, std::string(name) + "_median", summarise(cell_means, median_of), confidence);
+      summary.set(std::string(name) + "_of_means", of_means(cell_means, options.zero_guard).point);
     }
     out.methods.push_back(std::move(summary));
     for (const auto& [cell, runs] : pgrs.auroc) {
       const auto& [test_set, dataset, weak, strong] = cell;
       json::Value row = method_row({dataset, weak, strong}, test_set, method);
       row.set("runs", static_cast<std::int64_t>(runs.size()));
-      put_summary(row, "pgr_auroc", summarise(runs, mean_of), confidence);
-      put_summary(row, "pgr_accuracy", summarise(pgrs.accuracy.at(cell), mean_of), confidence);
+      for (auto [name, of_cell] : {std::pair{"pgr_auroc", &runs}, std::pair{"pgr_accuracy", &pgrs.accuracy.at(cell)}}) {
+        put_summary(row, name, summarise(*of_cell, mean_of), confidence);
+        row.set(std::string(name) + "_left_out", left_out(*of_cell));
+        row.set(std::string(name) + "_of_means", of_means(*of_cell, options.zero_guard).point);
+      }
       out.cells.push_back(std::move(row));
     }
   }

@@ -1,6 +1,7 @@
 // baseline, gold-sweep and weak-sweep: build every request of a step, send them in one batch
 // (identical requests once), and write each evaluation point's record as soon as it is complete.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -406,6 +407,48 @@ std::vector<Shot> shots_of(const std::vector<data::Question>& train, const std::
   return shots;
 }
 
+// A run name holds one test set: the in-context records already under results/<run>/ must be on
+// the same data (variant, sources, seed) and the same test questions with the same gold answers,
+// or a rerun with another --test-size (or data file, variant, seed) would overwrite some of them
+// and leave the others, which `w2s analyze` could then not compare. Refused before any request, as
+// `w2s train` refuses.
+void refuse_another_test_set(const Config& c, const data::TruthfulQa& ds) {
+  const fs::path dir = run_dir(c);
+  if (!fs::is_directory(dir)) return;
+  std::vector<std::string> now_sources;
+  for (const auto& s : ds.sources) now_sources.push_back(s.sha256);
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+    std::optional<results::ResultRecord> r;
+    try {
+      r = results::read_record(entry.path());
+    } catch (const Error&) {
+      continue;  // not a result record (or unreadable): nothing of a test set to compare
+    }
+    if (r->kind != Kind::Baseline && r->kind != Kind::GoldSweep && r->kind != Kind::WeakSweep) continue;
+    std::vector<std::string> differences;
+    std::vector<std::string> then_sources;
+    for (const auto& s : r->dataset.sources) then_sources.push_back(s.sha256);
+    if (r->dataset.variant != ds.variant) differences.push_back(fmt::format("variant {}, now {}", r->dataset.variant, ds.variant));
+    if (then_sources != now_sources) differences.push_back("other data files");
+    if (r->dataset.seed != ds.seed) differences.push_back(fmt::format("data seed {}, now {}", r->dataset.seed, ds.seed));
+    if (r->predictions.size() != ds.test.size()) {
+      differences.push_back(fmt::format("{} test questions (--test-size), now {}", r->predictions.size(), ds.test.size()));
+    } else {
+      for (std::size_t i = 0; i < ds.test.size(); ++i)
+        if (r->predictions[i].id != std::to_string(ds.test[i].question_id) || r->predictions[i].gold != ds.test[i].answer) {
+          differences.push_back("other test questions");
+          break;
+        }
+    }
+    if (!differences.empty())
+      throw Error(fmt::format("run '{}' already holds records of another test set ({}: {}); one run name keeps one "
+                              "test set, so that its records compare and none is overwritten. Choose another "
+                              "--run-name, or remove {} to start this run afresh",
+                              c.run_name, entry.path().string(), fmt::join(differences, ", "), dir.string()));
+  }
+}
+
 // The configuration as run: the command named, shots sorted and each once, the default
 // top_logprobs of logprob scoring filled in.
 // The config of one experiment, resolved (shots sorted and unique, the default top_logprobs for
@@ -429,12 +472,14 @@ Config checked_config(const Config& config, std::string experiment, const data::
   } else if (c.models.empty()) {
     throw Error("no models given");
   }
-  if (c.experiment == "baseline") return c;
-  if (c.shots.empty()) throw Error("no shot counts given");
-  for (int n : c.shots)
-    if (n < 0 || static_cast<std::size_t>(n) > ds.train.size())
-      throw Error("shots " + std::to_string(n) + " is more than the " + std::to_string(ds.train.size()) +
-                  " training questions");
+  if (c.experiment != "baseline") {
+    if (c.shots.empty()) throw Error("no shot counts given");
+    for (int n : c.shots)
+      if (n < 0 || static_cast<std::size_t>(n) > ds.train.size())
+        throw Error("shots " + std::to_string(n) + " is more than the " + std::to_string(ds.train.size()) +
+                    " training questions");
+  }
+  refuse_another_test_set(c, ds);
   return c;
 }
 
@@ -462,9 +507,9 @@ std::string weak_label_fingerprint(const Config& c, const data::TruthfulQa& ds, 
   return sha256_hex(json::dump_canonical(j));
 }
 
-// The saved labels for train[0:n], when the record exists, matches and has no failed request.
-std::optional<std::vector<std::string>> reusable_weak_labels(const fs::path& file, const std::string& fingerprint,
-                                                             const data::TruthfulQa& ds, int n) {
+// The saved labelling record cut to train[0:n], when it exists, matches and has no failed request.
+std::optional<results::ResultRecord> reusable_weak_labels(const fs::path& file, const std::string& fingerprint,
+                                                          const data::TruthfulQa& ds, int n) {
   if (!fs::exists(file)) return std::nullopt;
   results::ResultRecord r;
   try {
@@ -476,13 +521,12 @@ std::optional<std::vector<std::string>> reusable_weak_labels(const fs::path& fil
   if (r.kind != Kind::WeakLabels || !r.extra.is_object() || r.extra.get_string("fingerprint") != fingerprint ||
       r.predictions.size() < static_cast<std::size_t>(n))
     return std::nullopt;
-  std::vector<std::string> labels;
+  r.predictions.resize(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     const auto& p = r.predictions[i];
     if (p.error || p.id != std::to_string(ds.train[i].question_id)) return std::nullopt;
-    labels.push_back(p.prediction);
   }
-  return labels;
+  return r;
 }
 
 }  // namespace
@@ -547,6 +591,42 @@ void stop_on_failed_labels(const Config& c, const std::string& weak, const resul
       failed, record.predictions.size(), weak, *first->error, weak_labels_file(c, weak).string()));
 }
 
+// A label is unusable when the weak model's answer was cut off at max_tokens or had no option
+// letter: the student would see an empty answer turn. Above this share of a weak model's labels,
+// the sweep stops before the first student request (docs/icl.md).
+constexpr double kMaxUnusableLabelShare = 0.5;
+
+void stop_on_unusable_labels(const Config& c, const std::string& weak, const results::ResultRecord& record) {
+  std::int64_t cut = 0, unparsed = 0;
+  for (const auto& p : record.predictions) {
+    if (p.error) continue;
+    if (cut_off(p)) ++cut;
+    else if (p.prediction.empty()) ++unparsed;
+  }
+  const auto n = static_cast<std::int64_t>(record.predictions.size());
+  const std::int64_t unusable = cut + unparsed;
+  if (n == 0 || static_cast<double>(unusable) <= kMaxUnusableLabelShare * static_cast<double>(n)) return;
+  std::vector<std::string> causes, fixes;
+  if (cut > 0) {
+    causes.push_back(fmt::format("{} cut off at --max-tokens {}", cut, c.sampling.max_tokens));
+    fixes.push_back(fmt::format("raise --max-tokens (now {})", c.sampling.max_tokens));
+    if (std::any_of(record.predictions.begin(), record.predictions.end(), cut_off_by_reasoning))
+      fixes.push_back("for a reasoning model, --reasoning-effort low or --reasoning-max-tokens N below --max-tokens");
+  }
+  if (unparsed > 0) {
+    causes.push_back(fmt::format("{} without an option letter", unparsed));
+    if (c.score != ScoreMode::Logprobs)
+      fixes.push_back("use --score logprobs (the letter from the first token's probabilities)");
+    fixes.push_back("or choose a weak model that answers with a letter");
+  }
+  throw Error(fmt::format(
+      "weak-sweep stopped before the first student request: {} of the {} labels of the weak model {} are unusable "
+      "({}), more than the {:.0f}% a sweep accepts; a student would be shown empty answers. Fix: {}. The labels are "
+      "in {}",
+      unusable, n, weak, fmt::join(causes, ", "), kMaxUnusableLabelShare * 100.0, fmt::join(fixes, "; "),
+      weak_labels_file(c, weak).string()));
+}
+
 // Weak-sweep step 1: each weak model labels train[0:max_shots] zero-shot, once, unless saved
 // labels fit. Returns the labels per weak model.
 struct WeakLabels {
@@ -571,7 +651,8 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
     }
     if (auto saved = reusable_weak_labels(weak_labels_file(c, weak), out.fingerprints[weak], ds, max_shots)) {
       log::info("weak labels of {}: reusing {}", weak, weak_labels_file(c, weak).string());
-      out.labels[weak] = std::move(*saved);
+      if (!c.client.dry_run) stop_on_unusable_labels(c, weak, *saved);
+      for (const auto& pred : saved->predictions) out.labels[weak].push_back(pred.prediction);
       continue;
     }
     Point p;
@@ -589,7 +670,10 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
   }
   std::vector<results::ResultRecord> label_records = labelling.run(provider, summary);
   for (std::size_t i = 0; i < labelled.size(); ++i) {
-    if (!c.client.dry_run) stop_on_failed_labels(c, labelled[i], label_records[i]);
+    if (!c.client.dry_run) {
+      stop_on_failed_labels(c, labelled[i], label_records[i]);
+      stop_on_unusable_labels(c, labelled[i], label_records[i]);
+    }
     std::vector<std::string>& l = out.labels[labelled[i]];
     for (const auto& pred : label_records[i].predictions) l.push_back(pred.prediction);
   }

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "internal.h"
 
@@ -28,6 +29,11 @@ json::Value request_body(const ChatRequest& r) {
 }
 
 void validate(const ReasoningOptions& r) {
+  // OpenRouter's reasoning efforts: another word would be sent and answered by an error (or
+  // ignored) on every request, so it is refused before any.
+  static const std::set<std::string> efforts = {"minimal", "low", "medium", "high"};
+  if (!r.effort.empty() && !efforts.count(r.effort))
+    throw Error("--reasoning-effort: unknown effort '" + r.effort + "' (expected one of: minimal, low, medium, high)");
   if (r.max_tokens && *r.max_tokens < 1) throw Error("--reasoning-max-tokens must be at least 1");
   if (!r.effort.empty() && r.max_tokens)
     throw Error("--reasoning-effort and --reasoning-max-tokens exclude each other (OpenRouter takes one of them)");

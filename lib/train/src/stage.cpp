@@ -16,6 +16,7 @@
 #include "stage.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -157,6 +158,10 @@ StageSummary publish(const StagePlan& plan, const StageContext& ctx, const Stage
   results::write_record(out_dir / "record.json", record);
   for (const char* file : {"results.json", "predictions.jsonl"})
     fs::copy_file(folder.dir / file, out_dir / file, fs::copy_options::overwrite_existing);
+  // The training log (loss, learning rate and evaluations per step) for the training curves of
+  // `w2s plot` and `w2s report`; stages cached before it was published have none.
+  if (fs::exists(folder.dir / "log.jsonl"))
+    fs::copy_file(folder.dir / "log.jsonl", out_dir / "log.jsonl", fs::copy_options::overwrite_existing);
   return summary_of(plan, record, folder, reused);
 }
 
@@ -249,36 +254,41 @@ struct Trained {
   StageOutcome outcome;
   results::Timing timing;
   std::vector<std::string> warnings;  // recorded as extra.warnings
+  json::Value environment;            // recorded as extra.environment
 };
+
+// "model name" of /proc/cpuinfo; "unknown" where there is none.
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const auto first = line.find_first_not_of(" \t", colon + 1);
+      if (first != std::string::npos) return line.substr(first, line.find_last_not_of(" \t\r") + 1 - first);
+    }
+  return "unknown";
+}
+
+// What a stage's numbers depend on beyond its options: where and with what it ran.
+json::Value environment(const model::Placement& placement) {
+  json::Value env = json::Value::object();
+  env.set("device", placement.device.str());
+  env.set("dtype", model::dtype_name(placement.dtype));
+  env.set("threads", static_cast<std::int64_t>(torch::get_num_threads()));
+  env.set("cpu_model", cpu_model());
+  env.set("libtorch_version", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH));
+  env.set("w2s_version", tool_version());
+  env.set("w2s_commit", tool_git_commit());
+  return env;
+}
 
 Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInputs& in, const StageFolder& folder) {
   const PipelineOptions& o = ctx.options;
   Trained t;
-  t.config = options::record(o);
-  t.config.set("stage", plan.name);
-  t.config.set("model_name", plan.model);
-  t.config.set("lr", plan.lr);
-  t.config.set("transfer", plan.transfer);
-  if (plan.transfer && o.loss.kind == Loss::Window) t.config.set("window_radius", in.radius);
-  t.config.set("stage_key", folder.key);
   // Small runs: warmups and eval interval fitted to the stage's length, recorded and said.
   const FittedSchedule fitted = fitted_schedule(plan, o, in.sets.train.size());
-  if (!fitted.changes.empty()) {
-    const std::int64_t steps = optimizer_steps(o.trainer, static_cast<std::int64_t>(in.sets.train.size()));
-    json::Value effective = json::Value::object();
-    effective.set("optimizer_steps", steps);
-    effective.set("n_warmup_steps", fitted.trainer.n_warmup_steps);
-    if (plan.transfer && uses_logconf_warmup(o.loss.kind))
-      effective.set("logconf_warmup_steps", fitted.loss.logconf_warmup_steps);
-    effective.set("eval_every", fitted.trainer.eval_every);
-    t.config.set("effective_train_args", effective);
-    say(fmt::format("{}: the run has only {} optimizer steps: {}", plan.name, steps, fmt::join(fitted.changes, ", ")));
-  }
-  write_file_atomic(folder.dir / "config.json", json::dump(t.config, 2) + "\n");
-
-  t.timing.started_at = now_iso8601();
-  const double started = monotonic_seconds();
-  Classifier classifier = build_classifier(plan.model, classifier_options(o));
   StageSettings settings;
   settings.trainer = fitted.trainer;
   settings.trainer.lr = plan.lr;
@@ -288,6 +298,33 @@ Trained train(const StagePlan& plan, const StageContext& ctx, const PreparedInpu
   settings.radius = in.radius;
   settings.dir = folder.dir;
   settings.progress = o.progress;
+
+  // The recorded options are the ones this stage trains with (its learning rate, the fitted
+  // schedule), not the command line's: train_args and loss are what the trainer is handed.
+  PipelineOptions effective = o;
+  effective.trainer = settings.trainer;
+  effective.loss = settings.loss;
+  t.config = options::record(effective);
+  t.config.set("stage", plan.name);
+  t.config.set("model_name", plan.model);
+  t.config.set("lr", plan.lr);
+  t.config.set("transfer", plan.transfer);
+  if (plan.transfer && o.loss.kind == Loss::Window) t.config.set("window_radius", in.radius);
+  t.config.set("stage_key", folder.key);
+  const std::int64_t steps = optimizer_steps(o.trainer, static_cast<std::int64_t>(in.sets.train.size()));
+  t.config.set("optimizer_steps", steps);
+  if (!fitted.changes.empty()) {
+    json::Value changes = json::Value::array();
+    for (const auto& change : fitted.changes) changes.push_back(change);
+    t.config.set("fitted_to_run", changes);  // what the options asked for -> what train_args hold
+    say(fmt::format("{}: the run has only {} optimizer steps: {}", plan.name, steps, fmt::join(fitted.changes, ", ")));
+  }
+  write_file_atomic(folder.dir / "config.json", json::dump(t.config, 2) + "\n");
+
+  t.timing.started_at = now_iso8601();
+  const double started = monotonic_seconds();
+  Classifier classifier = build_classifier(plan.model, classifier_options(o));
+  t.environment = environment(classifier.placement);
   t.outcome = train_stage(classifier, in.sets, settings);
   t.timing.finished_at = now_iso8601();
   t.timing.wall_seconds = monotonic_seconds() - started;
@@ -396,6 +433,7 @@ results::ResultRecord make_record(const StagePlan& plan, const StageContext& ctx
   rx.set("truncated_train_texts", out.truncated);
   rx.set("resumed_from_checkpoint", out.resumed);
   if (plan.transfer) rx.set("method", method_name(o));
+  rx.set("environment", t.environment);
   if (!t.warnings.empty()) {
     json::Value warnings = json::Value::array();
     for (const auto& w : t.warnings) warnings.push_back(w);

@@ -337,6 +337,12 @@ StageOutcome train_stage(Classifier& c, const StageInputs& in, const StageSettin
     log.append_line(json::dump(json::Value(json::Object{{"event", "resume"}, {"step", step}})));
   }
   const std::int64_t pad = pad_id(c.tokenizer);
+  // What this loop trains with, as it sees it: the stage's record must say the same (tested).
+  log.append_line(json::dump(json::Value(json::Object{{"event", "train_args"},
+                                                      {"step", step},
+                                                      {"train_args", options::record(o)},
+                                                      {"loss", options::record(s.loss)},
+                                                      {"optimizer_steps", total_steps}})));
 
   ProgressLine progress(in.name);
   const double started = monotonic_seconds();

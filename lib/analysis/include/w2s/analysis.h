@@ -18,7 +18,8 @@
 namespace w2s::analysis {
 
 // PGR is undefined when |ceiling - floor| is below this (fractions; 1e-3 = 0.1 percentage points,
-// the reference's threshold).
+// the reference's threshold); a PGR whose ceiling - floor is below it (no clear gap, a ceiling at
+// or below the floor) is flagged and left out of means and medians.
 inline constexpr double kPgrZeroGuard = 1e-3;
 
 struct Options {
@@ -50,6 +51,10 @@ std::optional<double> cohen_kappa(const std::vector<std::string>& a, const std::
 
 // AUROC: w2s::results::auroc (shared with lib/icl and lib/train).
 
+// The q quantile of Student's t distribution with `df` degrees of freedom (0 < q < 1, df >= 1):
+// the interval of a mean over a few runs (seeds) is mean ± t(1 - (1 - confidence) / 2, n - 1) · sd / √n.
+double student_t_quantile(double q, double df);
+
 // Percentile interval of bootstrap samples (linear interpolation between order statistics, as
 // numpy's default); nullopt when empty.
 struct Interval {
@@ -68,7 +73,12 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
 //                   and AUROC, PGR on both, McNemar (student vs ceiling), kappa (student vs floor);
 //   "train_methods" per method: PGR (AUROC and accuracy) mean and median across datasets;
 //   "train_method_pairs" per dataset, pair and two methods: the PGR difference with its paired
-//                   bootstrap interval and p-value, McNemar between the two students.
+//                   bootstrap interval and p-value, McNemar between the two students;
+//   "train_curves"  per logged step of each stage (the trainer's log.jsonl beside its record):
+//                   loss, learning rate, and the val / test loss, AUROC and accuracy.
+// A PGR whose ceiling is not clearly above its floor (by the zero guard) is flagged and left out
+// of means and medians (counted). In-context runs that disagree on a role are analysed side by
+// side, one run folder each, with their differing settings as "setting.<key>" columns.
 // Column meanings: docs/analysis.md.
 // Records are compared only within a test set: the same dataset (name, variant, source hashes),
 // split, example ids and gold answers. Runs on different test sets (another --test-size, dataset
@@ -118,5 +128,14 @@ struct Figures {
 // that fails is reported in `failures` and the others are still drawn. Throws w2s::Error when
 // there is nothing to plot or gnuplot is missing (the .dat/.gp are kept).
 Figures plot(const Report& report, const std::filesystem::path& out_dir, const PlotOptions& options = {});
+
+// ---- one page --------------------------------------------------------------------------------
+
+// `w2s report`: a single self-contained HTML page (UTF-8, no script, nothing loaded from outside)
+// with the console summary, every figure of `figure_files` (the SVGs, inline as data), every
+// non-empty table, every record with its failed / unparsed / cut-off / refused counts and cost,
+// the settings of each run and every note.
+std::string html_report(const std::vector<results::LoadedRecord>& records, const Report& report,
+                        const std::vector<std::filesystem::path>& figure_files);
 
 }  // namespace w2s::analysis
