@@ -213,6 +213,23 @@ TEST_F(Families, ConfigFormatsAndWhatIsRefused) {
   EXPECT_CONTAINS(llama(R"({"hidden_size":32.5})"), "field \"hidden_size\"");
   EXPECT_CONTAINS(llama(R"({"head_dim":-8})"), "field \"head_dim\"");
 
+  // Gemma's sliding layers need a window: an explicit null is refused, not defaulted.
+  w2s::json::Value gemma = parse(kFamilies[1].config_json);
+  gemma.set("model_type", "gemma2");
+  gemma.set("sliding_window", nullptr);
+  EXPECT_CONTAINS(w2s::test::error_of([&] { parse_model_config(gemma, "g/config.json"); }),
+                  "g/config.json: sliding_window is null");
+  // Phi-3-128k's first configs name longrope "su": the same model.
+  w2s::json::Value su = parse(kFamilies[3].config_json);
+  su.set("model_type", "phi3");
+  su["rope_scaling"].set("type", "su");
+  {
+    torch::NoGradGuard no_grad;
+    const auto phi_ids = torch::randint(3, 300, {1, 9}, torch::kLong);
+    EXPECT_TRUE(torch::equal(random_causal_lm(parse_model_config(su), 8)->forward(phi_ids),
+                             random_causal_lm(config_of(kFamilies[3]), 8)->forward(phi_ids)));
+  }
+
   // Qwen2's sliding window as transformers applies it: only with use_sliding_window, and only
   // from max_window_layers on.
   w2s::json::Value qwen2 = model_config_to_json(tiny_config("qwen2", 259, 32, 2, 4, 2));

@@ -131,7 +131,9 @@ class Gemma2 final : public Architecture {
     m.tie_word_embeddings = c.get_bool("tie_word_embeddings", true);
     const Gemma2Options o = read_options(m, origin);
     if (std::count(o.layer_types.begin(), o.layer_types.end(), LayerAttention::Sliding) > 0) {
-      m.sliding_window = optional_size(c, "sliding_window", origin).value_or(4096);
+      const json::Value* window = c.find("sliding_window");
+      if (window && window->is_null()) throw Error(origin + ": sliding_window is null, but sliding layers need one");
+      m.sliding_window = optional_size(c, "sliding_window", origin).value_or(4096);  // the config class's default
     }
   }
 
