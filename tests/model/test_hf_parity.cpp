@@ -291,6 +291,12 @@ TEST(HfParity, Transformers5ConfigsGiveTheLogitsOfTheirTransformers4Twins) {
                               "sliding_attention":{"rope_type":"default","rope_theta":10000.0}},
            "layer_types":["sliding_attention","full_attention","sliding_attention"]})",
        {"rope_theta", "rope_scaling", "rope_local_base_freq", "sliding_window_pattern"}},
+      // As gemma-3 checkpoints saved by transformers 5 have it: the bases stay at the top level.
+      {"gemma3-local-global-rope",
+       R"({"rope_parameters":{"full_attention":{"rope_type":"linear","factor":8.0},
+                              "sliding_attention":{"rope_type":"default"}},
+           "layer_types":["sliding_attention","full_attention","sliding_attention"]})",
+       {"rope_scaling", "sliding_window_pattern"}},
       {"phi3-longrope-partial-rotary",
        R"({"rope_parameters":{"rope_type":"longrope","rope_theta":10000.0,"partial_rotary_factor":0.5,
            "short_factor":[1.0,1.5],"long_factor":[2.0,4.0]}})",

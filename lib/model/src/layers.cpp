@@ -173,6 +173,7 @@ RopeParameters read_rope_parameters(const json::Value& c, double default_theta, 
       params = params->find(layer_type);
       name += "." + std::string(layer_type);
       if (!params || !params->is_object()) throw Error(origin + ": " + name + " is missing");
+      rope.theta = default_theta;  // the caller's base of this layer type (Gemma 3: rope_local_base_freq)
     } else if (!layer_type.empty()) {
       throw Error(origin + ": rope_parameters must be given per layer type (full_attention, sliding_attention) for " +
                   c.get_string("model_type", "this model type"));

@@ -128,7 +128,8 @@ struct RopeParameters {
 // Reads the rotary settings from `config` (config.json, or the text_config of a multimodal one).
 // `default_theta` is the family's rope_theta default. `layer_type` selects the entry of
 // rope_parameters keyed by layer type (transformers 5's per-layer form, Gemma 3); without it that
-// form is refused. Fields a type needs are required; unknown types are refused by name. Both
+// form is refused. An entry without rope_theta takes `default_theta` (the caller's base for that
+// layer type), not the top-level rope_theta. Fields a type needs are required; unknown types are refused by name. Both
 // formats given with different values are refused (there is no silent preference).
 RopeParameters read_rope_parameters(const json::Value& config, double default_theta, const std::string& origin,
                                     std::string_view layer_type = {});

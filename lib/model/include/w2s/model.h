@@ -64,7 +64,7 @@ struct ModelConfig {
   double norm_eps = 1e-6;                // rms_norm_eps, layer_norm_epsilon or layer_norm_eps
   std::string hidden_act = "silu";       // silu (Llama family), gelu_new (GPT-2), gelu (GPT-NeoX)
   bool tie_word_embeddings = false;
-  std::optional<std::int64_t> sliding_window;  // Mistral-style local attention
+  std::optional<std::int64_t> sliding_window;  // local attention of the layers the architecture marks sliding
   double initializer_range = 0.02;
   std::optional<std::int64_t> bos_token_id, eos_token_id, pad_token_id;
   // config.json as read (tiny_config: as built). The architecture reads its own fields from it;

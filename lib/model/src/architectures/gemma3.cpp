@@ -47,10 +47,15 @@ Gemma3Options read_options(const ModelConfig& m, const std::string& origin) {
   Gemma3Options o;
   const json::Value* params = c.find("rope_parameters");
   if (params && params->is_object() && (params->contains("full_attention") || params->contains("sliding_attention"))) {
-    o.global_rope = read_rope_parameters(c, 1000000.0, origin, "full_attention");
-    o.local_rope = read_rope_parameters(c, 10000.0, origin, "sliding_attention");
-    const json::Value* local_base = c.find("rope_local_base_freq");
-    if (local_base && !local_base->is_null() && local_base->as_double() != o.local_rope.theta)
+    // transformers 5 keeps rope_theta and rope_local_base_freq at the top level, and may repeat
+    // them in the entries: each entry's base defaults to its top-level key, and must agree with it.
+    const double global_base = c.get_double("rope_theta", 1000000.0);
+    const double local_base = c.get_double("rope_local_base_freq", 10000.0);
+    o.global_rope = read_rope_parameters(c, global_base, origin, "full_attention");
+    o.local_rope = read_rope_parameters(c, local_base, origin, "sliding_attention");
+    if (c.contains("rope_theta") && o.global_rope.theta != global_base)
+      throw Error(origin + ": rope_theta differs from rope_parameters.full_attention.rope_theta");
+    if (c.contains("rope_local_base_freq") && o.local_rope.theta != local_base)
       throw Error(origin + ": rope_local_base_freq differs from rope_parameters.sliding_attention.rope_theta");
   } else {
     o.global_rope = read_rope_parameters(c, 1000000.0, origin);
