@@ -34,6 +34,13 @@ NeoxOptions read_options(const ModelConfig& m, const std::string& origin) {
   if (o.rope.type == RopeType::LongRope) throw Error(origin + ": rope type \"longrope\" is not supported for gpt_neox");
   const json::Value* params = c.find("rope_parameters");
   const bool in_parameters = params && params->is_object() && params->contains("partial_rotary_factor");
+  if (params && params->is_object())
+    for (const auto& [own, standard] : {std::pair{"rotary_pct", "partial_rotary_factor"}, std::pair{"rotary_emb_base", "rope_theta"}}) {
+      const json::Value* a = c.find(own);
+      const json::Value* b = params->find(standard);
+      if (a && b && !a->is_null() && !b->is_null() && a->as_double() != b->as_double())
+        throw Error(origin + ": " + own + " differs from rope_parameters." + standard);
+    }
   o.rotary_pct = in_parameters ? o.rope.partial_rotary_factor : c.get_double("rotary_pct", 0.25);
   o.parallel_residual = c.get_bool("use_parallel_residual", true);
   o.attention_bias = c.get_bool("attention_bias", true);
