@@ -143,6 +143,7 @@ TEST_F(GptNeox, ConfigDefaultsAndErrors) {
   old_style.set("rotary_pct", 0.5);
   old_style.set("rotary_emb_base", 500.0);
   auto new_style = tiny_config_json();
+  std::erase_if(new_style.as_object(), [](const auto& m) { return m.first == "rotary_pct" || m.first == "rotary_emb_base"; });
   new_style.set("rope_parameters", parse(R"({"rope_type":"default","rope_theta":500.0,"partial_rotary_factor":0.5})"));
   {
     torch::NoGradGuard no_grad;
@@ -151,6 +152,11 @@ TEST_F(GptNeox, ConfigDefaultsAndErrors) {
     EXPECT_TRUE(torch::equal(random_causal_lm(tiny_neox(new_style), 4)->forward(ids), reference));
     EXPECT_FALSE(torch::allclose(random_causal_lm(tiny_neox(), 4)->forward(ids), reference));
   }
+
+  // Both formats given with different values: refused, not one silently preferred.
+  auto both = new_style;
+  both.set("rotary_pct", 0.25);
+  EXPECT_CONTAINS(w2s::test::error_of([&] { tiny_neox(both); }), "rotary_pct differs from rope_parameters.partial_rotary_factor");
 
   auto bad = tiny_config_json();
   bad.set("rotary_pct", 0.1);  // 1.6 -> 1 rotary feature per head

@@ -1,6 +1,6 @@
 // The local provider (`--provider local`): a pretrained Llama (stories260K, no chat template) and
-// a random tiny Qwen2-shaped model with Qwen2.5's ChatML template answer the in-context
-// experiments. Shared-prefix reuse gives the same answers as computing every prompt in full; the
+// a random tiny Qwen2-shaped model with Qwen2.5's ChatML template, and random Gemma 2 and Phi-3
+// models (sliding windows shorter than the prompts) answer the in-context experiments. Shared-prefix reuse gives the same answers as computing every prompt in full; the
 // whole pipeline (baseline, gold-sweep, weak-sweep, analyze) runs through the `w2s` binary and
 // writes schema-valid records; a sweep stopped midway resumes from the response cache.
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "assets.h"
 #include "icl_http_util.h"
@@ -100,9 +101,31 @@ model::LocalProviderOptions cpu_options(bool prefix_cache) {
   return o;
 }
 
+// A random model of the family `model_type` (`w2s model new`) with the stories260K tokenizer and
+// a sliding window of 16 tokens, shorter than the prompts: the shared prefix in the KV cache
+// crosses it. Written once per process.
+fs::path new_family_dir(const std::string& model_type) {
+  static std::map<std::string, fs::path> dirs;
+  if (!dirs.count(model_type)) {
+    const fs::path d = test::scratch_dir("local_" + model_type + "_" + std::to_string(::getpid()));
+    model::NewModelOptions o;
+    o.model_type = model_type;
+    o.hidden_size = 32;
+    o.tokenizer = stories_dir();
+    o.config.set("sliding_window", 16);
+    model::write_new_model(d, o);
+    dirs[model_type] = d;
+  }
+  return dirs[model_type];
+}
+
 class LocalModels : public ::testing::TestWithParam<std::string> {
  protected:
-  fs::path dir() const { return GetParam() == "stories" ? stories_dir() : tiny_qwen_dir(); }
+  fs::path dir() const {
+    if (GetParam() == "stories") return stories_dir();
+    if (GetParam() == "tiny_qwen") return tiny_qwen_dir();
+    return new_family_dir(GetParam());
+  }
 };
 
 TEST_P(LocalModels, SharedPrefixReuseGivesTheSameAnswers) {
@@ -153,7 +176,7 @@ TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {
   EXPECT_EQ(id.get_string("provider"), "local");
   EXPECT_EQ(id.get_string("dtype"), "float32");
   EXPECT_EQ(id.at("weights_sha256").get_string("model.safetensors"), sha256_file_hex(dir() / "model.safetensors"));
-  if (GetParam() == "stories") {
+  if (GetParam() != "tiny_qwen") {  // the stories260K tokenizer has no template
     EXPECT_EQ(id.get_string("chat_template"), "plain (the model has no chat_template)");
   } else {
     EXPECT_EQ(id.get_string("chat_template"), "jinja (tokenizer_config.json)");
@@ -167,7 +190,7 @@ TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {
   EXPECT_NE(provider->endpoint(stories_dir().string()), provider->endpoint(tiny_qwen_dir().string()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, LocalModels, ::testing::Values("stories", "tiny_qwen"));
+INSTANTIATE_TEST_SUITE_P(Models, LocalModels, ::testing::Values("stories", "tiny_qwen", "gemma2", "phi3"));
 
 TEST(LocalProvider, ChatMLPromptEndsWithTheAssistantTurnAndStopsAtImEnd) {
   const fs::path dir = tiny_qwen_dir();

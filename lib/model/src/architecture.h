@@ -52,6 +52,9 @@ class Architecture {
   virtual std::optional<std::string> parameter_for(const ModelConfig& config, const std::string& checkpoint_name) const = 0;
   // True for parameters stored transposed in checkpoints (GPT-2's Conv1D weights, [in, out]).
   virtual bool stored_transposed(const std::string& /*parameter_name*/) const { return false; }
+  // The norm weight that leaves its input unscaled, which random models start from (Gemma: 0,
+  // its norms multiply by 1 + weight).
+  virtual double identity_norm_weight() const { return 1.0; }
   // The linear layers `--lora-modules auto` adapts.
   virtual std::vector<std::string> default_lora_targets() const = 0;
 };
@@ -64,9 +67,13 @@ const Architecture& architecture_for(std::string_view model_type, std::string_vi
 // Reading config.json fields (for read_config)
 // ---------------------------------------------------------------------------------------------
 
-// A positive integer field that must be present.
+// A positive integer field that must be present. Sizes are bounded (vocab_size 2^24, hidden_size
+// and head_dim 2^16, intermediate_size 2^20, layers and heads 2^12, others 2^30), so that no
+// product of them overflows; the error names `origin` and the key.
 std::int64_t required_positive(const json::Value& config, std::string_view key, std::string_view origin);
-// An integer field that may be absent or null.
+// A size that may be absent or null; bounded as above.
+std::optional<std::int64_t> optional_size(const json::Value& config, std::string_view key, std::string_view origin);
+// An integer field that may be absent or null (token ids).
 std::optional<std::int64_t> optional_int(const json::Value& config, std::string_view key);
 
 // The sizes under the names most transformers configs use (vocab_size, hidden_size,

@@ -9,6 +9,10 @@ namespace w2s::model {
 const Architecture& llama_family();
 const Architecture& gpt2();
 const Architecture& gpt_neox();
+const Architecture& qwen3();
+const Architecture& gemma2();
+const Architecture& gemma3();
+const Architecture& phi3();
 
 namespace {
 
@@ -23,9 +27,20 @@ constexpr std::array kArchitectures = {
     Entry{"qwen2", llama_family},
     Entry{"gpt2", gpt2},
     Entry{"gpt_neox", gpt_neox},
+    Entry{"qwen3", qwen3},
+    Entry{"gemma2", gemma2},
+    Entry{"gemma3_text", gemma3},
+    Entry{"gemma3", gemma3},  // the language model of the multimodal checkpoint
+    Entry{"phi3", phi3},
 };
 
 }  // namespace
+
+std::vector<std::string> supported_model_types() {
+  std::vector<std::string> out;
+  for (const Entry& e : kArchitectures) out.emplace_back(e.model_type);
+  return out;
+}
 
 const Architecture& architecture_for(std::string_view model_type, std::string_view origin) {
   std::string supported;

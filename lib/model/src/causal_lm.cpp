@@ -17,7 +17,7 @@ CausalLMImpl::CausalLMImpl(ModelConfig config)
   for (auto& p : named_parameters()) {
     if (p.value().dim() >= 2) p.value().normal_(0.0, config_.initializer_range);
     else if (ends_with(p.key(), ".bias")) p.value().zero_();
-    else p.value().fill_(1.0);
+    else p.value().fill_(architecture_.identity_norm_weight());
   }
 }
 
@@ -51,11 +51,12 @@ HiddenOutput CausalLMImpl::forward_hidden(const torch::Tensor& input_ids, const 
     cache->values.resize(c.num_hidden_layers);
   }
   LayerInputs inputs;
-  inputs.mask = attention_bias(mask, past, t, c.sliding_window);
+  inputs.mask = attention_bias(mask, past, t, std::nullopt);
+  if (c.sliding_window) inputs.sliding_mask = attention_bias(mask, past, t, c.sliding_window);
   inputs.cache = cache;
   HiddenOutput out;
   torch::Tensor x = decoder_->embed(ids, positions);
-  inputs.rotary = decoder_->rotary_tables(positions, x.scalar_type());
+  decoder_->rotary_tables(positions, x.scalar_type(), inputs);
   if (collect_hidden_states) out.hidden_states.push_back(x);
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
     x = decoder_->layer(i, x, inputs);

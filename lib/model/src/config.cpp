@@ -1,21 +1,54 @@
 // config.json: model_type picks the architecture, which reads the fields it names its own way
 // (architecture.h); what every config.json shares (head sizes, token ids) is checked here.
+#include <cmath>
+
 #include "architecture.h"
 
 namespace w2s::model {
 
+namespace {
+
+// The largest value each size in config.json may take: well above every released model, low
+// enough that no product of sizes (parameter counts, tensor shapes) overflows 64 bits. A larger
+// value is a corrupt or hostile file, refused before anything is allocated.
+std::int64_t size_bound(std::string_view key) {
+  if (key == "vocab_size") return std::int64_t{1} << 24;
+  if (key == "hidden_size" || key == "n_embd" || key == "head_dim") return std::int64_t{1} << 16;
+  if (key == "intermediate_size" || key == "n_inner") return std::int64_t{1} << 20;
+  if (key == "num_hidden_layers" || key == "n_layer" || key == "num_attention_heads" || key == "n_head" ||
+      key == "num_key_value_heads")
+    return std::int64_t{1} << 12;
+  return std::int64_t{1} << 30;  // max_position_embeddings, n_positions, sliding_window, ...
+}
+
+std::int64_t checked_size(const json::Value& v, std::string_view key, std::string_view origin) {
+  const std::string where = std::string(origin) + ": field \"" + std::string(key) + "\"";
+  if (!v.is_number()) throw Error(where + " must be a positive integer");
+  const std::int64_t bound = size_bound(key);
+  const double d = v.as_double();  // range-checked before the integer conversion
+  if (!(d >= 1.0 && d <= static_cast<double>(bound)) || d != std::floor(d))
+    throw Error(where + " = " + json::dump(v) + " is not an integer in 1 .. " + std::to_string(bound));
+  return v.as_int();
+}
+
+}  // namespace
+
 std::int64_t required_positive(const json::Value& c, std::string_view key, std::string_view origin) {
   const json::Value* v = c.find(key);
   if (!v || !v->is_number()) throw Error(std::string(origin) + ": missing integer field \"" + std::string(key) + "\"");
-  const std::int64_t x = v->as_int();
-  if (x <= 0) throw Error(std::string(origin) + ": field \"" + std::string(key) + "\" must be positive");
-  return x;
+  return checked_size(*v, key, origin);
 }
 
 std::optional<std::int64_t> optional_int(const json::Value& c, std::string_view key) {
   const json::Value* v = c.find(key);
   if (!v || v->is_null()) return std::nullopt;
   return v->as_int();
+}
+
+std::optional<std::int64_t> optional_size(const json::Value& c, std::string_view key, std::string_view origin) {
+  const json::Value* v = c.find(key);
+  if (!v || v->is_null()) return std::nullopt;
+  return checked_size(*v, key, origin);
 }
 
 void read_standard_sizes(ModelConfig& m, const std::string& origin) {
@@ -62,6 +95,12 @@ ModelConfig parse_config_fields(const json::Value& c, std::string_view origin) {
   if (m.head_dim < 0) throw Error(where + ": head_dim must be positive");
   if (m.num_key_value_heads <= 0 || m.num_attention_heads % m.num_key_value_heads != 0)
     throw Error(where + ": num_attention_heads must be a multiple of num_key_value_heads");
+  // transformers 5 writes "dtype", 4 "torch_dtype": the same declaration. w2s takes the weights'
+  // dtype from the safetensors and the compute dtype from --dtype; a config naming two is refused.
+  const json::Value* dtype = c.find("dtype");
+  const json::Value* torch_dtype = c.find("torch_dtype");
+  if (dtype && torch_dtype && !dtype->is_null() && !torch_dtype->is_null() && *dtype != *torch_dtype)
+    throw Error(where + ": dtype " + json::dump(*dtype) + " and torch_dtype " + json::dump(*torch_dtype) + " differ");
   m.initializer_range = c.get_double("initializer_range", 0.02);
   m.bos_token_id = optional_id(c, "bos_token_id");
   m.eos_token_id = optional_id(c, "eos_token_id");

@@ -20,9 +20,11 @@ struct RotaryTables {
 
 // What every layer of one forward pass shares.
 struct LayerInputs {
-  torch::Tensor mask;       // [B, 1, T, past + T] float32 additive attention mask (0 or lowest)
-  RotaryTables rotary;      // undefined for models without rotary positions
-  KVCache* cache = nullptr;  // keys/values of earlier positions (decoding), or none
+  torch::Tensor mask;          // [B, 1, T, past + T] float32 additive causal attention mask (0 or lowest)
+  torch::Tensor sliding_mask;  // the same within config.sliding_window; undefined without one
+  RotaryTables rotary;         // undefined for models without rotary positions
+  RotaryTables sliding_rotary;  // sliding-window layers' own (Gemma 3), else undefined
+  KVCache* cache = nullptr;    // keys/values of earlier positions (decoding), or none
 };
 
 class Decoder {
@@ -31,8 +33,8 @@ class Decoder {
   // Token (and learned position) embeddings [B, T, H]. positions: [B, T] int64, the index of
   // each token among its row's real tokens.
   virtual torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor& positions) = 0;
-  // Rotary cos/sin shared by every layer of one forward pass; none by default.
-  virtual RotaryTables rotary_tables(const torch::Tensor& /*positions*/, torch::Dtype /*dtype*/) const { return {}; }
+  // Fills the rotary cos/sin every layer of one forward pass shares into `inputs`; none by default.
+  virtual void rotary_tables(const torch::Tensor& /*positions*/, torch::Dtype /*dtype*/, LayerInputs& /*inputs*/) const {}
   // Layer `index` (0-based) on the residual stream x [B, T, H].
   virtual torch::Tensor layer(std::int64_t index, const torch::Tensor& x, const LayerInputs& inputs) = 0;
   virtual torch::Tensor final_norm(const torch::Tensor& x) = 0;

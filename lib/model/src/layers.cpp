@@ -47,8 +47,10 @@ void LoraLinearImpl::add_lora(const LoraConfig& config) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor h = x.to(compute_dtype(x.scalar_type()));
+  const torch::Dtype cd = compute_dtype(x.scalar_type());
+  const torch::Tensor h = x.to(cd);
   const torch::Tensor normed = h * torch::rsqrt(h.pow(2).mean(-1, true) + eps_);
+  if (kind_ == RmsNormWeight::OnePlus) return (normed * (1.0 + weight.to(cd))).to(x.scalar_type());
   return weight * normed.to(x.scalar_type());
 }
 
@@ -65,30 +67,165 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
 // Rotary position embeddings
 // ---------------------------------------------------------------------------------------------
 
-RopeScaling read_rope_scaling(const json::Value* v, const std::string& origin) {
-  RopeScaling rs;
-  if (!v || v->is_null()) return rs;
-  if (!v->is_object()) throw Error(origin + ": rope_scaling is not an object");
-  rs.type = v->get_string("rope_type", v->get_string("type", "default"));
-  rs.factor = v->get_double("factor", 1.0);
-  if (rs.type == "llama3") {
-    rs.low_freq_factor = v->get_double("low_freq_factor", 1.0);
-    rs.high_freq_factor = v->get_double("high_freq_factor", 4.0);
-    rs.original_max_position_embeddings = v->get_int("original_max_position_embeddings", 8192);
-  } else if (rs.type != "default" && rs.type != "linear") {
-    throw Error(origin + ": rope_scaling type \"" + rs.type + "\" is not supported (default, linear, llama3)");
+const char* rope_type_name(RopeType type) {
+  switch (type) {
+    case RopeType::Default: return "default";
+    case RopeType::Linear: return "linear";
+    case RopeType::Llama3: return "llama3";
+    case RopeType::LongRope: return "longrope";
   }
-  return rs;
+  return "default";
 }
 
 namespace {
 
-// Inverse frequencies theta^(-2i/dims) with HF's rope_scaling variants, computed in float64.
-torch::Tensor rope_inv_freq(std::int64_t dims, double theta, const RopeScaling& rs) {
-  torch::Tensor inv = 1.0 / torch::pow(theta, torch::arange(0, dims, 2, torch::kFloat64) / static_cast<double>(dims));
-  if (rs.type == "linear") {
+double required_number(const json::Value& object, std::string_view object_name, std::string_view key,
+                       const std::string& origin) {
+  const json::Value* v = object.find(key);
+  if (!v || v->is_null())
+    throw Error(origin + ": " + std::string(object_name) + " needs \"" + std::string(key) + "\" for its rope type");
+  return v->as_double();
+}
+
+std::vector<double> required_numbers(const json::Value& object, std::string_view object_name, std::string_view key,
+                                     const std::string& origin) {
+  const json::Value* v = object.find(key);
+  if (!v || !v->is_array())
+    throw Error(origin + ": " + std::string(object_name) + " needs the list \"" + std::string(key) + "\" for its rope type");
+  std::vector<double> out;
+  for (const json::Value& x : v->as_array()) out.push_back(x.as_double());
+  return out;
+}
+
+// The scaling fields of a rope_scaling (transformers 4) or rope_parameters (5) object.
+void read_rope_type(const json::Value& r, std::string_view name, const json::Value& config, RopeParameters& rope,
+                    const std::string& origin) {
+  const std::string type = r.get_string("rope_type", r.get_string("type", "default"));
+  if (type == "default") {
+    rope.type = RopeType::Default;
+  } else if (type == "linear") {
+    rope.type = RopeType::Linear;
+    rope.factor = required_number(r, name, "factor", origin);
+  } else if (type == "llama3") {
+    rope.type = RopeType::Llama3;
+    rope.factor = required_number(r, name, "factor", origin);
+    rope.low_freq_factor = required_number(r, name, "low_freq_factor", origin);
+    rope.high_freq_factor = required_number(r, name, "high_freq_factor", origin);
+    rope.original_max_position_embeddings =
+        static_cast<std::int64_t>(required_number(r, name, "original_max_position_embeddings", origin));
+    if (!(rope.high_freq_factor > rope.low_freq_factor))
+      throw Error(origin + ": " + std::string(name) + ": high_freq_factor must exceed low_freq_factor");
+  } else if (type == "longrope") {
+    // HF: the pretrained context is original_max_position_embeddings (top level, or in the rope
+    // object), the extension factor max_position_embeddings / that, and the cos/sin scale
+    // attention_factor or sqrt(1 + ln(factor) / ln(original)).
+    rope.type = RopeType::LongRope;
+    rope.short_factor = required_numbers(r, name, "short_factor", origin);
+    rope.long_factor = required_numbers(r, name, "long_factor", origin);
+    const json::Value* original = config.find("original_max_position_embeddings");
+    if (!original || original->is_null()) original = r.find("original_max_position_embeddings");
+    const std::int64_t max_positions = config.get_int("max_position_embeddings", 0);
+    double factor = r.get_double("factor", 1.0);
+    if (original && !original->is_null()) {
+      rope.original_max_position_embeddings = original->as_int();
+      if (rope.original_max_position_embeddings <= 1)
+        throw Error(origin + ": original_max_position_embeddings must be greater than 1");
+      factor = static_cast<double>(max_positions) / static_cast<double>(rope.original_max_position_embeddings);
+    } else {
+      rope.original_max_position_embeddings = max_positions;
+      if (max_positions <= 1)
+        throw Error(origin + ": a longrope model needs max_position_embeddings or original_max_position_embeddings");
+    }
+    const json::Value* attention = r.find("attention_factor");
+    if (attention && !attention->is_null()) rope.attention_factor = attention->as_double();
+    else rope.attention_factor = factor <= 1.0 ? 1.0
+                                 : std::sqrt(1.0 + std::log(factor) /
+                                                       std::log(static_cast<double>(rope.original_max_position_embeddings)));
+  } else {
+    throw Error(origin + ": " + std::string(name) + " rope type \"" + type +
+                "\" is not supported (default, linear, llama3, longrope)");
+  }
+}
+
+bool values_differ(const json::Value* a, const json::Value* b) {
+  if (!a || a->is_null() || !b || b->is_null()) return false;
+  if (a->is_number() && b->is_number()) return a->as_double() != b->as_double();
+  return *a != *b;
+}
+
+}  // namespace
+
+RopeParameters read_rope_parameters(const json::Value& c, double default_theta, const std::string& origin,
+                                    std::string_view layer_type) {
+  RopeParameters rope;
+  rope.theta = c.get_double("rope_theta", default_theta);
+  rope.partial_rotary_factor = c.get_double("partial_rotary_factor", 1.0);
+  const json::Value* legacy = c.find("rope_scaling");
+  const json::Value* params = c.find("rope_parameters");
+  if (params && !params->is_null()) {  // transformers 5
+    if (!params->is_object()) throw Error(origin + ": rope_parameters is not an object");
+    const bool per_layer_type = params->contains("full_attention") || params->contains("sliding_attention");
+    std::string name = "rope_parameters";
+    if (per_layer_type) {
+      if (layer_type.empty())
+        throw Error(origin + ": rope_parameters per layer type (full_attention / sliding_attention) are not supported for " +
+                    c.get_string("model_type", "this model type"));
+      params = params->find(layer_type);
+      name += "." + std::string(layer_type);
+      if (!params || !params->is_object()) throw Error(origin + ": " + name + " is missing");
+      rope.theta = default_theta;  // the caller's base of this layer type (Gemma 3: rope_local_base_freq)
+    } else if (!layer_type.empty()) {
+      throw Error(origin + ": rope_parameters must be given per layer type (full_attention, sliding_attention) for " +
+                  c.get_string("model_type", "this model type"));
+    }
+    if (!per_layer_type)  // per layer type, the top-level rope_theta is one type's (the family reads it)
+      for (const char* key : {"rope_theta", "partial_rotary_factor"})
+        if (values_differ(c.find(key), params->find(key)))
+          throw Error(origin + ": " + key + " differs between the top level and " + name);
+    if (legacy && !legacy->is_null() && *legacy != *params &&
+        legacy->get_string("rope_type", legacy->get_string("type", "default")) !=
+            params->get_string("rope_type", params->get_string("type", "default")))
+      throw Error(origin + ": rope_scaling and " + name + " name different rope types");
+    rope.theta = params->get_double("rope_theta", rope.theta);
+    rope.partial_rotary_factor = params->get_double("partial_rotary_factor", rope.partial_rotary_factor);
+    read_rope_type(*params, name, c, rope, origin);
+  } else if (legacy && !legacy->is_null()) {  // transformers 4
+    if (!legacy->is_object()) throw Error(origin + ": rope_scaling is not an object");
+    read_rope_type(*legacy, "rope_scaling", c, rope, origin);
+  }
+  if (!(rope.theta > 0.0)) throw Error(origin + ": rope_theta must be positive");
+  if (!(rope.partial_rotary_factor > 0.0 && rope.partial_rotary_factor <= 1.0))
+    throw Error(origin + ": partial_rotary_factor must be in (0, 1]");
+  if ((rope.type == RopeType::Linear || rope.type == RopeType::Llama3) && !(rope.factor > 0.0))
+    throw Error(origin + ": the rope scaling factor must be positive");
+  return rope;
+}
+
+std::optional<std::vector<LayerAttention>> read_layer_types(const json::Value& c, std::int64_t layers,
+                                                            const std::string& origin) {
+  const json::Value* v = c.find("layer_types");
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_array() || static_cast<std::int64_t>(v->size()) != layers)
+    throw Error(origin + ": layer_types must list one type per layer (" + std::to_string(layers) + ")");
+  std::vector<LayerAttention> out;
+  for (const json::Value& t : v->as_array()) {
+    const std::string& name = t.as_string();
+    if (name == "full_attention") out.push_back(LayerAttention::Full);
+    else if (name == "sliding_attention") out.push_back(LayerAttention::Sliding);
+    else throw Error(origin + ": layer_types: \"" + name + "\" is not supported (full_attention, sliding_attention)");
+  }
+  return out;
+}
+
+namespace {
+
+// Inverse frequencies theta^(-2i/dims) with HF's rope types, computed in float64; longrope's
+// with the given per-frequency divisors.
+torch::Tensor rope_inv_freq(std::int64_t dims, const RopeParameters& rs, const std::vector<double>& longrope_factors = {}) {
+  torch::Tensor inv = 1.0 / torch::pow(rs.theta, torch::arange(0, dims, 2, torch::kFloat64) / static_cast<double>(dims));
+  if (rs.type == RopeType::Linear) {
     inv = inv / rs.factor;
-  } else if (rs.type == "llama3") {
+  } else if (rs.type == RopeType::Llama3) {
     const double old_ctx = static_cast<double>(rs.original_max_position_embeddings);
     const double low_wavelen = old_ctx / rs.low_freq_factor, high_wavelen = old_ctx / rs.high_freq_factor;
     const torch::Tensor wavelen = 2 * M_PI / inv;
@@ -97,6 +234,8 @@ torch::Tensor rope_inv_freq(std::int64_t dims, double theta, const RopeScaling& 
     const torch::Tensor smoothed = (1 - smooth) * scaled / rs.factor + smooth * scaled;
     const torch::Tensor medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen);
     inv = torch::where(medium, smoothed, scaled);
+  } else if (rs.type == RopeType::LongRope) {
+    inv = inv / torch::tensor(longrope_factors, torch::kFloat64);
   }
   return inv;
 }
@@ -108,16 +247,31 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 }  // namespace
 
-RotaryImpl::RotaryImpl(std::int64_t dims, double theta, const RopeScaling& scaling) {
+RotaryImpl::RotaryImpl(std::int64_t dims, const RopeParameters& rope) {
   if (dims <= 0 || dims % 2 != 0)
     throw Error("rotary embeddings need an even, positive number of dimensions per head (got " + std::to_string(dims) + ")");
-  inv_freq = register_buffer("inv_freq", rope_inv_freq(dims, theta, scaling).to(torch::kFloat32));
+  if (rope.type == RopeType::LongRope) {
+    for (const auto* factors : {&rope.short_factor, &rope.long_factor})
+      if (static_cast<std::int64_t>(factors->size()) != dims / 2)
+        throw Error("longrope short_factor and long_factor need " + std::to_string(dims / 2) +
+                    " entries (half the rotary dimensions), got " + std::to_string(factors->size()));
+    inv_freq = register_buffer("inv_freq", rope_inv_freq(dims, rope, rope.short_factor).to(torch::kFloat32));
+    long_inv_freq = register_buffer("long_inv_freq", rope_inv_freq(dims, rope, rope.long_factor).to(torch::kFloat32));
+    original_max_positions_ = rope.original_max_position_embeddings;
+    attention_factor_ = rope.attention_factor;
+  } else {
+    inv_freq = register_buffer("inv_freq", rope_inv_freq(dims, rope).to(torch::kFloat32));
+  }
 }
 
 RotaryTables RotaryImpl::tables(const torch::Tensor& positions, torch::Dtype dtype) const {
   const torch::Dtype cd = compute_dtype(dtype);
-  const torch::Tensor freqs = positions.to(cd).unsqueeze(-1) * inv_freq.to(cd);  // [B, T, dims/2]
-  const torch::Tensor emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);         // [B, 1, T, dims]
+  const bool long_context = long_inv_freq.defined() && positions.numel() > 0 &&
+                            positions.max().item<std::int64_t>() + 1 > original_max_positions_;
+  const torch::Tensor& inv = long_context ? long_inv_freq : inv_freq;
+  const torch::Tensor freqs = positions.to(cd).unsqueeze(-1) * inv.to(cd);  // [B, T, dims/2]
+  const torch::Tensor emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);    // [B, 1, T, dims]
+  if (attention_factor_ != 1.0) return {(emb.cos() * attention_factor_).to(dtype), (emb.sin() * attention_factor_).to(dtype)};
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
@@ -147,7 +301,9 @@ torch::Tensor attention_bias(const torch::Tensor& key_mask, std::int64_t past, s
 }
 
 torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const LayerInputs& inputs,
-                             std::int64_t layer) {
+                             std::int64_t layer, const AttentionOptions& options) {
+  const torch::Tensor& mask = options.sliding ? inputs.sliding_mask : inputs.mask;
+  if (!mask.defined()) throw Error("attention: a sliding-window layer without a sliding_window");
   if (inputs.cache) {
     torch::Tensor& cached_k = inputs.cache->keys[layer];
     torch::Tensor& cached_v = inputs.cache->values[layer];
@@ -163,8 +319,10 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
     k = k.repeat_interleave(rep, 1);
     v = v.repeat_interleave(rep, 1);
   }
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  const torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)).to(compute_dtype(q.scalar_type())) * scale + inputs.mask;
+  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)).to(compute_dtype(q.scalar_type())) * scale;
+  if (options.logit_softcap) scores = torch::tanh(scores / *options.logit_softcap) * *options.logit_softcap;
+  scores = scores + mask;
   const torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());
   const torch::Tensor out = torch::matmul(probs, v);  // [B, H, T, D]
   return out.transpose(1, 2).reshape({q.size(0), q.size(2), q.size(1) * q.size(3)});
@@ -174,28 +332,34 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
 // MLPs
 // ---------------------------------------------------------------------------------------------
 
-GatedMLPImpl::GatedMLPImpl(std::int64_t hidden, std::int64_t intermediate, bool bias) {
+GatedMLPImpl::GatedMLPImpl(std::int64_t hidden, std::int64_t intermediate, bool bias, Activation activation)
+    : activation_(activation) {
   gate_proj = register_module("gate_proj", LoraLinear(hidden, intermediate, bias));
   up_proj = register_module("up_proj", LoraLinear(hidden, intermediate, bias));
   down_proj = register_module("down_proj", LoraLinear(intermediate, hidden, bias));
 }
 
-Gelu gelu_named(const std::string& hidden_act, const std::string& origin) {
-  if (hidden_act == "gelu") return Gelu::Exact;
-  if (hidden_act == "gelu_new" || hidden_act == "gelu_fast" || hidden_act == "gelu_pytorch_tanh") return Gelu::Tanh;
-  throw Error(origin + ": activation \"" + hidden_act + "\" is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh)");
+Activation activation_named(const std::string& name, const std::string& origin) {
+  if (name == "silu") return Activation::Silu;
+  if (name == "gelu") return Activation::GeluExact;
+  if (name == "gelu_new" || name == "gelu_fast" || name == "gelu_pytorch_tanh") return Activation::GeluTanh;
+  throw Error(origin + ": activation \"" + name + "\" is not supported (silu, gelu, gelu_new, gelu_fast, gelu_pytorch_tanh)");
 }
 
-FeedForwardImpl::FeedForwardImpl(std::int64_t hidden, std::int64_t intermediate, Gelu gelu, const std::string& in_name,
-                                 const std::string& out_name)
-    : gelu_(gelu) {
+torch::Tensor activate(const torch::Tensor& x, Activation activation) {
+  switch (activation) {
+    case Activation::Silu: return torch::silu(x);
+    case Activation::GeluExact: return torch::gelu(x);
+    case Activation::GeluTanh: return torch::gelu(x, "tanh");
+  }
+  return x;
+}
+
+FeedForwardImpl::FeedForwardImpl(std::int64_t hidden, std::int64_t intermediate, Activation activation,
+                                 const std::string& in_name, const std::string& out_name)
+    : activation_(activation) {
   in = register_module(in_name, LoraLinear(hidden, intermediate, true));
   out = register_module(out_name, LoraLinear(intermediate, hidden, true));
-}
-
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor h = in(x);
-  return out(gelu_ == Gelu::Tanh ? torch::gelu(h, "tanh") : torch::gelu(h));
 }
 
 }  // namespace w2s::model

@@ -9,8 +9,11 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "decoder.h"
 #include "w2s/model_torch.h"
@@ -70,14 +73,21 @@ class EmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Embedding);
 
+// How an RMSNorm applies its weight. Llama: weight * normed cast to the model dtype. Gemma:
+// normed * (1 + weight) in float32, then cast (its weights are stored zero-centred).
+enum class RmsNormWeight { Scale, OnePlus };
+
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(std::int64_t dim, double eps) : eps_(eps) { weight = register_parameter("weight", torch::ones({dim})); }
+  RMSNormImpl(std::int64_t dim, double eps, RmsNormWeight kind = RmsNormWeight::Scale) : eps_(eps), kind_(kind) {
+    weight = register_parameter("weight", torch::ones({dim}));
+  }
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor weight;
 
  private:
   double eps_;
+  RmsNormWeight kind_;
 };
 TORCH_MODULE(RMSNorm);
 
@@ -97,26 +107,55 @@ TORCH_MODULE(LayerNorm);
 // Rotary position embeddings
 // ---------------------------------------------------------------------------------------------
 
-// config.json's rope_scaling (HF's variants of the inverse frequencies).
-struct RopeScaling {
-  std::string type = "default";  // "default" | "linear" | "llama3"
-  double factor = 1.0;
-  double low_freq_factor = 1.0;                          // llama3 only
-  double high_freq_factor = 4.0;                         // llama3 only
-  std::int64_t original_max_position_embeddings = 8192;  // llama3 only
+// How the inverse frequencies are derived (HF's rope types). Others (yarn, dynamic, ...) are refused.
+enum class RopeType { Default, Linear, Llama3, LongRope };
+const char* rope_type_name(RopeType type);
+
+// The rotary settings of config.json, in the format of transformers 4 (rope_theta, rope_scaling,
+// partial_rotary_factor at the top level) or of transformers 5 (rope_parameters: rope_type,
+// rope_theta and the type's fields).
+struct RopeParameters {
+  double theta = 10000.0;
+  RopeType type = RopeType::Default;
+  double factor = 1.0;                                   // linear, llama3
+  double low_freq_factor = 0.0, high_freq_factor = 0.0;  // llama3
+  std::int64_t original_max_position_embeddings = 0;     // llama3, longrope
+  std::vector<double> short_factor, long_factor;         // longrope: per-frequency divisors
+  double attention_factor = 1.0;                         // longrope: scale of cos and sin
+  double partial_rotary_factor = 1.0;                    // the fraction of each head rotated
 };
-// Reads config.json's rope_scaling object (rope_type or type, factor, llama3's fields); absent
-// (nullptr) or null: default. Throws w2s::Error for other types (yarn, dynamic, ...).
-RopeScaling read_rope_scaling(const json::Value* rope_scaling, const std::string& origin);
+
+// Reads the rotary settings from `config` (config.json, or the text_config of a multimodal one).
+// `default_theta` is the family's rope_theta default. `layer_type` selects the entry of
+// rope_parameters keyed by layer type (transformers 5's per-layer form, Gemma 3); without it that
+// form is refused. An entry without rope_theta takes `default_theta` (the caller's base for that
+// layer type), not the top-level rope_theta. Fields a type needs are required; unknown types are refused by name. Both
+// formats given with different values are refused (there is no silent preference).
+RopeParameters read_rope_parameters(const json::Value& config, double default_theta, const std::string& origin,
+                                    std::string_view layer_type = {});
+
+// The types of attention layer transformers distinguishes (config.json layer_types).
+enum class LayerAttention { Full, Sliding };
+// config.json's layer_types ("full_attention" / "sliding_attention", one per layer); nullopt when
+// absent or null. Throws naming the key for another type or a length other than `layers`.
+std::optional<std::vector<LayerAttention>> read_layer_types(const json::Value& config, std::int64_t layers,
+                                                            const std::string& origin);
 
 // Rotary embeddings on the first `dims` features of each head (all of them for Llama, a
 // fraction for GPT-NeoX). Holds the inverse frequencies as the float32 buffer "inv_freq".
+// longrope: frequencies divided by short_factor while every position is below
+// original_max_position_embeddings, by long_factor once one is not (as HF switches per forward),
+// and cos/sin scaled by attention_factor.
 class RotaryImpl : public torch::nn::Module {
  public:
-  RotaryImpl(std::int64_t dims, double theta, const RopeScaling& scaling);
+  RotaryImpl(std::int64_t dims, const RopeParameters& rope);
   // cos/sin for positions [B, T] in `dtype` (computed in float32, or float64).
   RotaryTables tables(const torch::Tensor& positions, torch::Dtype dtype) const;
-  torch::Tensor inv_freq;
+  torch::Tensor inv_freq, long_inv_freq;  // long_inv_freq: longrope only
+
+ private:
+  std::int64_t original_max_positions_ = 0;
+  double attention_factor_ = 1.0;
 };
 TORCH_MODULE(Rotary);
 
@@ -133,42 +172,54 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables);
 torch::Tensor attention_bias(const torch::Tensor& key_mask, std::int64_t past, std::int64_t t,
                              const std::optional<std::int64_t>& window);
 
-// softmax(q k^T / sqrt(D) + mask) v for q [B, H, T, D] and k, v [B, KV, T, D] after appending k, v to
+// What differs between families' attention cores.
+struct AttentionOptions {
+  bool sliding = false;                // use inputs.sliding_mask (a sliding-window layer)
+  std::optional<double> scale;         // of q k^T; default 1 / sqrt(D)
+  std::optional<double> logit_softcap; // Gemma 2: scores = cap * tanh(scores / cap), before the mask
+};
+
+// softmax(q k^T * scale + mask) v for q [B, H, T, D] and k, v [B, KV, T, D] after appending k, v to
 // layer `layer`'s KV cache (when decoding) and repeating each key/value head H / KV times;
 // scores in float32. Returns the heads merged: [B, T, H * D].
 torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const LayerInputs& inputs,
-                             std::int64_t layer);
+                             std::int64_t layer, const AttentionOptions& options = {});
 
 // ---------------------------------------------------------------------------------------------
 // MLPs
 // ---------------------------------------------------------------------------------------------
 
-// down_proj(silu(gate_proj(x)) * up_proj(x)) (Llama family).
+// The MLP activations as Hugging Face names them in hidden_act / hidden_activation /
+// activation_function: "silu"; "gelu" is exact (erf); "gelu_new", "gelu_fast" and
+// "gelu_pytorch_tanh" are the tanh approximation.
+enum class Activation { Silu, GeluExact, GeluTanh };
+// Throws w2s::Error naming `origin` for any other name.
+Activation activation_named(const std::string& name, const std::string& origin);
+torch::Tensor activate(const torch::Tensor& x, Activation activation);
+
+// down_proj(act(gate_proj(x)) * up_proj(x)): SiLU (Llama family), tanh GELU (Gemma's GeGLU).
 class GatedMLPImpl : public torch::nn::Module {
  public:
-  GatedMLPImpl(std::int64_t hidden, std::int64_t intermediate, bool bias);
-  torch::Tensor forward(const torch::Tensor& x) { return down_proj(torch::silu(gate_proj(x)) * up_proj(x)); }
+  GatedMLPImpl(std::int64_t hidden, std::int64_t intermediate, bool bias, Activation activation = Activation::Silu);
+  torch::Tensor forward(const torch::Tensor& x) { return down_proj(activate(gate_proj(x), activation_) * up_proj(x)); }
   LoraLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  Activation activation_;
 };
 TORCH_MODULE(GatedMLP);
-
-// GELU as Hugging Face names it in hidden_act / activation_function: "gelu" is exact (erf);
-// "gelu_new", "gelu_fast" and "gelu_pytorch_tanh" are the tanh approximation.
-enum class Gelu { Exact, Tanh };
-// Throws w2s::Error naming `origin` for any other name.
-Gelu gelu_named(const std::string& hidden_act, const std::string& origin);
 
 // out(gelu(in(x))) with both linear layers biased, registered under the family's names
 // (GPT-2: c_fc, c_proj; GPT-NeoX: dense_h_to_4h, dense_4h_to_h).
 class FeedForwardImpl : public torch::nn::Module {
  public:
-  FeedForwardImpl(std::int64_t hidden, std::int64_t intermediate, Gelu gelu, const std::string& in_name,
+  FeedForwardImpl(std::int64_t hidden, std::int64_t intermediate, Activation activation, const std::string& in_name,
                   const std::string& out_name);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x) { return out(activate(in(x), activation_)); }
   LoraLinear in{nullptr}, out{nullptr};
 
  private:
-  Gelu gelu_;
+  Activation activation_;
 };
 TORCH_MODULE(FeedForward);
 
@@ -179,29 +230,37 @@ TORCH_MODULE(FeedForward);
 // The usual decoder-only stack, which every family here is: token embeddings (plus learned
 // positions, GPT-2), the layers, a final norm, and the head (untied, or the token embeddings).
 // An architecture's build() registers the modules under its names and fills one in; each
-// LayerModule has forward(x, inputs, layer index).
+// LayerModule has forward(x, inputs, layer index). Gemma's additions: embeddings scaled by a
+// constant rounded to the model dtype, rotary tables of its own for sliding-window layers, and
+// soft-capped logits.
 template <class LayerModule, class NormModule>
 class DecoderStack final : public Decoder {
  public:
   torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor& position_ids) override {
-    return positions ? tokens(ids) + positions(position_ids) : tokens(ids);
+    torch::Tensor x = positions ? tokens(ids) + positions(position_ids) : tokens(ids);
+    if (embed_scale) x = x * torch::scalar_tensor(*embed_scale, x.options());  // HF: the scale in the model dtype
+    return x;
   }
-  RotaryTables rotary_tables(const torch::Tensor& position_ids, torch::Dtype dtype) const override {
-    return rotary ? rotary->tables(position_ids, dtype) : RotaryTables{};
+  void rotary_tables(const torch::Tensor& position_ids, torch::Dtype dtype, LayerInputs& inputs) const override {
+    if (rotary) inputs.rotary = rotary->tables(position_ids, dtype);
+    if (sliding_rotary) inputs.sliding_rotary = sliding_rotary->tables(position_ids, dtype);
   }
   torch::Tensor layer(std::int64_t i, const torch::Tensor& x, const LayerInputs& inputs) override {
     return layers[i]->forward(x, inputs, i);
   }
   torch::Tensor final_norm(const torch::Tensor& x) override { return norm(x); }
   torch::Tensor lm_head(const torch::Tensor& h) override {
-    return head ? head(h) : torch::nn::functional::linear(h, tokens->weight);
+    const torch::Tensor logits = head ? head(h) : torch::nn::functional::linear(h, tokens->weight);
+    return final_logit_softcap ? torch::tanh(logits / *final_logit_softcap) * *final_logit_softcap : logits;
   }
 
   Embedding tokens{nullptr}, positions{nullptr};  // positions: learned ones only
   std::vector<LayerModule> layers;
   NormModule norm{nullptr};
   Rotary rotary{nullptr};
-  OutputHead head{nullptr};  // none: tied to `tokens`
+  Rotary sliding_rotary{nullptr};  // sliding-window layers' own (Gemma 3); none: they use `rotary`
+  OutputHead head{nullptr};        // none: tied to `tokens`
+  std::optional<double> embed_scale, final_logit_softcap;
 };
 
 }  // namespace w2s::model

@@ -65,7 +65,7 @@ struct ModelConfig {
   double norm_eps = 1e-6;                // rms_norm_eps, layer_norm_epsilon or layer_norm_eps
   std::string hidden_act = "silu";       // silu (Llama family), gelu_new (GPT-2), gelu (GPT-NeoX)
   bool tie_word_embeddings = false;
-  std::optional<std::int64_t> sliding_window;  // Mistral-style local attention
+  std::optional<std::int64_t> sliding_window;  // local attention of the layers the architecture marks sliding
   double initializer_range = 0.02;
   std::optional<std::int64_t> bos_token_id, eos_token_id, pad_token_id;
   // config.json as read (tiny_config: as built). The architecture reads its own fields from it;
@@ -230,6 +230,28 @@ json::Value tokenize_to_json(const std::filesystem::path& model_dir, std::string
 // where top_k is the next-token distribution of the first step.
 json::Value generate_to_json(const std::filesystem::path& model_dir, std::string_view prompt,
                              std::int64_t max_new_tokens, int top_k, const RunOptions& options);
+
+// `w2s model new`: a small random model of any supported model_type, in Hugging Face layout, for
+// smoke tests.
+struct NewModelOptions {
+  std::string model_type;
+  std::int64_t hidden_size = 64;
+  std::int64_t num_layers = 2;
+  std::int64_t num_heads = 4;
+  std::int64_t num_kv_heads = 2;
+  std::optional<std::int64_t> vocab_size;         // default: the tokenizer's, or 259 (built-in bytes)
+  std::optional<std::filesystem::path> tokenizer;  // a model directory whose tokenizer files are copied
+  std::optional<std::filesystem::path> chat_template;  // a Jinja file, written as chat_template.jinja
+  json::Value config = json::Value::object();      // config.json fields set as given (windows, rope, ...)
+  std::uint64_t seed = 0;
+};
+// Writes config.json and model.safetensors (float32, HF's initialisation: normal(0, 0.02)) into
+// `dir` (created; it must not hold a config.json), the tokenizer files (tokenizer.json,
+// tokenizer_config.json, special_tokens_map.json, chat_template.jinja) of options.tokenizer, and
+// the chat template. Returns what `w2s model info` prints for it.
+json::Value write_new_model(const std::filesystem::path& dir, const NewModelOptions& options);
+// The model_type values config.json may name, in the order of the architectures table.
+std::vector<std::string> supported_model_types();
 
 // ---------------------------------------------------------------------------------------------
 // Model files' checksums

@@ -37,7 +37,7 @@ class BlockImpl : public torch::nn::Module {
     ln_1 = register_module("ln_1", LayerNorm(c.hidden_size, c.norm_eps));
     attn = register_module("attn", Attention(c));
     ln_2 = register_module("ln_2", LayerNorm(c.hidden_size, c.norm_eps));
-    mlp = register_module("mlp", FeedForward(c.hidden_size, c.intermediate_size, gelu_named(c.hidden_act, "config.json"),
+    mlp = register_module("mlp", FeedForward(c.hidden_size, c.intermediate_size, activation_named(c.hidden_act, "config.json"),
                                              "c_fc", "c_proj"));
   }
   torch::Tensor forward(torch::Tensor x, const LayerInputs& in, std::int64_t layer) {
@@ -60,11 +60,11 @@ class Gpt2 final : public Architecture {
     m.hidden_size = required_positive(c, "n_embd", origin);
     m.num_hidden_layers = required_positive(c, "n_layer", origin);
     m.num_attention_heads = required_positive(c, "n_head", origin);
-    m.intermediate_size = optional_int(c, "n_inner").value_or(4 * m.hidden_size);
+    m.intermediate_size = optional_size(c, "n_inner", origin).value_or(4 * m.hidden_size);
     m.max_position_embeddings = required_positive(c, "n_positions", origin);
     m.norm_eps = c.get_double("layer_norm_epsilon", 1e-5);
     m.hidden_act = c.get_string("activation_function", "gelu_new");
-    gelu_named(m.hidden_act, origin);
+    activation_named(m.hidden_act, origin);
     if (c.get_bool("scale_attn_by_inverse_layer_idx", false) || c.get_bool("reorder_and_upcast_attn", false))
       throw Error(origin + ": GPT-2 options scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
     m.tie_word_embeddings = true;

@@ -19,28 +19,32 @@ namespace {
 // The family's own config.json fields.
 struct NeoxOptions {
   double rotary_pct = 0.25;
-  double rotary_emb_base = 10000.0;
-  RopeScaling rope_scaling;
+  RopeParameters rope;  // rope.theta: rotary_emb_base
   bool parallel_residual = true;
   bool attention_bias = true;
-  Gelu gelu = Gelu::Exact;
+  Activation activation = Activation::GeluExact;
 };
 
 NeoxOptions read_options(const ModelConfig& m, const std::string& origin) {
   const json::Value& c = m.config_json;
   NeoxOptions o;
-  o.rotary_pct = c.get_double("rotary_pct", 0.25);
-  o.rotary_emb_base = c.get_double("rotary_emb_base", 10000.0);
-  const json::Value* scaling = c.find("rope_scaling");
-  if (const json::Value* rope = c.find("rope_parameters"); rope && rope->is_object()) {  // transformers 5
-    o.rotary_pct = rope->get_double("partial_rotary_factor", o.rotary_pct);
-    o.rotary_emb_base = rope->get_double("rope_theta", o.rotary_emb_base);
-    scaling = rope;
-  }
-  o.rope_scaling = read_rope_scaling(scaling, origin);
+  // GPT-NeoX's own names: rotary_pct and rotary_emb_base (transformers 4); transformers 5 writes
+  // rope_parameters.partial_rotary_factor and rope_theta.
+  o.rope = read_rope_parameters(c, c.get_double("rotary_emb_base", 10000.0), origin);
+  if (o.rope.type == RopeType::LongRope) throw Error(origin + ": rope type \"longrope\" is not supported for gpt_neox");
+  const json::Value* params = c.find("rope_parameters");
+  const bool in_parameters = params && params->is_object() && params->contains("partial_rotary_factor");
+  if (params && params->is_object())
+    for (const auto& [own, standard] : {std::pair{"rotary_pct", "partial_rotary_factor"}, std::pair{"rotary_emb_base", "rope_theta"}}) {
+      const json::Value* a = c.find(own);
+      const json::Value* b = params->find(standard);
+      if (a && b && !a->is_null() && !b->is_null() && a->as_double() != b->as_double())
+        throw Error(origin + ": " + own + " differs from rope_parameters." + standard);
+    }
+  o.rotary_pct = in_parameters ? o.rope.partial_rotary_factor : c.get_double("rotary_pct", 0.25);
   o.parallel_residual = c.get_bool("use_parallel_residual", true);
   o.attention_bias = c.get_bool("attention_bias", true);
-  o.gelu = gelu_named(m.hidden_act, origin);
+  o.activation = activation_named(m.hidden_act, origin);
   if (!(o.rotary_pct > 0.0 && o.rotary_pct <= 1.0)) throw Error(origin + ": rotary_pct must be in (0, 1]");
   return o;
 }
@@ -77,7 +81,7 @@ class LayerImpl : public torch::nn::Module {
     input_layernorm = register_module("input_layernorm", LayerNorm(c.hidden_size, c.norm_eps));
     post_attention_layernorm = register_module("post_attention_layernorm", LayerNorm(c.hidden_size, c.norm_eps));
     attention = register_module("attention", Attention(c, o));
-    mlp = register_module("mlp", FeedForward(c.hidden_size, c.intermediate_size, o.gelu, "dense_h_to_4h", "dense_4h_to_h"));
+    mlp = register_module("mlp", FeedForward(c.hidden_size, c.intermediate_size, o.activation, "dense_h_to_4h", "dense_4h_to_h"));
   }
   torch::Tensor forward(const torch::Tensor& x, const LayerInputs& in, std::int64_t layer) {
     const torch::Tensor attn = attention(input_layernorm(x), in, layer);
@@ -101,7 +105,7 @@ class GptNeox final : public Architecture {
   void read_config(ModelConfig& m, const std::string& origin) const override {
     const json::Value& c = m.config_json;
     read_standard_sizes(m, origin);
-    m.max_position_embeddings = c.get_int("max_position_embeddings", 2048);
+    m.max_position_embeddings = optional_size(c, "max_position_embeddings", origin).value_or(2048);
     m.norm_eps = c.get_double("layer_norm_eps", 1e-5);
     m.hidden_act = c.get_string("hidden_act", "gelu");
     m.tie_word_embeddings = c.get_bool("tie_word_embeddings", false);
@@ -124,8 +128,8 @@ class GptNeox final : public Architecture {
   void describe(const ModelConfig& m, json::Value& out) const override {
     const NeoxOptions o = read_options(m, "config.json");
     out.set("rotary_pct", o.rotary_pct);
-    out.set("rotary_emb_base", o.rotary_emb_base);
-    out.set("rope_scaling", o.rope_scaling.type);
+    out.set("rotary_emb_base", o.rope.theta);
+    out.set("rope_type", rope_type_name(o.rope.type));
     out.set("use_parallel_residual", o.parallel_residual);
     out.set("attention_bias", o.attention_bias);
   }
@@ -151,7 +155,7 @@ class GptNeox final : public Architecture {
     for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
       d->layers.push_back(layers->register_module(std::to_string(i), Layer(c, o)));
     d->norm = model->register_module("final_layer_norm", LayerNorm(c.hidden_size, c.norm_eps));
-    d->rotary = model->register_module("rotary_emb", Rotary(rotary_dims(c, o), o.rotary_emb_base, o.rope_scaling));
+    d->rotary = model->register_module("rotary_emb", Rotary(rotary_dims(c, o), o.rope));
     if (!c.tie_word_embeddings) d->head = root.register_module("embed_out", OutputHead(c.hidden_size, c.vocab_size));
     return d;
   }
