@@ -317,8 +317,14 @@ TEST(IclResponses, RefusalsAreCountedApartFromUnparsedAnswers) {
   EXPECT_CONTAINS(out, "unparsed refused cut off");
   const auto r = baseline_record(dir, k8b);
   EXPECT_EQ(r.metrics.extra.get_int("refused"), 3);
-  EXPECT_EQ(r.metrics.parse_failures, 1);
   EXPECT_EQ(r.metrics.failed, 0);
+  // Unparsed: the answers without a letter (the scripted model has its own besides question 3);
+  // the refusals, whose prediction is "" too, are not among them.
+  const auto unparsed = std::count_if(r.predictions.begin(), r.predictions.end(), [](const auto& p) {
+    return !p.refusal && !p.error && p.prediction.empty();
+  });
+  EXPECT_GE(unparsed, 1);
+  EXPECT_EQ(r.metrics.parse_failures, unparsed);
   std::map<std::string, results::Prediction> by_id;
   for (const auto& p : r.predictions) by_id[p.id] = p;
   const auto& filtered = by_id.at(std::to_string(ds.test[0].question_id));
@@ -331,6 +337,7 @@ TEST(IclResponses, RefusalsAreCountedApartFromUnparsedAnswers) {
   EXPECT_EQ(moderated.refusal_category, "moderation");
   EXPECT_NE(moderated.refusal->find("harassment"), std::string::npos) << *moderated.refusal;
   EXPECT_FALSE(by_id.at(std::to_string(ds.test[3].question_id)).refusal.has_value());
+  EXPECT_EQ(by_id.at(std::to_string(ds.test[3].question_id)).prediction, "");
   test::expect_valid_records(dir / "results", 1);
 }
 
