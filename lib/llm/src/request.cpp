@@ -220,7 +220,7 @@ std::int64_t token_count(const json::Value& object, std::string_view key) {
 
 // The refusal of a chat completion: message.refusal (the model declined), or finish_reason
 // "content_filter" (the provider's filter stopped the answer).
-std::optional<Refusal> refusal_of(const json::Value& choice, const json::Value& message, const Completion& out) {
+std::optional<Refusal> refusal_of(const json::Value& message, const Completion& out) {
   std::string text;
   if (const json::Value* r = message.find("refusal"); r && r->is_string()) text = r->as_string();
   if (out.finish_reason == "content_filter")
@@ -228,7 +228,6 @@ std::optional<Refusal> refusal_of(const json::Value& choice, const json::Value& 
                    !text.empty()          ? text
                    : !out.content.empty() ? out.content
                                           : std::string("stopped by the provider's content filter")};
-  (void)choice;
   if (!text.empty()) return Refusal{RefusalKind::ModelRefusal, text};
   return std::nullopt;
 }
@@ -279,7 +278,7 @@ ReportedCost parse_completion(const json::Value& body, Completion& out) {
   read_reasoning_fields(message, out);
   split_think_block(out);
   out.finish_reason = choice.get_string("finish_reason");
-  out.refusal = refusal_of(choice, message, out);
+  out.refusal = refusal_of(message, out);
   read_logprobs(choice, out);
   out.provider = body.get_string("provider", "unknown");
   if (out.provider.empty()) out.provider = "unknown";
