@@ -228,8 +228,8 @@ TEST(FreeModels, ADailyCapStopsTheBatchWithinSecondsNamingTheResetAndTheCache) {
   }
 }
 
-// /key says the key is on the free tier (50 free-model requests a day): a batch planning more is
-// warned about before it starts.
+// /key says the key is on the free tier (50 free-model requests a day): a batch planning more
+// than is left of them today (after what this client sent) is warned about before it starts.
 TEST(FreeModels, PlanningMoreThanTheDailyCapIsWarnedBeforeStarting) {
   OpenRouterServer server;
   server.set_models(json::Array{json::Object{{"id", "vendor/model:free"},
@@ -241,13 +241,18 @@ TEST(FreeModels, PlanningMoreThanTheDailyCapIsWarnedBeforeStarting) {
   testing::LogCapture log;
   OpenRouterClient client(fast_options(server, "llm_free_warning"));
   client.run_batch(make_requests(40, "vendor/model:free"));  // within the cap: no warning
-  std::vector<ChatRequest> many = make_requests(60, "vendor/model:free");
-  for (auto& r : many) r.messages[0].content += " (again)";
-  client.run_batch(many);
+  std::vector<ChatRequest> more = make_requests(20, "vendor/model:free");
+  for (auto& r : more) r.messages[0].content += " (again)";
+  client.run_batch(more);         // 20 more, 10 left today: warned
   client.run_batch(make_requests(60));  // a paid model: no cap
-  const auto warned = log.lines_with("more than the 50 a day");
+  const auto warned = log.lines_with("this key can still send to them today");
   ASSERT_EQ(warned.size(), 1u);
-  EXPECT_NE(warned[0].find("60 requests to free"), std::string::npos) << warned[0];
+  EXPECT_NE(warned[0].find("20 requests to free (\":free\") models are planned, more than the 10 this key can"),
+            std::string::npos)
+      << warned[0];
+  EXPECT_NE(warned[0].find("50 a day for a key that never bought credits; 40 sent by this run today"),
+            std::string::npos)
+      << warned[0];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -322,11 +322,25 @@ class Batch {
     }
     if (!key) return;
     const std::int64_t per_day = key->is_free_tier ? 50 : 1000;
-    if (static_cast<std::int64_t>(planned) <= per_day) return;
-    log::warn("{} requests to free (\":free\") models are planned, more than the {} a day this key can send to "
-              "them ({}); the batch will stop at the daily cap, naming when it resets. Answers received are "
-              "cached: running the same command again after the reset sends only the missing requests",
-              planned, per_day, key->is_free_tier ? "a key that never bought credits" : "a key with credits");
+    count_free_request(0);  // a new UTC day starts the count again
+    const std::int64_t left = std::max<std::int64_t>(0, per_day - c_.free_sent_today);
+    if (static_cast<std::int64_t>(planned) <= left) return;
+    log::warn("{} requests to free (\":free\") models are planned, more than the {} this key can still send to "
+              "them today at most ({} a day for {}; {} sent by this run today); the batch will stop at the daily "
+              "cap, naming when it resets. Answers received are cached: running the same command again after the "
+              "reset sends only the missing requests",
+              planned, left, per_day, key->is_free_tier ? "a key that never bought credits" : "a key with credits",
+              c_.free_sent_today);
+  }
+
+  // Counts `n` requests to free models on today's UTC day (OpenRouter's daily caps reset at 00:00 UTC).
+  void count_free_request(std::int64_t n = 1) {
+    const std::int64_t today = static_cast<std::int64_t>(std::time(nullptr)) / 86400;
+    if (today != c_.free_day) {
+      c_.free_day = today;
+      c_.free_sent_today = 0;
+    }
+    c_.free_sent_today += n;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -388,6 +402,7 @@ class Batch {
     CURL* easy = c_.transfers.post(*c_.endpoint, c_.chat_url, job.body, transfer->exchange);
     in_flight_.emplace(easy, std::move(transfer));
     ++in_flight_by_model_[request_of(job).model];
+    if (is_free_model(request_of(job).model)) count_free_request();
     ++job.attempts;
     job.reserved_usd = worst;
     c_.budget.reserve(worst);
