@@ -247,7 +247,10 @@ struct ClientOptions {
   double max_response_mib = 32.0;
 
   // Budget. max_cost_usd: hard cap on this client's spend (USD, all batches together); in-flight
-  // requests count at their worst-case cost (prompt estimate + max_tokens x completion price).
+  // requests count at their worst-case cost (prompt bytes + max_tokens, at the higher of the listed
+  // or assumed price and the price answers were billed at). Until a reported cost confirms a
+  // model's price, one request of it is in flight: the spend passes the cap by at most one
+  // request's real cost (docs/openrouter-client.md, "The budget's guarantee").
   std::optional<double> max_cost_usd;
   // The worst case of models the endpoint lists no price for (GET /models): USD per million prompt
   // and completion tokens. Under max_cost_usd, a batch with an unpriced model is refused without it
