@@ -359,15 +359,25 @@ std::string scrub(std::string text, const std::string& secret) {
 }
 
 namespace {
-// Prices are decimal strings ("0.0000004"); "-1" marks variable pricing (treated as unknown).
+// No model costs a dollar per token ($1,000,000 per million); a price above it is no price.
+constexpr double kMostUsdPerToken = 1.0;
+
+// Prices are decimal strings ("0.0000004"); "-1" marks variable pricing (treated as unknown), and
+// so does anything that is not a finite price ("nan", "inf", "1e400").
 std::optional<double> parse_price(const json::Value* v) {
   if (!v) return 0.0;
-  if (v->is_number()) return v->as_double();
-  if (!v->is_string()) return 0.0;
-  const std::string& s = v->as_string();
-  char* end = nullptr;
-  double d = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0' || d < 0) return std::nullopt;
+  double d = 0.0;
+  if (v->is_number()) {
+    d = v->as_double();
+  } else if (v->is_string()) {
+    const std::string& s = v->as_string();
+    char* end = nullptr;
+    d = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() || *end != '\0') return std::nullopt;
+  } else {
+    return 0.0;
+  }
+  if (!std::isfinite(d) || d < 0 || d > kMostUsdPerToken) return std::nullopt;
   return d;
 }
 }  // namespace
