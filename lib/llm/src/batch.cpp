@@ -245,6 +245,7 @@ class Batch {
       Job& job = jobs_[cost_pending_[lost_of[i].first].first];
       LostAttempt& attempt = job.lost[lost_of[i].second];
       attempt.reconciled_usd = probes[i].cost_usd;
+      ++reconciled_;
       c_.budget.reconcile(request_of(job).model, attempt.worst_usd, probes[i].cost_usd);
       reconciled_usd_ += probes[i].cost_usd;
       Completion line;
@@ -275,7 +276,8 @@ class Batch {
   }
 
   void warn_possibly_billed(double usd) const {
-    if (timed_out_ + dropped_ + unreadable_ + no_usage_ + oversize_ == 0) return;
+    const int lost = timed_out_ + dropped_ + unreadable_ + no_usage_ + oversize_;
+    if (lost == 0) return;
     std::vector<std::string> what;
     if (timed_out_ > 0)
       what.push_back(fmt::format("{} attempt(s) timed out (--request-timeout {:.0f} s)", timed_out_, o_.request_timeout_s));
@@ -286,9 +288,14 @@ class Batch {
       what.push_back(fmt::format("{} HTTP 200 response(s) without usage were retried", no_usage_));
     if (oversize_ > 0)
       what.push_back(fmt::format("{} answer(s) were over --max-response-mib {:g}", oversize_, o_.max_response_mib));
-    const std::string bound = usd > 0 ? fmt::format("up to ${:.6f}", usd)
-                                      : usd < 0 ? std::string("nothing more")
-                                                : std::string("an unknown amount (no /models price)");
+    if (usd <= 1e-15 && reconciled_ == lost) {
+      log::warn("{}: the server may have billed them; GET /generation found what each cost (${:.6f} in all, ledger "
+                "lines with status \"reconciled\"), counted in the spend and against --max-cost",
+                fmt::join(what, ", "), reconciled_usd_);
+      return;
+    }
+    const std::string bound = usd > 1e-15 ? fmt::format("up to ${:.6f}", usd)
+                                          : std::string("an unknown amount (no /models price)");
     log::warn("{}: the server may have billed them; {} more than the reported cost after reconciliation (ledger "
               "lines with status \"timeout\", \"dropped\", \"unreadable\", \"no_usage\" or \"oversize\"), "
               "counted against --max-cost",
@@ -890,6 +897,7 @@ class Batch {
   // Attempts booked at their worst case in this batch, by why.
   int timed_out_ = 0, dropped_ = 0, unreadable_ = 0, no_usage_ = 0, oversize_ = 0;
   double reconciled_usd_ = 0.0;  // what GET /generation said this batch's lost attempts cost
+  int reconciled_ = 0;           // and how many of them it found
   std::map<std::string, int> in_flight_by_model_;
   bool streamed_warned_ = false;
   double assumed_usd_ = 0.0;             // answers without a cost booked at --assume-price in this batch
