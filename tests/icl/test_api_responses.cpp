@@ -287,6 +287,85 @@ TEST(IclResponses, ARunWithFailedRequestsExitsWithThree) {
   EXPECT_EQ(baseline_record(dir, k8b).metrics.failed, 1);
 }
 
+// Refusals (content filter, message.refusal, moderation 403) are their own outcome: in the
+// predictions with text and category, counted as refused (not unparsed, not failed) in the
+// metrics and the console's "refused" column; the run does not exit as failed.
+TEST(IclResponses, RefusalsAreCountedApartFromUnparsedAnswers) {
+  const auto ds = load_tqa(20);
+  ScriptedServer s(ds);
+  s.server.set_policy([&](const json::Value& body, int) {
+    const std::string question = test::messages_of(body).back().content;
+    Reply r = Reply::ok(s.models.answer(body));
+    if (question == ds.test[0].text) {
+      r.content = "";
+      r.finish_reason = "content_filter";
+    }
+    if (question == ds.test[1].text) {
+      r.content = "";
+      r.refusal = "I won't answer that.";
+    }
+    if (question == ds.test[2].text)
+      return Reply::error(403, "Input flagged", json::Object{{"reasons", json::Array{"harassment"}},
+                                                             {"flagged_input", "..."}});
+    if (question == ds.test[3].text) r.content = "no letter here";
+    return r;
+  });
+  const auto dir = test::scratch_dir("icl_refusals");
+  std::string out;
+  ASSERT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + k8b, s.server.base_url(), dir), &out), 0)
+      << out;
+  EXPECT_CONTAINS(out, "unparsed refused cut off");
+  const auto r = baseline_record(dir, k8b);
+  EXPECT_EQ(r.metrics.extra.get_int("refused"), 3);
+  EXPECT_EQ(r.metrics.failed, 0);
+  // Unparsed: the answers without a letter (the scripted model has its own besides question 3);
+  // the refusals, whose prediction is "" too, are not among them.
+  const auto unparsed = std::count_if(r.predictions.begin(), r.predictions.end(), [](const auto& p) {
+    return !p.refusal && !p.error && p.prediction.empty();
+  });
+  EXPECT_GE(unparsed, 1);
+  EXPECT_EQ(r.metrics.parse_failures, unparsed);
+  std::map<std::string, results::Prediction> by_id;
+  for (const auto& p : r.predictions) by_id[p.id] = p;
+  const auto& filtered = by_id.at(std::to_string(ds.test[0].question_id));
+  EXPECT_EQ(filtered.refusal_category, "content_filter");
+  EXPECT_EQ(filtered.prediction, "");
+  EXPECT_FALSE(filtered.correct);
+  EXPECT_EQ(by_id.at(std::to_string(ds.test[1].question_id)).refusal, "I won't answer that.");
+  EXPECT_EQ(by_id.at(std::to_string(ds.test[1].question_id)).refusal_category, "refusal");
+  const auto& moderated = by_id.at(std::to_string(ds.test[2].question_id));
+  EXPECT_EQ(moderated.refusal_category, "moderation");
+  EXPECT_NE(moderated.refusal->find("harassment"), std::string::npos) << *moderated.refusal;
+  EXPECT_FALSE(by_id.at(std::to_string(ds.test[3].question_id)).refusal.has_value());
+  EXPECT_EQ(by_id.at(std::to_string(ds.test[3].question_id)).prediction, "");
+  test::expect_valid_records(dir / "results", 1);
+}
+
+// Attempts whose answer never came (a 200 without usage that was retried) are reconciled by their
+// generation id; the record and the console keep that money apart from the answers' cost.
+TEST(IclResponses, ReconciledAttemptsAreShownApartFromTheAnswersCost) {
+  const auto ds = load_tqa(20);
+  ScriptedServer s(ds);
+  s.server.set_policy([&](const json::Value& body, int attempt) {
+    Reply r = Reply::ok(s.models.answer(body));
+    if (attempt == 1 && test::messages_of(body).back().content == ds.test[0].text) {
+      r.choice_error = json::Object{{"code", 502}, {"message", "provider crashed"}};
+      r.omit_usage = true;
+    }
+    return r;
+  });
+  const auto dir = test::scratch_dir("icl_reconciled");
+  std::string out;
+  ASSERT_EQ(test::run_command(w2s_command(std::string("baseline --models ") + k8b, s.server.base_url(), dir), &out), 0)
+      << out;
+  const auto r = baseline_record(dir, k8b);
+  EXPECT_GT(r.cost.total.reconciled_usd, 0.0);
+  EXPECT_EQ(r.cost.total.possibly_billed_usd, 0.0);
+  EXPECT_NEAR(r.cost.total.usd + r.cost.total.reconciled_usd, s.server.billed_cost(), 1e-12);
+  EXPECT_CONTAINS(out, "money apart from the answers' cost: reconciled $");
+  test::expect_valid_records(dir / "results", 1);
+}
+
 // 7. The record of a rerun served from the cache keeps this run's spend ($0) and says what the
 // replayed answers cost when they were first paid.
 TEST(IclResponses, ARecordAfterACacheReplaySaysWhatTheAnswersCost) {

@@ -83,7 +83,8 @@ TEST(ApiOptionFields, TheApiCommandsHaveTheDocumentedFlagsEachOnce) {
       "shots", "parser", "score", "failed-policy", "temperature", "max-tokens", "seed", "top-p", "top-logprobs",
       "reasoning-effort", "reasoning-max-tokens", "reasoning-exclude", "no-reasoning", "provider-order",
       "no-fallbacks", "require-parameters", "data-collection", "base-url", "api-key-file", "max-concurrency",
-      "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "connect-timeout", "max-cost",
+      "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "connect-timeout",
+      "max-response-mib", "max-cost",
       "assume-price", "count-upstream-cost", "key-check", "key-recheck-every", "dry-run", "cache-dir", "no-cache",
       "refresh", "ledger", "no-progress"};
   EXPECT_EQ(names, expected);
@@ -157,6 +158,30 @@ TEST(Scoring, LetterProbabilitiesFromFirstToken) {
   EXPECT_NEAR(p["B"], 0.25 / 0.75, 1e-12);
   llm::Completion none;
   EXPECT_TRUE(icl::letter_probabilities(none, {"A", "B"}).empty());
+}
+
+// Computed in log space: a logprob of 1000 (exp overflows to infinity, and inf/inf is NaN) still
+// gives valid probabilities, the same as any shift of all logprobs would; values that are not
+// finite are no evidence; -1e308 (the tolerant reader's -Infinity) is a probability of 0.
+TEST(Scoring, LetterProbabilitiesAreComputedInLogSpace) {
+  llm::Completion c;
+  c.ok = true;
+  c.logprobs.push_back({"A", 1000.0, {{"A", 1000.0}, {"B", 1000.0 + std::log(0.5)}, {"C", -1e308}}});
+  auto p = icl::letter_probabilities(c, {"A", "B", "C", "D"});
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_NEAR(p["A"], 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(p["B"], 1.0 / 3.0, 1e-12);
+  EXPECT_EQ(p["C"], 0.0);
+  for (const auto& [letter, prob] : p) EXPECT_TRUE(std::isfinite(prob)) << letter;
+  llm::Completion odd;
+  odd.logprobs.push_back({"A", std::nan(""), {{"A", std::nan("")}, {"B", std::numeric_limits<double>::infinity()},
+                                              {"C", -0.1}}});
+  p = icl::letter_probabilities(odd, {"A", "B", "C"});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p["C"], 1.0);
+  llm::Completion zero;
+  zero.logprobs.push_back({"A", -1e308, {{"A", -1e308}}});
+  EXPECT_NEAR(icl::letter_probabilities(zero, {"A", "B"})["A"], 1.0, 1e-12);  // the only letter seen
 }
 
 // One-vs-rest AUROC against scikit-learn's roc_auc_score on the same scores (ties included).

@@ -18,7 +18,8 @@ namespace w2s::llm {
 namespace {
 
 TEST(Budget, TheCapHoldsWithManyRequestsInFlight) {
-  // The server charges every request its worst case, as the client reserves it.
+  // The server charges every request its worst case, as the client reserves it (at the listed
+  // price: the usage it reports says so).
   test::ServerOptions so;
   OpenRouterServer server(
       [&](const json::Value& body, int) {
@@ -26,6 +27,8 @@ TEST(Budget, TheCapHoldsWithManyRequestsInFlight) {
         for (const auto& m : body.at("messages").as_array())
           bytes += static_cast<std::int64_t>(m.at("content").as_string().size()) + 4;
         Reply r = Reply::ok("A").with_latency(0.02);
+        r.prompt_tokens = bytes;
+        r.completion_tokens = body.at("max_tokens").as_int();
         r.cost = bytes * so.prompt_price + body.at("max_tokens").as_int() * so.completion_price;
         return r;
       },
@@ -89,6 +92,8 @@ TEST(Budget, AnAssumedPriceMakesTheCapHardForAnUnpricedModel) {
         for (const auto& m : body.at("messages").as_array())
           bytes += static_cast<std::int64_t>(m.at("content").as_string().size()) + 4;
         Reply r = Reply::ok("A").with_latency(0.02);
+        r.prompt_tokens = bytes;
+        r.completion_tokens = body.at("max_tokens").as_int();
         r.cost = bytes * 0.000002 + body.at("max_tokens").as_int() * 0.000004;
         r.omit_cost = !report_cost;
         return r;

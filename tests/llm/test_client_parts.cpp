@@ -151,6 +151,51 @@ TEST(PriceListUnit, AnAssumedPriceBoundsOnlyTheModelsWithoutOne) {
   EXPECT_TRUE(estimate.at("p").priced && !estimate.at("p").price_assumed);
 }
 
+// What the server bills confirms a model's price, or raises it: the worst case follows the highest
+// price billed; a rise of more than 1 % unconfirms the price until an answer shows no further rise.
+TEST(PriceListUnit, BilledCostsConfirmOrRaiseAModelsPrice) {
+  PriceList prices([] { return ModelList{true, "", {"p"}, {{"p", Pricing{0.001, 0.01, 0.0, 0, 0}}}}; });
+  const ChatRequest r = make_request(7, "p", 20);
+  const double listed = prices.worst_case_usd(r);
+  EXPECT_FALSE(prices.confirmed("p"));
+  EXPECT_EQ(prices.observe("p", 100, 10, 100 * 0.001 + 10 * 0.01), std::nullopt);  // as listed
+  EXPECT_TRUE(prices.confirmed("p"));
+  EXPECT_DOUBLE_EQ(prices.price_factor("p"), 1.0);
+  EXPECT_EQ(prices.observe("p", 100, 10, 0.1), std::nullopt);  // cheaper (cached tokens): no change
+  EXPECT_DOUBLE_EQ(prices.price_factor("p"), 1.0);
+  const std::optional<double> risen = prices.observe("p", 100, 10, 3 * 0.2);
+  ASSERT_TRUE(risen.has_value());
+  EXPECT_DOUBLE_EQ(*risen, 3.0);
+  EXPECT_FALSE(prices.confirmed("p"));
+  EXPECT_DOUBLE_EQ(prices.worst_case_usd(r), 3 * listed);
+  EXPECT_EQ(prices.observe("p", 50, 5, 3 * 0.1), std::nullopt);  // the new price again: confirmed
+  EXPECT_TRUE(prices.confirmed("p"));
+  EXPECT_EQ(prices.observe("p", 50, 5, 3.01 * 0.1), std::nullopt);  // within 1 %: raised, not warned
+  EXPECT_TRUE(prices.confirmed("p"));
+  EXPECT_DOUBLE_EQ(prices.price_factor("p"), 3.01);
+  // A model without a price to compare with: confirmed by its first billed cost, factor 1.
+  EXPECT_FALSE(prices.observe("q", 10, 1, 1.0).has_value());
+  EXPECT_TRUE(prices.confirmed("q"));
+  EXPECT_DOUBLE_EQ(prices.price_factor("q"), 1.0);
+}
+
+TEST(BudgetUnit, ReconciliationMovesAWorstCaseToWhatWasBooked) {
+  Budget budget(1.0);
+  budget.charge_possibly_billed("m", 0.4, Budget::Unseen::Dropped);
+  budget.charge_possibly_billed("m", 0.2, Budget::Unseen::NoUsage);
+  EXPECT_FALSE(budget.allows(0.5));
+  budget.reconcile("m", 0.4, 0.05);
+  EXPECT_DOUBLE_EQ(budget.possibly_billed(), 0.2);
+  EXPECT_DOUBLE_EQ(budget.spent(), 0.05);
+  EXPECT_TRUE(budget.allows(0.5));
+  const ModelTotals& t = budget.totals().at("m");
+  EXPECT_EQ(t.dropped, 1);
+  EXPECT_EQ(t.no_usage, 1);
+  EXPECT_DOUBLE_EQ(t.reconciled_usd, 0.05);
+  EXPECT_DOUBLE_EQ(t.possibly_billed_usd, 0.2);
+  EXPECT_DOUBLE_EQ(t.cost_usd, 0.0);  // the answers' cost stays apart
+}
+
 TEST(ModelIdsUnit, SuggestionsForAliasesAndTypos) {
   const std::set<std::string> listed = {"meta-llama/llama-3.1-8b-instruct", "meta-llama/llama-3.1-70b-instruct",
                                         "qwen/qwen-2.5-72b-instruct", "openai/gpt-4o-mini"};

@@ -10,7 +10,8 @@ struct FaultCase {
   const char* name;
   std::function<Reply()> fault;
   // The server may have billed an attempt whose cost the client never read: "timeout" (it stopped
-  // waiting) or "unreadable" (a 200 whose body is not JSON). Its worst case is booked instead.
+  // waiting), "dropped" (the connection closed after the request was sent) or "unreadable" (a 200
+  // whose body is not JSON). Its worst case is booked instead.
   const char* unseen = "";
 };
 
@@ -45,12 +46,26 @@ TEST_P(TransientFault, IsRetriedUntilTheRequestSucceeds) {
   } else {
     // The server billed attempts whose cost we never read; their worst case covers it.
     server.wait_until_idle();
-    EXPECT_EQ(unseen == "timeout" ? t.timed_out : t.unreadable, 12) << fc.name;
-    EXPECT_GT(client.possibly_billed_usd(), 0.0);
+    if (unseen == "dropped") {
+      // libcurl re-sends once by itself on a reused connection that turns out dead: only the
+      // requests whose reset reached us count.
+      const auto reached = std::count_if(results.begin(), results.end(), [](const auto& c) { return c.attempts == 2; });
+      EXPECT_EQ(t.dropped, reached);
+      EXPECT_GT(reached, 0);
+    } else {
+      EXPECT_EQ(unseen == "timeout" ? t.timed_out : t.unreadable, 12) << fc.name;
+    }
+    if (std::string(fc.name) == "truncated") {
+      // Its X-Generation-Id came before the body was cut: GET /generation reconciled it.
+      EXPECT_NEAR(client.possibly_billed_usd(), 0.0, 1e-15);
+      EXPECT_GT(t.reconciled_usd, 0.0);
+    } else {
+      EXPECT_GT(client.possibly_billed_usd(), 0.0);
+    }
     if (unseen == "timeout") {
       EXPECT_LT(client.total_cost_usd(), server.billed_cost());
     }
-    EXPECT_GE(client.total_cost_usd() + client.possibly_billed_usd(), server.billed_cost());
+    EXPECT_GE(client.total_cost_usd() + client.possibly_billed_usd() + 1e-15, server.billed_cost());
   }
 }
 
@@ -93,7 +108,7 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{"empty_choices", empty_choices},
         FaultCase{"malformed_json", malformed, "unreadable"},
         FaultCase{"truncated", [] { return Reply::fault_reply(Reply::Fault::Truncate); }, "unreadable"},
-        FaultCase{"connection_reset", [] { return Reply::fault_reply(Reply::Fault::ResetConnection); }},
+        FaultCase{"connection_reset", [] { return Reply::fault_reply(Reply::Fault::ResetConnection); }, "dropped"},
         FaultCase{"timeout", [] { return Reply::ok("A").with_latency(1.0); }, "timeout"}),
     [](const auto& info) { return std::string(info.param.name); });
 
@@ -137,6 +152,8 @@ TEST(Faults, ExhaustedRetriesFailOneRequestNotTheBatch) {
   EXPECT_EQ(client.totals().at("test/small").failed, 1);
 }
 
+// A moderation 403 is a refusal (ok, Completion::refusal with the reasons), never retried; a 400
+// fails the request.
 TEST(Faults, BadRequestAndModerationAreNotRetried) {
   OpenRouterServer server([](const json::Value& body, int attempt) {
     const int q = testing::question_number(body);
@@ -154,10 +171,13 @@ TEST(Faults, BadRequestAndModerationAreNotRetried) {
   EXPECT_FALSE(results[0].ok);
   EXPECT_EQ(results[0].attempts, 1);
   EXPECT_NE(results[0].error.find("bad request (400): context length exceeded"), std::string::npos);
-  EXPECT_FALSE(results[1].ok);
+  EXPECT_TRUE(results[1].ok);
   EXPECT_EQ(results[1].attempts, 1);
-  EXPECT_NE(results[1].error.find("moderation"), std::string::npos);
-  EXPECT_NE(results[1].error.find("self-harm"), std::string::npos);
+  ASSERT_TRUE(results[1].refusal.has_value());
+  EXPECT_EQ(results[1].refusal->kind, RefusalKind::Moderation);
+  EXPECT_NE(results[1].refusal->text.find("moderation"), std::string::npos);
+  EXPECT_NE(results[1].refusal->text.find("self-harm"), std::string::npos);
+  EXPECT_EQ(client.totals().at("test/small").refused, 1);
   EXPECT_TRUE(results[2].ok);
   EXPECT_EQ(server.chat_requests(), 3);
 }

@@ -57,6 +57,10 @@ TEST(Request, ParsesModelsPricingFromDecimalStrings) {
      "pricing":{"prompt":"0.0000004","completion":"0.00000026","request":"0"}},
     {"id":"free","pricing":{"prompt":"0","completion":"0"}},
     {"id":"router","pricing":{"prompt":"-1","completion":"-1"}},
+    {"id":"nan","pricing":{"prompt":"nan","completion":"0"}},
+    {"id":"inf","pricing":{"prompt":"0","completion":"inf"}},
+    {"id":"huge","pricing":{"prompt":"1e400","completion":"0"}},
+    {"id":"dear","pricing":{"prompt":2.5,"completion":"0"}},
     {"id":"noprice"}]})");
   auto p = detail::parse_models(body);
   ASSERT_EQ(p.count("a"), 1u);
@@ -67,6 +71,8 @@ TEST(Request, ParsesModelsPricingFromDecimalStrings) {
   EXPECT_EQ(p.count("free"), 1u);
   EXPECT_EQ(p["free"].prompt, 0.0);
   EXPECT_EQ(p.count("router"), 0u);  // variable pricing: unknown
+  for (const char* id : {"nan", "inf", "huge", "dear"})  // not a finite price of at most $1 a token
+    EXPECT_EQ(p.count(id), 0u) << id;
   EXPECT_EQ(p.count("noprice"), 0u);
 }
 

@@ -166,8 +166,10 @@ TEST_P(BilledBody, IsReadTolerantlyOrBookedAtItsWorstCase) {
   } else {
     EXPECT_EQ(server.chat_requests(), 12);
     EXPECT_EQ(t.unreadable, 6);
-    EXPECT_GT(client.possibly_billed_usd(), 0.0);
-    EXPECT_GE(client.total_cost_usd() + client.possibly_billed_usd(), server.billed_cost());
+    // Booked at their worst case, then reconciled by their X-Generation-Id: the books equal the bill.
+    EXPECT_NEAR(client.possibly_billed_usd(), 0.0, 1e-15);
+    EXPECT_GT(t.reconciled_usd, 0.0);
+    EXPECT_NEAR(client.total_cost_usd(), server.billed_cost(), 1e-12);
     int unreadable_lines = 0;
     for (const auto& line : ledger)
       if (line.at("status").as_string() == "unreadable") {
@@ -219,7 +221,11 @@ TEST(BilledBody, AnUnreadableBodyCountsAgainstTheBudgetCap) {
   ASSERT_FALSE(results[0].ok);
   EXPECT_NE(results[0].error.find("budget cap reached"), std::string::npos) << results[0].error;
   EXPECT_EQ(server.chat_requests(), 2);
-  EXPECT_NEAR(client.possibly_billed_usd(), 2 * worst, 1e-15);
+  // Each attempt's X-Generation-Id lets GET /generation reconcile it after the batch: then the
+  // books hold what the server billed.
+  EXPECT_NEAR(client.possibly_billed_usd(), 0.0, 1e-15);
+  EXPECT_NEAR(client.totals().at("test/small").reconciled_usd, server.billed_cost(), 1e-15);
+  EXPECT_GT(server.billed_cost(), 0.0);
 }
 
 TEST(TolerantJson, RepairsWhatServersSendAndRefusesCutOffValues) {
@@ -529,9 +535,21 @@ TEST(Byok, TheUpstreamChargeIsRecordedAndCountedWhenAsked) {
   o.count_upstream_cost = true;
   o.no_cache = true;
   // The spend now holds the upstream charges too: three requests fit (without the upstream charges,
-  // all four would). The model has no /models price: a negligible assumed one lets it run.
-  o.max_cost_usd = 2.5 * 0.00021;
-  o.assume_price = std::array<double, 2>{0.001, 0.001};
+  // all four would). The model has no /models price: the assumed one is what each request costs
+  // with its upstream charge, for the tokens the server reports (so the price billed confirms it).
+  server.set_policy([](const json::Value& body, int attempt) {
+    Reply r = byok_reply(body, attempt);
+    r.prompt_tokens = 0;
+    for (const auto& m : body.at("messages").as_array())
+      *r.prompt_tokens += static_cast<std::int64_t>(m.at("content").as_string().size()) + 4;
+    r.completion_tokens = 1;
+    return r;
+  });
+  std::int64_t tokens = 1;
+  for (const auto& m : make_request(0).messages) tokens += static_cast<std::int64_t>(m.content.size()) + 4;
+  const double per_million = 0.00021 / static_cast<double>(tokens) * 1e6;
+  o.max_cost_usd = 3.5 * 0.00021;
+  o.assume_price = std::array<double, 2>{per_million, per_million};
   o.max_concurrency = 1;
   OpenRouterClient counting(o);
   const auto results = counting.run_batch(make_requests(4, "unpriced/byok"));

@@ -40,7 +40,7 @@ TEST(RetryPolicy, ClassifiesStatusCodes) {
 TEST(RetryPolicy, ReportsModerationReasons) {
   Decision d = classify_status(
       403, R"({"error":{"code":403,"message":"flagged","metadata":{"reasons":["violence","hate"],"flagged_input":"x","provider_name":"P","model_slug":"m"}}})");
-  EXPECT_EQ(d.verdict, Verdict::FailRequest);
+  EXPECT_EQ(d.verdict, Verdict::Refused);  // an outcome of its own, not a failure
   EXPECT_NE(d.reason.find("moderation"), std::string::npos);
   EXPECT_NE(d.reason.find("violence, hate"), std::string::npos);
   EXPECT_NE(d.reason.find("provider: P"), std::string::npos);

@@ -136,6 +136,52 @@ Reply Reply::in_flight_402(std::string retry_after) {
   return r;
 }
 
+Reply Reply::free_models_per_day(std::int64_t reset_epoch_ms, int limit) {
+  Reply r = error(429, fmt::format("Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free "
+                                   "model requests per day"),
+                  json::Object{{"headers", json::Object{{"X-RateLimit-Limit", std::to_string(limit)},
+                                                        {"X-RateLimit-Remaining", "0"},
+                                                        {"X-RateLimit-Reset", std::to_string(reset_epoch_ms)}}},
+                               {"provider_name", nullptr}});
+  r.headers["X-RateLimit-Limit"] = std::to_string(limit);
+  r.headers["X-RateLimit-Remaining"] = "0";
+  r.headers["X-RateLimit-Reset"] = std::to_string(reset_epoch_ms);
+  return r;
+}
+
+std::string event_stream_of(const json::Value& body) {
+  const json::Value& choice = body.at("choices").at(0);
+  const json::Value& message = choice.at("message");
+  auto chunk = [&](json::Value delta, json::Value finish_reason) {
+    json::Value c = json::Object{{"id", body.at("id")}, {"provider", body.get_string("provider", "TestProvider")},
+                                 {"model", body.at("model")}, {"object", "chat.completion.chunk"},
+                                 {"created", body.at("created")}};
+    c.set("choices", json::Array{json::Object{{"index", 0}, {"delta", std::move(delta)},
+                                              {"finish_reason", std::move(finish_reason)}}});
+    return c;
+  };
+  std::string out = ": OPENROUTER PROCESSING\n\n";
+  out += "data: " + json::dump(chunk(json::Object{{"role", "assistant"}, {"content", ""}}, nullptr)) + "\n\n";
+  if (const json::Value* reasoning = message.find("reasoning"); reasoning && reasoning->is_string())
+    out += "data: " + json::dump(chunk(json::Object{{"reasoning", *reasoning}}, nullptr)) + "\n\n";
+  if (const json::Value* refusal = message.find("refusal"); refusal && refusal->is_string())
+    out += "data: " + json::dump(chunk(json::Object{{"refusal", *refusal}}, nullptr)) + "\n\n";
+  const std::string content = message.get_string("content");
+  const json::Value* logprobs = choice.find("logprobs");
+  for (std::size_t at = 0; at < content.size(); at += 3) {
+    json::Value c = chunk(json::Object{{"content", content.substr(at, 3)}}, nullptr);
+    if (at == 0 && logprobs && logprobs->is_object())  // every token's logprobs with the first delta
+      c["choices"].as_array()[0].set("logprobs", *logprobs);
+    out += "data: " + json::dump(c) + "\n\n";
+    out += ": OPENROUTER PROCESSING\n\n";
+  }
+  json::Value last = chunk(json::Object{{"content", ""}}, choice.at("finish_reason"));
+  if (const json::Value* usage = body.find("usage")) last.set("usage", *usage);
+  out += "data: " + json::dump(last) + "\n\n";
+  out += "data: [DONE]\n\n";
+  return out;
+}
+
 Reply Reply::fault_reply(Fault f) {
   Reply r;
   r.fault = f;
@@ -249,6 +295,7 @@ struct OpenRouterServer::Impl {
     json::Value message = json::Object{{"role", "assistant"}, {"content", r.content}};
     if (r.content_parts) message.set("content", *r.content_parts);
     if (r.null_content) message.set("content", nullptr);
+    if (r.refusal) message.set("refusal", *r.refusal);
     if (r.reasoning) message.set(r.reasoning_field, *r.reasoning);
     json::Value choice = json::Object{{"index", 0}};
     if (r.logprobs)
@@ -275,6 +322,7 @@ struct OpenRouterServer::Impl {
     } else {
       *cost_out = 0.0;
     }
+    if (r.omit_usage) *cost_out = cost;  // not reported, but billed
     if (r.upstream_cost) {
       usage.set("cost_details", json::Object{{"upstream_inference_cost", *r.upstream_cost}});
       std::lock_guard lock(mu);
@@ -286,7 +334,7 @@ struct OpenRouterServer::Impl {
     body.set("object", "chat.completion");
     body.set("created", static_cast<std::int64_t>(std::time(nullptr)));
     body.set("choices", r.empty_choices ? json::Value::array() : json::Value(json::Array{choice}));
-    body.set("usage", usage);
+    if (!r.omit_usage) body.set("usage", usage);
 
     std::lock_guard lock(mu);
     generations[id] = json::Object{
@@ -347,6 +395,16 @@ struct OpenRouterServer::Impl {
       reset_connection(req.remote_port);
       return;
     }
+    if (r.fault == Reply::Fault::BilledThenReset) {
+      double cost = 0.0;
+      completion_body(request, r, &cost);
+      {
+        std::lock_guard lock(mu);
+        billed += cost;
+      }
+      reset_connection(req.remote_port);
+      return;
+    }
 
     std::string text;
     double cost = 0.0;
@@ -355,7 +413,9 @@ struct OpenRouterServer::Impl {
     } else if (r.body) {
       text = json::dump(*r.body);
     } else {
-      text = json::dump(completion_body(request, r, &cost));
+      const json::Value body = completion_body(request, r, &cost);
+      res.set_header("X-Generation-Id", body.get_string("id"));
+      text = r.stream ? event_stream_of(body) : json::dump(body);
       if (r.wire) text = r.wire(text);
     }
     // A completion was generated (whatever becomes of its body on the way): it is billed, as on
@@ -393,7 +453,7 @@ struct OpenRouterServer::Impl {
             return sink.write(shared->data() + offset, n);
           });
     } else {
-      res.set_content(text, "application/json");
+      res.set_content(text, r.stream ? "text/event-stream" : "application/json");
     }
   }
 };

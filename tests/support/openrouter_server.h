@@ -36,6 +36,7 @@ struct Reply {
     ResetConnection,  // close the connection (RST) without any response
     Truncate,         // send headers and half the body, then close
     SlowBody,         // send the body in small pieces over slow_body_s seconds
+    BilledThenReset,  // generate and bill the completion, then close the connection (RST) unanswered
   };
 
   // A successful completion (status 200) unless `status` or a body override says otherwise.
@@ -44,6 +45,12 @@ struct Reply {
   std::string finish_reason = "stop";
   std::optional<double> cost;              // usage.cost; nullopt: computed from the price table
   bool omit_cost = false;                  // no usage.cost at all; GET /generation still has it
+  bool omit_usage = false;                 // no usage object; billed all the same (GET /generation has it)
+  std::optional<std::string> refusal;      // message.refusal (a model that declines in words)
+  // The completion as server-sent events although "stream": false was asked (a gateway that
+  // streams anyway): a keep-alive comment, a role chunk, the content in 3-character deltas, a last
+  // chunk with finish_reason and usage, then [DONE].
+  bool stream = false;
   std::optional<std::int64_t> prompt_tokens;      // default: characters / 4 of the messages
   std::optional<std::int64_t> completion_tokens;  // default: characters / 4 of content, >= 1
   std::int64_t cached_tokens = 0;
@@ -85,6 +92,9 @@ struct Reply {
   // 402 of the in-flight budget kind (metadata.limit_source + Retry-After).
   static Reply in_flight_402(std::string retry_after = "0");
   static Reply fault_reply(Fault f);
+  // OpenRouter's daily cap of free models: 429 "Rate limit exceeded: free-models-per-day ..." with
+  // X-RateLimit-Limit, X-RateLimit-Remaining 0 and X-RateLimit-Reset (epoch milliseconds).
+  static Reply free_models_per_day(std::int64_t reset_epoch_ms, int limit = 50);
   // A reasoning model that spent all of max_tokens thinking: content null, the text in
   // message.reasoning, finish_reason "length", every completion token a reasoning token.
   static Reply cut_off_while_reasoning(std::string reasoning, std::int64_t max_tokens);
@@ -160,6 +170,9 @@ class OpenRouterServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The completion body (strict JSON) as OpenRouter streams it: see Reply::stream.
+std::string event_stream_of(const json::Value& completion_body);
 
 // A loopback port nobody listens on: connecting to it is refused at once (an unreachable endpoint).
 int refused_port();

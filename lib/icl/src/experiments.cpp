@@ -66,6 +66,12 @@ results::Prediction make_prediction(const Config& c, const data::Question& q, co
     return p;
   }
   p.raw_completion = done.content;
+  if (done.refusal) {  // its own outcome: neither an answer nor a format error
+    p.refusal = done.refusal->text;
+    p.refusal_category = llm::names_of(done.refusal->kind).name(done.refusal->kind);
+    if (!done.finish_reason.empty()) p.finish_reason = done.finish_reason;
+    return p;
+  }
   if (!done.reasoning.empty()) p.reasoning = done.reasoning;
   if (done.reasoning_tokens > 0) p.reasoning_tokens = done.reasoning_tokens;
   if (!done.finish_reason.empty()) p.finish_reason = done.finish_reason;
@@ -121,11 +127,13 @@ bool cut_off_by_reasoning(const results::Prediction& p) {
 results::Metrics compute_metrics(const Config& c, const std::vector<results::Prediction>& preds) {
   results::Metrics m = results::accuracy_metrics(preds);
   m.failed = std::count_if(preds.begin(), preds.end(), [](const auto& p) { return p.error.has_value(); });
+  const std::int64_t refused =
+      std::count_if(preds.begin(), preds.end(), [](const auto& p) { return p.refusal.has_value(); });
   m.parse_failures = std::count_if(preds.begin(), preds.end(),
-                                   [](const auto& p) { return !p.error && p.prediction.empty(); });
+                                   [](const auto& p) { return !p.error && !p.refusal && p.prediction.empty(); });
   const std::int64_t counted = c.failed_policy == FailedPolicy::Exclude ? m.n - m.failed : m.n;
   m.accuracy = counted > 0 ? static_cast<double>(m.num_correct) / static_cast<double>(counted) : 0.0;
-  const std::int64_t answered = m.n - m.failed - m.parse_failures;
+  const std::int64_t answered = m.n - m.failed - m.parse_failures - refused;
   m.accuracy_answered = std::nullopt;
   if (answered != counted && answered > 0)
     m.accuracy_answered = static_cast<double>(m.num_correct) / static_cast<double>(answered);
@@ -134,6 +142,7 @@ results::Metrics compute_metrics(const Config& c, const std::vector<results::Pre
   m.extra["failed_policy"] = names_of(c.failed_policy).name(c.failed_policy);
   m.extra["accuracy_denominator"] = counted;
   m.extra["truncated"] = std::count_if(preds.begin(), preds.end(), cut_off);
+  m.extra["refused"] = refused;
   m.extra["cut_off_by_reasoning"] = std::count_if(preds.begin(), preds.end(), cut_off_by_reasoning);
   if (auto ece = expected_calibration_error(preds)) m.extra["ece"] = *ece;
   if (c.score == ScoreMode::Logprobs) {
@@ -162,6 +171,8 @@ void add_cost(results::ModelCost& into, const llm::Completion& done, bool billed
     return;
   }
   into.upstream_usd += done.upstream_cost_usd;
+  into.possibly_billed_usd += done.possibly_billed_usd;
+  into.reconciled_usd += done.reconciled_usd;
   if (!done.ok) ++into.failed_requests;
   if (done.attempts > 0 || done.ok) ++into.requests;
   into.usd += done.cost_usd;

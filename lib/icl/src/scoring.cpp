@@ -1,6 +1,7 @@
 // Logprob scoring of option letters and the one-vs-rest AUROC over those probabilities.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "w2s/icl.h"
@@ -18,22 +19,31 @@ std::string_view trim_ascii_space(std::string_view s) {
 
 std::map<std::string, double> letter_probabilities(const llm::Completion& completion,
                                                    const std::vector<std::string>& letters) {
-  std::map<std::string, double> mass;
-  if (completion.logprobs.empty()) return mass;
+  if (completion.logprobs.empty()) return {};
   const llm::TokenLogprob& first = completion.logprobs.front();
   // Some servers list the chosen token only in `token`, not among `top`.
   std::vector<llm::TopLogprob> candidates = first.top;
   if (std::none_of(candidates.begin(), candidates.end(), [&](const auto& t) { return t.token == first.token; }))
     candidates.push_back({first.token, first.logprob});
-  double total = 0.0;
+  // In log space (log-sum-exp): exp() of a logprob a server sent as 1000 is infinite, and
+  // infinity / infinity would make every probability NaN. Relative to the largest logprob, each
+  // term is at most 1. Values that are not finite numbers are no evidence for a letter.
+  std::vector<std::pair<std::string, double>> letter_logprobs;
+  double largest = -std::numeric_limits<double>::infinity();
   for (const auto& cand : candidates) {
     const std::string_view token = trim_ascii_space(cand.token);
-    if (std::find(letters.begin(), letters.end(), token) == letters.end()) continue;
-    const double p = std::exp(cand.logprob);
-    mass[std::string(token)] += p;
-    total += p;
+    if (!std::isfinite(cand.logprob) || std::find(letters.begin(), letters.end(), token) == letters.end()) continue;
+    letter_logprobs.emplace_back(std::string(token), cand.logprob);
+    largest = std::max(largest, cand.logprob);
   }
-  if (total <= 0.0) return {};
+  std::map<std::string, double> mass;
+  double total = 0.0;
+  for (const auto& [letter, logprob] : letter_logprobs) {
+    const double relative = std::exp(logprob - largest);
+    mass[letter] += relative;
+    total += relative;
+  }
+  if (!(total > 0.0)) return {};  // no letter, or all of probability 0 (-1e308)
   for (auto& [letter, p] : mass) p /= total;
   return mass;
 }

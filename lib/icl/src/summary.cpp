@@ -17,9 +17,9 @@ std::int64_t extra_count(const results::Metrics& m, std::string_view key) {
 }  // namespace
 
 std::string format_summary(const RunSummary& s) {
-  std::string out = fmt::format("{:<12} {:<48} {:>5} {:>8} {:>8} {:>6} {:>7} {:>6} {:>10} {:>7} {:>6}\n", "experiment",
-                                "model (weak -> strong)", "shots", "accuracy", "answered", "unparsed", "cut off",
-                                "failed", "cost $", "sent", "cached");
+  std::string out = fmt::format("{:<12} {:<48} {:>5} {:>8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>10} {:>7} {:>6}\n",
+                                "experiment", "model (weak -> strong)", "shots", "accuracy", "answered", "unparsed",
+                                "refused", "cut off", "failed", "cost $", "sent", "cached");
   std::vector<std::string> models;
   for (const auto& p : s.points) {
     models.push_back(p.model);
@@ -30,10 +30,10 @@ std::string format_summary(const RunSummary& s) {
     const std::string who = p.label_model.empty() ? names(p.model) : names(p.label_model) + " -> " + names(p.model);
     const std::string answered =
         p.metrics.accuracy_answered ? fmt::format("{:.3f}", *p.metrics.accuracy_answered) : std::string("-");
-    out += fmt::format("{:<12} {:<48} {:>5} {:>8.3f} {:>8} {:>6} {:>7} {:>6} {:>10.6f} {:>7} {:>6}\n",
+    out += fmt::format("{:<12} {:<48} {:>5} {:>8.3f} {:>8} {:>6} {:>7} {:>7} {:>6} {:>10.6f} {:>7} {:>6}\n",
                        results::kind_name(p.kind), who, p.shots, p.metrics.accuracy, answered,
-                       p.metrics.parse_failures, extra_count(p.metrics, "truncated"), p.metrics.failed, p.cost.usd,
-                       p.cost.requests, p.cost.cache_hits);
+                       p.metrics.parse_failures, extra_count(p.metrics, "refused"), extra_count(p.metrics, "truncated"),
+                       p.metrics.failed, p.cost.usd, p.cost.requests, p.cost.cache_hits);
   }
   if (const auto failed = std::count_if(s.points.begin(), s.points.end(), [](const auto& p) { return p.failed; }))
     out += fmt::format("{} evaluation point(s) failed (most of their requests failed): their records are marked "
@@ -45,6 +45,12 @@ std::string format_summary(const RunSummary& s) {
   if (total.replayed_usd > 0)
     out += fmt::format("the answers served from the cache cost ${:.6f} when first paid (${:.6f} in all)\n",
                        total.replayed_usd, total.usd + total.replayed_usd);
+  if (total.possibly_billed_usd > 0 || total.reconciled_usd > 0)
+    out += fmt::format("money apart from the answers' cost: reconciled ${:.6f} (GET /generation: what attempts whose "
+                       "answer never came were billed), possibly billed up to ${:.6f} (the worst case of the others); "
+                       "booked ${:.6f}, ${:.6f} at most in all\n",
+                       total.reconciled_usd, total.possibly_billed_usd, total.usd,
+                       total.usd + total.reconciled_usd + total.possibly_billed_usd);
   if (total.upstream_usd > 0)
     out += fmt::format("bring-your-own-key upstream charges: ${:.6f}\n", total.upstream_usd);
   if (const std::string warning = cut_off_warning(s); !warning.empty()) out += warning + "\n";

@@ -8,12 +8,14 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <map>
 #include <queue>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "event_stream.h"
 #include "internal.h"
 #include "model_ids.h"
 #include "retry_policy.h"
@@ -21,6 +23,14 @@
 
 namespace w2s::llm {
 namespace {
+
+// An attempt that may have been billed without a cost we could read (Budget::Unseen), booked at its
+// worst case; reconciled with GET /generation after the batch when its response carried an id.
+struct LostAttempt {
+  double worst_usd = 0.0;
+  std::string generation_id;
+  std::optional<double> reconciled_usd;
+};
 
 // One distinct request of a batch (duplicates of the same cache key ride along with the first).
 struct Job {
@@ -33,11 +43,21 @@ struct Job {
   std::vector<std::size_t> duplicates;
   std::optional<int> top_logprobs_sent;  // lowered for a server that caps top_logprobs
   bool top_logprobs_retried = false;     // the one automatic retry after a 400 naming it
+  std::vector<LostAttempt> lost;
 };
+
+bool reconcilable(const Job& job) {
+  return std::any_of(job.lost.begin(), job.lost.end(), [](const LostAttempt& a) { return !a.generation_id.empty(); });
+}
 
 // Connection failures (refused, unknown host) before the endpoint ever answered after which the
 // client gives up: the endpoint is unreachable, and retrying for minutes would not help.
 constexpr int kUnreachableAfter = 3;
+
+// OpenRouter's free variants ("meta-llama/llama-3.3-70b-instruct:free"), under a daily request cap.
+bool is_free_model(const std::string& model) {
+  return model.size() > 5 && model.compare(model.size() - 5, 5, ":free") == 0;
+}
 
 bool is_connect_failure(CURLcode code) {
   return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY ||
@@ -58,6 +78,7 @@ class Batch {
   std::vector<Completion> run() {
     started_ = monotonic_seconds();
     const double possibly_billed_before = c_.budget.possibly_billed();
+    const double spent_before = c_.budget.spent();
     replay_cached_and_plan_jobs();
     check_model_ids();
     if (o_.dry_run) {
@@ -71,10 +92,12 @@ class Batch {
       for (const Job& job : jobs_) open.push_back(&request_of(job));
       return c_.prices.estimated_upper_bound_usd(open);
     });
+    warn_free_model_cap();
     transfer_until_done();
     reconcile_costs();
     if (progress_) progress_->finish(progress_status());
     warn_possibly_billed(c_.budget.possibly_billed() - possibly_billed_before - assumed_usd_);
+    report_spend(spent_before, possibly_billed_before);
     return std::move(results_);
   }
 
@@ -193,13 +216,45 @@ class Batch {
     }
   }
 
-  // The held-back completions (no cost yet) get theirs from GET /generation, then each is billed,
-  // logged and delivered exactly once.
+  // The held-back completions (no cost yet, or lost attempts with a generation id) get their
+  // costs from GET /generation, then each is billed, logged and delivered exactly once.
   void reconcile_costs() {
     if (cost_pending_.empty()) return;
-    std::vector<Completion*> completions;
-    for (auto& [id, completion] : cost_pending_) completions.push_back(&completion);
-    c_.reconciler.fill_costs(completions);
+    std::vector<Completion*> lookups;
+    for (auto& [id, completion] : cost_pending_)
+      if (completion.ok && completion.cost_source == "none" && !completion.generation_id.empty())
+        lookups.push_back(&completion);
+    // One probe per lost attempt that carried an id; `lost_of` says whose attempt it is.
+    std::vector<Completion> probes;
+    std::vector<std::pair<std::size_t, std::size_t>> lost_of;
+    for (std::size_t k = 0; k < cost_pending_.size(); ++k) {
+      const Job& job = jobs_[cost_pending_[k].first];
+      for (std::size_t a = 0; a < job.lost.size(); ++a) {
+        if (job.lost[a].generation_id.empty()) continue;
+        Completion probe;
+        probe.generation_id = job.lost[a].generation_id;
+        probe.cost_source = "none";
+        probes.push_back(std::move(probe));
+        lost_of.emplace_back(k, a);
+      }
+    }
+    for (Completion& probe : probes) lookups.push_back(&probe);
+    c_.reconciler.fill_costs(lookups);
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+      if (probes[i].cost_source != "generation") continue;
+      Job& job = jobs_[cost_pending_[lost_of[i].first].first];
+      LostAttempt& attempt = job.lost[lost_of[i].second];
+      attempt.reconciled_usd = probes[i].cost_usd;
+      ++reconciled_;
+      c_.budget.reconcile(request_of(job).model, attempt.worst_usd, probes[i].cost_usd);
+      reconciled_usd_ += probes[i].cost_usd;
+      Completion line;
+      line.provider = "unknown";
+      line.cost_usd = probes[i].cost_usd;
+      line.cost_source = "generation";
+      line.generation_id = attempt.generation_id;
+      c_.ledger.record(request_of(job).model, line, job.key, "reconciled");
+    }
     auto pending = std::move(cost_pending_);
     cost_pending_.clear();
     awaiting_cost_ = 0;
@@ -207,27 +262,92 @@ class Batch {
       Job& job = jobs_[id];
       c_.budget.release(job.reserved_usd);
       job.reserved_usd = 0.0;
-      if (c_.cache && completion.cost_source == "generation")  // a replay then knows what it cost
-        c_.cache->put(job.key, request_of(job).model, detail::completion_to_cache(completion));
-      charge(request_of(job).model, completion);
-      c_.ledger.record(request_of(job).model, completion, job.key, "ok");
-      finish(job, std::move(completion));
+      if (!completion.ok) {
+        finish(job, std::move(completion));
+        continue;
+      }
+      if (completion.cost_source == "generation") {
+        observe_price(request_of(job).model, completion);
+        // A replay then knows what it cost.
+        if (c_.cache) c_.cache->put(job.key, request_of(job).model, detail::completion_to_cache(completion));
+      }
+      book(job, std::move(completion));
     }
   }
 
   void warn_possibly_billed(double usd) const {
-    if (timed_out_ == 0 && unreadable_ == 0) return;
-    std::string what;
+    const int lost = timed_out_ + dropped_ + unreadable_ + no_usage_ + oversize_;
+    if (lost == 0) return;
+    std::vector<std::string> what;
     if (timed_out_ > 0)
-      what = fmt::format("{} attempt(s) timed out (--request-timeout {:.0f} s)", timed_out_, o_.request_timeout_s);
+      what.push_back(fmt::format("{} attempt(s) timed out (--request-timeout {:.0f} s)", timed_out_, o_.request_timeout_s));
+    if (dropped_ > 0) what.push_back(fmt::format("{} connection(s) dropped after the request was sent", dropped_));
     if (unreadable_ > 0)
-      what += fmt::format("{}{} answer(s) came with HTTP 200 and a body that could not be read",
-                          what.empty() ? "" : ", ", unreadable_);
-    const std::string bound = usd > 0 ? fmt::format("up to ${:.6f}", usd)
-                                      : std::string("an unknown amount (no /models price)");
-    log::warn("{}: the server may have billed them; {} more than the reported cost (ledger lines with status "
-              "\"timeout\" or \"unreadable\"), counted against --max-cost",
-              what, bound);
+      what.push_back(fmt::format("{} answer(s) came with HTTP 200 and a body that could not be read", unreadable_));
+    if (no_usage_ > 0)
+      what.push_back(fmt::format("{} HTTP 200 response(s) without usage were retried", no_usage_));
+    if (oversize_ > 0)
+      what.push_back(fmt::format("{} answer(s) were over --max-response-mib {:g}", oversize_, o_.max_response_mib));
+    if (usd <= 1e-15 && reconciled_ == lost) {
+      log::warn("{}: the server may have billed them; GET /generation found what each cost (${:.6f} in all, ledger "
+                "lines with status \"reconciled\"), counted in the spend and against --max-cost",
+                fmt::join(what, ", "), reconciled_usd_);
+      return;
+    }
+    const std::string bound = usd > 1e-15 ? fmt::format("up to ${:.6f}", usd)
+                                          : std::string("an unknown amount (no /models price)");
+    log::warn("{}: the server may have billed them; {} more than the reported cost after reconciliation (ledger "
+              "lines with status \"timeout\", \"dropped\", \"unreadable\", \"no_usage\" or \"oversize\"), "
+              "counted against --max-cost",
+              fmt::join(what, ", "), bound);
+  }
+
+  // The batch's money, in the three sums the books keep apart: booked (the answers' reported or
+  // priced cost), reconciled (what GET /generation said lost attempts cost) and possibly billed
+  // (the worst case of lost attempts nothing reconciled).
+  void report_spend(double spent_before, double possibly_billed_before) const {
+    const double booked = c_.budget.spent() - spent_before - reconciled_usd_;
+    const double possibly = c_.budget.possibly_billed() - possibly_billed_before;
+    if (reconciled_usd_ == 0 && possibly <= 0) return;
+    log::info("spend of this batch: booked ${:.6f}, reconciled ${:.6f} (GET /generation), possibly billed up to "
+              "${:.6f}",
+              booked, reconciled_usd_, std::max(0.0, possibly));
+  }
+
+  // OpenRouter's free models (":free") allow 50 requests a day to a key that never bought credits,
+  // 1000 to one that did: a batch planning more stops at the cap, so it is said before it starts.
+  void warn_free_model_cap() {
+    std::size_t planned = 0;
+    for (const Job& job : jobs_)
+      if (is_free_model(request_of(job).model)) ++planned;
+    if (planned == 0 || !c_.key_guard.speaks_openrouter()) return;
+    std::optional<KeyInfo> key;
+    try {
+      key = c_.key_guard.key_info();
+    } catch (const Error&) {
+      return;  // a rejected key stops the batch at its first request, with the reason
+    }
+    if (!key) return;
+    const std::int64_t per_day = key->is_free_tier ? 50 : 1000;
+    count_free_request(0);  // a new UTC day starts the count again
+    const std::int64_t left = std::max<std::int64_t>(0, per_day - c_.free_sent_today);
+    if (static_cast<std::int64_t>(planned) <= left) return;
+    log::warn("{} requests to free (\":free\") models are planned, more than the {} this key can still send to "
+              "them today at most ({} a day for {}; {} sent by this run today); the batch will stop at the daily "
+              "cap, naming when it resets. Answers received are cached: running the same command again after the "
+              "reset sends only the missing requests",
+              planned, left, per_day, key->is_free_tier ? "a key that never bought credits" : "a key with credits",
+              c_.free_sent_today);
+  }
+
+  // Counts `n` requests to free models on today's UTC day (OpenRouter's daily caps reset at 00:00 UTC).
+  void count_free_request(std::int64_t n = 1) {
+    const std::int64_t today = static_cast<std::int64_t>(std::time(nullptr)) / 86400;
+    if (today != c_.free_day) {
+      c_.free_day = today;
+      c_.free_sent_today = 0;
+    }
+    c_.free_sent_today += n;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -261,6 +381,10 @@ class Batch {
     while (!ready_.empty() && in_flight_.size() < c_.concurrency.window()) {
       if (o_.requests_per_minute > 0 && now < c_.next_dispatch_at) break;
       const std::size_t id = ready_.front();
+      const std::string& model = request_of(jobs_[id]).model;
+      // Under --max-cost, a model whose price no reported cost has confirmed yet (or that rose
+      // since) has one request in flight: the cap can be passed by that one request's cost at most.
+      if (c_.budget.capped() && !c_.prices.confirmed(model) && in_flight_by_model_[model] > 0) break;
       const double worst = c_.budget.capped() ? c_.prices.worst_case_usd(request_of(jobs_[id])) : 0.0;
       if (!c_.budget.allows(worst)) {
         if (!in_flight_.empty()) break;  // a completion may free part of the reservation
@@ -284,6 +408,8 @@ class Batch {
     if (job.attempts == 0) job.first_sent = transfer->started;
     CURL* easy = c_.transfers.post(*c_.endpoint, c_.chat_url, job.body, transfer->exchange);
     in_flight_.emplace(easy, std::move(transfer));
+    ++in_flight_by_model_[request_of(job).model];
+    if (is_free_model(request_of(job).model)) count_free_request();
     ++job.attempts;
     job.reserved_usd = worst;
     c_.budget.reserve(worst);
@@ -326,6 +452,7 @@ class Batch {
     std::unique_ptr<Transfer> t = std::move(it->second);
     in_flight_.erase(it);
     Job& job = jobs_[t->job];
+    --in_flight_by_model_[request_of(job).model];
     c_.budget.release(job.reserved_usd);
     job.reserved_usd = 0.0;
     const double now = monotonic_seconds();
@@ -335,29 +462,44 @@ class Batch {
     long sent_bytes = 0;
     curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent_bytes);
     if (status > 0) c_.endpoint_answered = true;
+    const bool oversize = code == CURLE_WRITE_ERROR && t->exchange.oversize;
     const std::optional<json::Value> body = code == CURLE_OK ? read_body(t->exchange.body, status) : std::nullopt;
 
     retry::AttemptOutcome outcome;
     outcome.transport_error = code;
-    outcome.transport_message = transport_message(easy, code, t->exchange);
+    outcome.transport_message =
+        oversize ? fmt::format("the response body is over --max-response-mib {:g}", o_.max_response_mib)
+                 : transport_message(easy, code, t->exchange);
     c_.transfers.release(easy);
     outcome.status = code == CURLE_OK ? status : 0;
     outcome.headers = t->exchange.rate_limit_headers;
     outcome.body = body ? &*body : nullptr;
     const retry::Decision d = retry::classify(outcome, std::time(nullptr));
+    const std::string& header_id = t->exchange.generation_id;
 
     if (is_connect_failure(code) || (code == CURLE_OPERATION_TIMEDOUT && sent_bytes == 0)) check_reachable(outcome);
     // We stopped waiting, not the server: once the request was sent it may still finish and bill
-    // this attempt, and its cost never reaches us.
-    if (code == CURLE_OPERATION_TIMEDOUT && sent_bytes > 0) book_unseen_cost(job, *t, now, Budget::Unseen::TimedOut);
+    // this attempt, and its cost never reaches us. Likewise when the connection dropped after the
+    // request went out and before any response came.
+    if (code == CURLE_OPERATION_TIMEDOUT && sent_bytes > 0)
+      book_unseen_cost(job, *t, now, Budget::Unseen::TimedOut, header_id);
+    else if (code != CURLE_OK && !oversize && status == 0 && sent_bytes > 0 && !is_connect_failure(code))
+      book_unseen_cost(job, *t, now, Budget::Unseen::Dropped, header_id);
+    if (oversize && status == 200) {
+      // A billed answer this large would be as large again: it is not asked for twice. (An
+      // over-size error page is retried like any network error.)
+      book_unseen_cost(job, *t, now, Budget::Unseen::Oversize, header_id);
+      fail(job, outcome.transport_message + "; the answer was abandoned and booked at its worst case", status);
+      return;
+    }
     if (d.verdict == retry::Verdict::Success) {
       on_answer(t->job, *body, now);
       return;
     }
     if (status == 200 && body) book_billed_retry(job, *t, *body, now);
     // A 200 was generated, hence billed, whatever became of its body.
-    if (status == 200 && !body && code != CURLE_OPERATION_TIMEDOUT)
-      book_unseen_cost(job, *t, now, Budget::Unseen::Unreadable);
+    if (status == 200 && !body && code != CURLE_OPERATION_TIMEDOUT && !oversize)
+      book_unseen_cost(job, *t, now, Budget::Unseen::Unreadable, header_id);
     if (d.slow_down) c_.concurrency.on_congestion(now);
     after_failed_attempt(t->job, d, status, now);
   }
@@ -387,12 +529,17 @@ class Batch {
 
   // The JSON of a response; a 200 that a strict parser rejects is read tolerantly
   // (tolerant_json.h), so that a billed answer is not paid for again.
-  std::optional<json::Value> read_body(const std::string& text, long status) const {
+  std::optional<json::Value> read_body(const std::string& text, long status) {
     try {
       return json::parse(text, "response");
     } catch (const Error&) {
     }
     if (status != 200) return std::nullopt;
+    if (is_event_stream(text)) {
+      if (!streamed_warned_) log::debug("the server streamed its answer although \"stream\": false was sent; read the events");
+      streamed_warned_ = true;
+      return assemble_event_stream(text);
+    }
     std::optional<TolerantRead> read = read_json_tolerantly(text);
     if (!read) return std::nullopt;
     std::string repairs;
@@ -414,7 +561,8 @@ class Batch {
         c_.chat_url, outcome.transport_message, connect_failures_)));
   }
 
-  // A usable completion: priced, cached, then billed and delivered (or held back for its cost).
+  // A usable completion: priced, cached, then billed and delivered (or held back for its cost, or
+  // for the reconciliation of its lost attempts).
   void on_answer(std::size_t id, const json::Value& body, double now) {
     Job& job = jobs_[id];
     const ChatRequest& request = request_of(job);
@@ -422,31 +570,57 @@ class Batch {
     c.ok = true;
     c.http_status = 200;
     assign_cost(c, detail::parse_completion(body, c), request.model);
+    if (c.cost_source == "usage") observe_price(request.model, c);
     c.top_logprobs_sent = job.top_logprobs_sent;
     c.attempts = job.attempts;
     c.latency_s = now - job.first_sent;
     if (c_.cache) c_.cache->put(job.key, request.model, detail::completion_to_cache(c));
     c_.concurrency.on_success();
     c_.key_guard.count_billed();
-    if (c.cost_source == "none" && !c.generation_id.empty() && c_.reconciler.can_reconcile()) {
+    const bool cost_unknown = c.cost_source == "none" && !c.generation_id.empty();
+    if ((cost_unknown || reconcilable(job)) && c_.reconciler.can_reconcile()) {
       // Until its cost is known, an answer priced only by assumption stays reserved at that price.
-      job.reserved_usd = c_.prices.assumed_cost(request.model, c);
-      c_.budget.reserve(job.reserved_usd);
-      awaiting_cost_ += 1 + job.duplicates.size();
-      cost_pending_.emplace_back(id, std::move(c));
+      if (cost_unknown) {
+        job.reserved_usd = c_.prices.assumed_cost(request.model, c);
+        c_.budget.reserve(job.reserved_usd);
+      }
+      hold_back(id, std::move(c));
       return;
     }
-    charge(request.model, c);
-    c_.ledger.record(request.model, c, job.key, "ok");
+    book(job, std::move(c));
+  }
+
+  void hold_back(std::size_t id, Completion c) {
+    awaiting_cost_ += 1 + jobs_[id].duplicates.size();
+    cost_pending_.emplace_back(id, std::move(c));
+  }
+
+  // A reported cost says what the model's price really is (price_list.h): the first confirms it,
+  // a higher one raises the worst cases, with a warning.
+  void observe_price(const std::string& model, const Completion& c) {
+    const std::optional<double> factor = c_.prices.observe(model, c.prompt_tokens, c.completion_tokens, c.cost_usd);
+    if (!factor) return;
+    log::warn("{}: billed ${:.6f} for {} prompt + {} completion tokens, {:.2f}x its {} price; its requests are now "
+              "reserved at the price billed{}",
+              model, c.cost_usd, c.prompt_tokens, c.completion_tokens, *factor,
+              c_.prices.find(model) ? "listed (GET /models)" : "assumed (--assume-price)",
+              c_.budget.capped() ? " against --max-cost" : "");
+  }
+
+  // Bills an answer, logs it and delivers it.
+  void book(Job& job, Completion c) {
+    charge(request_of(job).model, c);
+    c_.ledger.record(request_of(job).model, c, job.key, c.refusal ? "refused" : "ok");
     finish(job, std::move(c));
   }
 
-  void charge(const std::string& model, const Completion& c) {
+  void charge(const std::string& model, Completion& c) {
     c_.budget.charge(model, c.cost_usd, c.cost_source);
     c_.budget.note_upstream_cost(model, c.upstream_cost_usd);
     if (c.cost_source == "none")
       if (const double assumed = c_.prices.assumed_cost(model, c); assumed > 0) {
         c_.budget.charge_possibly_billed(model, assumed, Budget::Unseen::Unpriced);
+        c.possibly_billed_usd += assumed;
         assumed_usd_ += assumed;
       }
   }
@@ -470,33 +644,52 @@ class Batch {
   }
 
   // An attempt that may have been billed without a cost we could read: its worst case counts
-  // against the budget, with a ledger line.
-  void book_unseen_cost(const Job& job, const Transfer& t, double now, Budget::Unseen why) {
+  // against the budget, with a ledger line; the job keeps it for reconciliation (by
+  // `generation_id`, when the response carried one) and for its completion's possibly_billed_usd.
+  void book_unseen_cost(Job& job, const Transfer& t, double now, Budget::Unseen why, const std::string& generation_id) {
     const ChatRequest& request = request_of(job);
     const double bound = c_.prices.worst_case_usd(request);
     c_.budget.charge_possibly_billed(request.model, bound, why);
-    ++(why == Budget::Unseen::TimedOut ? timed_out_ : unreadable_);
+    const char* status = "";
+    switch (why) {
+      case Budget::Unseen::TimedOut: ++timed_out_, status = "timeout"; break;
+      case Budget::Unseen::Dropped: ++dropped_, status = "dropped"; break;
+      case Budget::Unseen::Unreadable: ++unreadable_, status = "unreadable"; break;
+      case Budget::Unseen::NoUsage: ++no_usage_, status = "no_usage"; break;
+      case Budget::Unseen::Oversize: ++oversize_, status = "oversize"; break;
+      case Budget::Unseen::Unpriced: break;
+    }
+    job.lost.push_back(LostAttempt{bound, generation_id, std::nullopt});
     Completion lost;
     lost.attempts = job.attempts;
     lost.latency_s = now - t.started;
     lost.provider = "unknown";
     lost.cost_source = "unknown";
-    c_.ledger.record(request.model, lost, job.key, why == Budget::Unseen::TimedOut ? "timeout" : "unreadable", bound);
+    lost.generation_id = generation_id;
+    c_.ledger.record(request.model, lost, job.key, status, bound);
   }
 
-  // A 200 that we retry may still have been billed (an error during generation).
-  void book_billed_retry(const Job& job, const Transfer& t, const json::Value& body, double now) {
+  // A 200 that we retry may still have been billed (an error during generation): at its reported
+  // cost, or at its worst case when it reported none.
+  void book_billed_retry(Job& job, const Transfer& t, const json::Value& body, double now) {
     Completion billed;
     const detail::ReportedCost reported = detail::read_usage(body, billed);
-    if (!reported.cost || *reported.cost <= 0) return;
+    std::string generation_id = body.get_string("id");
+    if (generation_id.empty()) generation_id = t.exchange.generation_id;
+    if (!reported.cost) {
+      book_unseen_cost(job, t, now, Budget::Unseen::NoUsage, generation_id);
+      return;
+    }
+    if (*reported.cost <= 0) return;
     const ChatRequest& request = request_of(job);
     billed.cost_usd = *reported.cost + (o_.count_upstream_cost ? reported.upstream : 0.0);
     billed.upstream_cost_usd = reported.upstream;
     billed.cost_source = "usage";
     billed.provider = body.get_string("provider", "unknown");
-    billed.generation_id = body.get_string("id");
+    billed.generation_id = generation_id;
     billed.attempts = job.attempts;
     billed.latency_s = now - t.started;
+    observe_price(request.model, billed);
     charge(request.model, billed);
     c_.ledger.record(request.model, billed, job.key, "retried");
   }
@@ -513,10 +706,13 @@ class Batch {
         break;
       case retry::Verdict::StopDispatch:
         if (c_.stop_reason.empty()) {
-          c_.stop_reason = c_.endpoint->scrub(d.reason);
+          c_.stop_reason = c_.endpoint->scrub(d.daily_cap ? daily_cap_message(d) : d.reason);
           log::error("{}; no further requests will be sent", c_.stop_reason);
         }
-        fail(job, d.reason, status);
+        fail(job, d.daily_cap ? c_.stop_reason : d.reason, status);
+        break;
+      case retry::Verdict::Refused:
+        refuse(job, d.reason, status, now);
         break;
       case retry::Verdict::FailRequest:
         if (status == 400 && retry_with_fewer_top_logprobs(id, d.reason)) break;
@@ -525,6 +721,40 @@ class Batch {
       case retry::Verdict::Success:
         break;
     }
+  }
+
+  // A daily request cap (retry_policy.h): when it resets, and how to go on from the cache.
+  std::string daily_cap_message(const retry::Decision& d) const {
+    std::string when = "when the key's daily limit resets (OpenRouter's reset at 00:00 UTC)";
+    if (d.server_wait_s) {
+      const std::time_t reset = std::time(nullptr) + static_cast<std::time_t>(std::ceil(*d.server_wait_s));
+      std::tm utc{};
+      gmtime_r(&reset, &utc);
+      char stamp[32];
+      std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+      when = fmt::format("at {} (in {}; {})", stamp, format_duration(*d.server_wait_s), d.server_wait_source);
+    }
+    const std::string resume =
+        c_.cache ? fmt::format("the answers received so far are in the cache ({}): run the same command again "
+                               "after the reset and only the missing requests are sent",
+                               (o_.cache_dir / "llm-cache.sqlite").string())
+                 : std::string("with --no-cache nothing was kept: run again after the reset, without --no-cache to "
+                               "keep the answers");
+    return fmt::format("{}. The limit resets {}; {}", d.reason, when, resume);
+  }
+
+  // A moderation 403: the request's outcome is a refusal (with the reasons), not a failure.
+  void refuse(Job& job, const std::string& reason, long status, double now) {
+    Completion c;
+    c.ok = true;
+    c.refusal = Refusal{RefusalKind::Moderation, c_.endpoint->scrub(reason)};
+    c.http_status = static_cast<int>(status);
+    c.provider = "unknown";
+    c.cost_source = "none";
+    c.attempts = job.attempts;
+    c.latency_s = now - job.first_sent;
+    c_.ledger.record(request_of(job).model, c, job.key, "refused");
+    finish(job, std::move(c));
   }
 
   // Seconds before the next attempt: the server's wait when it gave one (capped, and logged), else
@@ -582,10 +812,18 @@ class Batch {
 
   // Delivers a job's completion, and to its duplicates as $0 cache hits.
   void finish(Job& job, Completion c) {
+    for (const LostAttempt& a : job.lost) {
+      if (a.reconciled_usd)
+        c.reconciled_usd += *a.reconciled_usd;
+      else
+        c.possibly_billed_usd += a.worst_usd;
+    }
     Completion shared = c;
     deliver(job.index, std::move(c));
     for (std::size_t dup : job.duplicates) {
       Completion copy = shared;
+      copy.possibly_billed_usd = 0.0;  // the money is the first request's
+      copy.reconciled_usd = 0.0;
       if (copy.ok) {
         copy.cache_hit = true;
         copy.cost_usd = 0.0;
@@ -603,6 +841,10 @@ class Batch {
     c.http_status = static_cast<int>(status);
     c.error = c_.endpoint->scrub(reason);
     c.provider = "unknown";
+    if (reconcilable(job) && c_.reconciler.can_reconcile()) {
+      hold_back(static_cast<std::size_t>(&job - jobs_.data()), std::move(c));
+      return;
+    }
     finish(job, std::move(c));
   }
 
@@ -652,7 +894,12 @@ class Batch {
   double started_ = 0.0;
   std::unique_ptr<ProgressLine> progress_;
   int connect_failures_ = 0;
-  int timed_out_ = 0, unreadable_ = 0;  // attempts booked at their worst case in this batch
+  // Attempts booked at their worst case in this batch, by why.
+  int timed_out_ = 0, dropped_ = 0, unreadable_ = 0, no_usage_ = 0, oversize_ = 0;
+  double reconciled_usd_ = 0.0;  // what GET /generation said this batch's lost attempts cost
+  int reconciled_ = 0;           // and how many of them it found
+  std::map<std::string, int> in_flight_by_model_;
+  bool streamed_warned_ = false;
   double assumed_usd_ = 0.0;             // answers without a cost booked at --assume-price in this batch
   std::optional<std::string> capped_wait_;
   double last_wait_logged_ = -1e9;

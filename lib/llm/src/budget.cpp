@@ -1,5 +1,7 @@
 #include "budget.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace w2s::llm {
@@ -22,6 +24,7 @@ void Budget::count(const std::string& model, const Completion& c) {
     return;
   }
   ++t.requests;
+  if (c.refusal) ++t.refused;
   if (c.cache_hit) {
     ++t.cache_hits;
     t.replayed_cost_usd += c.replayed_cost_usd;
@@ -45,8 +48,20 @@ void Budget::charge_possibly_billed(const std::string& model, double usd, Unseen
   ModelTotals& t = totals_[model];
   possibly_billed_ += usd;
   if (why == Unseen::TimedOut) ++t.timed_out;
+  if (why == Unseen::Dropped) ++t.dropped;
   if (why == Unseen::Unreadable) ++t.unreadable;
+  if (why == Unseen::NoUsage) ++t.no_usage;
+  if (why == Unseen::Oversize) ++t.oversize;
   t.possibly_billed_usd += usd;
+}
+
+void Budget::reconcile(const std::string& model, double worst_usd, double booked_usd) {
+  ModelTotals& t = totals_[model];
+  // Never below 0 by rounding: these sums only ever held worst cases added one by one.
+  possibly_billed_ = std::max(0.0, possibly_billed_ - worst_usd);
+  t.possibly_billed_usd = std::max(0.0, t.possibly_billed_usd - worst_usd);
+  spent_ += booked_usd;
+  t.reconciled_usd += booked_usd;
 }
 
 }  // namespace w2s::llm

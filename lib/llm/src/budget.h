@@ -1,6 +1,8 @@
-// The client's books and its hard cap (--max-cost): what was spent, per model and in total;
-// what attempts we stopped waiting for may have cost (possibly billed); and what the requests in
-// flight may still cost (reserved at their worst case). A request is dispatched only when
+// The client's books and its hard cap (--max-cost): what was spent, per model and in total
+// (booked from the answers, plus what GET /generation reconciled of lost attempts); what attempts
+// whose cost never reached us may have cost (possibly billed, at their worst case); and what the
+// requests in flight may still cost (reserved at their worst case). A request is dispatched only
+// when
 //     spent + possibly_billed + reserved + its worst case <= cap.
 #pragma once
 
@@ -36,10 +38,13 @@ class Budget {
   // the caller counted it into `charge`).
   void note_upstream_cost(const std::string& model, double usd) { totals_[model].upstream_cost_usd += usd; }
   // An attempt that may have been billed without a cost we could read, at its worst case: abandoned
-  // at the request timeout, or a 200 whose body could not be read; or an answer of a model priced
-  // only by --assume-price that reported no cost, at that price.
-  enum class Unseen { TimedOut, Unreadable, Unpriced };
+  // at the request timeout, its connection dropped after the request was sent, a 200 whose body
+  // could not be read, a 200 without usage that was retried, a body over --max-response-mib; or an
+  // answer of a model priced only by --assume-price that reported no cost, at that price.
+  enum class Unseen { TimedOut, Dropped, Unreadable, NoUsage, Oversize, Unpriced };
   void charge_possibly_billed(const std::string& model, double usd, Unseen why);
+  // GET /generation found what a possibly billed attempt (booked at `worst_usd`) really cost.
+  void reconcile(const std::string& model, double worst_usd, double booked_usd);
 
   bool capped() const { return cap_.has_value(); }
   double spent() const { return spent_; }

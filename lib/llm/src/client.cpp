@@ -17,6 +17,10 @@ ClientOptions validated(ClientOptions o) {
 
 // Takes the key out of the options (options() must not hand it around) into the endpoint.
 std::unique_ptr<http::Endpoint> endpoint_for(ClientOptions& o) {
+  if (!o.api_key.empty()) {
+    detail::check_plausible_key(o.api_key, "the client options");
+    log::redact(o.api_key);
+  }
   std::string key = !o.api_key.empty() ? o.api_key : resolve_api_key(o.api_key_file);
   o.api_key.clear();
   auto endpoint = std::make_unique<http::Endpoint>(o.base_url, std::move(key), o);
@@ -74,6 +78,8 @@ void validate(const ClientOptions& o) {
   if (o.max_attempts < 1) throw Error("--max-attempts must be at least 1");
   if (o.request_timeout_s <= 0) throw Error("--request-timeout must be positive");
   if (o.connect_timeout_s <= 0) throw Error("--connect-timeout must be positive");
+  if (!(o.max_response_mib > 0 && o.max_response_mib <= 4096))
+    throw Error("--max-response-mib must be above 0 and at most 4096");
   if (o.max_cost_usd && *o.max_cost_usd < 0) throw Error("--max-cost must not be negative");
   if (o.assume_price && ((*o.assume_price)[0] < 0 || (*o.assume_price)[1] < 0 ||
                          (*o.assume_price)[0] + (*o.assume_price)[1] <= 0))

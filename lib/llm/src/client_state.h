@@ -45,6 +45,10 @@ struct ClientState {
   bool endpoint_answered = false;
   // Whether the one warning that model ids cannot be checked (no /models list) was given.
   bool model_ids_unchecked_warned = false;
+  // Requests this client sent to free (":free") models on the UTC day `free_day` (days since the
+  // epoch): the least the key's daily free-model cap has spent today.
+  std::int64_t free_day = -1;
+  std::int64_t free_sent_today = 0;
   // Set by 401 or 402 without Retry-After (or a failed /key re-check): nothing more is sent.
   std::string stop_reason;
   std::mt19937_64 rng{std::random_device{}()};

@@ -1,5 +1,7 @@
 #include "cost_reconciler.h"
 
+#include "internal.h"
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -27,8 +29,8 @@ Lookup look_up(const http::Endpoint& endpoint, Completion& c) {
     const json::Value body = json::parse(r.body, "GET /generation");
     const json::Value* data = body.find("data");
     const json::Value* cost = data && data->is_object() ? data->find("total_cost") : nullptr;
-    if (cost && cost->is_number()) {
-      c.cost_usd = cost->as_double();
+    if (const std::optional<double> usd = detail::reported_usd(cost, "GET /generation total_cost")) {
+      c.cost_usd = *usd;
       c.cost_source = "generation";
       return Lookup::Found;
     }

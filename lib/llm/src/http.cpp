@@ -10,7 +10,12 @@ namespace w2s::llm::http {
 namespace {
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<Exchange*>(user)->body.append(data, size * n);
+  auto* ex = static_cast<Exchange*>(user);
+  if (ex->body.size() + size * n > ex->max_body_bytes) {
+    ex->oversize = true;
+    return 0;  // curl ends the transfer with CURLE_WRITE_ERROR
+  }
+  ex->body.append(data, size * n);
   return size * n;
 }
 
@@ -19,16 +24,21 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100): start over
     ex->rate_limit_headers.clear();
+    ex->generation_id.clear();
     return size * n;
   }
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos) return size * n;
   const std::string name = ascii_lower(std::string(line.substr(0, colon)));
-  if (!retry::is_rate_limit_header(name)) return size * n;
+  const bool generation_id = name == "x-generation-id";
+  if (!generation_id && !retry::is_rate_limit_header(name)) return size * n;
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
-  ex->rate_limit_headers[std::move(name)] = std::string(value);
+  if (generation_id)
+    ex->generation_id = std::string(value);
+  else
+    ex->rate_limit_headers[std::move(name)] = std::string(value);
   return size * n;
 }
 
@@ -56,6 +66,7 @@ Headers::~Headers() { curl_slist_free_all(list_); }
 void setup(CURL* easy, const std::string& url, const Headers& headers, Exchange& ex,
            const ClientOptions& o) {
   curl_easy_reset(easy);
+  ex.max_body_bytes = static_cast<std::size_t>(o.max_response_mib * 1024.0 * 1024.0);
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);

@@ -17,6 +17,10 @@ namespace w2s::llm::http {
 struct Exchange {
   std::string body;
   retry::HeaderMap rate_limit_headers;  // Retry-After, X-RateLimit-*, ... (lower-case names)
+  std::string generation_id;            // X-Generation-Id, when sent (before the body: kept if it is lost)
+  // Bodies longer than this are abandoned (the transfer ends with CURLE_WRITE_ERROR, oversize set).
+  std::size_t max_body_bytes = 0;
+  bool oversize = false;
   char error[CURL_ERROR_SIZE] = {};
 };
 
@@ -37,7 +41,7 @@ class Headers {
 void global_init();
 
 // Resets `easy` and sets URL, headers, callbacks into `exchange`, timeouts, TLS verification,
-// HTTP/2 over TLS when offered, no signals.
+// HTTP/2 over TLS when offered, no signals, and the body size cap (options.max_response_mib).
 void setup(CURL* easy, const std::string& url, const Headers& headers, Exchange& exchange,
            const ClientOptions& options);
 

@@ -16,8 +16,21 @@ struct ReportedCost {
   double upstream = 0.0;
 };
 
-// Reads a body's usage: token counts into `out`, and what it says the response cost.
+// Reads a body's usage: token counts into `out`, and what it says the response cost. Every number
+// is checked: token counts outside 0..1e9 count as 0, a cost that is not a finite number from 0 to
+// kMostUsdPerRequest as not reported (with a warning).
 ReportedCost read_usage(const json::Value& body, Completion& out);
+
+// No single chat request costs more (the dearest models cost a few dollars per million tokens).
+inline constexpr double kMostUsdPerRequest = 1000.0;
+// A cost figure of a response (`what` names it for the warning); nullopt when absent or implausible.
+std::optional<double> reported_usd(const json::Value* v, std::string_view what);
+
+// API keys are printable ASCII without spaces, this long; anything else is refused before use.
+inline constexpr std::size_t kShortestApiKey = 6;
+inline constexpr std::size_t kLongestApiKey = 4096;
+// Throws w2s::Error (naming `from`, never showing the key) unless `key` is empty or plausible.
+void check_plausible_key(const std::string& key, std::string_view from);
 
 // Fills content (text, or the text parts of a content list), reasoning, finish_reason, logprobs,
 // usage tokens, provider, id and model from a /chat/completions body already accepted by

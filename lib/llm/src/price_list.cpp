@@ -1,6 +1,7 @@
 #include "price_list.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace w2s::llm {
 
@@ -37,7 +38,37 @@ double PriceList::worst_case_usd(const ChatRequest& r) {
   if (!p) return 0.0;
   std::int64_t prompt_bytes = 0;
   for (const auto& m : r.messages) prompt_bytes += static_cast<std::int64_t>(m.content.size()) + 4;
-  return prompt_bytes * p->prompt + completion_bound(r, *p, prompt_bytes) * p->completion + p->request;
+  return (prompt_bytes * p->prompt + completion_bound(r, *p, prompt_bytes) * p->completion + p->request) *
+         price_factor(r.model);
+}
+
+std::optional<double> PriceList::observe(const std::string& model, std::int64_t prompt_tokens,
+                                         std::int64_t completion_tokens, double reported_usd) {
+  Observed& o = observed_[model];
+  const bool first = !o.seen;
+  o.seen = true;
+  const Pricing* p = bound(model);
+  const double at_price = p ? prompt_tokens * p->prompt + completion_tokens * p->completion + p->request : 0.0;
+  if (!(at_price > 0) || !std::isfinite(reported_usd)) {  // nothing to compare with (a free or unpriced model)
+    o.confirmed = true;
+    return std::nullopt;
+  }
+  const double factor = reported_usd / at_price;
+  const bool risen = factor > o.factor * 1.01;
+  o.factor = std::max(o.factor, factor);
+  o.confirmed = first || !risen;
+  if (risen) return o.factor;
+  return std::nullopt;
+}
+
+bool PriceList::confirmed(const std::string& model) const {
+  auto it = observed_.find(model);
+  return it != observed_.end() && it->second.confirmed;
+}
+
+double PriceList::price_factor(const std::string& model) const {
+  auto it = observed_.find(model);
+  return it == observed_.end() ? 1.0 : it->second.factor;
 }
 
 void PriceList::add_estimate(std::map<std::string, ModelEstimate>& out, const ChatRequest& r, bool cached) {

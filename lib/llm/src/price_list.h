@@ -43,8 +43,21 @@ class PriceList {
   static std::int64_t completion_bound(const ChatRequest& request, const Pricing& price, std::int64_t prompt_tokens);
 
   // What a request may cost at most (0 for a model without pricing). The prompt is bounded by its
-  // byte count (a token is at least one byte), so the bound holds for any tokenizer.
+  // byte count (a token is at least one byte), so the bound holds for any tokenizer; the price is
+  // the higher of the bounding price and the one the model's answers were billed at (observe()).
   double worst_case_usd(const ChatRequest& request);
+
+  // A cost the server reported for `prompt_tokens` + `completion_tokens` of `model` (usage.cost or
+  // GET /generation). The first one confirms the model's price; one above every earlier price
+  // raises the price worst cases are reckoned at (price_factor), and when it is more than 1 % above
+  // a confirmed price, it is unconfirmed again until an answer shows no further rise. Returns the
+  // new factor when this cost raised it by more than 1 % (the caller warns).
+  std::optional<double> observe(const std::string& model, std::int64_t prompt_tokens, std::int64_t completion_tokens,
+                                double reported_usd);
+  // Whether the model's price is confirmed by a reported cost (see observe()).
+  bool confirmed(const std::string& model) const;
+  // How many times the bounding price the model's answers were billed at, at least 1.
+  double price_factor(const std::string& model) const;
 
   // Adds a request to a per-model estimate (prompt tokens estimated as characters / 4).
   void add_estimate(std::map<std::string, ModelEstimate>& estimate, const ChatRequest& request, bool cached);
@@ -52,9 +65,16 @@ class PriceList {
   double estimated_upper_bound_usd(const std::vector<const ChatRequest*>& requests);
 
  private:
+  struct Observed {
+    bool seen = false;       // a reported cost came back
+    bool confirmed = false;  // and no later one rose above it by more than 1 %
+    double factor = 1.0;     // the highest reported cost / cost at the bounding price
+  };
+
   Loader load_;
   std::optional<Pricing> assumed_;
   std::optional<ModelList> models_;
+  std::map<std::string, Observed> observed_;
 };
 
 }  // namespace w2s::llm

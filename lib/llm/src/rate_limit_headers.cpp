@@ -28,6 +28,14 @@ std::optional<double> number(const std::string& v) {
   return x;
 }
 
+// A wait read from a header: finite and at most a year ("nans", "inf", 1e300 are no wait at all,
+// so that a bad header can never hold a request forever).
+constexpr double kLongestWaitS = 366.0 * 24 * 3600;
+std::optional<double> bounded_wait(double seconds) {
+  if (!std::isfinite(seconds) || seconds > kLongestWaitS) return std::nullopt;
+  return std::max(0.0, seconds);
+}
+
 // "2026-11-29T15:34:31Z", "2026-11-29T15:34:31.250+01:00" -> epoch seconds.
 std::optional<double> parse_rfc3339(const std::string& v) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, consumed = 0;
@@ -59,7 +67,7 @@ std::optional<double> parse_date(const std::string& v, std::time_t now) {
     if (t < 0) return std::nullopt;
     when = static_cast<double>(t);
   }
-  return std::max(0.0, *when - static_cast<double>(now));
+  return bounded_wait(*when - static_cast<double>(now));
 }
 
 struct Limit {
@@ -108,7 +116,7 @@ bool is_rate_limit_header(std::string_view name) {
 std::optional<double> parse_retry_after(std::string_view value, std::time_t now) {
   const std::string v = trimmed(value);
   if (v.empty()) return std::nullopt;
-  if (const auto seconds = number(v)) return std::max(0.0, *seconds);
+  if (const auto seconds = number(v)) return bounded_wait(*seconds);
   return parse_date(v, now);
 }
 
@@ -121,7 +129,7 @@ std::optional<double> parse_duration(std::string_view value) {
     char* end = nullptr;
     const double x = std::strtod(v.c_str() + i, &end);
     const std::size_t after = static_cast<std::size_t>(end - v.c_str());
-    if (after == i || x < 0) return std::nullopt;
+    if (after == i || !std::isfinite(x) || x < 0) return std::nullopt;  // "nans", "infs", "-1s"
     i = after;
     if (v.compare(i, 2, "ms") == 0) {
       total += x / 1000.0;
@@ -133,7 +141,7 @@ std::optional<double> parse_duration(std::string_view value) {
       return std::nullopt;  // a unit is required: a bare number is not a duration
     }
   }
-  return total;
+  return bounded_wait(total);
 }
 
 std::optional<double> parse_reset(std::string_view value, std::time_t now, std::string* form) {
@@ -144,14 +152,14 @@ std::optional<double> parse_reset(std::string_view value, std::time_t now, std::
   if (const auto x = number(v)) {
     if (*x >= 1e12) {
       say("epoch milliseconds");
-      return std::max(0.0, *x / 1000.0 - static_cast<double>(now));
+      return bounded_wait(*x / 1000.0 - static_cast<double>(now));
     }
     if (*x >= 1e9) {
       say("epoch seconds");
-      return std::max(0.0, *x - static_cast<double>(now));
+      return bounded_wait(*x - static_cast<double>(now));
     }
     say("seconds from now");
-    return std::max(0.0, *x);
+    return bounded_wait(*x);
   }
   if (const auto d = parse_duration(v)) {
     say("a duration");
@@ -167,7 +175,7 @@ std::optional<double> parse_reset(std::string_view value, std::time_t now, std::
 std::optional<ServerWait> server_wait(const HeaderMap& headers, std::time_t now) {
   if (const std::string* ms = header(headers, "retry-after-ms")) {
     if (const auto x = number(trimmed(*ms)))
-      return ServerWait{std::max(0.0, *x / 1000.0), fmt::format("retry-after-ms: {}", *ms)};
+      if (const auto s = bounded_wait(*x / 1000.0)) return ServerWait{*s, fmt::format("retry-after-ms: {}", *ms)};
   }
   if (const std::string* ra = header(headers, "retry-after")) {
     if (const auto s = parse_retry_after(*ra, now)) return ServerWait{*s, fmt::format("Retry-After: {}", *ra)};

@@ -25,6 +25,8 @@ using HeaderMap = std::map<std::string, std::string>;
 // Whether a response header is one the wait is read from (or that tells which limit is spent).
 bool is_rate_limit_header(std::string_view lower_case_name);
 
+// Every wait read is finite and at most a year; a value that is not (NaN, "nans", infinity) is
+// no wait, as if the header were absent.
 struct ServerWait {
   double seconds = 0.0;  // >= 0
   std::string source;    // for the log, e.g. "X-RateLimit-Reset: 1764431675 (epoch seconds)"

@@ -1,14 +1,22 @@
 // Request bodies, cache keys, token estimates, key resolution and response parsing.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "internal.h"
 
 namespace w2s::llm {
 
-json::Value request_body(const ChatRequest& r) {
+namespace {
+
+// The fields that change the answer: the wire body without the transport's own fields, and what
+// the cache key is made of (so that adding "stream": false kept every cached answer).
+json::Value answer_fields(const ChatRequest& r) {
   json::Value body = json::Object{{"model", r.model}};
   json::Array messages;
   for (const auto& m : r.messages)
@@ -28,6 +36,16 @@ json::Value request_body(const ChatRequest& r) {
   return body;
 }
 
+}  // namespace
+
+json::Value request_body(const ChatRequest& r) {
+  json::Value body = answer_fields(r);
+  // Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
+  // anyway is read all the same: sse.cpp).
+  body.set("stream", false);
+  return body;
+}
+
 void validate(const ReasoningOptions& r) {
   // OpenRouter's reasoning efforts: another word would be sent and answered by an error (or
   // ignored) on every request, so it is refused before any.
@@ -44,7 +62,7 @@ void validate(const ReasoningOptions& r) {
 std::string cache_key(const std::string& base_url, const ChatRequest& r) {
   // The wire body holds exactly the fields that change the answer; the endpoint is added so
   // that a local server's answers never replay as OpenRouter's.
-  json::Value key = request_body(r);
+  json::Value key = answer_fields(r);
   key.set("endpoint", base_url);
   return sha256_hex(json::dump_canonical(key));
 }
@@ -55,10 +73,25 @@ std::int64_t estimate_prompt_tokens(const ChatRequest& r) {
   return static_cast<std::int64_t>(chars / 4 + 4 * r.messages.size());
 }
 
+void detail::check_plausible_key(const std::string& key, std::string_view from) {
+  if (key.empty()) return;
+  const bool printable = std::all_of(key.begin(), key.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+  if (printable && key.size() >= detail::kShortestApiKey && key.size() <= detail::kLongestApiKey) return;
+  // The key itself is never shown, not even a part of it: only what is wrong with it.
+  throw Error(fmt::format("the API key from {} is not a plausible key: {}; a key is {} to {} printable ASCII "
+                          "characters without spaces (OpenRouter's start with sk-or-). Check the key; for a "
+                          "server that needs none, unset it",
+                          from,
+                          printable ? fmt::format("it has {} characters", key.size())
+                                    : std::string("it holds spaces, control or non-ASCII characters"),
+                          detail::kShortestApiKey, detail::kLongestApiKey));
+}
+
 std::string resolve_api_key(const std::filesystem::path& key_file) {
   if (key_file.empty()) {
     const char* env = std::getenv("OPENROUTER_API_KEY");
     std::string key = env ? std::string(env) : std::string();
+    detail::check_plausible_key(key, "$OPENROUTER_API_KEY");
     log::redact(key);
     return key;
   }
@@ -71,6 +104,7 @@ std::string resolve_api_key(const std::filesystem::path& key_file) {
   while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
   while (!key.empty() && std::isspace(static_cast<unsigned char>(key.front()))) key.erase(0, 1);
   if (key.empty()) throw Error("--api-key-file " + key_file.string() + ": the file is empty");
+  detail::check_plausible_key(key, "--api-key-file " + key_file.string());
   log::redact(key);
   return key;
 }
@@ -152,6 +186,16 @@ void split_think_block(Completion& out) {
   out.content = std::move(answer);
 }
 
+// A logprob as sent: a finite number, or nullopt (null, NaN read as null, a string, absent).
+// Values above 0 are kept: scoring works in log space (icl's letter_probabilities).
+std::optional<double> logprob_of(const json::Value& entry) {
+  const json::Value* v = entry.is_object() ? entry.find("logprob") : nullptr;
+  if (!v || !v->is_number() || !std::isfinite(v->as_double())) return std::nullopt;
+  return v->as_double();
+}
+
+// An alternative without a usable logprob is left out; the chosen token's own is then the
+// smallest double (a probability of 0), as the tolerant reader makes of -Infinity.
 void read_logprobs(const json::Value& choice, Completion& out) {
   out.logprobs.clear();
   const json::Value* lp = choice.find("logprobs");
@@ -159,11 +203,39 @@ void read_logprobs(const json::Value& choice, Completion& out) {
   const json::Value* tokens = lp->find("content");
   if (!tokens || !tokens->is_array()) return;
   for (const auto& t : tokens->as_array()) {
-    TokenLogprob token{t.get_string("token"), t.get_double("logprob"), {}};
+    if (!t.is_object()) continue;
+    TokenLogprob token{t.get_string("token"), logprob_of(t).value_or(-1e308), {}};
     if (const json::Value* top = t.find("top_logprobs"); top && top->is_array())
-      for (const auto& alt : top->as_array()) token.top.push_back({alt.get_string("token"), alt.get_double("logprob")});
+      for (const auto& alt : top->as_array())
+        if (const std::optional<double> logprob = logprob_of(alt))
+          token.top.push_back({alt.get_string("token"), *logprob});
     out.logprobs.push_back(std::move(token));
   }
+}
+
+// A token count as sent: a whole number from 0 to kMostTokens; anything else counts as 0 (it
+// cannot be a count, and must not reach the totals).
+constexpr double kMostTokens = 1e9;
+std::int64_t token_count(const json::Value& object, std::string_view key) {
+  const json::Value* v = object.find(key);
+  if (!v || !v->is_number()) return 0;
+  const double x = v->as_double();
+  if (!std::isfinite(x) || x < 0 || x > kMostTokens) return 0;
+  return static_cast<std::int64_t>(x);
+}
+
+// The refusal of a chat completion: message.refusal (the model declined), or finish_reason
+// "content_filter" (the provider's filter stopped the answer).
+std::optional<Refusal> refusal_of(const json::Value& message, const Completion& out) {
+  std::string text;
+  if (const json::Value* r = message.find("refusal"); r && r->is_string()) text = r->as_string();
+  if (out.finish_reason == "content_filter")
+    return Refusal{RefusalKind::ContentFilter,
+                   !text.empty()          ? text
+                   : !out.content.empty() ? out.content
+                                          : std::string("stopped by the provider's content filter")};
+  if (!text.empty()) return Refusal{RefusalKind::ModelRefusal, text};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -172,23 +244,32 @@ ReportedCost read_usage(const json::Value& body, Completion& out) {
   ReportedCost reported;
   const json::Value* usage = body.find("usage");
   if (!usage || !usage->is_object()) return reported;
-  out.prompt_tokens = usage->get_int("prompt_tokens");
-  out.completion_tokens = usage->get_int("completion_tokens");
+  out.prompt_tokens = token_count(*usage, "prompt_tokens");
+  out.completion_tokens = token_count(*usage, "completion_tokens");
   if (const json::Value* d = usage->find("prompt_tokens_details"); d && d->is_object())
-    out.cached_tokens = d->get_int("cached_tokens");
+    out.cached_tokens = token_count(*d, "cached_tokens");
   if (const json::Value* d = usage->find("completion_tokens_details"); d && d->is_object())
-    out.reasoning_tokens = d->get_int("reasoning_tokens");
-  if (const json::Value* c = usage->find("cost"); c && c->is_number()) reported.cost = c->as_double();
+    out.reasoning_tokens = token_count(*d, "reasoning_tokens");
+  reported.cost = reported_usd(usage->find("cost"), "usage.cost");
   // BYOK: the upstream provider's charge, on top of OpenRouter's fee in `cost`. Responses of keys
   // that are not BYOK may carry the field too; then it is part of `cost` already.
   const json::Value* byok = usage->find("is_byok");
   const json::Value* details = usage->find("cost_details");
   const json::Value* upstream =
       details && details->is_object() ? details->find("upstream_inference_cost") : nullptr;
-  if (upstream && upstream->is_number() && upstream->as_double() > 0 &&
-      (!byok || (byok->is_bool() && byok->as_bool())))
-    reported.upstream = upstream->as_double();
+  if (const std::optional<double> usd = reported_usd(upstream, "usage.cost_details.upstream_inference_cost");
+      usd && *usd > 0 && (!byok || (byok->is_bool() && byok->as_bool())))
+    reported.upstream = *usd;
   return reported;
+}
+
+std::optional<double> reported_usd(const json::Value* v, std::string_view what) {
+  if (!v || !v->is_number()) return std::nullopt;
+  const double usd = v->as_double();
+  if (std::isfinite(usd) && usd >= 0 && usd <= kMostUsdPerRequest) return usd;
+  log::warn("a response reported {} = {}, which cannot be a price (not a number from 0 to {}): it is not used",
+            what, usd, kMostUsdPerRequest);
+  return std::nullopt;
 }
 
 ReportedCost parse_completion(const json::Value& body, Completion& out) {
@@ -203,6 +284,7 @@ ReportedCost parse_completion(const json::Value& body, Completion& out) {
   read_reasoning_fields(message, out);
   split_think_block(out);
   out.finish_reason = choice.get_string("finish_reason");
+  out.refusal = refusal_of(message, out);
   read_logprobs(choice, out);
   out.provider = body.get_string("provider", "unknown");
   if (out.provider.empty()) out.provider = "unknown";
@@ -235,6 +317,8 @@ json::Value completion_to_cache(const Completion& c) {
   if (c.reasoning_tokens > 0) v.set("reasoning_tokens", c.reasoning_tokens);
   if (c.upstream_cost_usd > 0) v.set("upstream_cost_usd", c.upstream_cost_usd);
   if (c.top_logprobs_sent) v.set("top_logprobs_sent", *c.top_logprobs_sent);
+  if (c.refusal)
+    v.set("refusal", json::Object{{"kind", names_of(c.refusal->kind).name(c.refusal->kind)}, {"text", c.refusal->text}});
   return v;
 }
 
@@ -263,6 +347,8 @@ Completion completion_from_cache(const json::Value& v) {
   c.upstream_cost_usd = v.get_double("upstream_cost_usd");
   if (const json::Value* sent = v.find("top_logprobs_sent"); sent && sent->is_number())
     c.top_logprobs_sent = static_cast<int>(sent->as_int());
+  if (const json::Value* r = v.find("refusal"); r && r->is_object())
+    c.refusal = Refusal{names_of(RefusalKind{}).parse(r->get_string("kind")), r->get_string("text")};
   c.replayed_cost_usd = v.get_double("cost_usd");
   c.cost_usd = 0.0;
   c.cost_source = "cache";
@@ -279,15 +365,25 @@ std::string scrub(std::string text, const std::string& secret) {
 }
 
 namespace {
-// Prices are decimal strings ("0.0000004"); "-1" marks variable pricing (treated as unknown).
+// No model costs a dollar per token ($1,000,000 per million); a price above it is no price.
+constexpr double kMostUsdPerToken = 1.0;
+
+// Prices are decimal strings ("0.0000004"); "-1" marks variable pricing (treated as unknown), and
+// so does anything that is not a finite price ("nan", "inf", "1e400").
 std::optional<double> parse_price(const json::Value* v) {
   if (!v) return 0.0;
-  if (v->is_number()) return v->as_double();
-  if (!v->is_string()) return 0.0;
-  const std::string& s = v->as_string();
-  char* end = nullptr;
-  double d = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0' || d < 0) return std::nullopt;
+  double d = 0.0;
+  if (v->is_number()) {
+    d = v->as_double();
+  } else if (v->is_string()) {
+    const std::string& s = v->as_string();
+    char* end = nullptr;
+    d = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() || *end != '\0') return std::nullopt;
+  } else {
+    return 0.0;
+  }
+  if (!std::isfinite(d) || d < 0 || d > kMostUsdPerToken) return std::nullopt;
   return d;
 }
 }  // namespace

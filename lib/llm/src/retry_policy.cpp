@@ -60,6 +60,35 @@ Decision retry(std::string reason, bool slow_down = false, const AttemptOutcome*
 Decision fail_request(std::string reason) { return Decision{Verdict::FailRequest, std::move(reason), false, {}, {}}; }
 Decision stop_dispatch(std::string reason) { return Decision{Verdict::StopDispatch, std::move(reason), false, {}, {}}; }
 
+// A 403 from moderation carries metadata.reasons or metadata.flagged_input (a guardrail or budget
+// policy 403 does not): the model was not asked, the input was refused.
+bool is_moderation(const json::Value* body) {
+  const json::Value* e = error_object(body);
+  const json::Value* meta = e ? e->find("metadata") : nullptr;
+  return meta && meta->is_object() && (meta->contains("reasons") || meta->contains("flagged_input"));
+}
+
+// OpenRouter: "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model
+// requests per day".
+bool names_a_daily_limit(const json::Value* body) {
+  const json::Value* e = error_object(body);
+  if (!e) return false;
+  const std::string message = ascii_lower(e->get_string("message"));
+  for (const char* marker : {"per-day", "per day", "daily", "requests/day", "rpd"})
+    if (message.find(marker) != std::string::npos) return true;
+  return false;
+}
+
+Decision rate_limited(const AttemptOutcome& o, const std::string& what, std::time_t now) {
+  Decision d = retry("rate limited (429): " + what, true, &o, now);
+  if (names_a_daily_limit(o.body) || (d.server_wait_s && *d.server_wait_s > kDailyCapWaitS)) {
+    d.verdict = Verdict::StopDispatch;
+    d.daily_cap = true;
+    d.reason = "daily request limit reached (429): " + what;
+  }
+  return d;
+}
+
 Decision classify_ok_body(const json::Value* body) {
   if (!body || !body->is_object()) return retry("malformed JSON in a 200 response");
   if (error_object(body)) return retry("error inside a 200 response: " + describe(body));
@@ -98,11 +127,12 @@ Decision classify(const AttemptOutcome& o, std::time_t now) {
         return retry("in-flight spending budget (402): " + what, true, &o, now);
       return stop_dispatch("credits exhausted or key limit reached (402): " + what);
     case 403:
-      return fail_request("refused by moderation or policy (403): " + what);
+      if (is_moderation(o.body)) return Decision{Verdict::Refused, "refused by moderation (403): " + what, false, {}, {}};
+      return fail_request("refused by policy (403): " + what);
     case 408:
       return retry("request timeout (408): " + what, false, &o, now);
     case 429:
-      return retry("rate limited (429): " + what, true, &o, now);
+      return rate_limited(o, what, now);
     default:
       break;
   }
@@ -111,8 +141,10 @@ Decision classify(const AttemptOutcome& o, std::time_t now) {
 }
 
 double retry_delay(const Backoff& b, int retry, const Decision& d, std::mt19937_64& rng) {
-  if (d.server_wait_s) return std::min(*d.server_wait_s, b.max_server_wait_s);
-  const double ceiling = std::min(b.cap_s, b.base_s * std::pow(b.factor, std::max(0, retry - 1)));
+  // fmin returns the number when the other one is NaN: no NaN wait ever reaches the retry queue.
+  if (d.server_wait_s) return std::max(0.0, std::fmin(*d.server_wait_s, b.max_server_wait_s));
+  const double ceiling = std::fmin(b.cap_s, b.base_s * std::pow(b.factor, std::max(0, retry - 1)));
+  if (!(ceiling > 0)) return 0.0;
   return std::uniform_real_distribution<double>(0.0, ceiling)(rng);
 }
 

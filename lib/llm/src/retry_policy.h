@@ -26,7 +26,8 @@ enum class Verdict {
   Success,       // a usable completion
   Retry,         // transient: try again after `wait_s` or backoff
   FailRequest,   // permanent for this request (400, 403, 404, ...)
-  StopDispatch,  // permanent for every request (401 bad key, 402 credits exhausted)
+  StopDispatch,  // permanent for every request (401 bad key, 402 credits exhausted, a daily cap)
+  Refused,       // a moderation 403: the request's outcome is a refusal, not a failure
 };
 
 struct Decision {
@@ -35,7 +36,13 @@ struct Decision {
   bool slow_down = false;           // 429 / in-flight 402: lower the concurrency window
   std::optional<double> server_wait_s;  // wait the server asked for (Retry-After / reset)
   std::string server_wait_source;       // the header it came from, for the log
+  // A 429 of a daily request cap (OpenRouter's free models: 50 or 1000 a day): its message names
+  // a per-day limit, or its reset is more than kDailyCapWaitS away. Retrying before the reset
+  // cannot succeed, so it stops the run (StopDispatch) instead of waiting.
+  bool daily_cap = false;
 };
+
+inline constexpr double kDailyCapWaitS = 2 * 3600.0;
 
 Decision classify(const AttemptOutcome& outcome, std::time_t now);
 
@@ -48,6 +55,7 @@ struct Backoff {
 
 // Seconds to wait before retry number `retry` (1 = the first retry): the server's wait when it
 // gave one (capped at max_server_wait_s), else full jitter U(0, min(cap, base * factor^(retry-1))).
+// Always finite, whatever the options and the server said.
 double retry_delay(const Backoff& backoff, int retry, const Decision& decision,
                    std::mt19937_64& rng);
 

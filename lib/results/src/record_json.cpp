@@ -23,6 +23,8 @@ Value cost_json(const ModelCost& c) {
                          {"failed_requests", c.failed_requests}};
   if (c.replayed_usd > 0) v.set("replayed_usd", c.replayed_usd);
   if (c.upstream_usd > 0) v.set("upstream_usd", c.upstream_usd);
+  if (c.possibly_billed_usd > 0) v.set("possibly_billed_usd", c.possibly_billed_usd);
+  if (c.reconciled_usd > 0) v.set("reconciled_usd", c.reconciled_usd);
   return v;
 }
 
@@ -36,6 +38,8 @@ ModelCost cost_from(const Value& v) {
   c.failed_requests = v.at("failed_requests").as_int();
   c.replayed_usd = v.get_double("replayed_usd");
   c.upstream_usd = v.get_double("upstream_usd");
+  c.possibly_billed_usd = v.get_double("possibly_billed_usd");
+  c.reconciled_usd = v.get_double("reconciled_usd");
   return c;
 }
 
@@ -98,6 +102,8 @@ Value prediction_json(const Prediction& p) {
   if (p.finish_reason) v.set("finish_reason", *p.finish_reason);
   if (p.scored_by) v.set("scored_by", *p.scored_by);
   if (p.error) v.set("error", *p.error);
+  if (p.refusal) v.set("refusal", *p.refusal);
+  if (p.refusal_category) v.set("refusal_category", *p.refusal_category);
   return v;
 }
 
@@ -117,6 +123,8 @@ Prediction prediction_from(const Value& v) {
   p.finish_reason = opt_string(v, "finish_reason");
   p.scored_by = opt_string(v, "scored_by");
   p.error = opt_string(v, "error");
+  p.refusal = opt_string(v, "refusal");
+  p.refusal_category = opt_string(v, "refusal_category");
   return p;
 }
 

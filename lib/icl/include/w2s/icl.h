@@ -84,8 +84,10 @@ std::string parse_answer(ParserKind parser, std::string_view completion,
 
 // Probability of each option letter from the first generated token's top_logprobs: tokens equal
 // to a letter after trimming whitespace (e.g. "C", " C") add exp(logprob) to that letter; the
-// result is normalised over the letters. Empty when the completion has no logprobs or no letter
-// appears among the first token's alternatives.
+// result is normalised over the letters, computed in log space (log-sum-exp), so that any finite
+// logprob, even one above 0 that a server should not send, gives probabilities in [0, 1] summing
+// to 1; logprobs that are not finite are left out. Empty when the completion has no logprobs or
+// no letter appears among the first token's alternatives.
 std::map<std::string, double> letter_probabilities(const llm::Completion& completion,
                                                    const std::vector<std::string>& letters);
 

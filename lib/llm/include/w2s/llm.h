@@ -123,8 +123,30 @@ struct TokenLogprob {
   std::vector<TopLogprob> top;
 };
 
+// Why an answer is a refusal rather than an answer (docs/openrouter-client.md, "Outcomes").
+enum class RefusalKind {
+  ContentFilter,  // finish_reason "content_filter": the provider's filter stopped the answer
+  ModelRefusal,   // message.refusal: the model declined, in words
+  Moderation,     // HTTP 403 with moderation metadata: OpenRouter's moderation flagged the input
+};
+inline const options::NameTable<RefusalKind>& names_of(RefusalKind) {
+  static const options::NameTable<RefusalKind> names{"refusal kind",
+                                                     {{RefusalKind::ContentFilter, "content_filter"},
+                                                      {RefusalKind::ModelRefusal, "refusal"},
+                                                      {RefusalKind::Moderation, "moderation"}}};
+  return names;
+}
+
+struct Refusal {
+  RefusalKind kind = RefusalKind::ModelRefusal;
+  std::string text;  // the refusal text, or the moderation message with its reasons
+};
+
 struct Completion {
   bool ok = false;                  // false: failed for good (see error)
+  // Set when the model or a filter refused (ok stays true: the request did not fail, and the
+  // answer is no format error; content holds whatever text came with it).
+  std::optional<Refusal> refusal;
   // The answer: message content, or the text parts of a content list ("" when null). Reasoning
   // never lands here (docs/openrouter-client.md, "Response shapes").
   std::string content;
@@ -144,6 +166,13 @@ struct Completion {
   double upstream_cost_usd = 0.0;
   // A cache replay: what the response cost when it was first paid (0 otherwise).
   double replayed_cost_usd = 0.0;
+  // Attempts of this request that may have been billed without a cost we could read (timed out,
+  // connection dropped after sending, a 200 without usage that was retried, a body that could not
+  // be read or was over --max-response-mb; an answer priced only by --assume-price that reported
+  // no cost): possibly_billed_usd is the worst case of those not reconciled, reconciled_usd what
+  // GET /generation said the others cost. Neither is part of cost_usd.
+  double possibly_billed_usd = 0.0;
+  double reconciled_usd = 0.0;
   // Set when the server capped top_logprobs (a 400 naming it) and the request was sent with this
   // lower value instead.
   std::optional<int> top_logprobs_sent;
@@ -213,9 +242,15 @@ struct ClientOptions {
   // Connection set-up (name lookup, TCP, TLS), per attempt: short, so that a server that does not
   // accept connections (down, or its listen queue full) fails fast instead of at request_timeout_s.
   double connect_timeout_s = 10.0;
+  // The largest response body read, in MiB: a larger one is abandoned (a billed one is booked at
+  // its worst case as possibly billed) and its request fails without another attempt.
+  double max_response_mib = 32.0;
 
   // Budget. max_cost_usd: hard cap on this client's spend (USD, all batches together); in-flight
-  // requests count at their worst-case cost (prompt estimate + max_tokens x completion price).
+  // requests count at their worst-case cost (prompt bytes + max_tokens, at the higher of the listed
+  // or assumed price and the price answers were billed at). Until a reported cost confirms a
+  // model's price, one request of it is in flight: the spend passes the cap by at most one
+  // request's real cost (docs/openrouter-client.md, "The budget's guarantee").
   std::optional<double> max_cost_usd;
   // The worst case of models the endpoint lists no price for (GET /models): USD per million prompt
   // and completion tokens. Under max_cost_usd, a batch with an unpriced model is refused without it
@@ -275,6 +310,9 @@ inline const options::Fields<ClientOptions>& option_fields(const ClientOptions*)
           .add("connect_timeout_s", &C::connect_timeout_s,
                "seconds to establish a connection, per attempt (a server that does not accept fails fast)", kFlag)
           .flag("connect-timeout")
+          .add("max_response_mib", &C::max_response_mib,
+               "largest response body in MiB; a larger one is abandoned and its request fails", kFlag)
+          .flag("max-response-mib")
           .add("max_cost_usd", &C::max_cost_usd,
                "hard budget in USD for this run (in-flight requests count at their worst-case cost)")
           .flag("max-cost")
@@ -343,9 +381,19 @@ struct ModelTotals {
   // possibly_billed_usd is their worst case (prompt + max tokens at /models prices; 0 where there
   // is no price), plus the answers of models priced at --assume-price whose cost stayed unknown
   // (tokens x the assumed price); it counts against --max-cost but not in cost_usd.
+  // Connection dropped after the request was sent (dropped), a 200 without usage that was retried
+  // (no_usage), a body over --max-response-mib (oversize): likewise. Attempts whose response
+  // carried a generation id are reconciled with GET /generation after the batch: their worst case
+  // leaves possibly_billed_usd and what the server booked goes to reconciled_usd (in the
+  // --max-cost spend and total_cost_usd(), not in cost_usd).
   std::int64_t timed_out = 0;
   std::int64_t unreadable = 0;
+  std::int64_t dropped = 0;
+  std::int64_t no_usage = 0;
+  std::int64_t oversize = 0;
   double possibly_billed_usd = 0.0;
+  double reconciled_usd = 0.0;
+  std::int64_t refused = 0;  // answers that are refusals (Completion::refusal)
 };
 
 // Dry-run / pre-flight estimate for one model. Tokens are estimated as characters / 4 (plus 4
@@ -436,7 +484,7 @@ class OpenRouterClient : public Provider {
 
   // Running totals of this client, per model, over all batches.
   const std::map<std::string, ModelTotals>& totals() const;
-  double total_cost_usd() const;
+  double total_cost_usd() const;       // booked (cost_usd of every model) + reconciled
   double possibly_billed_usd() const;  // sum of ModelTotals::possibly_billed_usd
   const ClientOptions& options() const;
 

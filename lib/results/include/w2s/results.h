@@ -86,6 +86,10 @@ struct Prediction {
   // first token's alternatives).
   std::optional<std::string> scored_by;
   std::optional<std::string> error;     // failed request: its final error
+  // API runs: the model or a filter refused (neither an answer nor unparsed): the refusal text and
+  // its category ("content_filter", "refusal", "moderation").
+  std::optional<std::string> refusal;
+  std::optional<std::string> refusal_category;
 };
 
 struct ModelCost {
@@ -97,6 +101,10 @@ struct ModelCost {
   std::int64_t failed_requests = 0;
   double replayed_usd = 0.0;      // what the cache hits cost when first paid (written when > 0)
   double upstream_usd = 0.0;      // BYOK upstream charges (written when > 0)
+  // Attempts that may have been billed without a reported cost: the worst case of those not
+  // reconciled, and what GET /generation said the others cost (neither in usd; written when > 0).
+  double possibly_billed_usd = 0.0;
+  double reconciled_usd = 0.0;
 };
 
 struct Cost {
