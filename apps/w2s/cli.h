@@ -35,6 +35,12 @@ int run_analyze(int argc, char** argv);
 int run_plot(int argc, char** argv);
 int run_report(int argc, char** argv);
 
+// `w2s` (built without libtorch) runs the commands that need a model by replacing itself with
+// `w2s-torch`, found beside it through /proc/self/exe, given the same command line: argv[0] is
+// "w2s <command>" as for every run function. Starts w2s-torch with its OpenMP threads waiting
+// passively (model::set_torch_environment). Returns only by throwing, when w2s-torch cannot start.
+int run_torch_side(int argc, char** argv);
+
 // An option's old spelling, accepted for one release with a warning. `negated`: the old option is a
 // BOOL (`--progress false`) whose false is the new switch (`--no-progress`); its true is the default.
 struct DeprecatedAlias {

@@ -186,7 +186,7 @@ void check_local_models(model::LocalProvider& models, const std::string& experim
 // (keyed by the model files' checksums), so a killed sweep resumes where it stopped.
 icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& flags, const std::string& experiment,
                           const icl::Config& config, const data::TruthfulQa& dataset) {
-#if W2S_WITH_TORCH
+#if W2S_TORCH_IN_PROCESS
   if (config.client.dry_run) throw po::error("--dry-run estimates API cost: local models cost nothing");
   model::LocalProviderOptions local;
   flags.apply(vm, local);
@@ -219,11 +219,14 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
     throw po::error(e.what());
   }
   if (config.client.ledger_tag.empty()) config.client.ledger_tag = experiment;
+  const std::string provider_name = (*vm)["provider"].as<std::string>();
+#if W2S_WITH_TORCH && !W2S_TORCH_IN_PROCESS
+  if (provider_name == "local") return cli::run_torch_side(argc, argv);  // the models run in w2s-torch
+#endif
   const data::TruthfulQa dataset = data::load_truthfulqa(config.dataset);
   log::info("TruthfulQA {}: {} questions, train {}, test {} (seed {})", dataset.variant, dataset.all.size(),
             dataset.train.size(), dataset.test.size(), dataset.seed);
 
-  const std::string provider_name = (*vm)["provider"].as<std::string>();
   icl::RunSummary summary;
   if (provider_name == "local") {
     summary = run_local(*vm, flags, experiment, config, dataset);

@@ -1,9 +1,24 @@
 // w2s — weak-to-strong generalization toolkit. Dispatches `w2s <command> [options]`.
+//
+// Built twice from these sources (apps/w2s/CMakeLists.txt): `w2s`, which does not link libtorch,
+// and `w2s-torch` beside it, which does and runs every command. `w2s` hands the commands that need
+// a model to `w2s-torch` (cli::run_torch_side), so --help, analyze, plot and the API experiments
+// start in milliseconds instead of loading libtorch's ~290 shared libraries.
 #include <cstring>
 #include <iostream>
 
 #include "cli.h"
 #include "w2s/core.h"
+#if W2S_TORCH_IN_PROCESS
+#include "w2s/model.h"
+#endif
+
+// In `w2s` the torch commands are handed to `w2s-torch`; in `w2s-torch` they run here.
+#if W2S_TORCH_IN_PROCESS
+#define W2S_TORCH_COMMAND(run) run
+#else
+#define W2S_TORCH_COMMAND(run) run_torch_side
+#endif
 
 namespace w2s::cli {
 
@@ -14,9 +29,12 @@ const std::vector<Command>& commands() {
       {"gold-sweep", "each model with N gold-labelled few-shot examples (API)", run_gold_sweep},
       {"weak-sweep", "strong models with N weak-model-labelled few-shot examples (API)", run_weak_sweep},
 #if W2S_WITH_TORCH
-      {"model", "check a Hugging Face model directory: info, tokenize, greedy generate", run_model},
-      {"train", "weak-to-strong fine-tuning: floor, ceiling, w2s and s2s stages (libtorch)", run_train},
-      {"sweep", "a grid of train runs on a local worker/GPU pool or as Slurm job arrays", run_sweep},
+      {"model", "check a Hugging Face model directory: info, tokenize, greedy generate",
+       W2S_TORCH_COMMAND(run_model)},
+      {"train", "weak-to-strong fine-tuning: floor, ceiling, w2s and s2s stages (libtorch)",
+       W2S_TORCH_COMMAND(run_train)},
+      {"sweep", "a grid of train runs on a local worker/GPU pool or as Slurm job arrays",
+       W2S_TORCH_COMMAND(run_sweep)},
 #endif
       {"analyze", "PGR (all variants), bootstrap CIs, McNemar, kappa, response matching", run_analyze},
       {"plot", "figures (PNG + SVG via gnuplot): accuracy, PGR, response-matching grids, training", run_plot},
@@ -45,6 +63,9 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if W2S_TORCH_IN_PROCESS
+  w2s::model::configure_torch_process(argv);
+#endif
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_help();
     return argc < 2 ? 2 : 0;

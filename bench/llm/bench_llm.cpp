@@ -2,12 +2,11 @@
 // beside the reference asyncio/aiohttp client (reference_client.py, Debian's /usr/bin/python3
 // with python3-aiohttp) on the same server.
 //
-//   bench_llm [--quick]
+//   bench_llm [--quick] [--rounds R]   (bench_llm --help)
 // Modes: "instant" (no server delay) and "latency" (200 ms per request; achieved throughput is
-// also shown as a fraction of the bound concurrency / latency). Our CPU is the calling thread's
-// (RUSAGE_THREAD: the client runs entirely on it); Python's is its process CPU time.
-#include <sys/resource.h>
-
+// also shown as a fraction of the bound concurrency / latency). Each concurrency runs ours and
+// Python's interleaved, --rounds times each; figures are medians [min..max]. Our CPU is the calling
+// thread's (RUSAGE_THREAD: the client runs entirely on it); Python's is its process CPU time.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_common.h"
 #include "openrouter_server.h"
 #include "w2s/llm.h"
 
@@ -23,11 +23,7 @@ namespace {
 
 using namespace w2s;
 
-double thread_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_THREAD, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
+double thread_cpu_s() { return bench::cpu_seconds(RUSAGE_THREAD); }
 
 struct Run {
   double wall_s = 0, cpu_s = 0;
@@ -89,8 +85,22 @@ Run python(const test::OpenRouterServer& server, int n, int concurrency) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
-  const std::vector<int> concurrencies = {1, 16, 64, 256, 1024};
+  bench::po::options_description flags("Options");
+  int rounds = 3;
+  flags.add_options()("quick", "a tenth of the requests, concurrency 1, 16 and 256 only")(
+      "rounds", bench::po::value(&rounds)->default_value(rounds), "interleaved rounds of each client (at least 3)");
+  const auto vm = bench::parse_flags(
+      argc, argv, "bench_llm [--quick] [--rounds R]",
+      "Requests/s and client CPU per request of w2s's OpenRouterClient against the in-process test server,\n"
+      "beside the reference asyncio/aiohttp client (reference_client.py, python3-aiohttp) on the same server,\n"
+      "interleaved round by round; medians [min..max]. docs/benchmarks.md.",
+      flags);
+  if (rounds < 3) {
+    std::fprintf(stderr, "bench_llm: --rounds must be at least 3 (a median of fewer says little)\n");
+    return 2;
+  }
+  const bool quick = vm.count("quick") > 0;
+  const std::vector<int> concurrencies = quick ? std::vector<int>{1, 16, 256} : std::vector<int>{1, 16, 64, 256, 1024};
   const auto dir = std::filesystem::temp_directory_path() / "w2s-bench-llm";
   std::filesystem::create_directories(dir);
   test::ServerOptions so;
@@ -102,27 +112,43 @@ int main(int argc, char** argv) {
           return test::OpenRouterServer::default_policy(body, attempt).with_latency(latency);
         },
         so);
-    fmt::print("\n== mode: {} ==\n", latency > 0 ? "latency 200 ms" : "instant");
-    fmt::print("{:>6} {:>6} | {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8}{}\n", "conc", "n", "ours r/s",
-               "ours us", "py r/s", "py us", "r/s x", "cpu /", latency > 0 ? " | ours/bound py/bound" : "");
+    fmt::print("\n== mode: {}; {} rounds; {} ==\n", latency > 0 ? "latency 200 ms" : "instant", rounds,
+               bench::machine_load());
+    fmt::print("{:>6} {:>6} | {:>26} {:>26} | {:>26} {:>26} | {:>6} {:>6}{}\n", "conc", "n", "ours r/s", "ours CPU us/req",
+               "py r/s", "py CPU us/req", "r/s x", "cpu /", latency > 0 ? " | ours/bound py/bound" : "");
     for (int c : concurrencies) {
       int n = latency > 0 ? std::max(20, 4 * c) : (c == 1 ? 1000 : 4000);
       if (quick) n = std::max(c, n / 10);
-      Run a = ours(server, n, c, dir);
-      Run b = python(server, n, c);
-      if (a.ok != n || b.ok != n) fmt::print("  (failures: ours {}, python {})\n", n - a.ok, n - b.ok);
+      std::vector<double> ours_rps, ours_us, py_rps, py_us;
+      int failures = 0;
+      for (int r = 0; r < rounds; ++r) {
+        const Run a = ours(server, n, c, dir);
+        const Run b = python(server, n, c);
+        failures += (n - a.ok) + (n - b.ok);
+        ours_rps.push_back(a.rps());
+        ours_us.push_back(a.cpu_us());
+        py_rps.push_back(b.rps());
+        py_us.push_back(b.cpu_us());
+      }
+      if (failures) fmt::print("  ({} failed requests over the rounds)\n", failures);
+      const auto a_rps = bench::spread(ours_rps), a_us = bench::spread(ours_us);
+      const auto b_rps = bench::spread(py_rps), b_us = bench::spread(py_us);
       std::string bound;
       if (latency > 0) {
         const double limit = std::min(c, n) / latency;
-        bound = fmt::format(" | {:>8.2f} {:>8.2f}", a.rps() / limit, b.rps() / limit);
+        bound = fmt::format(" | {:>8.2f} {:>8.2f}", a_rps.median / limit, b_rps.median / limit);
       }
-      fmt::print("{:>6} {:>6} | {:>9.0f} {:>9.1f} | {:>9.0f} {:>9.1f} | {:>8.2f} {:>8.2f}{}\n", c, n,
-                 a.rps(), a.cpu_us(), b.rps(), b.cpu_us(), a.rps() / b.rps(), b.cpu_us() / a.cpu_us(),
-                 bound);
+      fmt::print("{:>6} {:>6} | {:>26} {:>26} | {:>26} {:>26} | {:>6.2f} {:>6.2f}{}\n", c, n, a_rps.text(), a_us.text(),
+                 b_rps.text(), b_us.text(), a_rps.median / b_rps.median, b_us.median / a_us.median, bound);
       std::fflush(stdout);
+      const std::string name = fmt::format("{} C={}", latency > 0 ? "latency 200 ms" : "instant", c);
+      bench::print_ratio(name, "CPU/request py/w2s", b_us.median / a_us.median, ">1: w2s uses less CPU");
+      if (latency > 0)
+        bench::print_ratio(name, "w2s r/s / bound", a_rps.median / (std::min(c, n) / latency), "goal >= 0.95");
     }
   }
-  fmt::print("\nr/s x: our requests/s over Python's; cpu /: Python's client CPU per request over ours.\n");
+  fmt::print("\nr/s x: our requests/s over Python's; cpu /: Python's client CPU per request over ours. {}\n",
+             bench::machine_load());
   std::filesystem::remove_all(dir);
   return 0;
 }

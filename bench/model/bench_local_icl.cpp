@@ -1,19 +1,16 @@
-// Per-question time of `--provider local` at 0 and 64 shots, with and without the shared-prefix
+// Per-question cost of `--provider local` at 0 and 64 shots, with and without the shared-prefix
 // KV cache, on a random Llama-shaped model with GPT-2's byte-level tokenizer (the in-context
-// prompts of TruthfulQA: the reference system prompt, N gold shots, the question). Every number
-// is measured in this invocation; the ratios compare them with the 0-shot question of the same run.
-//
-// usage: bench_local_icl [--threads N] [--questions Q] [--hidden H] [--layers L]
-//   (defaults: 2 threads, 8 questions, hidden 256, 4 layers; $W2S_TEST_ASSETS names the shared
-//   assets: data/ for TruthfulQA, models/hf/fake-gpt2-tiny-random for the tokenizer)
-// Target (issue 13): with reuse, a 64-shot question costs at most 2x a 0-shot one. Last, the
-// whole default study (baseline, gold-sweep, weak-sweep) with and without reuse.
+// prompts of TruthfulQA: the reference system prompt, N gold shots, the question). A warm-up batch
+// runs first, outside every figure; then the four cases run in interleaved rounds (each case once
+// per round) and every figure is the median [min..max] of the rounds, beside the machine's load.
+// Last, the whole default study (baseline, gold-sweep, weak-sweep) with and without reuse,
+// interleaved the same way.
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
 
+#include "bench_common.h"
 #include "w2s/icl.h"
 #include "w2s/model_torch.h"
 
@@ -22,9 +19,14 @@ namespace {
 namespace fs = std::filesystem;
 using namespace w2s;
 
+// Heads of 64 dimensions, grouped-query attention with at most half as many key/value heads (one
+// per group that divides the heads): 896 -> 14/7 (Qwen2.5-0.5B's shape), 448 -> 7/1, 256 -> 4/2.
 fs::path write_model(const fs::path& assets, std::int64_t hidden, std::int64_t layers, const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("w2s-bench-local-icl-" + name);
-  model::ModelConfig config = model::tiny_config("llama", 50257, hidden, layers, hidden / 64, hidden / 128);
+  const std::int64_t heads = hidden / 64;
+  std::int64_t kv_heads = std::max<std::int64_t>(1, heads / 2);
+  while (heads % kv_heads != 0) --kv_heads;
+  model::ModelConfig config = model::tiny_config("llama", 50257, hidden, layers, heads, kv_heads);
   config.intermediate_size = hidden * 8 / 3;
   config.max_position_embeddings = 32768;
   config.config_json.set("intermediate_size", config.intermediate_size);
@@ -40,9 +42,18 @@ fs::path write_model(const fs::path& assets, std::int64_t hidden, std::int64_t l
 }
 
 struct Timing {
-  double per_question = 0;  // mean of the questions' own time (from the shared prefix on)
-  double prefix = 0;        // the batch's time outside the questions: the shared prefix, once
+  double per_question = 0;  // mean of the questions' own wall time (from the shared prefix on)
+  double prefix = 0;        // the batch's wall time outside the questions: the shared prefix, once
+  double cpu = 0;           // CPU-seconds of the whole batch (every thread)
+  double faults = 0;        // minor page faults of the whole batch
   double prompt_tokens = 0;
+};
+
+struct Case {
+  const char* name;
+  int shots;
+  bool reuse;
+  std::vector<Timing> rounds;
 };
 
 Timing measure(const fs::path& dir, const data::TruthfulQa& ds, int shots, bool reuse, int threads) {
@@ -62,11 +73,14 @@ Timing measure(const fs::path& dir, const data::TruthfulQa& ds, int shots, bool 
     r.logprobs = true;
     requests.push_back(std::move(r));
   }
-  provider->run_batch({requests.front()});  // load the model and warm up outside the clock
-  const double start = monotonic_seconds();
+  provider->run_batch({requests.front()});  // load the model outside the clock
+  const double cpu0 = bench::cpu_seconds(), start = monotonic_seconds();
+  const long faults0 = bench::minor_faults();
   const auto done = provider->run_batch(requests);
   const double wall = monotonic_seconds() - start;
   Timing t;
+  t.cpu = bench::cpu_seconds() - cpu0;
+  t.faults = static_cast<double>(bench::minor_faults() - faults0);
   double own = 0;
   for (const auto& c : done) {
     if (!c.ok) throw Error("request failed: " + c.error);
@@ -78,10 +92,16 @@ Timing measure(const fs::path& dir, const data::TruthfulQa& ds, int shots, bool 
   return t;
 }
 
+template <class F>
+bench::Spread spread_of(const std::vector<Timing>& rounds, F&& field) {
+  std::vector<double> values;
+  for (const Timing& t : rounds) values.push_back(field(t));
+  return bench::spread(values);
+}
+
 // The whole default study through lib/icl — baseline, gold-sweep and weak-sweep at the default
-// shots (0, 2, ..., 64) with --score logprobs — on a weak and a strong model: its wall time.
-double study_seconds(const fs::path& weak, const fs::path& strong, const data::TruthfulQa& ds, bool reuse,
-                     int threads) {
+// shots (0, 2, ..., 64) with --score logprobs — on a weak and a strong model.
+bench::Cost study(const fs::path& weak, const fs::path& strong, const data::TruthfulQa& ds, bool reuse, int threads) {
   model::LocalProviderOptions o;
   o.run.device = "cpu";
   o.run.threads = threads;
@@ -95,69 +115,116 @@ double study_seconds(const fs::path& weak, const fs::path& strong, const data::T
   c.pairs = {{weak.string(), strong.string()}};
   c.score = icl::ScoreMode::Logprobs;
   c.sampling.max_tokens = 1;
-  const double start = monotonic_seconds();
+  const double cpu0 = bench::cpu_seconds(), start = monotonic_seconds();
   icl::run_baseline(c, ds, *provider);
   icl::run_gold_sweep(c, ds, *provider);
   icl::run_weak_sweep(c, ds, *provider);
-  return monotonic_seconds() - start;
+  return {monotonic_seconds() - start, bench::cpu_seconds() - cpu0};
+}
+
+int run(int argc, char** argv) {
+  bench::po::options_description flags("Options");
+  int threads = 2, questions = 8, rounds = 3;
+  std::int64_t hidden = 256, layers = 4;
+  flags.add_options()("threads", bench::po::value(&threads)->default_value(threads), "torch threads")(
+      "questions", bench::po::value(&questions)->default_value(questions), "test questions per batch")(
+      "hidden", bench::po::value(&hidden)->default_value(hidden),
+      "strong model's width (a multiple of 64; heads of 64; 896 is Qwen2.5-0.5B's)")(
+      "layers", bench::po::value(&layers)->default_value(layers), "layers of both models")(
+      "rounds", bench::po::value(&rounds)->default_value(rounds), "interleaved rounds (at least 3)")(
+      "no-study", "skip the whole-study comparison (the slow part)");
+  const auto vm = bench::parse_flags(
+      argc, argv, "bench_local_icl [--threads N] [--questions Q] [--hidden H] [--layers L] [--rounds R] [--no-study]",
+      "Per-question cost of --provider local at 0 and 64 shots, with and without the shared-prefix KV cache,\n"
+      "on a random Llama-shaped model with GPT-2's tokenizer; then the whole default study (baseline,\n"
+      "gold-sweep, weak-sweep at shots 0..64) with and without reuse. Needs $W2S_TEST_ASSETS (data/ and\n"
+      "models/hf/fake-gpt2-tiny-random). docs/benchmarks.md.",
+      flags);
+  if (rounds < 3 || questions < 1 || layers < 1 || hidden < 64 || hidden % 64 != 0) {
+    std::fprintf(stderr, "bench_local_icl: --rounds >= 3, --questions >= 1, --layers >= 1 and --hidden a multiple "
+                         "of 64 are needed\n");
+    return 2;
+  }
+  const char* assets_env = std::getenv("W2S_TEST_ASSETS");
+  if (!assets_env) {
+    std::fprintf(stderr, "bench_local_icl: set W2S_TEST_ASSETS to the shared assets directory (data/, models/)\n");
+    return 2;
+  }
+  const fs::path assets = assets_env;
+  log::set_level(log::Level::Warn);
+  const fs::path dir = write_model(assets, hidden, layers, "strong");
+  data::TruthfulQaOptions d;
+  d.data_dir = (assets / "data").string();
+  d.test_size = static_cast<std::size_t>(questions);
+  d.allow_download = false;
+  const data::TruthfulQa ds = data::load_truthfulqa(d);
+  std::printf("random Llama: hidden %lld, %lld layers, vocab 50257 (GPT-2 tokenizer); %d questions; %d threads; "
+              "%d interleaved rounds; %s\n",
+              static_cast<long long>(hidden), static_cast<long long>(layers), questions, threads, rounds,
+              bench::machine_load().c_str());
+  std::fflush(stdout);
+  std::vector<Case> cases = {{"0 shots, prefix reuse", 0, true, {}},
+                             {"0 shots, no reuse", 0, false, {}},
+                             {"64 shots, prefix reuse", 64, true, {}},
+                             {"64 shots, no reuse", 64, false, {}}};
+  measure(dir, ds, 0, true, threads);  // warm-up: the process's first batch, in no figure
+  for (int r = 0; r < rounds; ++r)
+    for (Case& c : cases) c.rounds.push_back(measure(dir, ds, c.shots, c.reuse, threads));
+
+  const double zero = spread_of(cases[0].rounds, [](const Timing& t) { return t.per_question; }).median;
+  std::printf("%-24s %10s %-26s %-26s %-26s %-24s %9s\n", "case", "prompt tok", "question s", "prefix s",
+              "batch CPU-s", "batch minor faults", "vs 0-shot");
+  for (const Case& c : cases) {
+    const auto question = spread_of(c.rounds, [](const Timing& t) { return t.per_question; });
+    std::printf("%-24s %10.0f %-26s %-26s %-26s %-24s %8.2fx\n", c.name, c.rounds.front().prompt_tokens,
+                question.text().c_str(), spread_of(c.rounds, [](const Timing& t) { return t.prefix; }).text().c_str(),
+                spread_of(c.rounds, [](const Timing& t) { return t.cpu; }).text().c_str(),
+                spread_of(c.rounds, [](const Timing& t) { return t.faults; }).text(3).c_str(), question.median / zero);
+  }
+  const auto median_of = [&](const Case& c, auto field) { return spread_of(c.rounds, field).median; };
+  const auto question = [](const Timing& t) { return t.per_question; };
+  const auto prefix = [](const Timing& t) { return t.prefix; };
+  const double reuse64 = median_of(cases[2], question), full64 = median_of(cases[3], question);
+  std::printf("64-shot question with reuse / 0-shot question: %.2fx (target <= 2x)\n", reuse64 / zero);
+  std::printf("  with the prefix amortised over a 200-question test split: %.2fx\n",
+              (reuse64 + median_of(cases[2], prefix) / 200.0) / zero);
+  std::printf("64-shot question without reuse / with reuse: %.1fx\n", full64 / reuse64);
+  std::printf("after: %s\n", bench::machine_load().c_str());
+  const std::string shape = fmt::format("hidden {}", hidden);
+  bench::print_ratio(shape + " 64-shot/0-shot question", "wall", reuse64 / zero, "target <= 2");
+  bench::print_ratio(shape + " 64-shot no reuse/reuse", "wall", full64 / reuse64, ">1: the prefix cache helps");
+  std::fflush(stdout);
+  if (vm.count("no-study")) return 0;
+
+  // The weak model half as wide, in whole heads of 64.
+  const std::int64_t weak_hidden = std::max<std::int64_t>(64, hidden / 2 / 64 * 64);
+  const fs::path weak = write_model(assets, weak_hidden, layers, "weak");
+  bench::Costs with_reuse, without;
+  for (int r = 0; r < rounds; ++r) {
+    with_reuse.add(study(weak, dir, ds, true, threads));
+    without.add(study(weak, dir, ds, false, threads));
+  }
+  const auto wall_reuse = bench::spread(with_reuse.wall), wall_full = bench::spread(without.wall);
+  const auto cpu_reuse = bench::spread(with_reuse.cpu), cpu_full = bench::spread(without.cpu);
+  std::printf("whole default study (baseline, gold-sweep, weak-sweep; shots 0..64; weak hidden %lld -> strong hidden "
+              "%lld; %d questions):\n  with reuse:    wall %s s, CPU %s s\n  without reuse: wall %s s, CPU %s s\n"
+              "  without/with: wall %.2fx, CPU %.2fx; after: %s\n",
+              static_cast<long long>(weak_hidden), static_cast<long long>(hidden), questions, wall_reuse.text().c_str(),
+              cpu_reuse.text().c_str(), wall_full.text().c_str(), cpu_full.text().c_str(),
+              wall_full.median / wall_reuse.median, cpu_full.median / cpu_reuse.median, bench::machine_load().c_str());
+  bench::print_ratio(shape + " whole study no reuse/reuse", "CPU", cpu_full.median / cpu_reuse.median,
+                     ">1: the prefix cache helps");
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, questions = 8;
-  std::int64_t hidden = 256, layers = 4;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--questions")) questions = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--hidden")) hidden = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--layers")) layers = std::atoll(argv[i + 1]);
-  }
-  const char* assets_env = std::getenv("W2S_TEST_ASSETS");
-  if (!assets_env) {
-    std::fprintf(stderr, "set W2S_TEST_ASSETS to the shared assets directory (data/, models/)\n");
-    return 2;
-  }
+  model::configure_torch_process(argv);
   try {
-    const fs::path assets = assets_env;
-    log::set_level(log::Level::Warn);
-    const fs::path dir = write_model(assets, hidden, layers, "strong");
-    data::TruthfulQaOptions d;
-    d.data_dir = (assets / "data").string();
-    d.test_size = static_cast<std::size_t>(questions);
-    d.allow_download = false;
-    const data::TruthfulQa ds = data::load_truthfulqa(d);
-    std::printf("random Llama: hidden %lld, %lld layers, vocab 50257 (GPT-2 tokenizer); %d questions; %d threads\n",
-                static_cast<long long>(hidden), static_cast<long long>(layers), questions, threads);
-    std::printf("%-28s %12s %14s %14s %14s\n", "case", "prompt tok", "question s", "prefix s", "vs 0-shot");
-    const Timing zero = measure(dir, ds, 0, true, threads);
-    const Timing zero_full = measure(dir, ds, 0, false, threads);
-    const Timing reuse64 = measure(dir, ds, 64, true, threads);
-    const Timing full64 = measure(dir, ds, 64, false, threads);
-    auto row = [&](const char* name, const Timing& t) {
-      std::printf("%-28s %12.0f %14.4f %14.4f %13.2fx\n", name, t.prompt_tokens, t.per_question, t.prefix,
-                  t.per_question / zero.per_question);
-    };
-    row("0 shots, prefix reuse", zero);
-    row("0 shots, no reuse", zero_full);
-    row("64 shots, prefix reuse", reuse64);
-    row("64 shots, no reuse", full64);
-    const double amortised = reuse64.per_question + reuse64.prefix / 200.0;
-    std::printf("64-shot question with reuse / 0-shot question: %.2fx (target <= 2x)\n",
-                reuse64.per_question / zero.per_question);
-    std::printf("  with the prefix amortised over a 200-question test split: %.2fx\n", amortised / zero.per_question);
-    std::printf("64-shot question without reuse / with reuse: %.1fx\n", full64.per_question / reuse64.per_question);
-
-    const fs::path weak = write_model(assets, hidden / 2, layers, "weak");
-    const double study_reuse = study_seconds(weak, dir, ds, true, threads);
-    const double study_full = study_seconds(weak, dir, ds, false, threads);
-    std::printf("whole default study (baseline, gold-sweep, weak-sweep; shots 0..64; weak hidden %lld -> strong "
-                "hidden %lld; %d questions): %.1f s with reuse, %.1f s without: %.1fx\n",
-                static_cast<long long>(hidden / 2), static_cast<long long>(hidden), questions, study_reuse, study_full,
-                study_full / study_reuse);
+    return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_local_icl: %s\n", e.what());
     return 1;
   }
-  return 0;
 }

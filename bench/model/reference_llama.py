@@ -3,7 +3,8 @@ way in PyTorch (Debian python3-torch), for the ratio the benchmark prints.
 
 usage: reference_llama.py VOCAB HIDDEN INTER LAYERS HEADS KV_HEADS BATCH SEQ REPEATS THREADS DEVICE DTYPE
 (DEVICE: cpu | cuda:N; DTYPE: float32 | bfloat16 | float16 of the forward pass; training is float32)
-prints: forward_tokens_per_s=<x> train_tokens_per_s=<y>
+prints: forward_wall_s=<s> forward_cpu_s=<s> train_wall_s=<s> train_cpu_s=<s>
+(wall: time.perf_counter; CPU: time.process_time, every thread of this process; each over REPEATS)
 """
 import math
 import sys
@@ -98,11 +99,11 @@ def main():
     with torch.no_grad():
         model(ids)  # warm-up
         finish()
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(repeats):
             model(ids)
         finish()
-        forward = batch * seq * repeats / (time.perf_counter() - start)
+        forward_wall, forward_cpu = time.perf_counter() - wall, time.process_time() - cpu
     model = model.float()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
 
@@ -115,12 +116,13 @@ def main():
 
     step()  # warm-up
     finish()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         step()
     finish()
-    train = batch * seq * repeats / (time.perf_counter() - start)
-    print(f"forward_tokens_per_s={forward:.1f} train_tokens_per_s={train:.1f}")
+    train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"forward_wall_s={forward_wall:.6f} forward_cpu_s={forward_cpu:.6f} "
+          f"train_wall_s={train_wall:.6f} train_cpu_s={train_cpu:.6f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ CausalLMImpl::CausalLMImpl(ModelConfig config)
 }
 
 void CausalLMImpl::place(const Placement& placement) {
+  set_num_threads(placement.threads > 0 ? placement.threads : default_threads(config_.hidden_size));
   torch::NoGradGuard no_grad;
   for (auto& p : named_parameters()) {
     const torch::Dtype dtype = is_lora_parameter(p.key()) ? trainable_dtype(placement.dtype) : placement.dtype;

@@ -7,13 +7,30 @@
 
 namespace w2s::model {
 
+namespace {
+
+// torch's own thread count (the cores OpenMP sees, or OMP_NUM_THREADS), read before anything here
+// changed it.
+int torch_default_threads() {
+  static const int n = torch::get_num_threads();
+  return n;
+}
+
+}  // namespace
+
 void set_num_threads(int n) {
-  if (n > 0) torch::set_num_threads(n);
+  torch_default_threads();
+  if (n > 0 && n != torch::get_num_threads()) torch::set_num_threads(n);
+}
+
+int default_threads(std::int64_t hidden_size) {
+  return hidden_size < kOneThreadBelowHidden ? 1 : torch_default_threads();
 }
 
 Placement resolve_placement(const RunOptions& options) {
   set_num_threads(options.threads);
   Placement p;
+  p.threads = options.threads;
   const std::string& d = options.device;
   if (d == "auto") {
     p.device = torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);

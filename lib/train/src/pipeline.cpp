@@ -105,7 +105,6 @@ PipelineOptions preset_options(std::string_view name) {
   o.trainer.eval_every = 25;
   o.trainer.save_every = 25;
   o.trainer.max_length = 64;
-  o.run.threads = 2;
   o.run_name = "demo";
   return o;
 }

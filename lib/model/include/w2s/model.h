@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -38,12 +39,45 @@
 namespace w2s::model {
 
 // ---------------------------------------------------------------------------------------------
-// Threads
+// The torch process: environment, memory, threads (docs/benchmarks.md)
 // ---------------------------------------------------------------------------------------------
+
+// The environment a process that loads libtorch starts with. libgomp (libtorch's OpenMP runtime)
+// and glibc's allocator read their settings once, before main, so whoever starts the process sets
+// them (docs/benchmarks.md, "Threads" and "Memory"):
+//  * OMP_WAIT_POLICY=PASSIVE: a thread waiting at a barrier sleeps instead of spinning, which on
+//    cores shared with other jobs costs a step several times its CPU;
+//  * GLIBC_TUNABLES=kTorchMallocTunables: freed memory stays in the process. By default glibc gives
+//    each block of 32 MB or more its own mapping, returned when freed, and trims the heap's top, so
+//    every step's activations and every long prompt's attention scores come back as fresh pages,
+//    faulted in and zeroed by the kernel. Every block from the heap (mmap_max=0), the heap kept
+//    (trim_threshold, top_pad), and no per-thread cache (tcache_count=0): torch's 64-byte aligned
+//    blocks leave a few bytes at their ends that the cache would hold apart, so a freed block could
+//    never merge back to the size the same tensor asks for at the next step.
+// A variable the user set is kept as it is. Header-only: `w2s`, which does not link libtorch,
+// calls it before it starts w2s-torch.
+inline constexpr const char* kTorchMallocTunables =
+    "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776:glibc.malloc.top_pad=67108864:"
+    "glibc.malloc.tcache_count=0";
+inline void set_torch_environment() {
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  ::setenv("GLIBC_TUNABLES", kTorchMallocTunables, 0);
+}
+inline bool torch_environment_set() { return std::getenv("OMP_WAIT_POLICY") && std::getenv("GLIBC_TUNABLES"); }
+
+// First thing in main of a program that links libtorch (w2s-torch, the benches): started without
+// the torch environment (directly, not by `w2s`), it sets it and executes /proc/self/exe again
+// with the same argv.
+void configure_torch_process(char** argv);
 
 // Sets torch's intra-op thread count (n >= 1). n <= 0 keeps torch's default. Call before the
 // first forward pass; affects the whole process.
 void set_num_threads(int n);
+// The thread count for a model when none was asked for (RunOptions::threads 0): one below
+// kOneThreadBelowHidden, whose matrix products take microseconds and gain nothing from a second
+// thread but its synchronisation; torch's default (the cores OpenMP sees) otherwise.
+inline constexpr std::int64_t kOneThreadBelowHidden = 512;
+int default_threads(std::int64_t hidden_size);
 
 // ---------------------------------------------------------------------------------------------
 // Configuration (config.json)
@@ -203,7 +237,7 @@ std::vector<std::filesystem::path> weight_files(const std::filesystem::path& mod
 struct RunOptions {
   std::string device = "auto";  // "auto" (cuda when available, else cpu) | "cpu" | "cuda" | "cuda:N"
   std::string dtype = "auto";   // "auto" (cpu: float32, cuda: bfloat16) | float32 | bfloat16 | float16
-  int threads = 0;              // torch intra-op threads; 0 keeps the default
+  int threads = 0;              // torch intra-op threads; 0: default_threads() of each model placed
 };
 // Flags everywhere; records hold device and dtype, cache keys the dtype only (the device and the
 // thread count do not change what a stage learns).
@@ -214,7 +248,8 @@ inline const options::Fields<RunOptions>& option_fields(const RunOptions*) {
           .add("device", &R::device, "auto (cuda when this build sees a GPU, else cpu), cpu, cuda or cuda:N",
                options::kFlag | options::kRecord)
           .add("dtype", &R::dtype, "base weights: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16 or float16")
-          .add("threads", &R::threads, "torch threads (0 = torch's default)", options::kFlag);
+          .add("threads", &R::threads,
+               "torch threads (0 = sized to the model: 1 below hidden size 512, else one per core)", options::kFlag);
   return fields;
 }
 // The same options with "auto" replaced by what it means on this machine ("cuda:0", "bfloat16"),

@@ -35,10 +35,11 @@ namespace w2s::model {
 struct Placement {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;  // dtype of the (frozen) base weights
+  int threads = 0;  // intra-op threads asked for; 0: CausalLMImpl::place sets default_threads(hidden)
 };
 // "cpu" | "cuda" | "cuda:N" | "auto" (cuda when available) and "auto" | float32 | bfloat16 |
 // float16 | float64 ("auto": bfloat16 on CUDA, float32 on CPU). Throws on unknown names or
-// when CUDA is asked for but not available. Also applies options.threads.
+// when CUDA is asked for but not available. Also applies options.threads when it is > 0.
 Placement resolve_placement(const RunOptions& options);
 // "float32" | "bfloat16" | "float16" | "float64": the --dtype names, which are also HF's torch_dtype.
 std::string dtype_name(torch::Dtype dtype);
@@ -89,7 +90,7 @@ class CausalLMImpl : public torch::nn::Module {
   const Architecture& architecture() const { return architecture_; }
   Placement placement() const { return placement_; }
   // Moves every parameter and buffer to the device; base weights to `dtype`, LoRA weights stay
-  // float32.
+  // float32. Sets the process's thread count: placement.threads, or default_threads(hidden).
   void place(const Placement& placement);
 
   HiddenOutput forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
