@@ -152,7 +152,7 @@ icl::RunSummary run(const std::string& experiment, const icl::Config& config, co
   return icl::run_weak_sweep(config, dataset, provider);
 }
 
-#if W2S_WITH_TORCH
+#if W2S_TORCH_IN_PROCESS
 // Every model checked before the first question, with the largest prompt the command gives it:
 // the most shots before a test question with gold labels, and for a weak-sweep's strong model
 // with empty assistant turns as well (weak answers that did not parse; some templates refuse
