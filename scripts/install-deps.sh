@@ -24,7 +24,8 @@ packages=(
   libgtest-dev libgmock-dev libcpp-httplib-dev
   gnuplot-nox
 )
-test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema slurm-wlm munge)
+# clang and its runtime libraries (libFuzzer) build the fuzz targets (scripts/fuzz.sh).
+test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema slurm-wlm munge clang libclang-rt-dev)
 
 want=("${packages[@]}")
 if ((!runtime_only)); then
