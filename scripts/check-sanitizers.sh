@@ -81,6 +81,7 @@ failures=()
 fail() { failures+=("$*"); }
 passed=()
 skipped=()
+joined() { local out="" item; for item in "$@"; do out+="${out:+; }$item"; done; echo "$out"; }
 finish() {
   print_times
   if ((${#failures[@]})); then
@@ -90,11 +91,11 @@ finish() {
   fi
   if ((${#skipped[@]})); then
     echo "W2S-SANITIZERS: NOT-RUN"
-    echo "sanitizer check NOT RUN for time: $(IFS=';'; echo "${skipped[*]}")${passed[*]:+; clean: $(IFS=';'; echo "${passed[*]}")}"
+    echo "sanitizer check NOT RUN for time: $(joined "${skipped[@]}")${passed[*]:+; clean: $(joined "${passed[@]}")}"
     exit 0
   fi
   echo "W2S-SANITIZERS: PASSED"
-  echo "sanitizer check PASSED: $(IFS=';'; echo "${passed[*]}")"
+  echo "sanitizer check PASSED: $(joined "${passed[@]}")"
   exit 0
 }
 

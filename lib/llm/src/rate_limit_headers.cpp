@@ -35,6 +35,10 @@ std::optional<double> parse_rfc3339(const std::string& v) {
   if (std::sscanf(v.c_str(), "%4d-%2d-%2d%*[Tt ]%2d:%2d:%lf%n", &year, &month, &day, &hour, &minute, &second,
                   &consumed) != 6)
     return std::nullopt;
+  // %lf also reads "41e30800" (infinity): a wait the header chose. Out-of-range fields are no date.
+  if (!(second >= 0 && second < 61) || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59)
+    return std::nullopt;
   std::tm tm{};
   tm.tm_year = year - 1900;
   tm.tm_mon = month - 1;
@@ -121,7 +125,7 @@ std::optional<double> parse_duration(std::string_view value) {
     char* end = nullptr;
     const double x = std::strtod(v.c_str() + i, &end);
     const std::size_t after = static_cast<std::size_t>(end - v.c_str());
-    if (after == i || x < 0) return std::nullopt;
+    if (after == i || !(x >= 0) || !std::isfinite(x)) return std::nullopt;
     i = after;
     if (v.compare(i, 2, "ms") == 0) {
       total += x / 1000.0;
@@ -133,6 +137,7 @@ std::optional<double> parse_duration(std::string_view value) {
       return std::nullopt;  // a unit is required: a bare number is not a duration
     }
   }
+  if (!std::isfinite(total)) return std::nullopt;  // "1e308h"
   return total;
 }
 
