@@ -124,8 +124,9 @@ remember() {  # remember <suite> <seconds>: for the next run's estimate
 # -fno-sanitize-recover), so ctest sees them as failures.
 supp="$src/tests/sanitizers"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
-# LeakSanitizer: libtorch and OpenBLAS allocate process-lifetime state on first use and never free
-# it (see tests/sanitizers/lsan.supp for each entry and why); everything of w2s's own is checked.
+# LeakSanitizer: libtorch's and OpenBLAS's process-lifetime state (registries, allocator caches,
+# thread pools) stays reachable and is not reported; tests/sanitizers/lsan.supp says why it holds no
+# whole-library entry (it would hide the tensors w2s leaks) and takes narrow ones where needed.
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"

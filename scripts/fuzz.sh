@@ -56,7 +56,7 @@ cmake --build build-fuzz -j2 --target "${build_targets[@]}" || exit 1
 ((${#targets[@]})) || mapfile -t targets < <(cd tests/fuzz && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//' |
   while read -r t; do [[ -x "../../build-fuzz/tests/fuzz/fuzz_$t" ]] && echo "$t"; done)
 
-# LeakSanitizer inside the fuzzers: as in scripts/check-sanitizers.sh (libtorch's process-lifetime state).
+# Sanitizer suppressions: the same files as scripts/check-sanitizers.sh.
 export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/sanitizers/ubsan.supp"
 summary=()
