@@ -120,10 +120,12 @@ anything_mounted_below() { awk -v r="$root/" 'index($2 "/", r) == 1 { found = 1 
 trap 'unmount_all' EXIT
 
 # Commands in the root get a clean environment: nothing of this shell's but the proxy settings, which
-# the mirror and npm may need; Node is pointed at the system's certificate authorities.
+# the mirror and npm may need; Node is pointed at the system's certificate authorities. Compiles are
+# cached in the root (/var/cache/w2s-ccache, ccache from install-deps.sh), which a rerun keeps.
 in_root() {
   chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 TERM=dumb W2S_TEST_ASSETS=/w2s/shared NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    CCACHE_DIR=/var/cache/w2s-ccache CCACHE_BASEDIR=/w2s/src CCACHE_MAXSIZE=8G \
     ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
     ${no_proxy:+no_proxy=$no_proxy} "$@"
 }

@@ -24,7 +24,10 @@ packages=(
   libgtest-dev libgmock-dev libcpp-httplib-dev
   gnuplot-nox
 )
-test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema python3-jinja2 slurm-wlm munge)
+# clang and its runtime libraries (libFuzzer) build the fuzz targets (scripts/fuzz.sh); python3-jinja2 renders
+# the reference chat templates; chromium shows the HTML report in its test.
+test_packages=(python3 python3-sklearn python3-aiohttp python3-torch python3-jsonschema python3-jinja2 slurm-wlm munge
+               clang libclang-rt-dev chromium)
 
 want=("${packages[@]}")
 if ((!runtime_only)); then

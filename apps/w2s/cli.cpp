@@ -20,6 +20,23 @@ std::optional<bool> bool_word(const std::string& text) {
   return std::nullopt;
 }
 
+// Boost.Program_options writes the offending text into its error messages by replacing each
+// placeholder (%value%, %canonical_option%, ...) until none is left, so a text that contains the
+// placeholder it stands for makes that loop endless: `--resamples '%value%'` hung inside Boost's
+// what(). Every argument and config line is checked here, before Boost sees it; the refusal is
+// w2s's own message. (Those five words are the placeholders of Boost 1.74 to 1.90's errors.cpp.)
+std::optional<std::string> boost_placeholder_in(const std::string& text) {
+  for (const char* placeholder : {"%value%", "%canonical_option%", "%option%", "%original_token%", "%prefix%"})
+    if (text.find(placeholder) != std::string::npos) return placeholder;
+  return std::nullopt;
+}
+
+std::string placeholder_refusal(const std::string& text, const std::string& placeholder) {
+  return fmt::format("'{}' contains '{}', a placeholder of the option parser's (Boost.Program_options) error "
+                     "messages that it cannot report; w2s accepts no option, value or argument with that text",
+                     text, placeholder);
+}
+
 const DeprecatedAlias* find_alias(const std::vector<DeprecatedAlias>& aliases, const std::string& name) {
   for (const auto& a : aliases)
     if (a.old_name == name) return &a;
@@ -135,6 +152,8 @@ std::optional<po::variables_map> parse(int argc, char** argv, const std::string&
   po::options_description all;
   all.add(options).add(common);
 
+  for (int i = 1; i < argc; ++i)
+    if (const auto placeholder = boost_placeholder_in(argv[i])) throw po::error(placeholder_refusal(argv[i], *placeholder));
   const std::vector<std::string> args = rewrite_command_line(argc, argv, aliases);
   po::variables_map vm;
   // Stored first, so the command line wins over the config file (po keeps the first value).
@@ -158,6 +177,8 @@ std::optional<po::variables_map> parse(int argc, char** argv, const std::string&
     text << in.rdbuf();
     // Line by line, so that an error names the line (Boost's message alone does not).
     for (const ConfigLine& line : config_lines(path, text.str(), aliases)) {
+      if (const auto placeholder = boost_placeholder_in(line.text))
+        throw Error(fmt::format("{}:{}: {}", path, line.number, placeholder_refusal(line.text, *placeholder)));
       std::istringstream one(line.text + "\n");
       try {
         po::store(po::parse_config_file(one, options), vm);

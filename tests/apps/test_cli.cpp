@@ -304,3 +304,25 @@ TEST(Cli, DataTakesTheOldSeedSpellingsForOneRelease) {
   EXPECT_NE(in_file.find("seed is deprecated"), std::string::npos) << in_file;
   EXPECT_NE(in_file.find(canonical), std::string::npos) << in_file;
 }
+
+// Issue 22: Boost.Program_options replaces the placeholders of its error messages until none is left,
+// so an error about a text that holds its own placeholder never ended (`w2s analyze --resamples
+// '%value%'` hung). Such text is refused before Boost sees it, on the command line (exit 2) and in a
+// config file (exit 1, naming the line). `timeout` turns a hang back into a failure.
+TEST(Cli, TextHoldingTheParsersPlaceholdersIsRefusedNotHungOn) {
+  std::string out;
+  for (const std::string args : {"analyze --resamples '%value%' .", "analyze '--%canonical_option%' .",
+                                 "data truthfulqa --test-size '%option%'", "data truthfulqa --test-size=x%original_token%",
+                                 "data truthfulqa %prefix%"}) {
+    EXPECT_EQ(w2s::test::run_command("timeout 60 " + w2s_cmd(args), &out), 2) << args << "\n" << out;
+    EXPECT_CONTAINS(out, "a placeholder of the option parser's (Boost.Program_options) error messages");
+  }
+  const auto dir = w2s::test::scratch_dir("cli_placeholders");
+  const auto ini = (dir / "a.ini").string();
+  w2s::write_file_atomic(ini, "# bootstrap\nseed = 3\nresamples = %value%\n");
+  EXPECT_EQ(w2s::test::run_command("timeout 60 " + w2s_cmd("analyze . --config " + ini), &out), 1) << out;
+  EXPECT_CONTAINS(out, ini + ":3: 'resamples = %value%' contains '%value%'");
+  // A value Boost rejects for another reason is still reported by Boost, at once.
+  EXPECT_EQ(w2s::test::run_command("timeout 60 " + w2s_cmd("analyze --resamples many ."), &out), 2) << out;
+  EXPECT_CONTAINS(out, "many");
+}

@@ -274,8 +274,9 @@ TEST(IclResponses, AWeakSweepNeverBuildsPromptsFromFailedWeakLabels) {
 TEST(IclResponses, ARunWithFailedRequestsExitsWithThree) {
   const auto ds = load_tqa(20);
   ScriptedServer s(ds);
-  const std::string broken = ds.test[5].text;
-  s.server.set_policy([&](const json::Value& body, int) {
+  // By value: the policy runs on the server's threads, and a local declared after the server dies
+  // first (ThreadSanitizer reported the race when `broken` was a local captured by reference).
+  s.server.set_policy([&s, broken = ds.test[5].text](const json::Value& body, int) {
     if (test::messages_of(body).back().content == broken) return Reply::error(400, "context length exceeded");
     return Reply::ok(s.models.answer(body));
   });

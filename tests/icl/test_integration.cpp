@@ -153,8 +153,8 @@ TEST(IclHttp, LogprobScoringAndFailedRequestOnBinaryVariant) {
   const auto ds = data::load_truthfulqa(o);
   ASSERT_EQ(ds.train.size(), 617u);
   ScriptedServer s(ds);
-  const std::string broken = ds.test[3].text;
-  s.server.set_policy([&](const json::Value& body, int) {
+  // By value: the policy runs on the server's threads, and a local declared after the server dies first.
+  s.server.set_policy([&s, broken = ds.test[3].text](const json::Value& body, int) {
     if (messages_of(body).back().content == broken) return test::Reply::error(400, "context length exceeded");
     return test::Reply::ok(s.models.answer(body));
   });

@@ -4,6 +4,7 @@
 // charges (cache replays that remember their cost: test_client.cpp).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <ctime>
 
 #include "internal.h"
@@ -274,6 +275,24 @@ TEST(RateLimitHeaders, ReadsEveryFormOfResetAndRetryAfter) {
 
   EXPECT_DOUBLE_EQ(*retry::parse_retry_after("120", 0), 120.0);
   EXPECT_DOUBLE_EQ(*retry::parse_retry_after("Mon, 24 Nov 2025 16:00:09 GMT", 1764000000), 9.0);
+}
+
+// Found by fuzz_rate_limit_headers (issue 22): a date's seconds read with %lf took "41e30800" as
+// infinity, and a duration of "1e308h" overflowed: the client would have waited forever. Such values
+// are no wait at all; every wait a header gives is finite.
+TEST(RateLimitHeaders, AWaitIsNeverInfinite) {
+  const std::time_t now = 1764000000;
+  const auto finite = [](std::optional<double> s) { return !s || (std::isfinite(*s) && *s >= 0); };
+  for (const char* value : {"2025-11-29T15:54:41e30800", "2025-11-29T15:54:41e308Z", "2025-13-29T15:54:41Z",
+                            "2025-11-29T15:61:00Z", "1e308h", "1e999s", "nan", "infs", "-infs"}) {
+    EXPECT_TRUE(finite(retry::parse_reset(value, now))) << value;
+    EXPECT_TRUE(finite(retry::parse_retry_after(value, now))) << value;
+    const auto wait = retry::server_wait({{"anthropic-ratelimit-requests-reset", value}}, now);
+    EXPECT_TRUE(!wait || std::isfinite(wait->seconds)) << value;
+  }
+  EXPECT_FALSE(retry::parse_duration("1e308h"));
+  EXPECT_FALSE(retry::parse_duration("infs"));
+  EXPECT_DOUBLE_EQ(*retry::parse_reset("2025-11-24T16:00:60.5Z", now), 60.5);  // a leap second is a date
 }
 
 TEST(RateLimitHeaders, PrefersTheExplicitWaitThenTheResetThenTheExhaustedLimit) {

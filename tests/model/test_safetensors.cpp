@@ -65,6 +65,13 @@ TEST(Safetensors, WriterRejectsWrongByteCounts) {
   EXPECT_THROW(write_safetensors(dir / "x.safetensors", {{"a", DType::F32, {3}, "12345678"}}), w2s::Error);
   EXPECT_THROW(write_safetensors(dir / "x.safetensors", {{"a", DType::F32, {1}, "1234"}, {"a", DType::F32, {1}, "1234"}}),
                w2s::Error);
+  // A shape whose byte count wraps around 2^64 to the bytes given (2^62 x 4 bytes = 0 mod 2^64).
+  try {
+    write_safetensors(dir / "x.safetensors", {{"a", DType::F32, {std::int64_t{1} << 62}, std::string_view()}});
+    ADD_FAILURE() << "wrote a tensor whose size wraps around";
+  } catch (const w2s::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 2^64 bytes"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Safetensors, HostileHeadersGiveClearErrors) {
@@ -102,7 +109,13 @@ TEST(Safetensors, HostileHeadersGiveClearErrors) {
   write_raw(p, R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data);
   expect_rejected(p, "non-negative");
   write_raw(p, R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", data);
-  expect_rejected(p, "overflows");
+  expect_rejected(p, "bad.safetensors: tensor \"a\": \"shape\" gives a tensor of more than 2^64 bytes");
+  // 2^62 elements of 4 bytes: the element count fits, the byte count does not.
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,8]}})", data);
+  expect_rejected(p, "\"shape\" gives a tensor of more than 2^64 bytes");
+  // Offsets beyond int64 are no integers of ours.
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551623]}})", data);
+  expect_rejected(p, "\"data_offsets\" must be non-negative integers");
   write_raw(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", data);
   expect_rejected(p, "data_offsets");
   write_raw(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", data);

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "w2s/results.h"
 
 using w2s::results::auroc;
@@ -19,4 +22,29 @@ TEST(Auroc, UndefinedWithOneClassAndLengthMismatchThrows) {
   EXPECT_FALSE(auroc({0.1, 0.2}, {true, true}));
   EXPECT_FALSE(auroc({}, {}));
   EXPECT_THROW(auroc({0.1}, {true, false}), w2s::Error);
+}
+
+// A NaN score once made the tie-group loop spin forever (issue 22): non-finite scores are refused,
+// in both modes, wherever they stand.
+TEST(Auroc, NonFiniteScoresAreRefusedNotLoopedOn) {
+  const double nan = std::nan("");
+  const double inf = std::numeric_limits<double>::infinity();
+  for (auto ties : {AurocTies::TieAware, AurocTies::Reference}) {
+    for (const auto& scores : {std::vector<double>{nan, 0.2, 0.3, 0.4}, std::vector<double>{0.1, 0.2, 0.3, nan},
+                               std::vector<double>{nan, nan, nan, nan}, std::vector<double>{0.1, inf, 0.3, 0.4},
+                               std::vector<double>{0.1, 0.2, -inf, 0.4}}) {
+      try {
+        auroc(scores, {0, 1, 0, 1}, ties);
+        ADD_FAILURE() << "a non-finite score was accepted";
+      } catch (const w2s::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("AUROC needs finite scores"), std::string::npos) << e.what();
+      }
+    }
+  }
+  try {
+    auroc({0.1, nan}, {false, true});
+    ADD_FAILURE() << "a NaN score was accepted";
+  } catch (const w2s::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("score 1 of 2 is nan"), std::string::npos) << e.what();
+  }
 }

@@ -137,6 +137,8 @@ class OpenRouterServer {
 
   int port() const;
   std::string base_url() const;  // http://127.0.0.1:<port>/api/v1
+  // The policy runs on the server's threads until the server is destroyed: it may refer only to
+  // what outlives the server (declared before it), and takes anything else by value.
   void set_policy(Policy policy);
 
   // The deterministic default: content = the letter (A-D) picked from sha256 of the body, usage

@@ -107,6 +107,25 @@ TEST(SweepGrid, ErrorsNameTheFileAndLine) {
                   "job w2s-1 (batch-size=10): --batch-size (10) must be a positive multiple");
 }
 
+// Issue 22: five lines of ten values each make 10^5 runs, which were built one by one (a few more
+// lines and memory runs out). The product is refused first, however large.
+TEST(SweepGrid, AGridOfTooManyRunsIsRefusedBeforeAnyJobIsBuilt) {
+  std::string text = "[grid]\n";
+  for (const char* key : {"seed", "n_epochs", "weight_decay", "n_warmup_steps", "eval_every"}) {
+    text += std::string(key) + " = ";
+    for (int v = 1; v <= 10; ++v) text += (v > 1 ? " | " : "") + std::to_string(v);
+    text += "\n";
+  }
+  const auto grid = w2s::sweep::read_grid(grid_file("sweep_grid_too_many", text));
+  EXPECT_CONTAINS(w2s::test::error_of([&] { w2s::sweep::expand(grid, w2s::sweep::base_options(grid)); }),
+                  "grid study: 10 seed x 10 n-epochs x 10 weight-decay x 10 n-warmup-steps x 10 eval-every values "
+                  "make more than 10000 runs");
+  // Four of them (10^4 runs) are a sweep.
+  w2s::sweep::Grid four = grid;
+  four.axes.pop_back();
+  EXPECT_EQ(w2s::sweep::expand(four, w2s::sweep::base_options(four)).students.size(), 10000u);
+}
+
 // The jobs file holds every option of every job, so that a worker runs what was planned.
 TEST(SweepGrid, JobsFileRoundTripsEveryOption) {
   const fs::path results = w2s::test::scratch_dir("sweep_grid_jobs");

@@ -174,3 +174,29 @@ TEST(RunChecks, RecordedTrainingArgumentsAreTheOnesTheTrainerUsed) {
     EXPECT_EQ(env.get_string("w2s_commit"), w2s::tool_git_commit());
   }
 }
+
+// Issue 22: a learning rate that makes the loss NaN stopped nothing (and a NaN score then hung the
+// AUROC). Training stops at the first non-finite loss, gradient or output, fast, with the step and
+// the flag to lower; the stage leaves diverged.json and no record, and the later stages never run.
+namespace {
+TEST(RunChecks, ADivergedStageStopsTheRunAtOnceAndIsRecordedAsDiverged) {
+  const auto results = w2s::test::scratch_dir("train_checks_diverged");
+  std::string output;
+  const double started = w2s::monotonic_seconds();
+  EXPECT_EQ(run_w2s(with(tiny_args(results, "diverged"), {{"--weak-lr", "1e30"}}), &output), 1) << output;
+  EXPECT_LT(w2s::monotonic_seconds() - started, 120.0) << output;
+  EXPECT_CONTAINS(output, "floor: training diverged ");
+  EXPECT_CONTAINS(output, "lower --weak-lr");
+  const fs::path floor = results / "diverged" / "sst2" / "floor";
+  ASSERT_TRUE(fs::exists(floor / "diverged.json")) << output;
+  const Value v = w2s::json::parse_file(floor / "diverged.json");
+  EXPECT_EQ(v.at("status").as_string(), "diverged");
+  EXPECT_EQ(v.at("stage").as_string(), "floor");
+  EXPECT_GE(v.at("step").as_int(), 1);
+  EXPECT_LE(v.at("step").as_int(), 4);
+  EXPECT_GT(v.at("learning_rate").as_double(), 1e29);  // 1e30 on its cosine schedule
+  EXPECT_CONTAINS(v.at("message").as_string(), "training diverged");
+  EXPECT_FALSE(fs::exists(floor / "record.json"));
+  EXPECT_FALSE(fs::exists(results / "diverged" / "sst2" / "ceiling"));
+}
+}  // namespace

@@ -203,11 +203,14 @@ struct Parser {
           if (nt == simdjson::ondemand::number_type::floating_point_number && v.get_double().get(d) == simdjson::SUCCESS)
             return Value(d);
         }
-        // Integers beyond 64 bits (e.g. model_max_length = 1e30 written out) become doubles.
+        // Integers beyond 64 bits (e.g. model_max_length = 1e30 written out) become doubles. A number
+        // beyond a double's range (1e999) is an error, not infinity: JSON has no infinity, and the
+        // writer could not write it back (found by tests/fuzz, fuzz_json).
         std::string token(raw.substr(0, raw.find_first_of(" \t\r\n,]}")));
         char* end = nullptr;
         double d = std::strtod(token.c_str(), &end);
-        if (token.empty() || end != token.c_str() + token.size() || token.find_first_not_of("0123456789+-.eE") != std::string::npos)
+        if (token.empty() || end != token.c_str() + token.size() ||
+            token.find_first_not_of("0123456789+-.eE") != std::string::npos || !std::isfinite(d))
           fail(simdjson::NUMBER_ERROR, where);
         return Value(d);
       }

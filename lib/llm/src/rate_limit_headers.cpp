@@ -43,6 +43,10 @@ std::optional<double> parse_rfc3339(const std::string& v) {
   if (std::sscanf(v.c_str(), "%4d-%2d-%2d%*[Tt ]%2d:%2d:%lf%n", &year, &month, &day, &hour, &minute, &second,
                   &consumed) != 6)
     return std::nullopt;
+  // %lf also reads "41e30800" (infinity): a wait the header chose. Out-of-range fields are no date.
+  if (!(second >= 0 && second < 61) || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59)
+    return std::nullopt;
   std::tm tm{};
   tm.tm_year = year - 1900;
   tm.tm_mon = month - 1;

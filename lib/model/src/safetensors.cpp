@@ -35,9 +35,11 @@ DType parse_dtype(const std::string& s, const std::string& where) {
   throw Error(where + ": unsupported dtype \"" + s + "\" (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
 }
 
-std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const std::string& where) {
+// Sizes come from a header anyone can write: a product that does not fit 64 bits is refused (it
+// would wrap around to a small number and pass the size checks below).
+std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const std::string& where, const char* key) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a)
-    throw Error(where + ": tensor size overflows");
+    throw Error(where + ": \"" + key + "\" gives a tensor of more than 2^64 bytes");
   return a * b;
 }
 
@@ -149,15 +151,15 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : impl_(std:
     view.dtype = parse_dtype(dtype->as_string(), where);
     std::uint64_t elements = 1;
     for (const auto& d : shape->as_array()) {
-      if (!d.is_int() || d.as_int() < 0) throw Error(where + ": shape entries must be non-negative integers");
+      if (!d.is_int() || d.as_int() < 0) throw Error(where + ": \"shape\" entries must be non-negative integers");
       view.shape.push_back(d.as_int());
-      elements = checked_mul(elements, static_cast<std::uint64_t>(d.as_int()), where);
+      elements = checked_mul(elements, static_cast<std::uint64_t>(d.as_int()), where, "shape");
     }
-    const std::uint64_t expected = checked_mul(elements, dtype_size(view.dtype), where);
+    const std::uint64_t expected = checked_mul(elements, dtype_size(view.dtype), where, "shape");
     const json::Value& b = offsets->at(std::size_t{0});
     const json::Value& e = offsets->at(std::size_t{1});
     if (!b.is_int() || !e.is_int() || b.as_int() < 0 || e.as_int() < 0)
-      throw Error(where + ": data_offsets must be non-negative integers");
+      throw Error(where + ": \"data_offsets\" must be non-negative integers");
     const auto begin = static_cast<std::uint64_t>(b.as_int());
     const auto end = static_cast<std::uint64_t>(e.as_int());
     if (begin > end) throw Error(where + ": data_offsets begin " + std::to_string(begin) + " > end " + std::to_string(end));
@@ -209,16 +211,18 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   for (const auto& t : tensors) {
     if (t.name == "__metadata__" || !names.insert(t.name).second)
       throw Error(path.string() + ": duplicate or reserved tensor name \"" + t.name + "\"");
+    const std::string where = path.string() + ": tensor \"" + t.name + "\"";
     std::uint64_t elements = 1;
     json::Value shape = json::Value::array();
     for (auto d : t.shape) {
-      if (d < 0) throw Error(path.string() + ": tensor \"" + t.name + "\" has a negative dimension");
-      elements *= static_cast<std::uint64_t>(d);
+      if (d < 0) throw Error(where + " has a negative dimension");
+      elements = checked_mul(elements, static_cast<std::uint64_t>(d), where, "shape");
       shape.push_back(d);
     }
-    if (elements * dtype_size(t.dtype) != t.bytes.size())
-      throw Error(path.string() + ": tensor \"" + t.name + "\" has " + std::to_string(t.bytes.size()) +
-                  " bytes, its shape and dtype need " + std::to_string(elements * dtype_size(t.dtype)));
+    const std::uint64_t needed = checked_mul(elements, dtype_size(t.dtype), where, "shape");
+    if (needed != t.bytes.size())
+      throw Error(where + " has " + std::to_string(t.bytes.size()) + " bytes, its shape and dtype need " +
+                  std::to_string(needed));
     json::Value entry = json::Value::object();
     entry.set("dtype", dtype_name(t.dtype));
     entry.set("shape", std::move(shape));

@@ -1,6 +1,9 @@
 // AUROC: the one implementation shared by lib/icl, lib/train and lib/analysis.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+
+#include <fmt/format.h>
 
 #include "w2s/results.h"
 
@@ -16,6 +19,12 @@ std::optional<double> auroc(const std::vector<double>& scores, const std::vector
   if (scores.size() != positive.size())
     throw Error("auroc: " + std::to_string(scores.size()) + " scores but " + std::to_string(positive.size()) +
                 " labels");
+  // A NaN compares unequal to itself and unordered with everything: the sort's order and the tie
+  // groups below would be meaningless (a NaN tie group never ends). A diverged model's scores are
+  // refused here, whoever computed them.
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (!std::isfinite(scores[i]))
+      throw Error(fmt::format("auroc: score {} of {} is {}; AUROC needs finite scores", i, scores.size(), scores[i]));
   const std::size_t n = scores.size();
   const double positives = static_cast<double>(std::count(positive.begin(), positive.end(), true));
   const double negatives = static_cast<double>(n) - positives;

@@ -223,6 +223,18 @@ Plan expand(const Grid& grid, const PipelineOptions& base) {
   plan.folder = base.results_dir / "sweeps" / grid.name;
   for (const auto& axis : grid.axes)
     if (axis.values.empty()) throw Error("grid axis " + axis.option + " has no values");
+  // A few lines of a grid file multiply into any number of runs: the product is checked (without
+  // overflowing) before a single job is built.
+  constexpr std::size_t kMaxRuns = 10000;
+  std::size_t runs = 1;
+  std::vector<std::string> factors;
+  for (const auto& axis : grid.axes) {
+    factors.push_back(fmt::format("{} {}", axis.values.size(), axis.option));
+    runs = runs > kMaxRuns / axis.values.size() ? kMaxRuns + 1 : runs * axis.values.size();
+  }
+  if (runs > kMaxRuns)
+    throw Error(fmt::format("grid {}: {} values make more than {} runs; split the study into several grid files",
+                            grid.name, fmt::join(factors, " x "), kMaxRuns));
   std::map<std::string, std::size_t> shared_index;  // identity → index into plan.shared
   std::set<std::string> run_names;
   std::vector<std::size_t> at(grid.axes.size(), 0);  // the current value of each axis (an odometer)

@@ -481,6 +481,33 @@ void write_outputs(const StagePlan& plan, const StageContext& ctx, const Prepare
   remove_checkpoints(dir, t.outcome.best_step);
 }
 
+// A diverged stage leaves diverged.json (status "diverged", where and how, the message) in its stage
+// folder and in the run folder, and no record.json or stage.json: it has no metrics, and a rerun
+// trains it again. The error goes on, naming the learning-rate flag to lower.
+[[noreturn]] void stop_diverged(const StagePlan& plan, const StageContext& ctx, const StageFolder& folder,
+                                const StageDiverged& d) {
+  const auto number = [](double x) { return std::isfinite(x) ? json::Value(x) : json::Value(fmt::format("{}", x)); };
+  json::Value v = json::Value::object();
+  v.set("stage", plan.name);
+  v.set("status", "diverged");
+  v.set("model", plan.model);
+  v.set("stage_key", folder.key);
+  v.set("step", d.step);
+  v.set("loss", number(d.loss));
+  v.set("grad_norm", number(d.grad_norm));
+  v.set("learning_rate", number(d.learning_rate));
+  v.set("message", d.what());
+  v.set("created_at", now_iso8601());
+  const std::string text = json::dump(v, 2) + "\n";
+  const fs::path in_run = ctx.run_dir / plan.name / "diverged.json";
+  fs::create_directories(in_run.parent_path());
+  write_file_atomic(folder.dir / "diverged.json", text);
+  write_file_atomic(in_run, text);
+  throw StageDiverged(fmt::format("{}: {}: lower {} (recorded in {})", plan.name, d.what(),
+                                  plan.name == "floor" ? "--weak-lr" : "--strong-lr", in_run.string()),
+                      d.step, d.loss, d.grad_norm, d.learning_rate);
+}
+
 }  // namespace
 
 json::Value activations_key_material(const StageInputs& in, const PipelineOptions& o) {
@@ -536,7 +563,13 @@ StageSummary run_stage(const StagePlan& plan, const StageContext& ctx) {
   write_file_atomic(folder.dir / "key.json", json::dump(folder.material, 2) + "\n");
 
   const PreparedInputs inputs = prepare_inputs(plan, ctx, folder.dir);  // 2. inputs
-  const Trained trained = train(plan, ctx, inputs, folder);             // 3. train
+  const Trained trained = [&] {                                         // 3. train
+    try {
+      return train(plan, ctx, inputs, folder);
+    } catch (const StageDiverged& d) {
+      stop_diverged(plan, ctx, folder, d);
+    }
+  }();
   write_outputs(plan, ctx, inputs, trained, folder);                    // 4. outputs
   say(fmt::format("{}: done, test AUROC {:.4f}, accuracy {:.4f} ({})", plan.name, trained.outcome.test.auroc,
                   trained.outcome.test.accuracy, format_duration(trained.timing.wall_seconds)));

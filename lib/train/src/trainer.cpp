@@ -164,10 +164,24 @@ Evaluation evaluate(Classifier& c, const Tokenized& tokens, const std::vector<La
     // The reference ranks by the raw class-1 logit; the tie-aware default ranks by P(1).
     ev.auroc = auroc(o.auroc_mode == AurocMode::Reference ? ev.z1 : ev.p1, labels, o.auroc_mode);
   } catch (const Error&) {
-    ev.auroc = std::nan("");  // one class only (e.g. a weak model that predicts one class)
+    // One class only (e.g. a weak model that predicts one class); non-finite scores, which AUROC
+    // refuses too, stop the stage in stop_if_outputs_diverged.
+    ev.auroc = std::nan("");
   }
   ev.runtime_s = monotonic_seconds() - started;
   return ev;
+}
+
+// Outputs that are not numbers (weights that overflowed at the last step while its loss was still
+// finite) are a divergence too: no metric or checkpoint choice means anything from here on.
+void stop_if_outputs_diverged(const Evaluation& ev, const std::vector<LabelledExample>& examples, std::int64_t step,
+                              double lr) {
+  for (std::size_t i = 0; i < ev.p1.size(); ++i)
+    if (!std::isfinite(ev.p1[i]) || !std::isfinite(ev.z1[i]))
+      throw StageDiverged(fmt::format("training diverged by optimizer step {}: the model's output for example {} is "
+                                      "{} (class-1 logit {}; learning rate {:g})",
+                                      step, examples[i].id, ev.p1[i], ev.z1[i], lr),
+                          step, ev.loss, std::nan(""), lr);
 }
 
 double selection_metric(const Evaluation& val, const std::string& metric) {
@@ -354,6 +368,9 @@ StageOutcome train_stage(Classifier& c, const StageInputs& in, const StageSettin
     const Evaluation val = evaluate(c, val_tokens, in.val, loss, step, o, /*against_gold=*/false);
     const Evaluation test = evaluate(c, test_tokens, in.test, loss, step, o, /*against_gold=*/true);
     c.net->train();
+    const double last_lr = learning_rate(o, std::max<std::int64_t>(0, step - 1), total_steps);
+    stop_if_outputs_diverged(val, in.val, step, last_lr);
+    stop_if_outputs_diverged(test, in.test, step, last_lr);
     const double metric = selection_metric(val, o.metric_for_best_model);
     json::Value line = json::Value::object();
     line.set("step", step);
@@ -387,6 +404,15 @@ StageOutcome train_stage(Classifier& c, const StageInputs& in, const StageSettin
       step_loss += value.item<double>() / static_cast<double>(accumulation);
     }
     const double grad_norm = torch::nn::utils::clip_grad_norm_(c.net->trainable_parameters(), o.max_grad_norm);
+    // Before the step: a non-finite gradient would make every weight NaN.
+    if (!std::isfinite(step_loss) || !std::isfinite(grad_norm)) {
+      const double lr = learning_rate(o, step, total_steps);
+      if (s.progress) progress.finish(fmt::format("diverged at step {}/{}", step + 1, total_steps));
+      throw StageDiverged(fmt::format("training diverged at optimizer step {} of {}: the loss is {} and the gradient "
+                                      "norm {} (learning rate {:g})",
+                                      step + 1, total_steps, step_loss, grad_norm, lr),
+                          step + 1, step_loss, grad_norm, lr);
+    }
     optimizer->step();
     ++step;
     recent_loss = std::isnan(recent_loss) ? step_loss : 0.9 * recent_loss + 0.1 * step_loss;

@@ -133,6 +133,19 @@ struct FittedSchedule {
 };
 FittedSchedule fit_to_run(const TrainerOptions& trainer, const LossOptions& loss, std::int64_t steps);
 
+// Thrown by train_stage when a training step's loss or gradient norm is NaN or infinite (a learning
+// rate too high, say): the weights are no longer numbers, and every later step, evaluation and
+// checkpoint would be meaningless, so the stage stops at that step. run_stage records it.
+struct StageDiverged : Error {
+  StageDiverged(const std::string& message, std::int64_t step, double loss, double grad_norm, double learning_rate)
+      : Error(message), step(step), loss(loss), grad_norm(grad_norm), learning_rate(learning_rate) {}
+  std::int64_t step;     // the optimizer step (1-based) whose loss, gradient or outputs were not finite
+  double loss;           // NaN where not known
+  double grad_norm;
+  double learning_rate;
+};
+
+// Trains one stage; throws StageDiverged when training diverges.
 StageOutcome train_stage(Classifier& classifier, const StageInputs& inputs, const StageSettings& settings);
 
 }  // namespace w2s::train

@@ -199,6 +199,7 @@ enum class AurocTies { TieAware, Reference };
 const options::NameTable<AurocTies>& names_of(AurocTies);  // tie-aware, reference (`--auroc`)
 
 // Area under the ROC curve of `scores` against `positive`; nullopt when either class is absent.
+// A score that is NaN or infinite (a diverged model's) is refused with an Error naming it.
 // The one AUROC of the project: the ICL scores, the training stages and the analysis all use it.
 std::optional<double> auroc(const std::vector<double>& scores, const std::vector<bool>& positive,
                             AurocTies ties = AurocTies::TieAware);
