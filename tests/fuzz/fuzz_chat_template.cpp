@@ -7,7 +7,7 @@
 #include "w2s/model.h"
 
 W2S_FUZZ_TARGET(chat_template) {
-  const auto chat_template = w2s::model::parse_chat_template(std::string(input), "<s>", "</s>");
+  const auto chat_template = w2s::model::parse_chat_template(std::string(input), {{"bos_token", "<s>"}, {"eos_token", "</s>"}}, "fuzz input");
   std::vector<w2s::llm::Message> lines;
   std::size_t start = 0;
   while (start < input.size() && lines.size() < 8) {
@@ -22,7 +22,7 @@ W2S_FUZZ_TARGET(chat_template) {
         lines}) {
     for (bool generation_prompt : {true, false}) {
       try {
-        w2s::model::render_chat(chat_template, messages, generation_prompt);
+        w2s::model::render_chat(chat_template, messages, {}, generation_prompt);
       } catch (const w2s::Error&) {  // the template's own raise_exception, for one conversation
       }
     }

@@ -3,6 +3,8 @@
 // answers, BoolQ passages, emoji, CJK, combining marks, whitespace runs, special tokens and invalid UTF-8.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -347,7 +349,9 @@ TEST(Tokenizer, DecodeReplacesInvalidUtf8) {
 class TokenizerFamilies : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TokenizerFamilies, MatchesHuggingFace) {
-  static const auto families = w2s::test::write_tokenizer_families(w2s::test::scratch_dir("tokenizer_families"));
+  // CTest runs each family in a process of its own, in parallel: each writes the files to its own folder.
+  static const auto families =
+      w2s::test::write_tokenizer_families(w2s::test::scratch_dir("tokenizer_families_" + std::to_string(::getpid())));
   const auto family = std::find_if(families.begin(), families.end(), [](const auto& f) { return f.name == GetParam(); });
   ASSERT_NE(family, families.end());
   const Tokenizer tok = Tokenizer::from_files(family->file, std::nullopt);

@@ -602,17 +602,19 @@ void stop_on_failed_labels(const Config& c, const std::string& weak, const resul
       failed, record.predictions.size(), weak, *first->error, weak_labels_file(c, weak).string()));
 }
 
-// A label is unusable when the weak model's answer was cut off at max_tokens or had no option
-// letter: the student would see an empty answer turn. Above this share of a weak model's labels,
-// the sweep stops before the first student request (docs/icl.md).
+// A label is unusable when it has no option letter (the student would see an empty answer turn);
+// its cause is told apart: an answer cut off at max_tokens, or one that named no letter. A cut-off
+// answer whose letter was still read (the text's first line, or the first token's probabilities
+// under --score logprobs) is a usable label. Above this share of a weak model's labels, the sweep
+// stops before the first student request (docs/icl.md).
 constexpr double kMaxUnusableLabelShare = 0.5;
 
 void stop_on_unusable_labels(const Config& c, const std::string& weak, const results::ResultRecord& record) {
   std::int64_t cut = 0, unparsed = 0;
   for (const auto& p : record.predictions) {
-    if (p.error) continue;
+    if (p.error || !p.prediction.empty()) continue;
     if (cut_off(p)) ++cut;
-    else if (p.prediction.empty()) ++unparsed;
+    else ++unparsed;
   }
   const auto n = static_cast<std::int64_t>(record.predictions.size());
   const std::int64_t unusable = cut + unparsed;
