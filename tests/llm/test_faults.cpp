@@ -1,6 +1,8 @@
 // Every fault the API throws, injected by the test server over real HTTP.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "llm_test_util.h"
 
 namespace w2s::llm {
