@@ -2,6 +2,8 @@
 // providers do (issue 12), over real HTTP: what the records, the console and the exit code say.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "icl_http_util.h"
 
 using namespace w2s;

@@ -2,6 +2,8 @@
 // key guard and the cost reconciler (the last two against the test server).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "adaptive_concurrency.h"
 #include "budget.h"
 #include "cost_reconciler.h"

@@ -4,6 +4,7 @@
 // charges (cache replays that remember their cost: test_client.cpp).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <ctime>
 
