@@ -1,4 +1,5 @@
-// w2s baseline | gold-sweep | weak-sweep: the in-context experiments on TruthfulQA (lib/icl).
+// w2s baseline | gold-sweep | weak-sweep: the in-context experiments on TruthfulQA or a registry
+// dataset (lib/icl).
 // Binds the flags (icl::Config's field list), loads the data, builds the client, dispatches, prints
 // the summary table.
 #include <fmt/format.h>
@@ -49,13 +50,16 @@ class ExperimentFlags {
         local_group_("Local models (--provider local)", kHelpWidth),
         all_(kHelpWidth) {
     const auto& fields = option_fields(static_cast<const icl::Config*>(nullptr));
-    const auto data = flag_names_of<data::TruthfulQaOptions>();
+    auto data = flag_names_of<data::TruthfulQaOptions>();
+    for (const auto& name : flag_names_of<icl::RegistrySizes>()) data.push_back(name);
+    data.push_back("dataset");
     const auto client = flag_names_of<llm::ClientOptions>();
     const auto ours = [experiment, data, client](const std::string& name) {
       if (contains(data, name) || contains(client, name)) return false;
       if (name == "models") return experiment != "weak-sweep";
       if (name == "pairs") return experiment == "weak-sweep";
       if (name == "shots") return experiment != "baseline";
+      if (name == "label-pool" || name == "weak-labels-from") return experiment == "weak-sweep";
       return true;
     };
     bindings_.reserve(3);
@@ -145,7 +149,7 @@ std::vector<llm::Completion> EstimatingProvider::run_batch(const std::vector<llm
   return client_.run_batch(requests, on_result);
 }
 
-icl::RunSummary run(const std::string& experiment, const icl::Config& config, const data::TruthfulQa& dataset,
+icl::RunSummary run(const std::string& experiment, const icl::Config& config, const icl::Dataset& dataset,
                     llm::Provider& provider) {
   if (experiment == "baseline") return icl::run_baseline(config, dataset, provider);
   if (experiment == "gold-sweep") return icl::run_gold_sweep(config, dataset, provider);
@@ -158,16 +162,16 @@ icl::RunSummary run(const std::string& experiment, const icl::Config& config, co
 // with empty assistant turns as well (weak answers that did not parse; some templates refuse
 // them); a weak model labels zero-shot.
 void check_local_models(model::LocalProvider& models, const std::string& experiment, const icl::Config& config,
-                        const data::TruthfulQa& dataset) {
+                        const icl::Dataset& dataset) {
   if (dataset.test.empty()) return;
   const int most_shots = experiment == "baseline" || config.shots.empty()
                              ? 0
                              : std::min<int>(*std::max_element(config.shots.begin(), config.shots.end()),
-                                             static_cast<int>(dataset.train.size()));
+                                             static_cast<int>(dataset.shot_pool.size()));
   std::vector<icl::Shot> gold, unparsed;
   for (int i = 0; i < most_shots; ++i) {
-    gold.push_back({dataset.train[i].text, dataset.train[i].answer});
-    unparsed.push_back({dataset.train[i].text, ""});
+    gold.push_back({dataset.shot_pool[i].text, dataset.shot_pool[i].answer});
+    unparsed.push_back({dataset.shot_pool[i].text, ""});
   }
   const std::vector<icl::Shot> zero_shot;
   std::set<std::pair<std::string, const std::vector<icl::Shot>*>> checked;
@@ -185,7 +189,7 @@ void check_local_models(model::LocalProvider& models, const std::string& experim
 // --provider local: the models run here, behind the same response cache as the API's answers
 // (keyed by the model files' checksums), so a killed sweep resumes where it stopped.
 icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& flags, const std::string& experiment,
-                          const icl::Config& config, const data::TruthfulQa& dataset) {
+                          const icl::Config& config, const icl::Dataset& dataset) {
 #if W2S_TORCH_IN_PROCESS
   if (config.client.dry_run) throw po::error("--dry-run estimates API cost: local models cost nothing");
   model::LocalProviderOptions local;
@@ -201,6 +205,52 @@ icl::RunSummary run_local(const po::variables_map& vm, const ExperimentFlags& fl
   (void)vm, (void)flags, (void)experiment, (void)config, (void)dataset;
   throw Error("--provider local needs a build with libtorch (this w2s was built without it)");
 #endif
+}
+
+// Flags that belong to one kind of dataset, refused with the other (by name, exit 2).
+const std::vector<std::string>& truthfulqa_only_flags() {
+  static const std::vector<std::string> names{"variant", "dataset-file", "reference-files"};
+  return names;
+}
+
+// The data the command runs on: TruthfulQA (the default), or a registry dataset drawn with the
+// options and defaults of `w2s train` (its --data-seed default is w2s train's, not TruthfulQA's 42).
+icl::Dataset load_dataset(const po::variables_map& vm, const std::string& experiment, icl::Config& config) {
+  const icl::DatasetKind kind = [&] {
+    try {
+      return icl::dataset_kind(config.dataset_name);
+    } catch (const Error& e) {
+      throw po::error(e.what());
+    }
+  }();
+  const auto given = [&vm](const std::string& flag) { return vm.count(flag) && !vm[flag].defaulted(); };
+  if (kind == icl::DatasetKind::TruthfulQa) {
+    for (const auto& flag : flag_names_of<icl::RegistrySizes>())
+      if (given(flag)) throw po::error("--" + flag + " is for a registry dataset (--dataset NAME), not TruthfulQA");
+    if (given("weak-labels-from"))
+      throw po::error("--weak-labels-from needs a registry dataset (--dataset NAME): TruthfulQA has no fine-tuning runs");
+    const icl::Dataset dataset = data::load_truthfulqa(config.dataset);
+    log::info("TruthfulQA {}: train {}, test {} (seed {})", dataset.variant, dataset.shot_pool.size(),
+              dataset.test.size(), dataset.seed);
+    return dataset;
+  }
+  for (const auto& flag : truthfulqa_only_flags())
+    if (given(flag)) throw po::error("--" + flag + " is a TruthfulQA option; --dataset " + config.dataset_name + " has none");
+  if (!given("data-seed")) config.dataset.seed = data::TrainingDataOptions{}.seed;
+  config.dataset.variant.clear();  // the recorded config names no TruthfulQA variant
+  data::TrainingDataOptions options;
+  options.data_dir = config.dataset.data_dir;
+  options.allow_download = config.dataset.allow_download;
+  options.seed = config.dataset.seed;
+  options.n_train = config.registry.n_train;
+  options.n_val = config.registry.n_val;
+  options.n_test = config.registry.n_test;
+  icl::Dataset dataset = icl::load_registry_dataset(config.dataset_name, options, config.dataset.test_size,
+                                                    !given("test-size"));
+  config.dataset.test_size = dataset.test.size();
+  log::info("{} (in context, {}): test {}, shot pool {} (the strong half), val {} (seed {})", dataset.name, experiment,
+            dataset.test.size(), dataset.shot_pool.size(), dataset.extra_pool.size(), dataset.seed);
+  return dataset;
 }
 
 int run_experiment(int argc, char** argv, const std::string& experiment) {
@@ -223,9 +273,7 @@ int run_experiment(int argc, char** argv, const std::string& experiment) {
 #if W2S_WITH_TORCH && !W2S_TORCH_IN_PROCESS
   if (provider_name == "local") return cli::run_torch_side(argc, argv);  // the models run in w2s-torch
 #endif
-  const data::TruthfulQa dataset = data::load_truthfulqa(config.dataset);
-  log::info("TruthfulQA {}: {} questions, train {}, test {} (seed {})", dataset.variant, dataset.all.size(),
-            dataset.train.size(), dataset.test.size(), dataset.seed);
+  const icl::Dataset dataset = load_dataset(*vm, experiment, config);
 
   icl::RunSummary summary;
   if (provider_name == "local") {

@@ -28,10 +28,34 @@ inline data::TruthfulQa load_tqa(std::size_t test_size = 200) {
   return data::load_truthfulqa(o);
 }
 
+// Every question of an in-context dataset (test, shot pool, extra pool), for ScriptedModels.
+inline std::vector<data::Question> all_questions(const icl::Dataset& ds) {
+  std::vector<data::Question> out = ds.test;
+  out.insert(out.end(), ds.shot_pool.begin(), ds.shot_pool.end());
+  out.insert(out.end(), ds.extra_pool.begin(), ds.extra_pool.end());
+  return out;
+}
+
+// A registry dataset from the test assets, drawn as `w2s train --n-train N ...` draws it.
+inline icl::Dataset load_registry(const std::string& name, std::size_t test_size, std::size_t n_train = 200,
+                                  std::size_t n_val = 40, std::size_t n_test = 100, std::int64_t seed = 0) {
+  data::TrainingDataOptions o;
+  o.data_dir = (assets_dir() / "data").string();
+  o.allow_download = false;
+  o.n_train = n_train;
+  o.n_val = n_val;
+  o.n_test = n_test;
+  o.seed = seed;
+  return icl::load_registry_dataset(name, o, test_size, false);
+}
+
 // Server whose answers follow ScriptedModels on the loaded data.
 struct ScriptedServer {
   explicit ScriptedServer(const data::TruthfulQa& ds, double latency_s = 0.0, ServerOptions options = {})
-      : models(ds), server({}, options) {
+      : ScriptedServer(ds.all, latency_s, std::move(options)) {}
+  explicit ScriptedServer(const std::vector<data::Question>& questions, double latency_s = 0.0,
+                          ServerOptions options = {})
+      : models(questions), server({}, options) {
     server.set_policy([this, latency_s](const json::Value& body, int) {
       return Reply::ok(models.answer(body)).with_latency(latency_s);
     });

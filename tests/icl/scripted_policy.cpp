@@ -10,8 +10,10 @@ double hash_unit(const std::string& text) {
   return static_cast<double>(std::strtoul(h.substr(0, 8).c_str(), nullptr, 16)) / 4294967296.0;
 }
 
-ScriptedModels::ScriptedModels(const data::TruthfulQa& dataset) {
-  for (const auto& q : dataset.all) by_text_[q.text] = q;
+ScriptedModels::ScriptedModels(const data::TruthfulQa& dataset) : ScriptedModels(dataset.all) {}
+
+ScriptedModels::ScriptedModels(const std::vector<data::Question>& questions) {
+  for (const auto& q : questions) by_text_[q.text] = q;
 }
 
 double ScriptedModels::skill(const std::string& model) {

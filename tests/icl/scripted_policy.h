@@ -16,6 +16,8 @@ namespace w2s::test {
 class ScriptedModels {
  public:
   explicit ScriptedModels(const data::TruthfulQa& dataset);
+  // Any questions (a registry dataset's in-context questions: icl::Dataset's test, shot and extra pools).
+  explicit ScriptedModels(const std::vector<data::Question>& questions);
 
   // The completion text for a chat request (system, N user/assistant shots, the question).
   std::string answer(const std::string& model, const std::vector<llm::Message>& messages) const;
@@ -37,6 +39,7 @@ double hash_unit(const std::string& text);
 class ScriptedProvider : public llm::Provider {
  public:
   explicit ScriptedProvider(const data::TruthfulQa& dataset) : models_(dataset) {}
+  explicit ScriptedProvider(const std::vector<data::Question>& questions) : models_(questions) {}
   std::vector<llm::Completion> run_batch(const std::vector<llm::ChatRequest>& requests,
                                          const llm::ResultCallback& on_result = {}) override;
   int request_count = 0;

@@ -158,6 +158,7 @@ std::vector<Question> format_questions(const std::vector<McItem>& items, std::in
 
     Question q;
     q.question_id = static_cast<int>(qid);
+    q.id = std::to_string(qid);
     q.text = question + "\n\n";
     for (std::size_t j = 0; j < opts.size(); ++j) {
       const std::string letter(1, static_cast<char>('A' + j));

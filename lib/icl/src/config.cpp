@@ -18,6 +18,11 @@ const options::NameTable<FailedPolicy>& names_of(FailedPolicy) {
   return names;
 }
 
+const options::NameTable<LabelPool>& names_of(LabelPool) {
+  static const options::NameTable<LabelPool> names{"label pool", {{LabelPool::Shots, "shots"}, {LabelPool::Full, "full"}}};
+  return names;
+}
+
 std::vector<std::string> default_models() {
   return {"meta-llama/llama-3.1-8b-instruct", "meta-llama/llama-3.1-70b-instruct", "qwen/qwen-2.5-72b-instruct"};
 }

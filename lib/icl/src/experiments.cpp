@@ -59,7 +59,7 @@ llm::ChatRequest make_request(const Config& c, const std::string& model, std::ve
 
 results::Prediction make_prediction(const Config& c, const data::Question& q, const llm::Completion& done) {
   results::Prediction p;
-  p.id = std::to_string(q.question_id);
+  p.id = q.id;
   p.gold = q.answer;
   if (!done.ok) {
     p.error = done.error.empty() ? std::string("request failed") : done.error;
@@ -187,22 +187,13 @@ void merge_cost_source(std::string& source, const llm::Completion& done) {
   else if (source != done.cost_source) source = "mixed";
 }
 
-results::DatasetIdentity dataset_identity(const data::TruthfulQa& ds, const std::string& split) {
-  results::DatasetIdentity d;
-  d.name = "truthfulqa";
-  d.variant = ds.variant;
-  for (const auto& s : ds.sources) d.sources.push_back({s.path, s.sha256});
-  d.split = split;
-  d.split_sizes = {{"train", static_cast<std::int64_t>(ds.train.size())},
-                   {"test", static_cast<std::int64_t>(ds.test.size())}};
-  d.seed = ds.seed;
-  return d;
-}
-
-json::Value few_shot_json(const std::vector<data::Question>& train, const std::vector<std::string>& labels, int n) {
+// The shots' ids as the records give them: TruthfulQA's question ids are numbers, a registry
+// dataset's example ids are text.
+json::Value few_shot_json(const Dataset& ds, const std::vector<std::string>& labels, int n) {
   json::Value ids = json::Value::array(), used = json::Value::array();
   for (int i = 0; i < n; ++i) {
-    ids.push_back(train[i].question_id);
+    const data::Question& q = ds.shot_pool[i];
+    ids.push_back(ds.kind == DatasetKind::TruthfulQa ? json::Value(q.question_id) : json::Value(q.id));
     used.push_back(labels[i]);
   }
   return json::Object{{"ids", ids}, {"labels", used}};
@@ -230,7 +221,7 @@ struct Point {
 
 class Step {
  public:
-  Step(const Config& c, const data::TruthfulQa& ds, std::string experiment)
+  Step(const Config& c, const Dataset& ds, std::string experiment)
       : config_(c), dataset_(ds), experiment_(std::move(experiment)),
         config_json_(config_to_json(c, experiment_)) {}
 
@@ -339,6 +330,7 @@ class Step {
     r.shots = p.shots;
     r.extra = p.extra;
     r.extra["system_prompt"] = kSystemPrompt;
+    if (!dataset_.class_of_letter.is_null()) r.extra["class_of_letter"] = dataset_.class_of_letter;
     return r;
   }
 
@@ -394,7 +386,7 @@ class Step {
   }
 
   const Config& config_;
-  const data::TruthfulQa& dataset_;
+  const Dataset& dataset_;
   std::string experiment_;
   json::Value config_json_;
   std::vector<Point> points_;
@@ -423,7 +415,7 @@ std::vector<Shot> shots_of(const std::vector<data::Question>& train, const std::
 // or a rerun with another --test-size (or data file, variant, seed) would overwrite some of them
 // and leave the others, which `w2s analyze` could then not compare. Refused before any request, as
 // `w2s train` refuses.
-void refuse_another_test_set(const Config& c, const data::TruthfulQa& ds) {
+void refuse_another_test_set(const Config& c, const Dataset& ds) {
   const fs::path dir = run_dir(c);
   if (!fs::is_directory(dir)) return;
   std::vector<std::string> now_sources;
@@ -440,6 +432,7 @@ void refuse_another_test_set(const Config& c, const data::TruthfulQa& ds) {
     std::vector<std::string> differences;
     std::vector<std::string> then_sources;
     for (const auto& s : r->dataset.sources) then_sources.push_back(s.sha256);
+    if (r->dataset.name != ds.name) differences.push_back(fmt::format("dataset {}, now {}", r->dataset.name, ds.name));
     if (r->dataset.variant != ds.variant) differences.push_back(fmt::format("variant {}, now {}", r->dataset.variant, ds.variant));
     if (then_sources != now_sources) differences.push_back("other data files");
     if (r->dataset.seed != ds.seed) differences.push_back(fmt::format("data seed {}, now {}", r->dataset.seed, ds.seed));
@@ -447,7 +440,7 @@ void refuse_another_test_set(const Config& c, const data::TruthfulQa& ds) {
       differences.push_back(fmt::format("{} test questions (--test-size), now {}", r->predictions.size(), ds.test.size()));
     } else {
       for (std::size_t i = 0; i < ds.test.size(); ++i)
-        if (r->predictions[i].id != std::to_string(ds.test[i].question_id) || r->predictions[i].gold != ds.test[i].answer) {
+        if (r->predictions[i].id != ds.test[i].id || r->predictions[i].gold != ds.test[i].answer) {
           differences.push_back("other test questions");
           break;
         }
@@ -464,7 +457,7 @@ void refuse_another_test_set(const Config& c, const data::TruthfulQa& ds) {
 // top_logprobs of logprob scoring filled in.
 // The config of one experiment, resolved (shots sorted and unique, the default top_logprobs for
 // logprob scoring) and checked against the dataset before anything is sent.
-Config checked_config(const Config& config, std::string experiment, const data::TruthfulQa& ds) {
+Config checked_config(const Config& config, std::string experiment, const Dataset& ds) {
   Config c = config;
   c.experiment = std::move(experiment);
   std::sort(c.shots.begin(), c.shots.end());
@@ -472,23 +465,26 @@ Config checked_config(const Config& config, std::string experiment, const data::
   if (c.score == ScoreMode::Logprobs && !c.sampling.top_logprobs) c.sampling.top_logprobs = kDefaultTopLogprobs;
 
   if (ds.test.empty()) throw Error("the test split is empty");
-  for (const auto& q : ds.train)
-    if (q.letters.empty()) throw Error("train question " + std::to_string(q.question_id) + " has no options");
+  for (const auto& q : ds.shot_pool)
+    if (q.letters.empty()) throw Error("train question " + q.id + " has no options");
   if (c.sampling.max_tokens < 1) throw Error("--max-tokens must be at least 1");
   if (c.sampling.top_logprobs && (*c.sampling.top_logprobs < 0 || *c.sampling.top_logprobs > 20))
     throw Error("--top-logprobs must be between 0 and 20");
   llm::validate(c.sampling.reasoning);
   if (c.experiment == "weak-sweep") {
     if (c.pairs.empty()) throw Error("no model pairs given");
+    if (c.weak_labels_from && c.label_pool == LabelPool::Full)
+      throw Error("--label-pool full labels with the weak model; --weak-labels-from asks no weak model: give one");
   } else if (c.models.empty()) {
     throw Error("no models given");
   }
   if (c.experiment != "baseline") {
     if (c.shots.empty()) throw Error("no shot counts given");
     for (int n : c.shots)
-      if (n < 0 || static_cast<std::size_t>(n) > ds.train.size())
-        throw Error("shots " + std::to_string(n) + " is more than the " + std::to_string(ds.train.size()) +
-                    " training questions");
+      if (n < 0 || static_cast<std::size_t>(n) > ds.shot_pool.size())
+        throw Error("shots " + std::to_string(n) + " is more than the " + std::to_string(ds.shot_pool.size()) +
+                    (ds.kind == DatasetKind::TruthfulQa ? " training questions"
+                                                        : " examples of the shot pool (the strong half of --n-train)"));
   }
   refuse_another_test_set(c, ds);
   return c;
@@ -501,7 +497,7 @@ std::vector<std::string> gold_labels(const std::vector<data::Question>& train, i
 }
 
 // Everything that decides a weak model's labels: reuse a saved record only when this matches.
-std::string weak_label_fingerprint(const Config& c, const data::TruthfulQa& ds, const std::string& weak) {
+std::string weak_label_fingerprint(const Config& c, const Dataset& ds, const std::string& weak) {
   json::Value j = json::Value::object();
   j["model"] = weak;
   j["system_prompt"] = kSystemPrompt;
@@ -511,6 +507,11 @@ std::string weak_label_fingerprint(const Config& c, const data::TruthfulQa& ds, 
   j["sources"] = sources;
   j["seed"] = static_cast<long long>(ds.seed);
   j["test_size"] = ds.test.size();
+  if (ds.kind == DatasetKind::Registry) {  // TruthfulQA's fingerprints stay those of earlier runs
+    j["dataset"] = ds.name;
+    const RegistryPrompt& prompt = registry_prompt(ds.name);
+    j["prompt"] = json::Object{{"question", prompt.question}, {"options", json::Array{prompt.options[0], prompt.options[1]}}};
+  }
   json::Value cfg = config_to_json(c, "weak-labels");
   j["sampling"] = cfg.at("sampling");
   j["parser"] = names_of(c.parser).name(c.parser);
@@ -518,9 +519,10 @@ std::string weak_label_fingerprint(const Config& c, const data::TruthfulQa& ds, 
   return sha256_hex(json::dump_canonical(j));
 }
 
-// The saved labelling record cut to train[0:n], when it exists, matches and has no failed request.
+// The saved labelling record cut to `items`, when it exists, matches, begins with them and has no
+// failed request among them.
 std::optional<results::ResultRecord> reusable_weak_labels(const fs::path& file, const std::string& fingerprint,
-                                                          const data::TruthfulQa& ds, int n) {
+                                                          const std::vector<const data::Question*>& items) {
   if (!fs::exists(file)) return std::nullopt;
   results::ResultRecord r;
   try {
@@ -530,19 +532,19 @@ std::optional<results::ResultRecord> reusable_weak_labels(const fs::path& file, 
     return std::nullopt;
   }
   if (r.kind != Kind::WeakLabels || !r.extra.is_object() || r.extra.get_string("fingerprint") != fingerprint ||
-      r.predictions.size() < static_cast<std::size_t>(n))
+      r.predictions.size() < items.size())
     return std::nullopt;
-  r.predictions.resize(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
+  r.predictions.resize(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& p = r.predictions[i];
-    if (p.error || p.id != std::to_string(ds.train[i].question_id)) return std::nullopt;
+    if (p.error || p.id != items[i]->id) return std::nullopt;
   }
   return r;
 }
 
 }  // namespace
 
-RunSummary run_baseline(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_baseline(const Config& config, const Dataset& ds, llm::Provider& provider) {
   const Config c = checked_config(config, "baseline", ds);
   RunSummary summary;
   Step step(c, ds, "baseline");
@@ -560,12 +562,12 @@ RunSummary run_baseline(const Config& config, const data::TruthfulQa& ds, llm::P
   return summary;
 }
 
-RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_gold_sweep(const Config& config, const Dataset& ds, llm::Provider& provider) {
   const Config c = checked_config(config, "gold-sweep", ds);
   RunSummary summary;
   Step step(c, ds, "gold-sweep");
   const int max_shots = c.shots.back();
-  const std::vector<std::string> labels = gold_labels(ds.train, max_shots);
+  const std::vector<std::string> labels = gold_labels(ds.shot_pool, max_shots);
   for (const auto& model : c.models)
     for (int n : c.shots) {
       Point p;
@@ -577,8 +579,8 @@ RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& ds, llm:
       p.split = "test";
       p.items = pointers(ds.test, ds.test.size());
       p.file = gold_file(c, model, n);
-      p.extra["few_shot"] = few_shot_json(ds.train, labels, n);
-      const std::vector<Shot> shots = shots_of(ds.train, labels, n);
+      p.extra["few_shot"] = few_shot_json(ds, labels, n);
+      const std::vector<Shot> shots = shots_of(ds.shot_pool, labels, n);
       step.add_point(std::move(p), model, [&](const data::Question& q) { return build_messages(shots, q.text); });
     }
   step.run(provider, summary);
@@ -640,29 +642,64 @@ void stop_on_unusable_labels(const Config& c, const std::string& weak, const res
       weak_labels_file(c, weak).string()));
 }
 
-// Weak-sweep step 1: each weak model labels train[0:max_shots] zero-shot, once, unless saved
-// labels fit. Returns the labels per weak model.
+// What a weak model labels: train[0:max shots], or with --label-pool full the whole shot pool and
+// the extra pool (val), in that order (the shots first, so the record serves every sweep).
+std::vector<const data::Question*> label_items(const Config& c, const Dataset& ds) {
+  if (c.label_pool == LabelPool::Shots) return pointers(ds.shot_pool, static_cast<std::size_t>(c.shots.back()));
+  std::vector<const data::Question*> items = pointers(ds.shot_pool, ds.shot_pool.size());
+  for (const auto* q : pointers(ds.extra_pool, ds.extra_pool.size())) items.push_back(q);
+  return items;
+}
+
+// Weak-sweep step 1: each weak model labels its items zero-shot, once, unless saved labels fit;
+// or the labels come from a fine-tuning floor. Returns the labels per weak model (the first max
+// shots are the shots' labels) and what the sweep's records say about where they came from.
 struct WeakLabels {
   std::map<std::string, std::vector<std::string>> labels;
-  std::map<std::string, std::string> fingerprints;
+  std::map<std::string, json::Value> provenance;  // weak model -> the records' extra fields about its labels
 };
 
-WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, llm::Provider& provider,
-                                  RunSummary& summary) {
-  const int max_shots = c.shots.back();
+std::vector<std::string> weak_models_of(const Config& c) {
   std::vector<std::string> weak_models;
   for (const auto& p : c.pairs)
     if (std::find(weak_models.begin(), weak_models.end(), p.weak) == weak_models.end()) weak_models.push_back(p.weak);
+  return weak_models;
+}
+
+// --weak-labels-from: the floor's labels for the shots; every pair's weak model must be the floor's.
+WeakLabels floor_weak_labels(const Config& c, const Dataset& ds) {
+  const FloorLabels floor = read_floor_labels(*c.weak_labels_from, ds, static_cast<std::size_t>(c.shots.back()));
+  for (const auto& weak : weak_models_of(c))
+    if (weak != floor.weak_model)
+      throw Error(fmt::format("--weak-labels-from: the floor's weak model is {}, but --pairs names the weak model {}; "
+                              "write the pairs as {}:STRONG (the records name the model whose labels they show)",
+                              floor.weak_model, weak, floor.weak_model));
+  log::info("weak labels of {}: the fine-tuning floor's predictions in {}", floor.weak_model, floor.floor_dir.string());
+  WeakLabels out;
+  out.labels[floor.weak_model] = floor.labels;
+  out.provenance[floor.weak_model] = json::Object{
+      {"weak_labels_from",
+       json::Object{{"path", c.weak_labels_from->string()}, {"stage", "floor"}, {"stage_dir", floor.floor_dir.string()},
+                    {"label_rule", "B when the floor's P(1) on the strong half >= 0.5, else A"}}}};
+  return out;
+}
+
+WeakLabels label_with_weak_models(const Config& c, const Dataset& ds, llm::Provider& provider, RunSummary& summary) {
+  if (c.weak_labels_from) return floor_weak_labels(c, ds);
+  const std::vector<const data::Question*> items = label_items(c, ds);
   WeakLabels out;
   Step labelling(c, ds, "weak-labels");
   std::vector<std::string> labelled;  // weak models labelled in this run, in point order
-  for (const auto& weak : weak_models) {
-    out.fingerprints[weak] = weak_label_fingerprint(c, ds, weak);
-    if (max_shots == 0) {
+  for (const auto& weak : weak_models_of(c)) {
+    const std::string fingerprint = weak_label_fingerprint(c, ds, weak);
+    out.provenance[weak] = json::Object{
+        {"weak_labels_file", fs::relative(weak_labels_file(c, weak), run_dir(c)).string()},
+        {"weak_labels_fingerprint", fingerprint}};
+    if (items.empty()) {
       out.labels[weak] = {};
       continue;
     }
-    if (auto saved = reusable_weak_labels(weak_labels_file(c, weak), out.fingerprints[weak], ds, max_shots)) {
+    if (auto saved = reusable_weak_labels(weak_labels_file(c, weak), fingerprint, items)) {
       log::info("weak labels of {}: reusing {}", weak, weak_labels_file(c, weak).string());
       if (!c.client.dry_run) stop_on_unusable_labels(c, weak, *saved);
       for (const auto& pred : saved->predictions) out.labels[weak].push_back(pred.prediction);
@@ -673,9 +710,10 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
     p.model = weak;
     p.roles = {{weak, "weak"}};
     p.split = "train";
-    p.items = pointers(ds.train, static_cast<std::size_t>(max_shots));
+    p.items = items;
     p.file = weak_labels_file(c, weak);
-    p.extra["fingerprint"] = out.fingerprints[weak];
+    p.extra["fingerprint"] = fingerprint;
+    p.extra["label_pool"] = names_of(c.label_pool).name(c.label_pool);
     p.extra["label_rule"] =
         "label = the parsed answer (prediction); \"\" when unparsed or failed: an empty assistant turn";
     labelling.add_point(std::move(p), weak, [](const data::Question& q) { return build_messages({}, q.text); });
@@ -693,10 +731,9 @@ WeakLabels label_with_weak_models(const Config& c, const data::TruthfulQa& ds, l
   return out;
 }
 
-
 // Weak-sweep step 2: every pair and shot count, students answering the test split with the weak
 // model's labels as their shots.
-void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& weak, llm::Provider& provider,
+void sweep_pairs(const Config& c, const Dataset& ds, const WeakLabels& weak, llm::Provider& provider,
                  RunSummary& summary) {
   Step sweep(c, ds, "weak-sweep");
   for (const auto& pair : c.pairs) {
@@ -712,10 +749,9 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
       p.split = "test";
       p.items = pointers(ds.test, ds.test.size());
       p.file = weak_sweep_file(c, pair, n);
-      p.extra["few_shot"] = few_shot_json(ds.train, weak_labels, n);
-      p.extra["weak_labels_file"] = fs::relative(weak_labels_file(c, pair.weak), run_dir(c)).string();
-      p.extra["weak_labels_fingerprint"] = weak.fingerprints.at(pair.weak);
-      const std::vector<Shot> shots = shots_of(ds.train, weak_labels, n);
+      p.extra["few_shot"] = few_shot_json(ds, weak_labels, n);
+      for (const auto& [key, value] : weak.provenance.at(pair.weak).as_object()) p.extra[key] = value;
+      const std::vector<Shot> shots = shots_of(ds.shot_pool, weak_labels, n);
       sweep.add_point(std::move(p), pair.strong,
                       [&](const data::Question& q) { return build_messages(shots, q.text); });
     }
@@ -725,7 +761,7 @@ void sweep_pairs(const Config& c, const data::TruthfulQa& ds, const WeakLabels& 
 
 }  // namespace
 
-RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& ds, llm::Provider& provider) {
+RunSummary run_weak_sweep(const Config& config, const Dataset& ds, llm::Provider& provider) {
   const Config c = checked_config(config, "weak-sweep", ds);
   RunSummary summary;
   const WeakLabels weak = label_with_weak_models(c, ds, provider, summary);

@@ -10,8 +10,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-json::Value reference_dataset(const data::TruthfulQa& ds) {
-  return json::Object{{"name", "TruthfulQA"}, {"test_size", ds.test.size()}, {"train_size", ds.train.size()}};
+json::Value reference_dataset(const Dataset& ds) {
+  return json::Object{{"name", "TruthfulQA"}, {"test_size", ds.test.size()}, {"train_size", ds.shot_pool.size()}};
 }
 
 json::Value reference_cost(const results::ResultRecord& r) {
@@ -54,7 +54,9 @@ void write_json(const fs::path& path, const json::Value& v, std::vector<fs::path
 
 }  // namespace
 
-std::vector<fs::path> write_reference_files(const RunSummary& summary, const data::TruthfulQa& ds, const fs::path& dir) {
+std::vector<fs::path> write_reference_files(const RunSummary& summary, const Dataset& ds, const fs::path& dir) {
+  if (ds.kind != DatasetKind::TruthfulQa)
+    throw Error("--reference-files: the reference's file format is TruthfulQA's; " + ds.name + " has none");
   const std::string ts = local_timestamp();
   std::vector<fs::path> written;
   std::vector<results::ResultRecord> baselines, gold, weak;

@@ -128,6 +128,8 @@ struct McItem {
 // One question after the reference formatting (docs/reference-behaviour.md §3).
 struct Question {
   int question_id = 0;               // row index in the loaded item list
+  std::string id;                    // the id in result records: the question id as text (TruthfulQA),
+                                     // the training example id (a registry dataset in context)
   std::string text;                  // question + "\n\n" + "A) ..." lines, no trailing newline
   std::string answer;                // gold letter
   std::vector<std::string> letters;  // "A", "B", ... (the valid option letters)
@@ -199,7 +201,8 @@ inline const options::Fields<TruthfulQaOptions>& option_fields(const TruthfulQaO
           .add("data_dir", &T::data_dir, "data folder (default: $W2S_DATA_DIR, then ./data)")
           .add("dataset_file", &T::dataset_file, "JSONL of {question, choices, label} (variant mc1-jsonl)")
           .add("test_size", &T::test_size, "test questions (rest: train)")
-          .add("seed", &T::seed, "split / option-shuffle seed")
+          .add("seed", &T::seed,
+               "split / option-shuffle seed (in context on a registry dataset: its data seed, default 0 as in w2s train)")
           .flag("data-seed")
           .add("allow_download", &T::allow_download, "fetch missing public files (tests switch it off)",
                options::kNone);

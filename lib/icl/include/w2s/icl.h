@@ -1,7 +1,9 @@
-// w2s icl: in-context weak-to-strong experiments on TruthfulQA (docs/icl.md; the reference behaviour
-// it follows: docs/reference-behaviour.md §2-§11).
+// w2s icl: in-context weak-to-strong experiments on TruthfulQA and on the binary datasets of the
+// training registry (docs/icl.md; the reference behaviour it follows: docs/reference-behaviour.md §2-§11).
 //
-//   * prompt layout     build_messages()           src/prompt.cpp — the one place it is defined
+//   * prompt layout     build_messages()           src/prompt.cpp — the one place it is defined,
+//                       registry_prompt()          with each registry dataset's question and options
+//   * data              load_dataset()             src/dataset.cpp (TruthfulQA or a registry dataset)
 //   * answer parsing    parse_answer_reference()   src/answer_parser.cpp (bit-exact reference chain)
 //                       parse_answer_strict()      (default: a valid option letter or a failure)
 //   * logprob scoring   letter_probabilities()     src/scoring.cpp (also the one-vs-rest AUROC)
@@ -18,6 +20,7 @@
 // No torch, no HTTP here: the provider decides where completions come from.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -51,6 +54,21 @@ struct Shot {
 // system prompt, then one user/assistant pair per shot (the assistant content is the bare label),
 // then the question as the last user turn. No shots = the zero-shot baseline request.
 std::vector<llm::Message> build_messages(const std::vector<Shot>& shots, std::string_view question_text);
+
+// The in-context prompt of a registry dataset (docs/icl.md "Registry datasets"): the training
+// formatter's txt, then `question` when the dataset has one (its txt does not end in a question),
+// then the two options as letters, A = class 0, B = class 1:
+//     {txt}\n\n[{question}\n\n]A) {options[0]}\nB) {options[1]}
+struct RegistryPrompt {
+  std::string question;                // "" when the txt already asks it
+  std::array<std::string, 2> options;  // the texts of class 0 and class 1
+};
+// Throws w2s::Error naming the dataset when it has no in-context prompt (the user's "jsonl",
+// whose classes mean what the user's file says, or a name the registry does not know).
+const RegistryPrompt& registry_prompt(const std::string& dataset);
+// One registry example as an in-context question: id = the training id, text as above, answer =
+// the letter of its class, letters A and B.
+data::Question registry_question(const std::string& dataset, const data::TextExample& example);
 
 // ---------------------------------------------------------------------------------------------
 // Answer parsing (docs/reference-behaviour.md §7)
@@ -162,13 +180,45 @@ inline const options::Fields<Sampling>& option_fields(const Sampling*) {
   return fields;
 }
 
+// What the weak-labels step of a weak-sweep labels: the shots the sweep needs (train[0:max shots]),
+// or, for `w2s train --weak-labels-from`, the whole shot pool and the val split.
+enum class LabelPool { Shots, Full };
+const options::NameTable<LabelPool>& names_of(LabelPool);  // "shots" | "full"
+
+// The registry-dataset sizes: the same fields and defaults as `w2s train` (data::TrainingDataOptions),
+// so that both paradigms draw the same examples.
+struct RegistrySizes {
+  std::size_t n_train = data::TrainingDataOptions{}.n_train;
+  std::size_t n_val = data::TrainingDataOptions{}.n_val;
+  std::size_t n_test = data::TrainingDataOptions{}.n_test;
+};
+inline const options::Fields<RegistrySizes>& option_fields(const RegistrySizes*) {
+  using R = RegistrySizes;
+  static const auto fields = options::Fields<R>(options::kFlag | options::kRecord)
+                                 .add("n_train", &R::n_train, "registry dataset: training pool as in w2s train "
+                                                              "(the shot pool is its strong half)")
+                                 .add("n_val", &R::n_val, "registry dataset: validation examples as in w2s train")
+                                 .add("n_test", &R::n_test, "registry dataset: test examples as in w2s train "
+                                                            "(--test-size takes the first of them)");
+  return fields;
+}
+
+// The name `truthfulqa`, or a registry name; anything else is refused listing the names.
+enum class DatasetKind { TruthfulQa, Registry };
+inline constexpr const char* kTruthfulQa = "truthfulqa";
+DatasetKind dataset_kind(const std::string& name);
+
 struct Config {
   // The command: "baseline", "gold-sweep", "weak-sweep" (set by the run functions; it decides
   // which of models, pairs and shots the records carry).
   std::string experiment;
   std::string run_name = "icl";
   std::filesystem::path results_dir = "results";
-  data::TruthfulQaOptions dataset;
+  std::string dataset_name = kTruthfulQa;  // --dataset
+  data::TruthfulQaOptions dataset;         // TruthfulQA's options, and the data folder, test size and seed of all
+  RegistrySizes registry;                  // registry datasets only
+  LabelPool label_pool = LabelPool::Shots;                   // weak-sweep
+  std::optional<std::filesystem::path> weak_labels_from;     // weak-sweep: a fine-tuning run's floor
   std::vector<std::string> models = default_models();  // baseline, gold-sweep
   std::vector<Pair> pairs = default_pairs();           // weak-sweep
   std::vector<int> shots = default_shots();            // gold-sweep, weak-sweep (sorted, once each, when run)
@@ -189,7 +239,13 @@ inline const options::Fields<Config>& option_fields(const Config*) {
           .add("experiment", &C::experiment, "", kRecord)
           .add("run_name", &C::run_name, "records go to <results-dir>/<run-name>/")
           .add("results_dir", &C::results_dir, "results folder")
+          .add("dataset_name", &C::dataset_name,
+               "truthfulqa (default) or a binary dataset of the training registry (sst2, boolq, sciq, ...; "
+               "w2s data train-datasets lists them)")
+          .flag("dataset")
           .group("dataset", &C::dataset, option_fields(static_cast<const data::TruthfulQaOptions*>(nullptr)))
+          .group("registry", &C::registry, option_fields(static_cast<const RegistrySizes*>(nullptr)))
+          .when([](const C& c) { return dataset_kind(c.dataset_name) == DatasetKind::Registry; })
           .add("models", &C::models,
                "model ids as the endpoint's /models lists them (e.g. meta-llama/llama-3.1-8b-instruct), "
                "comma-separated; unknown ids fail before any request, with the closest listed ids")
@@ -201,6 +257,15 @@ inline const options::Fields<Config>& option_fields(const Config*) {
           .when([](const C& c) { return c.experiment == "weak-sweep"; })
           .add("shots", &C::shots, "few-shot counts N (shots are train[0:N], nested)")
           .when([](const C& c) { return c.experiment != "baseline"; })
+          .add("label_pool", &C::label_pool,
+               "what the weak model labels: shots (train[0:max shots]) or full (the whole shot pool and val, for "
+               "w2s train --weak-labels-from)")
+          .when([](const C& c) { return c.experiment == "weak-sweep"; })
+          .add("weak_labels_from", &C::weak_labels_from,
+               "weak labels from a fine-tuning run (its folder or its floor stage folder): the floor's predictions "
+               "on the strong half, instead of asking the weak model (registry datasets)")
+          .omit_unset()
+          .when([](const C& c) { return c.experiment == "weak-sweep"; })
           .add("parser", &C::parser,
                "answer parser: strict (an option letter or a parse failure) or reference (bit-exact reference chain)")
           .add("score", &C::score,
@@ -214,8 +279,58 @@ inline const options::Fields<Config>& option_fields(const Config*) {
 json::Value config_to_json(const Config& config, std::string_view experiment);
 
 // ---------------------------------------------------------------------------------------------
+// The data of an experiment: TruthfulQA or a registry dataset, in one shape
+// ---------------------------------------------------------------------------------------------
+
+// What the experiments see of a dataset: the test questions, the shot pool (N shots = its first
+// N), the extra questions `--label-pool full` labels, and the identity written in the records.
+// Questions carry their record id (data::Question::id).
+struct Dataset {
+  DatasetKind kind = DatasetKind::TruthfulQa;
+  std::string name = kTruthfulQa;  // "truthfulqa" or the registry name
+  std::string variant;             // TruthfulQA's variant; "" for a registry dataset (as training records)
+  std::vector<data::SourceFile> sources;
+  std::int64_t seed = 42;
+  std::map<std::string, std::int64_t> split_sizes;  // recorded in dataset.split_sizes
+  std::vector<data::Question> test;
+  std::vector<data::Question> shot_pool;   // TruthfulQA: train; registry: the strong half of train
+  std::vector<data::Question> extra_pool;  // registry: val (labelled with --label-pool full)
+  json::Value class_of_letter;             // registry: {"A": 0, "B": 1}, in every record's extra; null for TruthfulQA
+
+  Dataset() = default;
+  // TruthfulQA as loaded (ids = question ids); implicit, so code holding a data::TruthfulQa runs
+  // the experiments on it directly.
+  Dataset(const data::TruthfulQa& truthfulqa);  // NOLINT(google-explicit-constructor)
+};
+
+// A registry dataset through data::load_training_data with the options of `w2s train` (from the
+// config: data folder, seed, n_train, n_val, n_test): test = the first test_size examples of its
+// test split, shot pool = split_weak_strong(train).strong, extra pool = val. When
+// `all_test_when_fewer` (the --test-size default), a test split smaller than test_size is used
+// whole; otherwise a larger test_size is refused.
+Dataset load_registry_dataset(const std::string& name, const data::TrainingDataOptions& options, std::size_t test_size,
+                              bool all_test_when_fewer);
+
+// The record identity of the dataset, for a record of `split` ("test", or "train" for weak labels).
+results::DatasetIdentity dataset_identity(const Dataset& dataset, const std::string& split);
+
+// ---------------------------------------------------------------------------------------------
 // Experiments
 // ---------------------------------------------------------------------------------------------
+
+// Weak labels from a fine-tuning run (`--weak-labels-from`): `path` is the run folder
+// (results/<run>/, or results/<run>/<dataset>/) or its floor stage folder. The floor's
+// predictions.jsonl rows of split "strong_half" give P(1) per example id; label = "B" when
+// P(1) >= 0.5, else "A". Throws w2s::Error, before any request, when the folder holds no finished
+// floor, the floor's data (dataset name, data seed, source checksums) is not `dataset`'s, or an
+// id of shot_pool[0:n] has no prediction.
+struct FloorLabels {
+  std::string weak_model;            // the floor's evaluated model
+  std::filesystem::path floor_dir;   // the stage folder read
+  std::vector<std::string> labels;   // letters for shot_pool[0:n]
+  std::vector<double> p1;            // the floor's P(class 1) for the same examples
+};
+FloorLabels read_floor_labels(const std::filesystem::path& path, const Dataset& dataset, std::size_t n);
 
 // One evaluation point, for the console table.
 struct PointSummary {
@@ -236,13 +351,15 @@ struct RunSummary {
 
 // Each writes its records and returns the points in command order. Throws w2s::Error on bad
 // configuration (unknown shots > train size, empty model list); failed requests do not throw.
-RunSummary run_baseline(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
-RunSummary run_gold_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
-// Weak labels are computed once per weak model over train[0:max shots] and saved; an existing
-// weak-labels record made with the same model, data, sampling, parser and score mode that covers
-// max shots is reused without requests. When a weak model's labelling request failed, the sweep
+RunSummary run_baseline(const Config& config, const Dataset& dataset, llm::Provider& provider);
+RunSummary run_gold_sweep(const Config& config, const Dataset& dataset, llm::Provider& provider);
+// Weak labels are computed once per weak model over train[0:max shots] (with LabelPool::Full: the
+// whole shot pool and the extra pool) and saved; an existing weak-labels record made with the
+// same model, data, sampling, parser and score mode that covers them is reused without requests.
+// With config.weak_labels_from, the labels are a fine-tuning floor's predictions instead
+// (read_floor_labels) and no weak model is asked. When a weak model's labelling request failed, the sweep
 // stops (throws w2s::Error saying how to resume) before building any prompt from its labels.
-RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& dataset, llm::Provider& provider);
+RunSummary run_weak_sweep(const Config& config, const Dataset& dataset, llm::Provider& provider);
 
 // Writes the reference's own result files (docs/reference-behaviour.md §8) for the records listed in
 // `summary` into `dir`, for the reference's plotting scripts:
@@ -251,7 +368,8 @@ RunSummary run_weak_sweep(const Config& config, const data::TruthfulQa& dataset,
 //   weak-sweep  weak_sweep_<ts>.json, weak_labels/w2s_<weak-slug>_to_<strong-slug>_<ts>.json
 // with the reference's fields plus the optional ones old readers ignore (cost, parse_failures,
 // raw_completions, weak_labels_train). <ts> is the local time %Y%m%d_%H%M%S. Returns the paths.
-std::vector<std::filesystem::path> write_reference_files(const RunSummary& summary, const data::TruthfulQa& dataset,
+// TruthfulQA only (the reference's format has no other dataset): throws w2s::Error otherwise.
+std::vector<std::filesystem::path> write_reference_files(const RunSummary& summary, const Dataset& dataset,
                                                          const std::filesystem::path& dir);
 
 // Console table: experiment, model / pair, shots, accuracy, answered accuracy, parse failures,
