@@ -79,8 +79,8 @@ TEST(ApiOptionFields, TheApiCommandsHaveTheDocumentedFlagsEachOnce) {
   std::vector<std::string> names;
   for (const auto& f : option_fields(static_cast<const icl::Config*>(nullptr)).flags()) names.push_back(f.name);
   const std::vector<std::string> expected = {
-      "run-name", "results-dir", "variant", "data-dir", "dataset-file", "test-size", "data-seed", "models", "pairs",
-      "shots", "parser", "score", "failed-policy", "temperature", "max-tokens", "seed", "top-p", "top-logprobs",
+      "run-name", "results-dir", "dataset", "variant", "data-dir", "dataset-file", "test-size", "data-seed", "n-train",
+      "n-val", "n-test", "models", "pairs", "shots", "label-pool", "weak-labels-from", "parser", "score", "failed-policy", "temperature", "max-tokens", "seed", "top-p", "top-logprobs",
       "reasoning-effort", "reasoning-max-tokens", "reasoning-exclude", "no-reasoning", "provider-order",
       "no-fallbacks", "require-parameters", "data-collection", "base-url", "api-key-file", "max-concurrency",
       "no-adaptive-concurrency", "rpm", "max-attempts", "request-timeout", "connect-timeout",
@@ -145,6 +145,18 @@ TEST(ApiOptionFields, TheRecordedConfigIsTheOneOfTheCommand) {
   EXPECT_EQ(json::dump(baseline).find("sk-secret"), std::string::npos);
   EXPECT_EQ(json::dump(baseline.at("dataset")),
             R"({"variant":"mc1-4-local","data_dir":null,"dataset_file":null,"test_size":200,"seed":42})");
+  // The dataset: its name always; the registry sizes only for a registry dataset; the weak-label
+  // options only in a weak-sweep (weak_labels_from when given).
+  EXPECT_EQ(baseline.at("dataset_name").as_string(), "truthfulqa");
+  EXPECT_FALSE(baseline.contains("registry"));
+  EXPECT_FALSE(baseline.contains("label_pool"));
+  EXPECT_EQ(sweep.at("label_pool").as_string(), "shots");
+  EXPECT_FALSE(sweep.contains("weak_labels_from"));
+  c.dataset_name = "sst2";
+  c.weak_labels_from = "results/ft";
+  const json::Value registry_sweep = icl::config_to_json(c, "weak-sweep");
+  EXPECT_EQ(json::dump(registry_sweep.at("registry")), R"({"n_train":10000,"n_val":1000,"n_test":5000})");
+  EXPECT_EQ(registry_sweep.at("weak_labels_from").as_string(), "results/ft");
 }
 
 TEST(Scoring, LetterProbabilitiesFromFirstToken) {
