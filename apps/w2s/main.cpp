@@ -25,9 +25,9 @@ namespace w2s::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"data", "inspect, fetch and export datasets (TruthfulQA variants, training registry)", run_data},
-      {"baseline", "zero-shot accuracy of each model on TruthfulQA (API)", run_baseline},
-      {"gold-sweep", "each model with N gold-labelled few-shot examples (API)", run_gold_sweep},
-      {"weak-sweep", "strong models with N weak-model-labelled few-shot examples (API)", run_weak_sweep},
+      {"baseline", "zero-shot accuracy of each model on TruthfulQA or --dataset NAME (API or local)", run_baseline},
+      {"gold-sweep", "each model with N gold-labelled few-shot examples (API or local)", run_gold_sweep},
+      {"weak-sweep", "strong models with N weak-labelled few-shot examples (API or local)", run_weak_sweep},
 #if W2S_WITH_TORCH
       {"model", "check a Hugging Face model directory: info, tokenize, greedy generate",
        W2S_TORCH_COMMAND(run_model)},

@@ -209,6 +209,14 @@ TEST(IclRegistry, CommandsEndToEndAndRefusals) {
   for (const auto& e : fs::directory_iterator(dir / "plots"))
     if (e.is_directory()) figure_sets.insert(e.path().filename().string().substr(0, 4));
   EXPECT_TRUE(figure_sets.count("sst2") && figure_sets.count("trut")) << out;
+  ASSERT_EQ(test::run_command(w2s() + " report " + shell_quote((dir / "results").string()) + " --resamples 50 --out " +
+                                  shell_quote((dir / "report").string()),
+                              &out),
+            0)
+      << out;
+  const std::string html = read_file(dir / "report" / "report.html");
+  EXPECT_CONTAINS(html, "sst2, test split, n=20");
+  EXPECT_CONTAINS(html, "truthfulqa mc1-4-local, test split, n=20");
 
   const int sent = s.server.chat_requests();
   auto refused = [&](const std::string& args, int code, const std::string& says) {
