@@ -4,7 +4,6 @@
 // question as the model sees it. W2S_UPDATE_GOLDEN=1 rewrites the file.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdlib>
 
 #include "assets.h"
