@@ -179,7 +179,10 @@ void check_local_models(model::LocalProvider& models, const std::string& experim
     if (checked.insert({id, &shots}).second) models.check_model(id, icl::build_messages(shots, dataset.test.front().text));
   };
   if (experiment == "weak-sweep") {
-    for (const auto& pair : config.pairs) check(pair.weak, zero_shot), check(pair.strong, gold), check(pair.strong, unparsed);
+    for (const auto& pair : config.pairs) {
+      if (!config.weak_labels_from) check(pair.weak, zero_shot);  // a floor's labels need no weak model here
+      check(pair.strong, gold), check(pair.strong, unparsed);
+    }
   } else {
     for (const auto& id : config.models) check(id, gold);
   }

@@ -335,6 +335,22 @@ TEST(IclRegistry, WeakLabelsFromAFineTuningFloor) {
   }
   EXPECT_FALSE(fs::exists(dir / "results" / "icl" / "weak-labels")) << "no weak model was asked";
 
+  // The same floor labels for a local student: only the student is loaded and asked.
+  const std::string local = " --provider local --threads 1 --max-tokens 2 --dataset sst2" + sizes +
+                            " --test-size 4 --data-dir " + data_dir + " --cache-dir " +
+                            shell_quote((dir / "local-cache").string()) + " --results-dir " +
+                            shell_quote((dir / "results").string()) + " --run-name local --no-progress";
+  ASSERT_EQ(test::run_command(shell_quote(test::w2s_binary().string()) + " weak-sweep --shots 8 --weak-labels-from " +
+                                  shell_quote(floor.string()) + " --pairs " + shell_quote(weak + "->" + stories().string()) +
+                                  local,
+                              &out),
+            0)
+      << out;
+  const auto local_record = results::read_record(dir / "results" / "local" / "weak-sweep" /
+                                                 (model_slug(weak) + "__" + model_slug(stories().string())) / "shots-8.json");
+  EXPECT_EQ(json::dump(local_record.extra.at("few_shot").at("labels")), json::dump(r.extra.at("few_shot").at("labels")));
+  EXPECT_EQ(local_record.extra.at("providers").get_int("local"), 4);
+
   const int sent = s.server.chat_requests();
   auto refused = [&](const std::string& args, const std::string& says) {
     SCOPED_TRACE(args);

@@ -206,6 +206,7 @@ struct Point {
   Kind kind = Kind::Baseline;
   std::string model;
   std::string label_model;
+  bool label_model_answers = true;  // false when the labels come from a fine-tuning floor, not the provider
   results::LabelSource label_source;
   int shots = 0;
   std::vector<results::ModelRole> roles;
@@ -256,7 +257,7 @@ class Step {
               requests_.size());
     for (Point& p : points_) {  // local models: their files, checksums and chat template
       if (auto id = provider.model_identity(p.model)) p.extra["model_identity"] = std::move(*id);
-      if (p.label_model.empty()) continue;
+      if (p.label_model.empty() || !p.label_model_answers) continue;
       if (auto id = provider.model_identity(p.label_model)) p.extra["label_model_identity"] = std::move(*id);
     }
     started_at_ = now_iso8601();
@@ -744,6 +745,7 @@ void sweep_pairs(const Config& c, const Dataset& ds, const WeakLabels& weak, llm
       p.model = pair.strong;
       p.label_model = pair.weak;
       p.label_source = {"weak", pair.weak};
+      p.label_model_answers = !c.weak_labels_from;
       p.shots = n;
       p.roles = {{pair.weak, "weak"}, {pair.strong, "student"}};
       p.split = "test";
