@@ -19,6 +19,7 @@ struct StagePlan {
   results::LabelSource label_source;
   std::string upstream_key;    // the stage whose predictions are this stage's labels ("" if gold)
   StageInputs inputs;
+  json::Value weak_labels_from = json::Value();  // students taught by in-context labels: their record's extra.weak_labels_from
 };
 
 // What every stage of one run shares.
