@@ -4,45 +4,13 @@
 // McNemar p-value; and the cases that cannot be compared, each with its note.
 #include <gtest/gtest.h>
 
-#include "train_fixtures.h"
+#include "paradigm_fixtures.h"
 
 using namespace w2s;
 using results::Kind;
 namespace fs = std::filesystem;
 
 namespace {
-
-// An in-context record on write_train_fixture's sst2 data (same name, sources and seed) over the
-// examples `ids` of kBinaryGold, right on the positions in `right`.
-results::ResultRecord icl_sst2(Kind kind, const std::string& model, int shots, const std::vector<int>& right,
-                               const std::string& weak = "", std::int64_t seed = 0, const std::string& id_prefix = "ex",
-                               int n = 6) {
-  std::vector<std::string> gold, answers;
-  for (int i = 0; i < n; ++i) gold.push_back(test::kBinaryGold[static_cast<std::size_t>(i)] == 1 ? "B" : "A");
-  results::ResultRecord r = test::icl_record(kind, model, shots, test::right_on(right, gold), weak, gold);
-  r.dataset = {"sst2", "", {{"sst2.jsonl", std::string(64, 'd')}}, "test", {{"test", n}}, seed};
-  for (int i = 0; i < n; ++i) r.predictions[static_cast<std::size_t>(i)].id = id_prefix + std::to_string(i);
-  r.extra = json::Value::object();
-  r.extra.set("class_of_letter", json::Value(json::Object{{"A", 0}, {"B", 1}}));
-  return r;
-}
-
-// Weak org/small and strong org/big in context on the first 6 of the fine-tuning fixture's 8 test
-// examples (ex0-ex5; gold A A A A B B):
-//   weak zero-shot right on 0,1,4          3/6 = 0.5   (the in-context floor)
-//   strong zero-shot right on 0-4          5/6
-//   strong with 2 gold shots right on all  6/6 = 1     (the in-context ceiling at 2 shots)
-//   student, 2 weak shots, right on 0-4    5/6         PGR (5/6 - 1/2) / (1 - 1/2) = 2/3
-//   student, 4 weak shots, right on all    6/6         no gold sweep at 4 shots: no ceiling, no PGR
-void write_icl(const fs::path& dir, std::int64_t seed = 0, const std::string& weak = "org/small",
-               const std::string& id_prefix = "ex") {
-  results::write_record(dir / "weak0.json", icl_sst2(Kind::Baseline, weak, 0, {0, 1, 4}, "", seed, id_prefix));
-  results::write_record(dir / "strong0.json", icl_sst2(Kind::Baseline, "org/big", 0, {0, 1, 2, 3, 4}, "", seed, id_prefix));
-  results::write_record(dir / "gold2.json", icl_sst2(Kind::GoldSweep, "org/big", 2, {0, 1, 2, 3, 4, 5}, "", seed, id_prefix));
-  results::write_record(dir / "w2s2.json", icl_sst2(Kind::WeakSweep, "org/big", 2, {0, 1, 2, 3, 4}, weak, seed, id_prefix));
-  results::write_record(dir / "w2s4.json",
-                        icl_sst2(Kind::WeakSweep, "org/big", 4, {0, 1, 2, 3, 4, 5}, weak, seed, id_prefix));
-}
 
 const json::Value* row_where(const json::Value& rows, const std::string& column, const json::Value& value,
                              const std::string& column2, const json::Value& value2) {
@@ -62,7 +30,7 @@ bool any_note(const analysis::Report& report, const std::string& text) {
 TEST(Paradigms, SideBySideOnTheCommonTestExamplesWithHandComputedPgrsAndAPairedTest) {
   const fs::path dir = test::scratch_dir("paradigms_side_by_side");
   test::write_train_fixture(dir / "train", "sst2");
-  write_icl(dir / "icl");
+  test::write_icl_sst2(dir / "icl");
   const auto records = test::load(dir);
   const analysis::Report report = analysis::analyze(records, {200, 0, 0.95});
   const json::Value& rows = report.tables.at("paradigms");
@@ -157,7 +125,7 @@ TEST(Paradigms, AStudentTaughtByInContextLabelsPairsWithItsLabeller) {
   student.extra.set("weak_labels_from", json::Value(json::Object{{"path", "icl/weak_labels.json"}, {"model", "org/small"}}));
   results::write_record(dir / "train" / "sst2" / "xent" / "w2s.json", student);
   fs::remove(dir / "train" / "sst2" / "logconf" / "w2s.json");
-  write_icl(dir / "icl");
+  test::write_icl_sst2(dir / "icl");
   const analysis::Report report = analysis::analyze(test::load(dir), {100, 0, 0.95});
   const json::Value& rows = report.tables.at("paradigms");
   const json::Value* tuned = row_where(rows, "paradigm", "fine-tuning", "method", "xent+in-context-labels");
@@ -182,7 +150,7 @@ TEST(Paradigms, NotComparableCasesGiveANoteInsteadOfATable) {
   for (const auto& c : cases) {
     const fs::path dir = test::scratch_dir("paradigms_not_comparable_" + c.name);
     test::write_train_fixture(dir / "train", "sst2");
-    write_icl(dir / "icl", c.seed, c.weak, c.id_prefix);
+    test::write_icl_sst2(dir / "icl", c.seed, c.weak, c.id_prefix);
     const analysis::Report report = analysis::analyze(test::load(dir), {50, 0, 0.95});
     EXPECT_EQ(report.tables.at("paradigms").size(), 0u) << c.name;
     EXPECT_TRUE(any_note(report, c.note)) << c.name << ": " << analysis::console_table(report);
