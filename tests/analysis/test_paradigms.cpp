@@ -122,7 +122,9 @@ TEST(Paradigms, AStudentTaughtByInContextLabelsPairsWithItsLabeller) {
   student.label_source = {"weak", "org/small"};
   student.extra = json::Value::object();
   student.extra.set("method", "xent+in-context-labels");
-  student.extra.set("weak_labels_from", json::Value(json::Object{{"path", "icl/weak_labels.json"}, {"model", "org/small"}}));
+  student.extra.set("weak_labels_from", "icl/weak_labels.json");
+  student.extra.set("in_context_labels",
+                    json::Value(json::Object{{"path", "icl/weak_labels.json"}, {"model", "org/small"}}));
   results::write_record(dir / "train" / "sst2" / "xent" / "w2s.json", student);
   fs::remove(dir / "train" / "sst2" / "logconf" / "w2s.json");
   test::write_icl_sst2(dir / "icl");

@@ -126,7 +126,8 @@ TEST(WeakLabelsFrom, StudentsLearnTheInContextLabelsOnTheirIdsAndTheCacheKeepsOt
   EXPECT_EQ(student.label_source.kind, "weak");
   EXPECT_EQ(student.label_source.model, "icl/weak-model");
   EXPECT_EQ(student.extra.get_string("method"), "xent+in-context-labels");
-  const Value& from = student.extra.at("weak_labels_from");
+  EXPECT_EQ(student.extra.get_string("weak_labels_from"), file.string());
+  const Value& from = student.extra.at("in_context_labels");
   EXPECT_EQ(from.get_string("path"), file.string());
   EXPECT_EQ(from.get_string("model"), "icl/weak-model");
   EXPECT_EQ(from.get_int("soft"), static_cast<std::int64_t>(soft));
@@ -134,7 +135,7 @@ TEST(WeakLabelsFrom, StudentsLearnTheInContextLabelsOnTheirIdsAndTheCacheKeepsOt
   EXPECT_EQ(student.config.get_string("weak_labels_from"), file.string());
   // The s2s round descends from them and says so.
   const auto s2s = w2s::results::read_record(run_dir / "s2s-1" / "record.json");
-  EXPECT_EQ(s2s.extra.at("weak_labels_from").get_string("labels_sha256"), from.get_string("labels_sha256"));
+  EXPECT_EQ(s2s.extra.at("in_context_labels").get_string("labels_sha256"), from.get_string("labels_sha256"));
   // The floor keeps gold labels and its own weak model.
   const auto floor = w2s::results::read_record(run_dir / "floor" / "record.json");
   EXPECT_EQ(floor.label_source.kind, "gold");
@@ -153,7 +154,7 @@ TEST(WeakLabelsFrom, StudentsLearnTheInContextLabelsOnTheirIdsAndTheCacheKeepsOt
   EXPECT_CONTAINS(output, "w2s: training");
   EXPECT_EQ(output.find("w2s: stage cache hit"), std::string::npos) << output;
   const auto other = w2s::results::read_record(results / "icl-labels-2" / "sst2" / "w2s" / "record.json");
-  EXPECT_NE(other.extra.at("weak_labels_from").get_string("labels_sha256"), from.get_string("labels_sha256"));
+  EXPECT_NE(other.extra.at("in_context_labels").get_string("labels_sha256"), from.get_string("labels_sha256"));
   EXPECT_NE(other.config.get_string("stage_key"), student.config.get_string("stage_key"));
 }
 

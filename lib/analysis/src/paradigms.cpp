@@ -117,9 +117,9 @@ std::pair<const LoadedRecord*, const LoadedRecord*> icl_floor_ceiling(const Valu
 }
 
 // The weak model whose labels taught a fine-tuned student: an in-context labeller
-// (--weak-labels-from), else the floor's weak model.
+// (--weak-labels-from: extra.in_context_labels.model), else the floor's weak model.
 std::string labeller_of(const ResultRecord& student, const std::string& floor_weak) {
-  const Value* from = student.extra.is_object() ? student.extra.find("weak_labels_from") : nullptr;
+  const Value* from = student.extra.is_object() ? student.extra.find("in_context_labels") : nullptr;
   return from && from->is_object() && !from->get_string("model").empty() ? from->get_string("model") : floor_weak;
 }
 

@@ -255,7 +255,7 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
   std::vector<double> val_labels = in_context ? in_context->val : stage_predictions(floor_dir, "val", val);
   // The stage key holds the labels' identity either way (the floor's key, or the labels' hash).
   std::string upstream = in_context ? "in-context-labels-" + in_context->sha256 : summary.stages.back().key;
-  const json::Value weak_labels_from = in_context ? in_context->record_extra() : json::Value();
+  const json::Value in_context_labels = in_context ? in_context->record_extra() : json::Value();
   const std::string weak_labeller = in_context ? in_context->model : o.weak_model;
 
   summary.stages.push_back(run_stage(ceiling_plan(run), ctx));
@@ -277,7 +277,7 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
                    labels,
                    upstream,
                    {name, train, relabelled(val, val_labels), run.test, {}},
-                   weak_labels_from};
+                   in_context_labels};
     plan.inputs.predict = {{"strong_half", plan.inputs.train}, {"val", plan.inputs.val}};
     summary.stages.push_back(run_stage(plan, ctx));
     const fs::path dir = summary.stages.back().dir;

@@ -435,7 +435,10 @@ results::ResultRecord make_record(const StagePlan& plan, const StageContext& ctx
   rx.set("truncated_train_texts", out.truncated);
   rx.set("resumed_from_checkpoint", out.resumed);
   if (plan.transfer) rx.set("method", method_name(o));
-  if (!plan.weak_labels_from.is_null()) rx.set("weak_labels_from", plan.weak_labels_from);
+  if (!plan.in_context_labels.is_null()) {
+    rx.set("weak_labels_from", plan.in_context_labels.get_string("path"));
+    rx.set("in_context_labels", plan.in_context_labels);
+  }
   rx.set("environment", t.environment);
   if (!t.warnings.empty()) {
     json::Value warnings = json::Value::array();

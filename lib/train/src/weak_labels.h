@@ -19,7 +19,7 @@ struct InContextLabels {
   std::int64_t soft = 0, hard = 0;       // labels from the letters' probabilities / from the letter alone
   double accuracy_vs_gold = 0;           // of the strong half's labels (label > 0.5 against gold)
 
-  // extra.weak_labels_from of the students' records.
+  // extra.in_context_labels of the students' records.
   json::Value record_extra() const;
 };
 
