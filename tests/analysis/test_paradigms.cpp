@@ -143,16 +143,24 @@ TEST(Paradigms, NotComparableCasesGiveANoteInsteadOfATable) {
     std::string name;
     std::int64_t seed;
     std::string weak, id_prefix, note;
+    bool letters_swapped = false;  // class_of_letter {"A": 1, "B": 0}: the gold classes disagree
   };
   const std::vector<Case> cases = {
       {"seed", 1, "org/small", "ex", "in context and fine-tuning on sst2 not compared: they are on different data"},
       {"pair", 0, "api/other-small", "ex", "no (weak, strong) pair in both (in context: api/other-small -> org/big"},
       {"ids", 0, "org/small", "other", "not compared: no test example in common"},
+      {"gold", 0, "org/small", "ex", "not compared: example ex0 has no gold class or another one", true},
   };
   for (const auto& c : cases) {
     const fs::path dir = test::scratch_dir("paradigms_not_comparable_" + c.name);
     test::write_train_fixture(dir / "train", "sst2");
     test::write_icl_sst2(dir / "icl", c.seed, c.weak, c.id_prefix);
+    for (const auto& file : fs::directory_iterator(dir / "icl")) {
+      if (!c.letters_swapped) break;
+      auto r = results::read_record(file.path());
+      r.extra.set("class_of_letter", json::Value(json::Object{{"A", 1}, {"B", 0}}));
+      results::write_record(file.path(), r);
+    }
     const analysis::Report report = analysis::analyze(test::load(dir), {50, 0, 0.95});
     EXPECT_EQ(report.tables.at("paradigms").size(), 0u) << c.name;
     EXPECT_TRUE(any_note(report, c.note)) << c.name << ": " << analysis::console_table(report);

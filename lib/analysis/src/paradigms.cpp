@@ -223,10 +223,11 @@ ParadigmTables paradigm_tables(const std::vector<const LoadedRecord*>& icl, cons
         if (r && std::find(used.begin(), used.end(), r) == used.end()) used.push_back(r);
     std::map<const LoadedRecord*, Outcomes> outcomes;
     for (const auto* r : used) outcomes[r] = outcomes_of(r->record);
+    const LoadedRecord* reference = g.entries.front().student;
     std::vector<std::string> common;
-    std::string other_gold;
-    for (const auto& p : g.entries.front().student->record.predictions) {
-      const auto& first = outcomes.at(g.entries.front().student).at(p.id);
+    std::optional<std::pair<std::string, const LoadedRecord*>> other_gold;  // example id, record
+    for (const auto& p : reference->record.predictions) {
+      const int gold = outcomes.at(reference).at(p.id).second;
       bool everywhere = true;
       for (const auto* r : used) {
         const auto it = outcomes.at(r).find(p.id);
@@ -234,15 +235,14 @@ ParadigmTables paradigm_tables(const std::vector<const LoadedRecord*>& icl, cons
           everywhere = false;
           break;
         }
-        if (it->second.second != first.second || first.second < 0) other_gold = p.id;
+        if ((it->second.second != gold || gold < 0) && !other_gold) other_gold = {p.id, r};
       }
       if (everywhere) common.push_back(p.id);
     }
-    if (!other_gold.empty()) {
-      notes.push_back(fmt::format("{} not compared: example {} has another gold class in {} than in {} "
+    if (other_gold) {
+      notes.push_back(fmt::format("{} not compared: example {} has no gold class or another one in {} than in {} "
                                   "(extra.class_of_letter of the in-context records?)",
-                                  what, other_gold, g.entries.front().student->path.string(),
-                                  g.entries.back().student->path.string()));
+                                  what, other_gold->first, other_gold->second->path.string(), reference->path.string()));
       continue;
     }
     if (common.empty()) {
