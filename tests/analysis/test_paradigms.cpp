@@ -4,6 +4,10 @@
 // McNemar p-value; and the cases that cannot be compared, each with its note.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "paradigm_fixtures.h"
 
 using namespace w2s;

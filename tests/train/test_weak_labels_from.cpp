@@ -4,7 +4,13 @@
 // students of other labels apart, and every bad record is refused before anything trains.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <filesystem>
 #include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "assets.h"
 #include "tiny_run.h"
