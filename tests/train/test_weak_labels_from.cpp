@@ -1,7 +1,8 @@
 // `w2s train --weak-labels-from FILE`: an in-context weak model's labels (a `weak-labels` record in
 // the format of lib/icl's registry-dataset runs, written here) teach the students of a tiny run.
-// The labels land on their example ids, probabilities give soft labels, the stage cache keeps
-// students of other labels apart, and every bad record is refused before anything trains.
+// The labels land on their example ids, probabilities give soft labels, `w2s analyze` puts the
+// run beside in-context records of its labeller, the stage cache keeps students of other labels
+// apart, and every bad record is refused before anything trains.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -87,6 +88,41 @@ w2s::results::ResultRecord weak_labels_record(const TinyData& t, std::map<std::s
   return r;
 }
 
+// An in-context test record on the first `n` test examples of the run's data (letters A/B), right
+// on every `every`-th example.
+w2s::results::ResultRecord icl_test_record(const TinyData& t, w2s::results::Kind kind, const std::string& model,
+                                           int shots, std::size_t n, std::size_t every,
+                                           const std::string& weak = "") {
+  w2s::results::ResultRecord r;
+  r.kind = kind;
+  r.run = "icl";
+  r.dataset.name = t.data.name;
+  for (const auto& s : t.data.sources) r.dataset.sources.push_back({s.path, s.sha256});
+  r.dataset.split = "test";
+  r.dataset.split_sizes = {{"test", static_cast<std::int64_t>(n)}};
+  r.dataset.seed = t.data.seed;
+  r.evaluated_model = model;
+  r.shots = shots;
+  r.models = {{model, "subject"}};
+  if (kind == w2s::results::Kind::GoldSweep) r.label_source = {"gold", ""};
+  if (kind == w2s::results::Kind::WeakSweep) {
+    r.label_source = {"weak", weak};
+    r.models = {{weak, "weak"}, {model, "student"}};
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    w2s::results::Prediction p;
+    p.id = t.data.test[i].id;
+    p.gold = t.data.test[i].label == 1 ? "B" : "A";
+    p.correct = i % every == 0;
+    p.prediction = p.correct ? p.gold : (p.gold == "A" ? "B" : "A");
+    r.predictions.push_back(p);
+  }
+  r.metrics = w2s::results::accuracy_metrics(r.predictions);
+  r.extra = Value::object();
+  r.extra.set("class_of_letter", Value(w2s::json::Object{{"A", 0}, {"B", 1}}));
+  return r;
+}
+
 std::vector<Value> jsonl(const fs::path& file) {
   std::vector<Value> out;
   const std::string text = w2s::read_file(file);
@@ -146,6 +182,37 @@ TEST(WeakLabelsFrom, StudentsLearnTheInContextLabelsOnTheirIdsAndTheCacheKeepsOt
   const auto floor = w2s::results::read_record(run_dir / "floor" / "record.json");
   EXPECT_EQ(floor.label_source.kind, "gold");
   EXPECT_EQ(floor.extra.find("weak_labels_from"), nullptr);
+
+  // `w2s analyze` puts this run beside the in-context runs of its labeller on the same data: the
+  // student is matched to icl/weak-model by its in-context labels, with its run's fine-tuned floor.
+  {
+    using w2s::results::Kind;
+    const std::string strong = tiny_args(results, "").at(4);
+    const fs::path icl = results / "icl";
+    w2s::results::write_record(icl / "weak0.json", icl_test_record(t, Kind::Baseline, "icl/weak-model", 0, 20, 2));
+    w2s::results::write_record(icl / "strong0.json", icl_test_record(t, Kind::Baseline, strong, 0, 20, 1));
+    w2s::results::write_record(icl / "gold2.json", icl_test_record(t, Kind::GoldSweep, strong, 2, 20, 1));
+    w2s::results::write_record(icl / "w2s2.json",
+                               icl_test_record(t, Kind::WeakSweep, strong, 2, 20, 4, "icl/weak-model"));
+    const std::string analyze = w2s::test::w2s_binary().string() + " analyze " + (results / "icl-labels").string() +
+                                " " + icl.string() + " --resamples 20 --out " + (results / "analysis").string();
+    ASSERT_EQ(w2s::test::run_command(analyze, &output), 0) << output;
+    const Value analysis = w2s::json::parse_file(results / "analysis" / "analysis.json");
+    const Value& rows = analysis.at("extra").at("tables").at("paradigms");
+    ASSERT_EQ(rows.size(), 3u) << output;  // in context at 2 shots; the w2s and s2s-1 students
+    for (const auto& row : rows.as_array()) {
+      EXPECT_EQ(row.get_string("weak"), "icl/weak-model");
+      EXPECT_EQ(row.get_int("n"), 20);  // the in-context test set: the first 20 of the run's 40
+    }
+    std::map<std::string, const Value*> by_method;
+    for (const auto& row : rows.as_array()) by_method[row.get_string("method")] = &row;
+    ASSERT_EQ(by_method.count("weak-sweep"), 1u);
+    EXPECT_DOUBLE_EQ(by_method["weak-sweep"]->get_double("student_accuracy"), 0.25);  // right on every 4th
+    ASSERT_EQ(by_method.count("xent+in-context-labels"), 1u);
+    EXPECT_EQ(by_method["xent+in-context-labels"]->get_string("floor_file"),
+              (run_dir / "floor" / "record.json").string());
+    EXPECT_EQ(by_method.count("xent+in-context-labels/s2s-1"), 1u);
+  }
 
   // One label changed: floor and ceiling come from the cache, the students train again.
   auto changed = w2s::results::read_record(file);
