@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "train_fixtures.h"
+#include "paradigm_fixtures.h"
 
 using namespace w2s;
 using results::Kind;
@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // In-context: two models' baselines, a gold sweep and a weak-label sweep. Fine-tuning: two
-// methods on sst2, with a trainer log beside one student (training curves).
+// methods on sst2, with a trainer log beside one student (training curves); sst2 in context as well.
 fs::path report_fixture(const fs::path& dir) {
   results::write_record(dir / "icl" / "baseline_w.json",
                         test::icl_record(Kind::Baseline, "org/weak-8b", 0, test::right_on({0, 1, 2, 3})));
@@ -27,6 +27,7 @@ fs::path report_fixture(const fs::path& dir) {
                                            "org/weak-8b"));
   }
   test::write_train_fixture(dir / "train", "sst2");
+  test::write_icl_sst2(dir / "icl-sst2", 0, "org/small");  // sst2 in context too: the two paradigms side by side
   std::string log = R"({"event":"train_args","step":0,"train_args":{"lr":0.0005},"loss":{},"optimizer_steps":8})" "\n";
   for (int step = 0; step <= 8; ++step) {
     if (step > 0)
@@ -68,16 +69,19 @@ TEST(ReportPage, OneSelfContainedPageThatChromiumShowsWithoutErrors) {
     ++inline_figures;
   EXPECT_GE(svgs, 8u);
   EXPECT_EQ(inline_figures, svgs);
-  for (const char* figure : {"accuracy_vs_shots", "pgr_vs_shots", "train_auroc_bars", "train_pgr_auroc", "training_curves"})
+  for (const char* figure : {"accuracy_vs_shots", "pgr_vs_shots", "train_auroc_bars", "train_pgr_auroc", "training_curves",
+                             "paradigms-sst2"})
     EXPECT_CONTAINS(html, std::string("alt=\"") + figure + "\"");
   // Every table, the records with their counts and cost, the settings of each run.
-  for (const char* table : {"icl_accuracy", "icl_pairs", "train", "train_methods", "train_curves"})
+  for (const char* table : {"icl_accuracy", "icl_pairs", "train", "train_methods", "train_curves", "paradigms",
+                            "paradigm_tests"})
     EXPECT_CONTAINS(html, std::string("<h3>") + table + " (");
   EXPECT_CONTAINS(html, "<th>unparsed</th>");
   EXPECT_CONTAINS(html, "<th>refused</th>");
   EXPECT_CONTAINS(html, "<th>cost (USD)</th>");
   EXPECT_CONTAINS(html, "Settings of each run");
   EXPECT_CONTAINS(html, "In-context on truthfulqa");
+  EXPECT_CONTAINS(html, "In context and fine-tuning side by side");
 
   // A real browser, offline (no network, fresh profile): no console message, the DOM is the page,
   // and the screenshot shows the figures (many colours, a good share of non-white pixels).

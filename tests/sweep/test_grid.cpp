@@ -83,6 +83,26 @@ TEST(SweepGrid, ModelPairsShareTheFloorOfTheirWeakModel) {
   EXPECT_NE(plan.students[0].needs[1], plan.students[1].needs[1]);
 }
 
+// In-context weak labels as a grid variable: each run records its file; floor and ceiling are
+// trained once for both (they do not read the labels).
+TEST(SweepGrid, WeakLabelsFromIsARunVariableThatSharesTheFloor) {
+  w2s::sweep::Grid grid;
+  grid.name = "labels";
+  w2s::sweep::add_axis(grid, "weak_labels_from=icl/a.json | icl/b.json");
+  w2s::train::PipelineOptions base;
+  base.weak_model = kWeak;
+  base.strong_model = kStrong;
+  const auto plan = w2s::sweep::expand(grid, base);
+  ASSERT_EQ(plan.students.size(), 2u);
+  EXPECT_EQ(plan.students[0].options.weak_labels_from, fs::path("icl/a.json"));
+  EXPECT_EQ(plan.students[1].options.weak_labels_from, fs::path("icl/b.json"));
+  EXPECT_NE(plan.students[0].options.run_name, plan.students[1].options.run_name);
+  EXPECT_EQ(plan.shared.size(), 2u);  // one floor, one ceiling
+  EXPECT_EQ(plan.students[0].needs, plan.students[1].needs);
+  // Each run's recorded config names its labels.
+  EXPECT_EQ(w2s::options::record(plan.students[1].options).get_string("weak_labels_from"), "icl/b.json");
+}
+
 TEST(SweepGrid, ErrorsNameTheFileAndLine) {
   auto error = [](const std::string& test, const std::string& text) {
     const auto path = grid_file(test, text);

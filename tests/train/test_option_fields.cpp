@@ -40,7 +40,7 @@ TEST(OptionFields, TrainFlagsAreTheDocumentedOnesEachOnce) {
   const std::vector<std::string> expected = {
       "weak-model-name", "strong-model-name", "dataset", "data-dir", "dataset-file", "n-train", "n-val", "n-test",
       "data-seed", "models-dir", "results-dir", "run-name", "shared-folder", "weak-lr", "strong-lr", "disable-lora",
-      "lora-rank", "lora-alpha", "lora-modules", "s2s-iters", "device", "dtype", "threads", "n-epochs",
+      "lora-rank", "lora-alpha", "lora-modules", "s2s-iters", "weak-labels-from", "device", "dtype", "threads", "n-epochs",
       "minibatch-size", "batch-size", "lr-schedule", "n-warmup-steps", "weight-decay", "max-grad-norm", "eval-every",
       "save-every", "load-best-model-at-end", "metric-for-best-model", "seed", "max-length", "auroc", "loss",
       "logconf-weight", "logconf-warmup-steps", "balance-batch", "radius", "openai-warmup-frac", "product-alpha",

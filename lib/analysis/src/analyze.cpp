@@ -235,6 +235,9 @@ Report analyze(const std::vector<results::LoadedRecord>& records, const Options&
   report.tables.set("train_methods", std::move(method_tables.methods));
   report.tables.set("train_method_pairs", std::move(method_pair_rows));
   report.tables.set("train_curves", std::move(curve_rows));
+  detail::ParadigmTables paradigms = detail::paradigm_tables(icl, train, report.tables, options, report.notes);
+  report.tables.set("paradigms", std::move(paradigms.rows));
+  report.tables.set("paradigm_tests", std::move(paradigms.tests));
   detail::put_settings_columns(report.tables);
   detail::name_models(report.tables);
 

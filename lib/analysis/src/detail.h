@@ -142,6 +142,22 @@ MethodTables method_rows(const std::map<std::string, MethodPgrs>& by_method, con
 // True when ceiling - floor is at least the zero guard: a gap that a PGR can be a share of.
 bool clear_gap(double floor, double ceiling, double zero_guard);
 
+// ---- in context and fine-tuning side by side (paradigms.cpp) ----
+// "paradigms": per dataset and (weak, strong) pair found in both paradigms, one row per in-context
+// weak-sweep point (per shot count) and per fine-tuned student: floor, ceiling, student accuracy and
+// PGR, each with its own paradigm's floor and ceiling, all on the test examples the group's records
+// share, with one paired bootstrap. "paradigm_tests": each in-context point against each fine-tuned
+// student: accuracy difference (paired bootstrap interval and p-value) and McNemar. Built from the
+// rows of "icl_pairs", "icl_accuracy" and "train" in `tables` (they name each role's record); where
+// the paradigms cannot be compared, a note says why.
+struct ParadigmTables {
+  json::Value rows = json::Value::array();
+  json::Value tests = json::Value::array();
+};
+ParadigmTables paradigm_tables(const std::vector<const results::LoadedRecord*>& icl,
+                               const std::vector<const results::LoadedRecord*>& train, const json::Value& tables,
+                               const Options& options, std::vector<std::string>& notes);
+
 // ---- runs side by side (runs.cpp) ----
 // The folder of a record's run (the nearest ancestor named like its run: results/<run>/...), else
 // the run name: two results folders with runs of the same name are two runs.

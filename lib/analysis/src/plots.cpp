@@ -7,9 +7,11 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -981,6 +983,92 @@ Figure training_curves(const Report& report) {
   return f;
 }
 
+// ---- in context and fine-tuning on one axis ------------------------------------------------
+
+// One figure per dataset and (weak, strong) pair of the "paradigms" table: accuracy (left) and PGR
+// (right) against the number of shots for the in-context student (solid, with its intervals; the
+// in-context ceiling dashed, the floor dotted), and each fine-tuned student as a horizontal line
+// with its interval as a band (fine-tuning has no shot count). All on the common test examples.
+std::vector<Figure> paradigm_figures(const Report& report) {
+  const ModelNames names = detail::display_names(report.tables);
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const Value*>> groups;
+  for (const auto& row : report.tables.at("paradigms").as_array())
+    groups[{row.get_string("dataset"), row.get_string("weak"), row.get_string("strong")}].push_back(&row);
+  std::vector<Figure> figures;
+  for (const auto& [key, rows] : groups) {
+    const auto& [dataset, weak, strong] = key;
+    Figure f;
+    f.name = folder_name("paradigms " + dataset + (groups.size() > 1 ? " " + std::to_string(figures.size() + 1) : ""));
+    f.title = fmt::format("In context vs fine-tuning: {}, {} -> {} (n={} common test examples)", dataset, names(weak),
+                          names(strong), rows.front()->get_int("n"));
+    f.width = 1800;
+    f.height = 800;
+    std::vector<const Value*> icl, tuned;
+    std::set<std::int64_t> shots;
+    for (const auto* r : rows) {
+      if (r->get_string("paradigm") == "in-context") {
+        icl.push_back(r);
+        shots.insert(r->get_int("shots"));
+      } else {
+        tuned.push_back(r);
+      }
+    }
+    std::sort(icl.begin(), icl.end(), [](const Value* a, const Value* b) { return a->get_int("shots") < b->get_int("shots"); });
+    auto panel = [&](const std::string& title, const std::string& ylabel, const std::string& axis, const char* metric,
+                     bool with_roles) {
+      std::vector<std::string> plots;
+      const int student = f.add_block(std::string("in-context student ") + metric, rows_of(icl, metric));
+      plots.push_back(fmt::format("'{}.dat' index {} using (sx($1)):2:3:4 with yerrorlines lw 2.5 pt 7 ps 1.3 lc rgb {} "
+                                  "title \"in context (weak labels as shots)\"",
+                                  f.name, student, gp_string(kColours[0])));
+      if (with_roles) {
+        const int ceiling = f.add_block("in-context ceiling: strong with the same number of gold shots",
+                                        rows_of(icl, "ceiling_accuracy"));
+        const int floor = f.add_block("in-context floor: weak zero-shot", rows_of(icl, "floor_accuracy"));
+        plots.push_back(fmt::format("'{}.dat' index {} using (sx($1)):2 with linespoints dt 2 lw 1.5 pt 5 ps 0.9 lc rgb "
+                                    "\"#2ca02c\" title \"in-context ceiling (strong, gold shots)\"",
+                                    f.name, ceiling));
+        plots.push_back(fmt::format("'{}.dat' index {} using (sx($1)):2 with linespoints dt 3 lw 1.5 pt 9 ps 0.9 lc rgb "
+                                    "\"#7f7f7f\" title \"in-context floor (weak zero-shot)\"",
+                                    f.name, floor));
+      } else {
+        plots.push_back("0 with lines lw 1 lc rgb \"#000000\" notitle, 100 with lines lw 1 lc rgb \"#000000\" notitle");
+      }
+      std::string tuned_rows = std::string("# method ") + metric + " lo hi (percent)\n";
+      for (std::size_t i = 0; i < tuned.size(); ++i) {
+        const Value& r = *tuned[i];
+        tuned_rows += gp_string(r.get_string("method")) + " " + pct3(r, metric) + "\n";
+        if (r.at(metric).is_null()) continue;
+        const std::string colour = gp_string(kMethodColours[(i + 1) % std::size(kMethodColours)]);
+        const Value& lo = r.at(std::string(metric) + "_lo");
+        const Value& hi = r.at(std::string(metric) + "_hi");
+        // The interval: a light band edged by thin lines, so overlapping bands stay apart.
+        if (!lo.is_null())
+          plots.push_back(fmt::format("'+' using 1:({0}):({1}) with filledcurves fs transparent solid 0.08 noborder lc "
+                                      "rgb {2} notitle, {0} with lines lw 0.8 dt 3 lc rgb {2} notitle, {1} with lines "
+                                      "lw 0.8 dt 3 lc rgb {2} notitle",
+                                      pct(lo), pct(hi), colour));
+        plots.push_back(fmt::format("{} with lines lw 2.5 dt 4 lc rgb {} title {}", pct(r.at(metric)), colour,
+                                    gp_string("fine-tuned " + r.get_string("method"))));
+      }
+      f.add_block(std::string("fine-tuned students ") + metric + " (horizontal lines)", tuned_rows);
+      return fmt::format("  set title {}\n  set ylabel {}\n{}{}  set key below\n  plot {}\n", gp_string(title),
+                         gp_string(ylabel), shot_axis(shots), axis, fmt::join(plots, ", \\\n       "));
+    };
+    std::vector<double> accuracies, pgrs;
+    for (const char* key : {"student_accuracy", "floor_accuracy", "ceiling_accuracy"}) collect(accuracies, rows, key);
+    collect(pgrs, rows, "pgr_accuracy");
+    const Range pgr_range = yrange(pgrs, {0.0, 100.0}, kPgrAxisMin - kPgrAxisMargin, kPgrAxisMax + kPgrAxisMargin);
+    f.body = fmt::format("  set multiplot layout 1,2 title {} font \",15\"\n  set samples 200\n", gp_string(f.title)) +
+             panel("accuracy (fine-tuned students: horizontal lines, bands = intervals)", "accuracy (%)",
+                   accuracy_axis(accuracies), "student_accuracy", true) +
+             panel("PGR on accuracy, each paradigm with its own floor and ceiling", "PGR (%)",
+                   pgr_range.set() + "  set ytics autofreq\n", "pgr_accuracy", false);
+    figures.push_back(std::move(f));
+  }
+  return figures;
+}
+
 }  // namespace
 
 Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& options) {
@@ -1019,6 +1107,11 @@ Figures plot(const Report& report, const fs::path& out_dir, const PlotOptions& o
     }
   }
   if (report.tables.at("train_curves").size()) build("training_curves", [&] { return training_curves(report); });
+  try {
+    for (auto& f : paradigm_figures(report)) figures.push_back(std::move(f));
+  } catch (const std::exception& e) {
+    result.failures.push_back(fmt::format("paradigms: {}", e.what()));
+  }
   figures.erase(std::remove_if(figures.begin(), figures.end(), [](const Figure& f) { return f.body.empty(); }),
                 figures.end());
   if (figures.empty() && result.failures.empty())

@@ -273,6 +273,33 @@ std::string console_table(const Report& report) {
       out += t.render();
     }
   }
+  const Value& paradigms = report.tables.at("paradigms");
+  if (paradigms.size()) {
+    if (!out.empty()) out += "\n";
+    out += fmt::format("In context and fine-tuning side by side, on the test examples all their records share (n); "
+                       "accuracy, and PGR on accuracy with each paradigm's own floor and ceiling (in context: weak "
+                       "zero-shot and strong with the same number of gold shots; fine-tuning: the floor and ceiling "
+                       "stages); {}\n",
+                       uncertainty);
+    TextTable t({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"paradigm", kLeft}, {"shots / method", kLeft},
+                 {"n", kRight}, {"floor", kLeft}, {"ceiling", kLeft}, {"student", kLeft}, {"PGR (acc)", kLeft}});
+    for (const auto& row : paradigms.as_array())
+      t.add({row.get_string("dataset"), pair_name(row), row.get_string("paradigm"),
+             row.at("shots").is_null() ? row.get_string("method") : fmt::format("{} shots", row.get_int("shots")),
+             std::to_string(row.get_int("n")), with_ci(row, "floor_accuracy"), with_ci(row, "ceiling_accuracy"),
+             with_ci(row, "student_accuracy"), pgr_cell(row, "pgr_accuracy", "ceiling_not_above_floor_accuracy")});
+    out += t.render();
+    out += "\nIn-context student minus fine-tuned student on the same examples: accuracy difference with its paired "
+           "bootstrap interval and p-value; McNemar p (exact binomial below 25 discordant pairs, else chi-square "
+           "with continuity correction)\n";
+    TextTable tests({{"dataset", kLeft}, {"weak -> strong", kLeft}, {"shots", kRight}, {"fine-tuned", kLeft},
+                     {"n", kRight}, {"delta accuracy", kLeft}, {"p", kRight}, {"McNemar p", kRight}});
+    for (const auto& row : report.tables.at("paradigm_tests").as_array())
+      tests.add({row.get_string("dataset"), pair_name(row), std::to_string(row.get_int("shots")),
+                 row.get_string("method"), std::to_string(row.get_int("n")), with_ci(row, "delta_accuracy"),
+                 p_value(row.at("bootstrap_p")), p_value(row.at("mcnemar_p"))});
+    out += tests.render();
+  }
   for (const auto& note : report.notes) out += "note: " + note + "\n";
   return out;
 }

@@ -198,6 +198,7 @@ std::string shared_identity(PipelineOptions o, train::SharedStage stage) {
   o.loss = {};
   o.probe = {};
   o.s2s_iters = 0;
+  o.weak_labels_from.reset();  // the students' labels (--weak-labels-from): floor and ceiling do not read them
   o.run_name.clear();
   json::Value id = options::record(o);
   id.set("results_dir", o.results_dir.string());

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "stage.h"
+#include "weak_labels.h"
 
 namespace w2s::train {
 
@@ -179,6 +180,7 @@ struct Run {
   PipelineOptions o;
   data::TrainingData data;
   std::vector<LabelledExample> weak_half, strong_half, val, test;
+  std::optional<InContextLabels> in_context;  // --weak-labels-from
   std::optional<StageContext> ctx;
 };
 
@@ -200,17 +202,23 @@ void start_run(const PipelineOptions& requested, Run& run) {
   const data::TrainingData& data = run.data;
   for (const auto& notice : data.notices) say("notice: " + notice);
   const data::Halves halves = data::split_weak_strong(data.train);
+  run.weak_half = with_gold_labels(halves.weak);
+  run.strong_half = with_gold_labels(halves.strong);
+  run.val = with_gold_labels(data.val);
+  run.test = with_gold_labels(data.test);
+  // In-context labels are checked against these examples before anything is trained.
+  if (o.weak_labels_from) {
+    run.in_context = read_in_context_labels(*o.weak_labels_from, data, run.strong_half, run.val);
+    say(fmt::format("weak labels: {} ({} soft, {} hard) from the in-context weak model {} in {}",
+                    run.in_context->strong_half.size() + run.in_context->val.size(), run.in_context->soft,
+                    run.in_context->hard, run.in_context->model, o.weak_labels_from->string()));
+  }
 
   run.ctx.emplace(StageContext{o, data, data_identity(data), o.results_dir / o.shared_folder / data.name,
                                o.results_dir / o.run_name / data.name});
   refuse_another_test_set(run.ctx->run_dir, data, o.run_name);
   fs::create_directories(run.ctx->run_dir);
   write_file_atomic(run.ctx->run_dir / "config.json", json::dump(options::record(o), 2) + "\n");
-
-  run.weak_half = with_gold_labels(halves.weak);
-  run.strong_half = with_gold_labels(halves.strong);
-  run.val = with_gold_labels(data.val);
-  run.test = with_gold_labels(data.test);
 }
 
 // floor: weak model on gold; its P(1) on the strong half and val are the weak labels
@@ -237,11 +245,18 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
   PipelineSummary summary;
   summary.run_dir = ctx.run_dir;
 
+  // The floor is the run's fine-tuned floor (every PGR of the run uses it); its predictions are
+  // the weak labels unless an in-context weak model's are given.
   summary.stages.push_back(run_stage(floor_plan(run), ctx));
   const fs::path floor_dir = summary.stages.back().dir;
-  std::vector<double> train_labels = stage_predictions(floor_dir, "strong_half", strong_half);
-  std::vector<double> val_labels = stage_predictions(floor_dir, "val", val);
-  std::string upstream = summary.stages.back().key;
+  const InContextLabels* in_context = run.in_context ? &*run.in_context : nullptr;
+  std::vector<double> train_labels =
+      in_context ? in_context->strong_half : stage_predictions(floor_dir, "strong_half", strong_half);
+  std::vector<double> val_labels = in_context ? in_context->val : stage_predictions(floor_dir, "val", val);
+  // The stage key holds the labels' identity either way (the floor's key, or the labels' hash).
+  std::string upstream = in_context ? "in-context-labels-" + in_context->sha256 : summary.stages.back().key;
+  const json::Value in_context_labels = in_context ? in_context->record_extra() : json::Value();
+  const std::string weak_labeller = in_context ? in_context->model : o.weak_model;
 
   summary.stages.push_back(run_stage(ceiling_plan(run), ctx));
 
@@ -253,7 +268,7 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
     // --probe-relabel replaces these labels by the probe's (on the strong model's activations).
     const results::LabelSource labels =
         o.probe.relabel ? results::LabelSource{"probe", o.strong_model}
-                        : results::LabelSource{first ? "weak" : "student", first ? o.weak_model : o.strong_model};
+                        : results::LabelSource{first ? "weak" : "student", first ? weak_labeller : o.strong_model};
     StagePlan plan{name,
                    first ? results::Kind::TrainW2S : results::Kind::TrainS2S,
                    o.strong_model,
@@ -261,7 +276,8 @@ PipelineSummary run_pipeline(const PipelineOptions& requested) {
                    true,
                    labels,
                    upstream,
-                   {name, train, relabelled(val, val_labels), run.test, {}}};
+                   {name, train, relabelled(val, val_labels), run.test, {}},
+                   in_context_labels};
     plan.inputs.predict = {{"strong_half", plan.inputs.train}, {"val", plan.inputs.val}};
     summary.stages.push_back(run_stage(plan, ctx));
     const fs::path dir = summary.stages.back().dir;

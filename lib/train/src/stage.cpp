@@ -46,9 +46,11 @@ std::string examples_hash(const std::vector<LabelledExample>& xs) {
 fs::path hash_memo(const PipelineOptions& o) { return o.results_dir / o.shared_folder / "file-hashes.json"; }
 
 // What a student's training did, for analysis tables: the loss, then the probe and what it did
-// ("logconf", "xent+knn-relabel", "logconf+topo-filter"). The s2s round is the record's stage.
+// ("logconf", "xent+knn-relabel", "logconf+topo-filter"), and "+in-context-labels" when an
+// in-context weak model labelled (--weak-labels-from). The s2s round is the record's stage.
 std::string method_name(const PipelineOptions& o) {
   std::string method = names_of(o.loss.kind).name(o.loss.kind);
+  if (o.weak_labels_from) method += "+in-context-labels";
   if (o.probe.active())
     method += "+" + names_of(o.probe.kind).name(o.probe.kind) + (o.probe.relabel ? "-relabel" : "-filter");
   return method;
@@ -433,6 +435,10 @@ results::ResultRecord make_record(const StagePlan& plan, const StageContext& ctx
   rx.set("truncated_train_texts", out.truncated);
   rx.set("resumed_from_checkpoint", out.resumed);
   if (plan.transfer) rx.set("method", method_name(o));
+  if (!plan.in_context_labels.is_null()) {
+    rx.set("weak_labels_from", plan.in_context_labels.get_string("path"));
+    rx.set("in_context_labels", plan.in_context_labels);
+  }
   rx.set("environment", t.environment);
   if (!t.warnings.empty()) {
     json::Value warnings = json::Value::array();

@@ -19,6 +19,9 @@ struct StagePlan {
   results::LabelSource label_source;
   std::string upstream_key;    // the stage whose predictions are this stage's labels ("" if gold)
   StageInputs inputs;
+  // Students taught by in-context labels (--weak-labels-from): their record's extra.in_context_labels
+  // (extra.weak_labels_from is its path).
+  json::Value in_context_labels = json::Value();
 };
 
 // What every stage of one run shares.

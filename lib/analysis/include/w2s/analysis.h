@@ -76,6 +76,12 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
 //                   bootstrap interval and p-value, McNemar between the two students;
 //   "train_curves"  per logged step of each stage (the trainer's log.jsonl beside its record):
 //                   loss, learning rate, and the val / test loss, AUROC and accuracy.
+//   "paradigms"     per dataset and (weak, strong) pair run both in context and by fine-tuning:
+//                   each in-context point (per shots) and fine-tuned student with its own
+//                   paradigm's floor, ceiling and PGR, on the test examples they all share;
+//   "paradigm_tests" per in-context point and fine-tuned student: the accuracy difference (paired
+//                   bootstrap) and McNemar on the common examples. Where the paradigms are not
+//                   comparable (other data, no common pair or example) a note says so.
 // A PGR whose ceiling is not clearly above its floor (by the zero guard) is flagged and left out
 // of means and medians (counted). In-context runs that disagree on a role are analysed side by
 // side, one run folder each, with their differing settings as "setting.<key>" columns.

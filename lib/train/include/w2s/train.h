@@ -290,6 +290,12 @@ struct PipelineOptions {
   LoraOptions lora;
   std::int64_t s2s_iters = 0;
 
+  // An in-context weak model's labels (a `weak-labels` record of `w2s weak-sweep --dataset NAME`
+  // on this run's data) as the students' weak labels, in place of the floor's predictions. The
+  // floor is still trained: it is the run's fine-tuned floor, the floor of every PGR of the run
+  // (docs/training.md, "Weak labels from an in-context weak model").
+  std::optional<std::filesystem::path> weak_labels_from;
+
   // auto: CUDA (base weights bfloat16) when this libtorch sees a GPU, else CPU (float32). Records
   // and cache keys hold the resolved names, so "auto" and "float32" on a CPU share stages.
   model::RunOptions run;
@@ -326,6 +332,11 @@ inline const options::Fields<PipelineOptions>& option_fields(const PipelineOptio
           .merge(&P::lora, option_fields(static_cast<const LoraOptions*>(nullptr)))
           .key_as("lora")
           .add("s2s_iters", &P::s2s_iters, "strong-to-strong rounds after the w2s student", kFlag | kRecord)
+          .add("weak_labels_from", &P::weak_labels_from,
+               "an in-context weak-labels record (w2s weak-sweep --dataset NAME) on this data: its labels teach the "
+               "w2s student instead of the floor's predictions (the floor is still trained, as the PGR's floor)",
+               kFlag | kRecord)
+          .omit_unset()
           .merge(&P::run, option_fields(static_cast<const model::RunOptions*>(nullptr)))
           .group("train_args", &P::trainer, option_fields(static_cast<const TrainerOptions*>(nullptr)))
           .group("loss", &P::loss, option_fields(static_cast<const LossOptions*>(nullptr)))
