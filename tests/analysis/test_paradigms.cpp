@@ -117,6 +117,27 @@ TEST(Paradigms, SideBySideOnTheCommonTestExamplesWithHandComputedPgrsAndAPairedT
   EXPECT_CONTAINS(svg, "in context (weak labels as shots)");
 }
 
+// A PGR whose ceiling is not above its floor is no share of a gap: the figure crosses the in-context
+// point out and says so in the fine-tuned student's legend entry, as pgr_vs_shots does.
+TEST(Paradigms, TheFigureCrossesOutPgrsWithoutAGap) {
+  const fs::path dir = test::scratch_dir("paradigms_no_gap_figure");
+  test::write_train_fixture(dir / "train", "sst2");
+  test::write_icl_sst2(dir / "icl");
+  analysis::Report report = analysis::analyze(test::load(dir), {200, 0, 0.95});
+  ASSERT_TRUE(analysis::plot(report, dir / "plain").failures.empty());
+  EXPECT_EQ(read_file(dir / "plain" / "paradigms-sst2.svg").find("no gap to recover"), std::string::npos);
+  for (auto& row : report.tables["paradigms"].as_array())
+    if (row.get_string("paradigm") == "fine-tuning" || row.get_int("shots") == 2)
+      row.set("ceiling_not_above_floor_accuracy", true);
+  const analysis::Figures figures = analysis::plot(report, dir / "flagged");
+  ASSERT_TRUE(figures.failures.empty()) << figures.failures.front();
+  const std::string svg = read_file(dir / "flagged" / "paradigms-sst2.svg");
+  EXPECT_CONTAINS(svg, "ceiling not above floor: no gap to recover");
+  EXPECT_CONTAINS(svg, "fine-tuned logconf (ceiling not above floor: no gap to recover)");
+  const std::string data = read_file(dir / "flagged" / "paradigms-sst2.dat");
+  EXPECT_CONTAINS(data, "in-context PGR, ceiling not above floor");
+}
+
 // A student taught by an in-context weak model's labels (w2s train --weak-labels-from) pairs with
 // the in-context runs of that weak model; its floor is its run's fine-tuned floor.
 TEST(Paradigms, AStudentTaughtByInContextLabelsPairsWithItsLabeller) {

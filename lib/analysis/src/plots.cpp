@@ -1014,6 +1014,10 @@ std::vector<Figure> paradigm_figures(const Report& report) {
       }
     }
     std::sort(icl.begin(), icl.end(), [](const Value* a, const Value* b) { return a->get_int("shots") < b->get_int("shots"); });
+    auto no_gap = [](const Value& r) {
+      const Value* flag = r.find("ceiling_not_above_floor_accuracy");
+      return flag && flag->is_bool() && flag->as_bool();
+    };
     auto panel = [&](const std::string& title, const std::string& ylabel, const std::string& axis, const char* metric,
                      bool with_roles) {
       std::vector<std::string> plots;
@@ -1033,6 +1037,14 @@ std::vector<Figure> paradigm_figures(const Report& report) {
                                     f.name, floor));
       } else {
         plots.push_back("0 with lines lw 1 lc rgb \"#000000\" notitle, 100 with lines lw 1 lc rgb \"#000000\" notitle");
+        // A PGR whose ceiling is not above its floor is not a share of a gap: crossed out, as in pgr_vs_shots.
+        std::string inverted;
+        for (const auto* r : icl)
+          if (!r->at(metric).is_null() && no_gap(*r)) inverted += fmt::format("{} {}\n", r->get_int("shots"), pct(r->at(metric)));
+        if (!inverted.empty())
+          plots.push_back(fmt::format("'{}.dat' index {} using (sx($1)):2 with points pt 2 ps 3 lw 2 lc rgb \"black\" "
+                                      "title \"ceiling not above floor: no gap to recover\"",
+                                      f.name, f.add_block("in-context PGR, ceiling not above floor", "# shots PGR (percent)\n" + inverted)));
       }
       std::string tuned_rows = std::string("# method ") + metric + " lo hi (percent)\n";
       for (std::size_t i = 0; i < tuned.size(); ++i) {
@@ -1048,8 +1060,10 @@ std::vector<Figure> paradigm_figures(const Report& report) {
                                       "rgb {2} notitle, {0} with lines lw 0.8 dt 3 lc rgb {2} notitle, {1} with lines "
                                       "lw 0.8 dt 3 lc rgb {2} notitle",
                                       pct(lo), pct(hi), colour));
+        const bool crossed = !with_roles && no_gap(r);
         plots.push_back(fmt::format("{} with lines lw 2.5 dt 4 lc rgb {} title {}", pct(r.at(metric)), colour,
-                                    gp_string("fine-tuned " + r.get_string("method"))));
+                                    gp_string("fine-tuned " + r.get_string("method") +
+                                              (crossed ? " (ceiling not above floor: no gap to recover)" : ""))));
       }
       f.add_block(std::string("fine-tuned students ") + metric + " (horizontal lines)", tuned_rows);
       return fmt::format("  set title {}\n  set ylabel {}\n{}{}  set key below\n  plot {}\n", gp_string(title),
