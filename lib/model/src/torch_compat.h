@@ -9,13 +9,12 @@
 
 namespace w2s::model::compat {
 
-// The lowest finite value of a floating dtype.
+// The lowest finite value of a half-precision dtype (float32's otherwise).
 inline double lowest_finite(torch::Dtype dtype) {
   switch (dtype) {
     case torch::kBFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
     case torch::kFloat16: return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    case torch::kFloat32: return static_cast<double>(std::numeric_limits<float>::lowest());
-    default: return std::numeric_limits<double>::lowest();
+    default: return static_cast<double>(std::numeric_limits<float>::lowest());
   }
 }
 
@@ -30,6 +29,7 @@ inline std::optional<torch::Tensor> fused_attention(const torch::Tensor& q, cons
 #if TORCH_VERSION_MAJOR >= 2
   // The mask in the queries' dtype, kept finite: a row without any key left (a pad query) must not
   // turn NaN, since its keys and values are read, with weight 0, by the later tokens.
+  // (float32's lowest is finite in float64 too; only half precision needs the clamp).
   const torch::Tensor bias =
       mask.scalar_type() == q.scalar_type() ? mask : mask.clamp_min(lowest_finite(q.scalar_type())).to(q.scalar_type());
   return at::scaled_dot_product_attention(q, k, v, bias, 0.0, false, scale, q.size(1) != k.size(1));
