@@ -1,6 +1,7 @@
 // The local provider (`--provider local`): a pretrained Llama (stories260K, no chat template) and
 // a random tiny Qwen2-shaped model with Qwen2.5's ChatML template, and random Gemma 2 and Phi-3
-// models (sliding windows shorter than the prompts) answer the in-context experiments. Shared-prefix reuse gives the same answers as computing every prompt in full; the
+// models (sliding windows shorter than the prompts) answer the in-context experiments. Shared-prefix reuse gives the same answers as computing every prompt in full, and the
+// questions of a point decoded together as padded batches give those of each question alone; the
 // whole pipeline (baseline, gold-sweep, weak-sweep, analyze) runs through the `w2s` binary and
 // writes schema-valid records; a sweep stopped midway resumes from the response cache.
 #include <gtest/gtest.h>
