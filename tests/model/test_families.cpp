@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "assets.h"
 #include "forward_in_pieces.h"
@@ -151,6 +153,69 @@ TEST_F(Families, KvCacheAndPaddingMatchTheFullForward) {
     const torch::Tensor left = torch::cat({torch::zeros({1, 3}, torch::kLong), tail}, 1);
     const torch::Tensor mask = torch::cat({torch::zeros({1, 3}, torch::kLong), torch::ones({1, 6}, torch::kLong)}, 1);
     EXPECT_TRUE(torch::allclose(model->forward(left, mask).slice(1, 3), model->forward(tail), 1e-5, 1e-5));
+  }
+}
+
+// The models of these tests: Llama with GQA, and every family with its windows and soft-capping
+// (Phi-3's longrope kept below original_max_position_embeddings, as above).
+std::vector<ModelConfig> batch_test_configs(const w2s::json::Value& extra = w2s::json::Value::object()) {
+  w2s::json::Value llama = model_config_to_json(tiny_config("llama", 300, 32, 2, 4, 2));
+  for (const auto& [key, value] : extra.as_object()) llama.set(key, value);
+  std::vector<ModelConfig> configs = {parse_model_config(llama, "llama")};
+  for (const Family& f : kFamilies) {
+    w2s::json::Value more = extra;
+    if (std::string(f.model_type) == "phi3") more.set("original_max_position_embeddings", 32);
+    configs.push_back(config_of(f, more));
+  }
+  return configs;
+}
+
+// Rows of different lengths, right-padded, over a prefix they share (KVCache's shared part, batch
+// 1, read by broadcasting and not copied): each row gets the logits of its prompt computed alone,
+// at its last token and at the next decoding step, whose slot lies after the longest row's (a gap
+// of pads that sliding windows must not count).
+TEST_F(Families, ABatchOverASharedPrefixDecodesEachRowAsAlone) {
+  for (const ModelConfig& config : batch_test_configs()) {
+    SCOPED_TRACE(config.model_type);
+    CausalLM model = random_causal_lm(config, 4);
+    torch::NoGradGuard no_grad;
+    const std::int64_t p = 7, b = 3, longest = 6;
+    const std::vector<std::int64_t> lengths = {3, 6, 1};
+    const torch::Tensor prefix_ids = torch::randint(3, 300, {1, p}, torch::kLong);
+    KVCache prefix;
+    model->forward_hidden(prefix_ids, {}, &prefix);
+    torch::Tensor real = torch::zeros({b, longest}, torch::kLong);
+    for (std::int64_t i = 0; i < b; ++i) real[i].slice(0, 0, lengths[i]).fill_(1);
+    const torch::Tensor own = torch::randint(3, 300, {b, longest}, torch::kLong) * real;
+    torch::Tensor mask = torch::cat({torch::ones({b, p}, torch::kLong), real}, 1);
+    KVCache cache = shared_prefix(prefix, p);
+    const torch::Tensor first = model->forward_last(own, mask, &cache);
+    EXPECT_EQ(cache.shared_keys[0].data_ptr(), prefix.keys[0].data_ptr());
+    EXPECT_EQ(cache.length(), p + longest);
+    const torch::Tensor next = torch::randint(3, 300, {b, 1}, torch::kLong);
+    mask = torch::cat({mask, torch::ones({b, 1}, torch::kLong)}, 1);
+    const torch::Tensor second = model->forward_last(next, mask, &cache);
+    for (std::int64_t i = 0; i < b; ++i) {
+      const torch::Tensor alone = torch::cat({prefix_ids[0], own[i].slice(0, 0, lengths[i]), next[i]}).unsqueeze(0);
+      const torch::Tensor logits = model->forward(alone)[0];
+      EXPECT_TRUE(torch::allclose(first[i], logits[p + lengths[i] - 1], 1e-5, 1e-5)) << i;
+      EXPECT_TRUE(torch::allclose(second[i], logits[-1], 1e-5, 1e-5)) << i;
+    }
+  }
+}
+
+// Without gradients an input longer than the forward budget allows runs in chunks through a KV
+// cache: the hidden states of the one pass that training makes.
+TEST_F(Families, ALongInputWithoutGradientsRunsInChunksWithTheSameResult) {
+  const std::int64_t t = 3000;
+  for (const ModelConfig& config : batch_test_configs(parse(R"({"max_position_embeddings":4096})"))) {
+    SCOPED_TRACE(config.model_type);
+    ASSERT_LT(query_tokens_within_budget(config, t, torch::kFloat32), t) << "the input must be chunked";
+    CausalLM model = random_causal_lm(config, 9);
+    const torch::Tensor ids = torch::randint(3, 300, {1, t}, torch::kLong);
+    const torch::Tensor whole = model->forward_hidden(ids, {}).last_hidden.detach();
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose(model->forward_hidden(ids, {}).last_hidden, whole, 1e-5, 1e-5));
   }
 }
 

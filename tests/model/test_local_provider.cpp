@@ -1,6 +1,7 @@
 // The local provider (`--provider local`): a pretrained Llama (stories260K, no chat template) and
 // a random tiny Qwen2-shaped model with Qwen2.5's ChatML template, and random Gemma 2 and Phi-3
-// models (sliding windows shorter than the prompts) answer the in-context experiments. Shared-prefix reuse gives the same answers as computing every prompt in full; the
+// models (sliding windows shorter than the prompts) answer the in-context experiments. Shared-prefix reuse gives the same answers as computing every prompt in full, and the
+// questions of a point decoded together as padded batches give those of each question alone; the
 // whole pipeline (baseline, gold-sweep, weak-sweep, analyze) runs through the `w2s` binary and
 // writes schema-valid records; a sweep stopped midway resumes from the response cache.
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "assets.h"
 #include "icl_http_util.h"
@@ -128,34 +130,29 @@ class LocalModels : public ::testing::TestWithParam<std::string> {
   }
 };
 
-TEST_P(LocalModels, SharedPrefixReuseGivesTheSameAnswers) {
-  const data::TruthfulQa ds = truthfulqa(5);
-  const auto requests = icl_requests(dir().string(), ds, {0, 3});
-  auto reusing = model::make_local_provider(cpu_options(true));
-  auto full = model::make_local_provider(cpu_options(false));
-  const auto a = reusing->run_batch(requests);
-  const auto b = full->run_batch(requests);
-  ASSERT_EQ(a.size(), requests.size());
-  ASSERT_EQ(b.size(), requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) {
+// The same answers in what is recorded: content, finish, token counts, and every step's logprobs
+// (within float rounding: batches and shared prefixes sum in another order).
+void expect_same_answers(const std::vector<llm::Completion>& a, const std::vector<llm::Completion>& b,
+                         const data::TruthfulQa& ds) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(i);
     ASSERT_TRUE(a[i].ok) << a[i].error;
     ASSERT_TRUE(b[i].ok) << b[i].error;
-    EXPECT_EQ(a[i].content, b[i].content) << i;
-    EXPECT_EQ(a[i].finish_reason, b[i].finish_reason) << i;
+    EXPECT_EQ(a[i].content, b[i].content);
+    EXPECT_EQ(a[i].finish_reason, b[i].finish_reason);
     EXPECT_EQ(a[i].prompt_tokens, b[i].prompt_tokens);
     EXPECT_EQ(a[i].completion_tokens, b[i].completion_tokens);
-    EXPECT_EQ(b[i].cached_tokens, 0);
-    // Every question of a point starts from the shared prefix (system prompt and shots).
-    EXPECT_GT(a[i].cached_tokens, 0) << i;
-    EXPECT_LT(a[i].cached_tokens, a[i].prompt_tokens);
     EXPECT_EQ(a[i].provider, "local");
     EXPECT_EQ(a[i].cost_usd, 0.0);
     ASSERT_EQ(a[i].logprobs.size(), b[i].logprobs.size());
     ASSERT_FALSE(a[i].logprobs.empty());
+    for (std::size_t step = 0; step < a[i].logprobs.size(); ++step) {
+      EXPECT_EQ(a[i].logprobs[step].token, b[i].logprobs[step].token) << step;
+      EXPECT_NEAR(a[i].logprobs[step].logprob, b[i].logprobs[step].logprob, 1e-4) << step;
+    }
     const auto& first_a = a[i].logprobs.front();
     const auto& first_b = b[i].logprobs.front();
-    EXPECT_EQ(first_a.token, first_b.token);
-    EXPECT_NEAR(first_a.logprob, first_b.logprob, 1e-4);
     ASSERT_EQ(first_a.top.size(), first_b.top.size());
     for (std::size_t k = 0; k < first_a.top.size(); ++k) {
       EXPECT_EQ(first_a.top[k].token, first_b.top[k].token);
@@ -168,6 +165,41 @@ TEST_P(LocalModels, SharedPrefixReuseGivesTheSameAnswers) {
     ASSERT_EQ(pa.size(), letters.size()) << "every option letter is a token of the vocabulary";
     for (const auto& [letter, p] : pa) EXPECT_NEAR(p, pb.at(letter), 1e-5) << letter;
   }
+}
+
+TEST_P(LocalModels, SharedPrefixReuseGivesTheSameAnswers) {
+  const data::TruthfulQa ds = truthfulqa(5);
+  const auto requests = icl_requests(dir().string(), ds, {0, 3});
+  auto reusing = model::make_local_provider(cpu_options(true));
+  auto full = model::make_local_provider(cpu_options(false));
+  const auto a = reusing->run_batch(requests);
+  const auto b = full->run_batch(requests);
+  expect_same_answers(a, b, ds);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(b[i].cached_tokens, 0);
+    // Every question of a point starts from the shared prefix (system prompt and shots).
+    EXPECT_GT(a[i].cached_tokens, 0) << i;
+    EXPECT_LT(a[i].cached_tokens, a[i].prompt_tokens);
+  }
+}
+
+// The questions of a point decoded together (right-padded prompts of different lengths, six
+// tokens each, over the shared prefix; the 2- and 3-shot prefixes grown from the ones before)
+// answer as each question sent alone, a batch of one computed in full.
+TEST_P(LocalModels, BatchedQuestionsAnswerAsEachAlone) {
+  const data::TruthfulQa ds = truthfulqa(5);
+  const auto requests = icl_requests(dir().string(), ds, {0, 2, 3});
+  auto provider = model::make_local_provider(cpu_options(true));
+  const auto batched = provider->run_batch(requests);
+  std::vector<llm::Completion> alone;
+  std::set<std::int64_t> lengths;
+  for (const auto& r : requests) {
+    alone.push_back(provider->run_batch({r}).front());
+    EXPECT_EQ(alone.back().cached_tokens, 0);
+    lengths.insert(alone.back().prompt_tokens);
+  }
+  EXPECT_GE(lengths.size(), 4u) << "prompts of different lengths: the batches are padded";
+  expect_same_answers(batched, alone, ds);
 }
 
 TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {

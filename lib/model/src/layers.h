@@ -2,9 +2,10 @@
 // linear layer, embeddings, RMSNorm and LayerNorm, rotary position embeddings, the attention
 // core with its mask and KV cache, and the two MLP shapes (gated SiLU, two-layer GELU).
 //
-// Written by hand because libtorch 1.13 has no scaled_dot_product_attention or RMSNorm.
+// Written by hand because libtorch 1.13 has no scaled_dot_product_attention or RMSNorm (on
+// libtorch 2 attention uses the fused kernel where its numerics are the same; torch_compat.h).
 // Numerics follow Hugging Face transformers: RMSNorm, softmax and RoPE in float32 (float64 for
-// a float64 model), RoPE in the rotate_half layout, GQA by repeating each key/value head.
+// a float64 model), RoPE in the rotate_half layout, GQA as if each key/value head were repeated.
 #pragma once
 
 #include <torch/torch.h>
@@ -167,8 +168,9 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables);
 // ---------------------------------------------------------------------------------------------
 
 // Additive mask [B, 1, T, S] in float32 from the key mask [B, S] (S = past + T): 0 where query i
-// (absolute index past + i) may attend to key j (causal, key real, and q - k < window when given),
-// the lowest float elsewhere. Rows of pad queries keep finite values (no NaN).
+// (slot past + i) may attend to key j (causal over slots, key real, and fewer than `window`
+// real tokens apart when given), the lowest float elsewhere. Rows of pad queries keep finite
+// values (no NaN).
 torch::Tensor attention_bias(const torch::Tensor& key_mask, std::int64_t past, std::int64_t t,
                              const std::optional<std::int64_t>& window);
 
@@ -180,8 +182,12 @@ struct AttentionOptions {
 };
 
 // softmax(q k^T * scale + mask) v for q [B, H, T, D] and k, v [B, KV, T, D] after appending k, v to
-// layer `layer`'s KV cache (when decoding) and repeating each key/value head H / KV times;
-// scores in float32. Returns the heads merged: [B, T, H * D].
+// layer `layer`'s KV cache (when decoding), each key/value head serving H / KV query heads; scores
+// and softmax in float32 (float64 for a float64 model). Returns the heads merged: [B, T, H * D].
+// By hand: the scale folded into q, the query heads of a key/value head stacked as rows ([B, KV,
+// H / KV * T, D]) instead of repeating the keys, softcap, mask and softmax in place on the one
+// score tensor; a cache's shared prefix is multiplied once for every row of the batch. On libtorch
+// 2 (torch_compat.h) layers without a shared prefix or softcap use its fused kernel.
 torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const LayerInputs& inputs,
                              std::int64_t layer, const AttentionOptions& options = {});
 

@@ -1,16 +1,20 @@
 // The local provider: chat requests answered by in-process causal LMs (docs/icl.md, "Local
 // models"). Per model of a batch: render and tokenize every prompt, group the prompts that differ
 // only in their last message (one evaluation point: system prompt + shots, then the question),
-// compute the group's longest common token prefix once into a KV cache, and decode each question
-// greedily from a copy of it. KVCache copies share tensors and the forward pass appends with
-// torch::cat, so the shared prefix is never written to.
+// compute the group's longest common token prefix once into a KV cache (extending the previous
+// group's prefix where it begins with it: nested shot counts), and decode the group's questions
+// greedily together, as padded batches that read the prefix's keys and values by broadcasting
+// (KVCache's shared part): the prefix is neither copied per question nor written to.
 #include <torch/torch.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "w2s/model_torch.h"
 
@@ -39,6 +43,10 @@ struct LoadedModel {
   // Tokens whose text is one option letter A-Z (whitespace aside), with that text.
   std::vector<std::int64_t> letter_ids;
   std::vector<std::string> letter_texts;
+  // The last shared prefix computed, its tokens and batch-1 cache: the next group's prefix grows
+  // from the tokens they have in common.
+  std::vector<std::int64_t> prefix_ids;
+  KVCache prefix;
 };
 
 std::string group_key(const llm::ChatRequest& r) {
@@ -171,8 +179,15 @@ class LocalModels final : public LocalProvider {
     return *loaded_;
   }
 
-  llm::Completion answer(LoadedModel& m, const llm::ChatRequest& r, const std::vector<std::int64_t>& ids,
-                         const KVCache& prefix) const;
+  // The cache of `head` (batch 1), computed from the last prefix's cache where they share tokens.
+  const KVCache& prefix_cache(LoadedModel& m, const std::vector<std::int64_t>& head) const;
+  // Greedy answers to the requests `rows` (their tokens in `ids`), decoded as one right-padded
+  // batch whose first `reused` tokens are `prefix`'s (0: none). Each answer's latency is its share
+  // of the batch's time.
+  std::vector<llm::Completion> answer_batch(LoadedModel& m, const std::vector<llm::ChatRequest>& requests,
+                                            const std::vector<std::vector<std::int64_t>>& ids,
+                                            const std::vector<std::size_t>& rows, const KVCache& prefix,
+                                            std::int64_t reused) const;
 
   LocalProviderOptions options_;
   ModelResolver resolve_;
@@ -185,73 +200,119 @@ class LocalModels final : public LocalProvider {
   bool warned_temperature_ = false;
 };
 
-llm::Completion LocalModels::answer(LoadedModel& m, const llm::ChatRequest& r, const std::vector<std::int64_t>& ids,
-                                    const KVCache& prefix) const {
-  const double start = monotonic_seconds();
-  torch::NoGradGuard no_grad;
-  const Tokenizer& tok = *m.tokenizer;
-  const auto device = placement_.device;
-  const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
-  const std::int64_t context = m.lm->config().max_position_embeddings;
-  const std::int64_t prompt_length = static_cast<std::int64_t>(ids.size());
-  if (prompt_length >= context)
-    return failed(m.id, fmt::format("the prompt has {} tokens; the model's context is {} (max_position_embeddings)",
-                                    prompt_length, context));
-  const std::int64_t max_new = std::min<std::int64_t>(r.max_tokens.value_or(context), context - prompt_length);
-
-  KVCache cache = prefix;
-  const std::int64_t reused = cache.length();
-  std::vector<std::int64_t> rest(ids.begin() + reused, ids.end());
-  torch::Tensor input = torch::tensor(rest, torch::kLong).unsqueeze(0).to(device);
-  llm::Completion c;
-  c.ok = true;
-  c.model = m.id;
-  c.provider = "local";
-  c.cost_source = "none";
-  c.attempts = 1;
-  c.finish_reason = "length";
-  std::vector<std::int64_t> generated;
-  std::optional<std::string> cut;  // content up to a stop string
-  std::int64_t steps = 0;
-  for (; steps < max_new; ++steps) {
-    const torch::Tensor mask = torch::ones({1, cache.length() + input.size(1)}, long_opts);
-    const torch::Tensor logits = m.lm->forward_last(input, mask, &cache).squeeze(0).to(torch::kFloat32);
-    const std::int64_t next = logits.argmax().item<std::int64_t>();
-    if (r.logprobs) {
-      const torch::Tensor logp = torch::log_softmax(logits, -1).to(torch::kCPU);
-      llm::TokenLogprob t{tok.decode({next}, false), logp[next].item<double>(), {}};
-      if (steps == 0 && !m.letter_ids.empty()) {
-        const torch::Tensor letters = logp.index_select(0, torch::tensor(m.letter_ids, torch::kLong));
-        const auto* values = letters.data_ptr<float>();
-        for (std::size_t i = 0; i < m.letter_ids.size(); ++i) t.top.push_back({m.letter_texts[i], values[i]});
-      }
-      c.logprobs.push_back(std::move(t));
-    }
-    if (m.stop_ids.count(next)) {
-      c.finish_reason = "stop";
-      ++steps;
-      break;
-    }
-    generated.push_back(next);
-    if (!r.stop.empty()) {
-      const std::string text = tok.decode(generated, true);
-      for (const auto& s : r.stop)
-        if (const auto at = text.find(s); !s.empty() && at != std::string::npos && (!cut || at < cut->size()))
-          cut = text.substr(0, at);
-      if (cut) {
-        c.finish_reason = "stop";
-        ++steps;
-        break;
-      }
-    }
-    input = torch::full({1, 1}, next, long_opts);
+const KVCache& LocalModels::prefix_cache(LoadedModel& m, const std::vector<std::int64_t>& head) const {
+  const std::size_t common = common_prefix(m.prefix_ids, head);
+  if (common == head.size() && common == m.prefix_ids.size()) return m.prefix;
+  KVCache cache = common > 0 ? truncated(m.prefix, static_cast<std::int64_t>(common)) : KVCache{};
+  if (common < head.size()) {
+    const std::vector<std::int64_t> rest(head.begin() + static_cast<std::ptrdiff_t>(common), head.end());
+    const auto input = torch::tensor(rest, torch::kLong).unsqueeze(0).to(placement_.device);
+    const auto mask = torch::ones({1, static_cast<std::int64_t>(head.size())}, input.options());
+    m.lm->forward_hidden(input, mask, &cache);  // keys and values only
   }
-  c.content = cut ? *cut : tok.decode(generated, true);
-  c.prompt_tokens = prompt_length;
-  c.cached_tokens = reused;
-  c.completion_tokens = steps;
-  c.latency_s = monotonic_seconds() - start;
-  return c;
+  m.prefix_ids = head;
+  m.prefix = std::move(cache);
+  return m.prefix;
+}
+
+std::vector<llm::Completion> LocalModels::answer_batch(LoadedModel& m, const std::vector<llm::ChatRequest>& requests,
+                                                       const std::vector<std::vector<std::int64_t>>& ids,
+                                                       const std::vector<std::size_t>& rows, const KVCache& prefix,
+                                                       std::int64_t reused) const {
+  const double start = monotonic_seconds();
+  const Tokenizer& tok = *m.tokenizer;
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(placement_.device);
+  const std::int64_t b = static_cast<std::int64_t>(rows.size());
+  const std::int64_t context = m.lm->config().max_position_embeddings;
+  std::vector<llm::Completion> out(rows.size());
+  std::vector<std::int64_t> max_new(rows.size());
+  std::vector<std::vector<std::int64_t>> generated(rows.size());
+  std::vector<std::optional<std::string>> cut(rows.size());  // content up to a stop string
+  std::vector<bool> active(rows.size());
+  std::int64_t longest = 0;
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const std::int64_t length = static_cast<std::int64_t>(ids[rows[j]].size());
+    max_new[j] = std::min<std::int64_t>(requests[rows[j]].max_tokens.value_or(context), context - length);
+    longest = std::max(longest, length - reused);
+    llm::Completion& c = out[j];
+    c.ok = true;
+    c.model = m.id;
+    c.provider = "local";
+    c.cost_source = "none";
+    c.attempts = 1;
+    c.finish_reason = "length";
+    c.prompt_tokens = length;
+    c.cached_tokens = reused;
+    active[j] = max_new[j] > 0;
+  }
+  // The rows' own tokens, right-padded (pads masked out: they change no real token's attention).
+  std::vector<std::int64_t> input_ids(static_cast<std::size_t>(b * longest), 0), real(input_ids.size(), 0);
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const auto& row = ids[rows[j]];
+    for (std::size_t k = static_cast<std::size_t>(reused); k < row.size(); ++k) {
+      const std::size_t at = j * static_cast<std::size_t>(longest) + k - static_cast<std::size_t>(reused);
+      input_ids[at] = row[k];
+      real[at] = 1;
+    }
+  }
+  torch::Tensor input = torch::tensor(input_ids, torch::kLong).view({b, longest}).to(placement_.device);
+  torch::Tensor mask = torch::cat({torch::ones({b, reused}, long_opts),
+                                   torch::tensor(real, torch::kLong).view({b, longest}).to(placement_.device)},
+                                  1);
+  KVCache cache = reused > 0 ? shared_prefix(prefix, reused) : KVCache{};
+  for (std::int64_t step = 0; std::find(active.begin(), active.end(), true) != active.end(); ++step) {
+    const torch::Tensor logits = m.lm->forward_last(input, mask, &cache).to(torch::kFloat32).to(torch::kCPU);
+    const torch::Tensor next = logits.argmax(1);
+    std::vector<std::int64_t> fed(rows.size(), 0), alive(rows.size(), 0);
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      if (!active[j]) continue;
+      const llm::ChatRequest& r = requests[rows[j]];
+      llm::Completion& c = out[j];
+      const std::int64_t token = next[static_cast<std::int64_t>(j)].item<std::int64_t>();
+      ++c.completion_tokens;
+      if (r.logprobs) {
+        const torch::Tensor logp = torch::log_softmax(logits[static_cast<std::int64_t>(j)], -1);
+        llm::TokenLogprob t{tok.decode({token}, false), logp[token].item<double>(), {}};
+        if (step == 0 && !m.letter_ids.empty()) {
+          const torch::Tensor letters = logp.index_select(0, torch::tensor(m.letter_ids, torch::kLong)).contiguous();
+          const auto* values = letters.data_ptr<float>();
+          for (std::size_t i = 0; i < m.letter_ids.size(); ++i) t.top.push_back({m.letter_texts[i], values[i]});
+        }
+        c.logprobs.push_back(std::move(t));
+      }
+      if (m.stop_ids.count(token)) {
+        c.finish_reason = "stop";
+        active[j] = false;
+        continue;
+      }
+      generated[j].push_back(token);
+      if (!r.stop.empty()) {
+        const std::string text = tok.decode(generated[j], true);
+        for (const auto& s : r.stop)
+          if (const auto at = text.find(s); !s.empty() && at != std::string::npos && (!cut[j] || at < cut[j]->size()))
+            cut[j] = text.substr(0, at);
+        if (cut[j]) {
+          c.finish_reason = "stop";
+          active[j] = false;
+          continue;
+        }
+      }
+      if (c.completion_tokens >= max_new[j]) {
+        active[j] = false;
+        continue;
+      }
+      fed[j] = token;
+      alive[j] = 1;
+    }
+    input = torch::tensor(fed, torch::kLong).view({b, 1}).to(placement_.device);
+    mask = torch::cat({mask, torch::tensor(alive, torch::kLong).view({b, 1}).to(placement_.device)}, 1);
+  }
+  const double share = (monotonic_seconds() - start) / static_cast<double>(b);
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    out[j].content = cut[j] ? *cut[j] : tok.decode(generated[j], true);
+    out[j].latency_s = share;
+  }
+  return out;
 }
 
 void LocalModels::check_model(const std::string& model, const std::vector<llm::Message>& messages) {
@@ -336,31 +397,52 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
     }
     std::size_t done = 0, reused_tokens = 0, prompt_tokens = 0;
     const double started = monotonic_seconds();
+    const std::int64_t context = m.lm->config().max_position_embeddings;
     for (const std::string& key : keys) {
-      const std::vector<std::size_t>& members = groups[key];
-      KVCache prefix;
-      if (options_.prefix_cache && members.size() > 1) {
-        std::size_t shared = ids[members[0]].size() - 1;  // every question keeps a token of its own
-        for (std::size_t i : members) shared = std::min({shared, common_prefix(ids[members[0]], ids[i]), ids[i].size() - 1});
-        const std::int64_t context = m.lm->config().max_position_embeddings;
-        if (shared > 0 && static_cast<std::int64_t>(shared) < context) {
-          torch::NoGradGuard no_grad;
-          const std::vector<std::int64_t> head(ids[members[0]].begin(), ids[members[0]].begin() + shared);
-          const auto input = torch::tensor(head, torch::kLong).unsqueeze(0).to(placement_.device);
-          m.lm->forward_hidden(input, torch::ones_like(input), &prefix);  // keys and values only
+      std::vector<std::size_t> members;
+      for (std::size_t i : groups[key]) {
+        if (static_cast<std::int64_t>(ids[i].size()) < context) {
+          members.push_back(i);
+          continue;
         }
+        deliver(i, failed(model, fmt::format("the prompt has {} tokens; the model's context is {} "
+                                             "(max_position_embeddings)",
+                                             ids[i].size(), context)));
       }
-      for (std::size_t i : members) {
-        llm::Completion c;
-        try {
-          c = answer(m, requests[i], ids[i], prefix);
-        } catch (const std::exception& e) {
-          c = failed(model, std::string("local model: ") + e.what());
+      if (members.empty()) continue;
+      std::size_t shared = 0;
+      if (options_.prefix_cache && members.size() > 1) {
+        shared = ids[members[0]].size() - 1;  // every question keeps a token of its own
+        for (std::size_t i : members) shared = std::min({shared, common_prefix(ids[members[0]], ids[i]), ids[i].size() - 1});
+      }
+      std::size_t longest = 0;
+      for (std::size_t i : members) longest = std::max(longest, ids[i].size() - shared);
+      // As many questions per batch as keep its score and MLP tensors within the forward budget
+      // (at its first step, the largest: every own token of every row against the whole prompt).
+      const std::size_t per_batch = std::max<std::size_t>(
+          1, static_cast<std::size_t>(query_tokens_within_budget(m.lm->config(), static_cast<std::int64_t>(shared + longest),
+                                                                 placement_.dtype)) /
+                 longest);
+      try {
+        torch::NoGradGuard no_grad;
+        const std::vector<std::int64_t> head(ids[members[0]].begin(),
+                                             ids[members[0]].begin() + static_cast<std::ptrdiff_t>(shared));
+        const KVCache prefix = shared > 0 ? prefix_cache(m, head) : KVCache{};  // tensor handles, not copies
+        for (std::size_t from = 0; from < members.size(); from += per_batch) {
+          const std::vector<std::size_t> rows(members.begin() + static_cast<std::ptrdiff_t>(from),
+                                              members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), from + per_batch)));
+          std::vector<llm::Completion> answers =
+              answer_batch(m, requests, ids, rows, prefix, static_cast<std::int64_t>(shared));
+          for (std::size_t j = 0; j < rows.size(); ++j) {
+            reused_tokens += static_cast<std::size_t>(answers[j].cached_tokens);
+            prompt_tokens += static_cast<std::size_t>(answers[j].prompt_tokens);
+            deliver(rows[j], std::move(answers[j]));
+            ++done;
+          }
         }
-        reused_tokens += static_cast<std::size_t>(c.cached_tokens);
-        prompt_tokens += static_cast<std::size_t>(c.prompt_tokens);
-        deliver(i, std::move(c));
-        ++done;
+      } catch (const std::exception& e) {
+        for (std::size_t i : members)
+          if (out[i].model.empty()) deliver(i, failed(model, std::string("local model: ") + e.what()));  // not yet delivered
       }
     }
     log::info("local model {}: {} answers in {:.1f} s ({} prompt tokens, {} of them from shared prefixes)", model,

@@ -63,10 +63,27 @@ void save_safetensors(const std::filesystem::path& path, const NamedTensors& ten
 // Keys and values of earlier positions, for incremental decoding. Pass the same cache to
 // successive forward calls with the new tokens only; attention_mask must then cover the
 // cached AND the new positions ([B, past + T]).
+//
+// A cache may also hold a shared part: per layer [1, kv_heads, P, head_dim], positions 0..P-1 of
+// every row of the batch (a prompt prefix the rows have in common). Attention reads it by
+// broadcasting over the batch, never copies it per row, and never writes it; the rows' own keys
+// and values (positions P on) are appended to `keys` / `values`. shared_prefix() makes one.
 struct KVCache {
-  std::vector<torch::Tensor> keys, values;  // per layer [B, kv_heads, past, head_dim]
-  std::int64_t length() const { return keys.empty() ? 0 : keys[0].size(2); }
+  std::vector<torch::Tensor> keys, values;                // per layer [B, kv_heads, own, head_dim]
+  std::vector<torch::Tensor> shared_keys, shared_values;  // per layer [1, kv_heads, P, head_dim], or none
+  std::int64_t shared_length() const { return shared_keys.empty() ? 0 : shared_keys[0].size(2); }
+  std::int64_t length() const {
+    return shared_length() + (keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2));
+  }
 };
+
+// A cache whose shared part is the first `length` positions of `prefix` (a batch-1 cache without a
+// shared part of its own): views of its tensors, no copy. For decoding a batch of prompts that all
+// begin with those tokens.
+KVCache shared_prefix(const KVCache& prefix, std::int64_t length);
+// The first `length` positions of a batch-1 cache without a shared part (views, no copy): where a
+// longer prompt extends a shorter one, its cache grows from there.
+KVCache truncated(const KVCache& cache, std::int64_t length);
 
 struct HiddenOutput {
   torch::Tensor last_hidden;  // [B, T, H] after the final norm
@@ -74,6 +91,14 @@ struct HiddenOutput {
   // embeddings, the output of layers 1..L-1, and the final-normed output of layer L.
   std::vector<torch::Tensor> hidden_states;
 };
+
+// The most bytes a forward pass without gradients lets one intermediate tensor take (the
+// attention scores of a layer, its MLP activations): longer inputs run in chunks of tokens through
+// the KV cache, and the local provider sizes its batches of questions by it.
+inline constexpr std::int64_t kForwardTensorBytes = std::int64_t{128} << 20;
+// How many query tokens, summed over the rows of a batch, one forward pass attending to `keys`
+// keys may take with its score and MLP tensors within kForwardTensorBytes (at least 1).
+std::int64_t query_tokens_within_budget(const ModelConfig& config, std::int64_t keys, torch::Dtype dtype);
 
 class Decoder;       // one architecture's modules and forward pass (src/decoder.h)
 class Architecture;  // one architecture's config, checkpoint names and defaults (src/architecture.h)
@@ -93,12 +118,16 @@ class CausalLMImpl : public torch::nn::Module {
   // float32. Sets the process's thread count: placement.threads, or default_threads(hidden).
   void place(const Placement& placement);
 
+  // Without gradients and hidden states to collect, an input longer than
+  // query_tokens_within_budget allows runs in chunks of tokens through the KV cache (a temporary
+  // one when none is given): the same result within float rounding, in bounded memory.
   HiddenOutput forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                               KVCache* cache = nullptr, bool collect_hidden_states = false);
   // Vocabulary logits [B, T, V] (in the model dtype). attention_mask may be undefined (all ones).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                         KVCache* cache = nullptr);
-  // The logits of the last position only [B, V] (decoding: no vocabulary projection of the others).
+  // The logits of each row's last real new token only [B, V] (decoding: no vocabulary projection
+  // of the others): the last position, or the last before a row's right padding.
   torch::Tensor forward_last(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                              KVCache* cache = nullptr);
 
