@@ -4,8 +4,26 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "w2s/llm.h"
+
+namespace w2s::llm {
+
+// A request as sent: its wire body and its cache key, written once into one buffer and hashed
+// once (request.cpp). The body is text.substr(body_at).
+struct WireRequest {
+  std::string key;
+  std::string text;
+  std::size_t body_at = 0;
+  std::string_view body() const { return std::string_view(text).substr(body_at); }
+};
+WireRequest wire_request(const std::string& base_url, const ChatRequest& r);
+// The wire body alone (a request sent with fewer top_logprobs than asked keeps the key of the
+// request as asked).
+std::string wire_body(const ChatRequest& r);
+
+}  // namespace w2s::llm
 
 namespace w2s::llm::detail {
 

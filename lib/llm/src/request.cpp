@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -14,37 +15,117 @@ namespace w2s::llm {
 
 namespace {
 
-// The fields that change the answer: the wire body without the transport's own fields, and what
-// the cache key is made of (so that adding "stream": false kept every cached answer).
-json::Value answer_fields(const ChatRequest& r) {
-  json::Value body = json::Object{{"model", r.model}};
-  json::Array messages;
-  for (const auto& m : r.messages)
-    messages.push_back(json::Object{{"role", m.role}, {"content", m.content}});
-  body.set("messages", json::Value(messages));
-  if (r.temperature) body.set("temperature", *r.temperature);
-  if (r.max_tokens) body.set("max_tokens", *r.max_tokens);
-  if (r.seed) body.set("seed", *r.seed);
-  if (r.top_p) body.set("top_p", *r.top_p);
-  if (!r.stop.empty()) body.set("stop", json::Value(r.stop));
+// The fields that change the answer (the wire body without the transport's own fields: what the
+// cache key is made of, so that adding "stream": false kept every cached answer), written without
+// braces and in json::dump_canonical's order (keys sorted), the form the cache key hashes: every
+// key stays what it was when it was the hash of dump_canonical of these fields as a json::Value.
+void write_answer_fields(std::string& out, const ChatRequest& r) {
+  bool first = true;
+  const auto key = [&](std::string_view name) {  // names are plain ASCII: no escaping
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += name;
+    out += "\":";
+  };
   if (r.logprobs) {
-    body.set("logprobs", true);
-    if (r.top_logprobs) body.set("top_logprobs", *r.top_logprobs);
+    key("logprobs");
+    out += "true";
   }
-  if (!r.provider.empty()) body.set("provider", options::record(r.provider));
-  if (!r.reasoning.empty()) body.set("reasoning", options::record(r.reasoning));
-  return body;
+  if (r.max_tokens) {
+    key("max_tokens");
+    json::write_number(out, static_cast<std::int64_t>(*r.max_tokens));
+  }
+  key("messages");
+  out += '[';
+  for (std::size_t i = 0; i < r.messages.size(); ++i) {
+    out += i ? ",{\"content\":" : "{\"content\":";
+    json::write_string(out, r.messages[i].content);
+    out += ",\"role\":";
+    json::write_string(out, r.messages[i].role);
+    out += '}';
+  }
+  out += ']';
+  key("model");
+  json::write_string(out, r.model);
+  if (!r.provider.empty()) {
+    key("provider");
+    out += json::dump_canonical(options::record(r.provider));
+  }
+  if (!r.reasoning.empty()) {
+    key("reasoning");
+    out += json::dump_canonical(options::record(r.reasoning));
+  }
+  if (r.seed) {
+    key("seed");
+    json::write_number(out, *r.seed);
+  }
+  if (!r.stop.empty()) {
+    key("stop");
+    out += '[';
+    for (std::size_t i = 0; i < r.stop.size(); ++i) {
+      if (i) out += ',';
+      json::write_string(out, r.stop[i]);
+    }
+    out += ']';
+  }
+  if (r.temperature) {
+    key("temperature");
+    json::write_number(out, *r.temperature);
+  }
+  if (r.logprobs && r.top_logprobs) {
+    key("top_logprobs");
+    json::write_number(out, static_cast<std::int64_t>(*r.top_logprobs));
+  }
+  if (r.top_p) {
+    key("top_p");
+    json::write_number(out, *r.top_p);
+  }
+}
+
+// Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
+// anyway is read all the same: event_stream.cpp). Not part of the cache key.
+constexpr std::string_view kNotStreamed = ",\"stream\":false}";
+
+// Room for a request's text: its strings as they are, and the JSON around them.
+std::size_t expected_size(const std::string& base_url, const ChatRequest& r) {
+  std::size_t n = 256 + base_url.size() + r.model.size();
+  for (const auto& m : r.messages) n += m.content.size() + m.role.size() + 32;
+  for (const auto& s : r.stop) n += s.size() + 4;
+  return n;
 }
 
 }  // namespace
 
-json::Value request_body(const ChatRequest& r) {
-  json::Value body = answer_fields(r);
-  // Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
-  // anyway is read all the same: sse.cpp).
-  body.set("stream", false);
+WireRequest wire_request(const std::string& base_url, const ChatRequest& r) {
+  // One buffer: {"endpoint":URL,FIELDS} is hashed as it is (the cache key); then its "," after the
+  // endpoint becomes the body's "{" and its closing brace the end of the body, so that the body
+  // {FIELDS,"stream":false} is the rest of the same buffer, never written or copied again.
+  WireRequest w;
+  w.text.reserve(expected_size(base_url, r));
+  w.text = "{\"endpoint\":";
+  json::write_string(w.text, base_url);
+  w.body_at = w.text.size();
+  w.text += ',';
+  write_answer_fields(w.text, r);
+  w.text += '}';
+  w.key = sha256_hex(w.text);
+  w.text[w.body_at] = '{';
+  w.text.pop_back();
+  w.text += kNotStreamed;
+  return w;
+}
+
+std::string wire_body(const ChatRequest& r) {
+  std::string body;
+  body.reserve(expected_size("", r));
+  body += '{';
+  write_answer_fields(body, r);
+  body += kNotStreamed;
   return body;
 }
+
+json::Value request_body(const ChatRequest& r) { return json::parse(wire_body(r), "request body"); }
 
 void validate(const ReasoningOptions& r) {
   // OpenRouter's reasoning efforts: another word would be sent and answered by an error (or
@@ -59,13 +140,7 @@ void validate(const ReasoningOptions& r) {
     throw Error("--no-reasoning excludes the other --reasoning-* options");
 }
 
-std::string cache_key(const std::string& base_url, const ChatRequest& r) {
-  // The wire body holds exactly the fields that change the answer; the endpoint is added so
-  // that a local server's answers never replay as OpenRouter's.
-  json::Value key = answer_fields(r);
-  key.set("endpoint", base_url);
-  return sha256_hex(json::dump_canonical(key));
-}
+std::string cache_key(const std::string& base_url, const ChatRequest& r) { return wire_request(base_url, r).key; }
 
 std::int64_t estimate_prompt_tokens(const ChatRequest& r) {
   std::size_t chars = 0;
