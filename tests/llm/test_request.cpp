@@ -67,7 +67,7 @@ json::Value answer_fields_as_values(const ChatRequest& r) {
   return v;
 }
 
-TEST(Request, TheBodyWrittenOnceCarriesEveryFieldAndTheKeyStaysTheCanonicalHash) {
+TEST(Request, TheBodyWrittenOnceCarriesEveryFieldAndItsKeyStaysTheCanonicalHash) {
   std::vector<ChatRequest> shapes;
   ChatRequest plain = testing::make_request(3);
   shapes.push_back(plain);
@@ -106,10 +106,15 @@ TEST(Request, TheBodyWrittenOnceCarriesEveryFieldAndTheKeyStaysTheCanonicalHash)
       EXPECT_EQ(cache_key(endpoint, r), wire.key);
       json::Value sent = fields;
       sent.set("stream", false);
-      const json::Value body = json::parse(wire.body(), "wire body");
+      const json::Value body = json::parse(wire.body, "wire body");
       EXPECT_EQ(json::dump_canonical(body), json::dump_canonical(sent));
       EXPECT_EQ(json::dump_canonical(request_body(r)), json::dump_canonical(sent));
-      EXPECT_EQ(wire_body(r), std::string(wire.body()));
+      EXPECT_EQ(wire_body(r), wire.body);
+      // The API's layout: model first, each message {role, content}.
+      EXPECT_EQ(wire.body.rfind("{\"model\":", 0), 0u);
+      if (!r.messages.empty()) {
+        EXPECT_NE(wire.body.find("\"messages\":[{\"role\":"), std::string::npos);
+      }
     }
   }
 }

@@ -112,7 +112,7 @@ class Batch {
     const ChatRequest& r = request_of(job);
     const auto cap = c_.top_logprobs_cap.find(r.model);
     if (!r.logprobs || !r.top_logprobs || cap == c_.top_logprobs_cap.end() || *r.top_logprobs <= cap->second)
-      return job.wire.body();
+      return job.wire.body;
     if (job.top_logprobs_sent != cap->second) {
       ChatRequest lowered = r;
       lowered.top_logprobs = cap->second;
@@ -817,6 +817,9 @@ class Batch {
 
   // Delivers a job's completion, and to its duplicates as $0 cache hits.
   void finish(Job& job, Completion c) {
+    // It is not sent again: a batch of long prompts keeps the bodies of its open requests only.
+    job.wire.body = std::string();
+    job.lowered_body = std::string();
     for (const LostAttempt& a : job.lost) {
       if (a.reconciled_usd)
         c.reconciled_usd += *a.reconciled_usd;

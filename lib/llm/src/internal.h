@@ -10,13 +10,11 @@
 
 namespace w2s::llm {
 
-// A request as sent: its wire body and its cache key, written once into one buffer and hashed
-// once (request.cpp). The body is text.substr(body_at).
+// A request as sent: its wire body, written once into a buffer sized for it, and its cache key,
+// hashed once from that text (request.cpp).
 struct WireRequest {
   std::string key;
-  std::string text;
-  std::size_t body_at = 0;
-  std::string_view body() const { return std::string_view(text).substr(body_at); }
+  std::string body;
 };
 WireRequest wire_request(const std::string& base_url, const ChatRequest& r);
 // The wire body alone (a request sent with fewer top_logprobs than asked keeps the key of the

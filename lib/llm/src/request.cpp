@@ -4,10 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <set>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "internal.h"
 
@@ -15,114 +19,161 @@ namespace w2s::llm {
 
 namespace {
 
-// The fields that change the answer (the wire body without the transport's own fields: what the
-// cache key is made of, so that adding "stream": false kept every cached answer), written without
-// braces and in json::dump_canonical's order (keys sorted), the form the cache key hashes: every
-// key stays what it was when it was the hash of dump_canonical of these fields as a json::Value.
-void write_answer_fields(std::string& out, const ChatRequest& r) {
-  bool first = true;
-  const auto key = [&](std::string_view name) {  // names are plain ASCII: no escaping
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    out += name;
-    out += "\":";
-  };
-  if (r.logprobs) {
-    key("logprobs");
-    out += "true";
-  }
-  if (r.max_tokens) {
-    key("max_tokens");
-    json::write_number(out, static_cast<std::int64_t>(*r.max_tokens));
-  }
-  key("messages");
-  out += '[';
-  for (std::size_t i = 0; i < r.messages.size(); ++i) {
-    out += i ? ",{\"content\":" : "{\"content\":";
-    json::write_string(out, r.messages[i].content);
-    out += ",\"role\":";
-    json::write_string(out, r.messages[i].role);
-    out += '}';
-  }
-  out += ']';
-  key("model");
-  json::write_string(out, r.model);
-  if (!r.provider.empty()) {
-    key("provider");
-    out += json::dump_canonical(options::record(r.provider));
-  }
-  if (!r.reasoning.empty()) {
-    key("reasoning");
-    out += json::dump_canonical(options::record(r.reasoning));
-  }
-  if (r.seed) {
-    key("seed");
-    json::write_number(out, *r.seed);
-  }
-  if (!r.stop.empty()) {
-    key("stop");
-    out += '[';
-    for (std::size_t i = 0; i < r.stop.size(); ++i) {
-      if (i) out += ',';
-      json::write_string(out, r.stop[i]);
-    }
-    out += ']';
-  }
-  if (r.temperature) {
-    key("temperature");
-    json::write_number(out, *r.temperature);
-  }
-  if (r.logprobs && r.top_logprobs) {
-    key("top_logprobs");
-    json::write_number(out, static_cast<std::int64_t>(*r.top_logprobs));
-  }
-  if (r.top_p) {
-    key("top_p");
-    json::write_number(out, *r.top_p);
-  }
-}
+// Where a value's text is in the body.
+struct Slice {
+  std::size_t at = 0, size = 0;
+};
 
-// Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
-// anyway is read all the same: event_stream.cpp). Not part of the cache key.
-constexpr std::string_view kNotStreamed = ",\"stream\":false}";
+// Where the body's values are, for the cache key.
+struct Slices {
+  Slice model, temperature, max_tokens, seed, top_p, stop, top_logprobs;
+  std::vector<std::pair<Slice, Slice>> messages;  // role, content
+};
 
-// Room for a request's text: its strings as they are, and the JSON around them.
-std::size_t expected_size(const std::string& base_url, const ChatRequest& r) {
-  std::size_t n = 256 + base_url.size() + r.model.size();
+// Room for a request's body: its strings as they are, and the JSON around them.
+std::size_t expected_size(const ChatRequest& r) {
+  std::size_t n = 256 + r.model.size();
   for (const auto& m : r.messages) n += m.content.size() + m.role.size() + 32;
   for (const auto& s : r.stop) n += s.size() + 4;
   return n;
 }
 
+// The wire body, written once into a buffer sized for it, in the API's order (model, messages of
+// {role, content}, the sampling fields, stream); `at` learns where each value is.
+std::string write_body(const ChatRequest& r, Slices& at) {
+  std::string out;
+  out.reserve(expected_size(r));
+  const auto value = [&out](Slice& slice, const auto& write) {
+    slice.at = out.size();
+    write();
+    slice.size = out.size() - slice.at;
+  };
+  out += "{\"model\":";
+  value(at.model, [&] { json::write_string(out, r.model); });
+  out += ",\"messages\":[";
+  at.messages.resize(r.messages.size());
+  for (std::size_t i = 0; i < r.messages.size(); ++i) {
+    out += i ? ",{\"role\":" : "{\"role\":";
+    value(at.messages[i].first, [&] { json::write_string(out, r.messages[i].role); });
+    out += ",\"content\":";
+    value(at.messages[i].second, [&] { json::write_string(out, r.messages[i].content); });
+    out += '}';
+  }
+  out += ']';
+  if (r.temperature) {
+    out += ",\"temperature\":";
+    value(at.temperature, [&] { json::write_number(out, *r.temperature); });
+  }
+  if (r.max_tokens) {
+    out += ",\"max_tokens\":";
+    value(at.max_tokens, [&] { json::write_number(out, static_cast<std::int64_t>(*r.max_tokens)); });
+  }
+  if (r.seed) {
+    out += ",\"seed\":";
+    value(at.seed, [&] { json::write_number(out, *r.seed); });
+  }
+  if (r.top_p) {
+    out += ",\"top_p\":";
+    value(at.top_p, [&] { json::write_number(out, *r.top_p); });
+  }
+  if (!r.stop.empty()) {
+    out += ",\"stop\":";
+    value(at.stop, [&] {
+      for (std::size_t i = 0; i < r.stop.size(); ++i) {
+        out += i ? ',' : '[';
+        json::write_string(out, r.stop[i]);
+      }
+      out += ']';
+    });
+  }
+  if (r.logprobs) {
+    out += ",\"logprobs\":true";
+    if (r.top_logprobs) {
+      out += ",\"top_logprobs\":";
+      value(at.top_logprobs, [&] { json::write_number(out, static_cast<std::int64_t>(*r.top_logprobs)); });
+    }
+  }
+  if (!r.provider.empty()) out += ",\"provider\":" + json::dump(options::record(r.provider));
+  if (!r.reasoning.empty()) out += ",\"reasoning\":" + json::dump(options::record(r.reasoning));
+  // Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
+  // anyway is read all the same: event_stream.cpp). Not part of the cache key.
+  out += ",\"stream\":false}";
+  return out;
+}
+
+// SHA-256 fed in pieces (OpenSSL's EVP interface).
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw Error("OpenSSL: digest init failed");
+  }
+  void update(std::string_view bytes) { EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) throw Error("OpenSSL: digest final failed");
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(2 * len, '0');
+    for (unsigned i = 0; i < len; ++i) {
+      out[2 * i] = kDigits[md[i] >> 4];
+      out[2 * i + 1] = kDigits[md[i] & 15];
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+// The cache key: the SHA-256 of json::dump_canonical of the fields that change the answer (the wire
+// body without "stream", so that adding it kept every cached answer) and "endpoint" (so that a
+// local server's answers never replay as OpenRouter's). The canonical text is never written out:
+// the body's own value texts are hashed in its order (keys sorted; a message is {content, role}),
+// so every key stays what it was when it was hashed from a json::Value.
+std::string key_of(const std::string& base_url, const ChatRequest& r, std::string_view body, const Slices& at) {
+  Sha256 h;
+  const auto field = [&](std::string_view name_and_colon, Slice value) {
+    h.update(name_and_colon);
+    h.update(body.substr(value.at, value.size));
+  };
+  std::string endpoint;
+  json::write_string(endpoint, base_url);
+  h.update("{\"endpoint\":");
+  h.update(endpoint);
+  if (r.logprobs) h.update(",\"logprobs\":true");
+  if (r.max_tokens) field(",\"max_tokens\":", at.max_tokens);
+  h.update(",\"messages\":[");
+  for (std::size_t i = 0; i < at.messages.size(); ++i) {
+    field(i ? ",{\"content\":" : "{\"content\":", at.messages[i].second);
+    field(",\"role\":", at.messages[i].first);
+    h.update("}");
+  }
+  h.update("]");
+  field(",\"model\":", at.model);
+  if (!r.provider.empty()) h.update(",\"provider\":" + json::dump_canonical(options::record(r.provider)));
+  if (!r.reasoning.empty()) h.update(",\"reasoning\":" + json::dump_canonical(options::record(r.reasoning)));
+  if (r.seed) field(",\"seed\":", at.seed);
+  if (!r.stop.empty()) field(",\"stop\":", at.stop);
+  if (r.temperature) field(",\"temperature\":", at.temperature);
+  if (r.logprobs && r.top_logprobs) field(",\"top_logprobs\":", at.top_logprobs);
+  if (r.top_p) field(",\"top_p\":", at.top_p);
+  h.update("}");
+  return h.hex();
+}
+
 }  // namespace
 
 WireRequest wire_request(const std::string& base_url, const ChatRequest& r) {
-  // One buffer: {"endpoint":URL,FIELDS} is hashed as it is (the cache key); then its "," after the
-  // endpoint becomes the body's "{" and its closing brace the end of the body, so that the body
-  // {FIELDS,"stream":false} is the rest of the same buffer, never written or copied again.
+  Slices at;
   WireRequest w;
-  w.text.reserve(expected_size(base_url, r));
-  w.text = "{\"endpoint\":";
-  json::write_string(w.text, base_url);
-  w.body_at = w.text.size();
-  w.text += ',';
-  write_answer_fields(w.text, r);
-  w.text += '}';
-  w.key = sha256_hex(w.text);
-  w.text[w.body_at] = '{';
-  w.text.pop_back();
-  w.text += kNotStreamed;
+  w.body = write_body(r, at);
+  w.key = key_of(base_url, r, w.body, at);
   return w;
 }
 
 std::string wire_body(const ChatRequest& r) {
-  std::string body;
-  body.reserve(expected_size("", r));
-  body += '{';
-  write_answer_fields(body, r);
-  body += kNotStreamed;
-  return body;
+  Slices unused;
+  return write_body(r, unused);
 }
 
 json::Value request_body(const ChatRequest& r) { return json::parse(wire_body(r), "request body"); }
