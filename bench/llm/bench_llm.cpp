@@ -214,14 +214,15 @@ int main(int argc, char** argv) {
       bench::print_ratio(name, "CPU/request py/w2s", b_us.median / a_us.median, ">1: w2s uses less CPU");
       if (latency > 0) {
         bench::print_ratio(name, "w2s r/s / bound", a_rps.median / (std::min(c, n) / latency), "goal >= 0.95");
-        bench::print_ratio(name, "w2s r/s / C/seen", a_rps.median / (std::min(c, n) / bench::spread(ours_latency).median),
-                           "bound by the answers' own latency");
+        const double seen_bound = std::min(c, n) / bench::spread(ours_latency).median;
+        bench::print_ratio(name, "w2s r/s / C/seen", a_rps.median / seen_bound, "bound by the answers' own latency");
       }
     }
   }
-  fmt::print("\nr/s x: our requests/s over Python's; cpu /: Python's client CPU per request over ours. bound: C / 200 ms;\n"
-             "lat. ms: median latency of our answers as the client saw them; ours/seen: our r/s over C / that latency. {}\n",
-             bench::machine_load());
+  fmt::print(
+      "\nr/s x: our requests/s over Python's; cpu /: Python's client CPU per request over ours. bound: C / 200 ms;\n"
+      "lat. ms: median latency of our answers as the client saw them; ours/seen: our r/s over C / that latency.\n{}\n",
+      bench::machine_load());
   std::filesystem::remove_all(dir);
   return 0;
 }

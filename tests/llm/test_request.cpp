@@ -72,7 +72,8 @@ TEST(Request, TheBodyWrittenOnceCarriesEveryFieldAndItsKeyStaysTheCanonicalHash)
   ChatRequest plain = testing::make_request(3);
   shapes.push_back(plain);
   ChatRequest text = plain;  // escapes, control characters, non-ASCII and invalid UTF-8
-  text.messages[1].content = "quote \" backslash \\ tab\t nl\n cr\r \x01\x1f del\x7f é 漢字 🙂 cut \xe6\x97 latin \xe9";
+  text.messages[1].content =
+      "quote \" backslash \\ tab\t nl\n cr\r \x01\x1f del\x7f é 漢字 🙂 cut \xe6\x97 latin \xe9";
   text.model = "vendor/m\u00e9";
   shapes.push_back(text);
   ChatRequest every = plain;

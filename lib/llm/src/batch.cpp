@@ -36,7 +36,7 @@ struct LostAttempt {
 struct Job {
   std::size_t index = 0;  // into the batch's requests
   WireRequest wire;       // cache key and wire body
-  std::string lowered_body;  // the body with top_logprobs lowered (top_logprobs_sent), when it is
+  std::string lowered_body;  // the body with top_logprobs lowered to a server's cap (top_logprobs_sent)
   int attempts = 0;
   double reserved_usd = 0.0;
   double first_sent = 0.0;
@@ -410,7 +410,8 @@ class Batch {
     transfer->job = id;
     transfer->started = monotonic_seconds();
     if (job.attempts == 0) job.first_sent = transfer->started;
-    CURL* easy = c_.transfers.post(body_to_send(job), transfer->exchange, http::wants_gzip(c_.endpoint->loopback(), request_of(job)));
+    const bool gzip = http::wants_gzip(c_.endpoint->loopback(), request_of(job));
+    CURL* easy = c_.transfers.post(body_to_send(job), transfer->exchange, gzip);
     in_flight_.emplace(easy, std::move(transfer));
     ++in_flight_by_model_[request_of(job).model];
     if (is_free_model(request_of(job).model)) count_free_request();

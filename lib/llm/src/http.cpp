@@ -38,7 +38,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   // Every header we keep has a short name; the others are passed over without a copy.
   char lower[64];
   if (colon == std::string_view::npos || colon > sizeof lower) return size * n;
-  for (std::size_t i = 0; i < colon; ++i) lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+  for (std::size_t i = 0; i < colon; ++i)
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
   const std::string_view name(lower, colon);
   const bool generation_id = name == "x-generation-id";
   if (!generation_id && !retry::is_rate_limit_header(name)) return size * n;
