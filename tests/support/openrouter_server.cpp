@@ -237,6 +237,7 @@ struct OpenRouterServer::Impl {
   int key_requests = 0;
   std::vector<json::Value> bodies;
   std::vector<std::string> authorizations;
+  std::vector<std::string> accept_encodings;
   std::vector<double> arrivals;
   int chat_requests = 0;
   int completed = 0;
@@ -355,6 +356,7 @@ struct OpenRouterServer::Impl {
       std::lock_guard lock(mu);
       ++chat_requests;
       authorizations.push_back(req.get_header_value("Authorization"));
+      accept_encodings.push_back(req.get_header_value("Accept-Encoding"));
       arrivals.push_back(arrival);
       max_in_flight = std::max(max_in_flight, ++in_flight);
     }
@@ -575,6 +577,10 @@ std::vector<json::Value> OpenRouterServer::received_bodies() const {
 std::vector<std::string> OpenRouterServer::authorization_headers() const {
   std::lock_guard lock(impl_->mu);
   return impl_->authorizations;
+}
+std::vector<std::string> OpenRouterServer::accept_encoding_headers() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->accept_encodings;
 }
 std::vector<double> OpenRouterServer::arrival_times() const {
   std::lock_guard lock(impl_->mu);

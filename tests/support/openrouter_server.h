@@ -160,6 +160,7 @@ class OpenRouterServer {
   double billed_upstream_cost() const;              // BYOK: upstream_inference_cost sent in 200s
   std::vector<json::Value> received_bodies() const; // in arrival order
   std::vector<std::string> authorization_headers() const;
+  std::vector<std::string> accept_encoding_headers() const;  // per chat request, "" when absent
   std::vector<double> arrival_times() const;        // monotonic_seconds() per chat request
   int max_in_flight() const;                        // highest number of concurrent chat handlers
   int generation_requests() const;                  // GET /generation received

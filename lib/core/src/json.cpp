@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
+#include <string_view>
 
 #include "w2s/core.h"
 #include "w2s/utf8.h"
@@ -270,12 +272,22 @@ Value parse_file(const std::filesystem::path& path) { return parse(read_file(pat
 // ---------------------------------------------------------------------------------------------
 namespace {
 
+}  // namespace
+
 // Never writes invalid UTF-8: a string from a model (a cut byte-fallback character) or from a
-// file in another encoding is made valid first.
-void write_string(std::string& out, const std::string& raw) {
-  const std::string s = valid_utf8(raw);
+// file in another encoding is made valid first (copied only then: most text is plain ASCII).
+void write_string(std::string& out, std::string_view raw) {
+  const bool ascii = std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  std::string repaired;
+  if (!ascii) repaired = valid_utf8(raw);
+  const std::string_view s = ascii ? raw : std::string_view(repaired);
   out.push_back('"');
-  for (unsigned char c : s) {
+  std::size_t plain_from = 0;  // runs of characters that need no escape are appended at once
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.substr(plain_from, i - plain_from));
+    plain_from = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -284,26 +296,27 @@ void write_string(std::string& out, const std::string& raw) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out.push_back(static_cast<char>(c));
+      default: out += fmt::format("\\u{:04x}", c);
     }
   }
+  out.append(s.substr(plain_from));
   out.push_back('"');
 }
 
-void write_double(std::string& out, double d) {
+void write_number(std::string& out, double d) {
   if (!std::isfinite(d)) {
     out += "null";
     return;
   }
-  std::string s = fmt::format("{}", d);  // shortest round-trip representation
+  const std::size_t start = out.size();
+  fmt::format_to(std::back_inserter(out), "{}", d);  // shortest round-trip representation
   // Keep the number a JSON double on re-read ("1" would come back as an integer).
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  out += s;
+  if (std::string_view(out).substr(start).find_first_of(".eEn") == std::string_view::npos) out += ".0";
 }
+
+void write_number(std::string& out, std::int64_t i) { fmt::format_to(std::back_inserter(out), "{}", i); }
+
+namespace {
 
 void write(std::string& out, const Value& v, int indent, int depth, bool sort_keys) {
   auto newline = [&](int d) {
@@ -314,8 +327,8 @@ void write(std::string& out, const Value& v, int indent, int depth, bool sort_ke
   switch (v.type()) {
     case Value::Type::Null: out += "null"; break;
     case Value::Type::Bool: out += v.as_bool() ? "true" : "false"; break;
-    case Value::Type::Int: out += fmt::format("{}", v.as_int()); break;
-    case Value::Type::Double: write_double(out, v.as_double()); break;
+    case Value::Type::Int: write_number(out, v.as_int()); break;
+    case Value::Type::Double: write_number(out, v.as_double()); break;
     case Value::Type::String: write_string(out, v.as_string()); break;
     case Value::Type::Array: {
       const auto& a = v.as_array();

@@ -35,8 +35,8 @@ struct LostAttempt {
 // One distinct request of a batch (duplicates of the same cache key ride along with the first).
 struct Job {
   std::size_t index = 0;  // into the batch's requests
-  std::string key;        // cache key
-  std::string body;       // wire body, serialised on first dispatch
+  WireRequest wire;       // cache key and wire body
+  std::string lowered_body;  // the body with top_logprobs lowered to a server's cap (top_logprobs_sent)
   int attempts = 0;
   double reserved_usd = 0.0;
   double first_sent = 0.0;
@@ -106,16 +106,20 @@ class Batch {
  private:
   const ChatRequest& request_of(const Job& job) const { return requests_[job.index]; }
 
-  // The request with top_logprobs lowered to what its model's server accepts, once known. The
-  // cache key stays that of the request as asked.
-  ChatRequest request_as_sent(Job& job) const {
-    ChatRequest r = request_of(job);
-    auto cap = c_.top_logprobs_cap.find(r.model);
-    if (r.logprobs && r.top_logprobs && cap != c_.top_logprobs_cap.end() && *r.top_logprobs > cap->second) {
-      r.top_logprobs = cap->second;
+  // The body to send: the request's own, or with top_logprobs lowered to what its model's server
+  // accepts, once known. The cache key stays that of the request as asked.
+  std::string_view body_to_send(Job& job) {
+    const ChatRequest& r = request_of(job);
+    const auto cap = c_.top_logprobs_cap.find(r.model);
+    if (!r.logprobs || !r.top_logprobs || cap == c_.top_logprobs_cap.end() || *r.top_logprobs <= cap->second)
+      return job.wire.body;
+    if (job.top_logprobs_sent != cap->second) {
+      ChatRequest lowered = r;
+      lowered.top_logprobs = cap->second;
+      job.lowered_body = wire_body(lowered);
       job.top_logprobs_sent = cap->second;
     }
-    return r;
+    return job.lowered_body;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -127,7 +131,8 @@ class Batch {
     std::unordered_map<std::string, std::size_t> job_by_key;
     for (std::size_t i = 0; i < requests_.size(); ++i) {
       const ChatRequest& r = requests_[i];
-      std::string key = cache_key(o_.base_url, r);
+      WireRequest wire = wire_request(o_.base_url, r);
+      const std::string& key = wire.key;
       if (c_.cache && !o_.refresh) {
         if (std::optional<json::Value> hit = c_.cache->get(key)) {
           Completion replay = detail::completion_from_cache(*hit);
@@ -146,7 +151,7 @@ class Batch {
       }
       Job job;
       job.index = i;
-      job.key = std::move(key);
+      job.wire = std::move(wire);
       jobs_.push_back(std::move(job));
       ready_.push_back(jobs_.size() - 1);
     }
@@ -253,7 +258,7 @@ class Batch {
       line.cost_usd = probes[i].cost_usd;
       line.cost_source = "generation";
       line.generation_id = attempt.generation_id;
-      c_.ledger.record(request_of(job).model, line, job.key, "reconciled");
+      c_.ledger.record(request_of(job).model, line, job.wire.key, "reconciled");
     }
     auto pending = std::move(cost_pending_);
     cost_pending_.clear();
@@ -269,7 +274,7 @@ class Batch {
       if (completion.cost_source == "generation") {
         observe_price(request_of(job).model, completion);
         // A replay then knows what it cost.
-        if (c_.cache) c_.cache->put(job.key, request_of(job).model, detail::completion_to_cache(completion));
+        if (c_.cache) c_.cache->put(job.wire.key, request_of(job).model, detail::completion_to_cache(completion));
       }
       book(job, std::move(completion));
     }
@@ -401,12 +406,12 @@ class Batch {
 
   void start(std::size_t id, double worst) {
     Job& job = jobs_[id];
-    if (job.body.empty()) job.body = json::dump(request_body(request_as_sent(job)));
     auto transfer = std::make_unique<Transfer>();
     transfer->job = id;
     transfer->started = monotonic_seconds();
     if (job.attempts == 0) job.first_sent = transfer->started;
-    CURL* easy = c_.transfers.post(*c_.endpoint, c_.chat_url, job.body, transfer->exchange);
+    const bool gzip = http::wants_gzip(c_.endpoint->loopback(), request_of(job));
+    CURL* easy = c_.transfers.post(body_to_send(job), transfer->exchange, gzip);
     in_flight_.emplace(easy, std::move(transfer));
     ++in_flight_by_model_[request_of(job).model];
     if (is_free_model(request_of(job).model)) count_free_request();
@@ -467,12 +472,13 @@ class Batch {
 
     retry::AttemptOutcome outcome;
     outcome.transport_error = code;
-    outcome.transport_message =
-        oversize ? fmt::format("the response body is over --max-response-mib {:g}", o_.max_response_mib)
-                 : transport_message(easy, code, t->exchange);
+    if (oversize)
+      outcome.transport_message = fmt::format("the response body is over --max-response-mib {:g}", o_.max_response_mib);
+    else if (code != CURLE_OK)
+      outcome.transport_message = transport_message(easy, code, t->exchange);
     c_.transfers.release(easy);
     outcome.status = code == CURLE_OK ? status : 0;
-    outcome.headers = t->exchange.rate_limit_headers;
+    outcome.headers = std::move(t->exchange.rate_limit_headers);
     outcome.body = body ? &*body : nullptr;
     const retry::Decision d = retry::classify(outcome, std::time(nullptr));
     const std::string& header_id = t->exchange.generation_id;
@@ -574,7 +580,7 @@ class Batch {
     c.top_logprobs_sent = job.top_logprobs_sent;
     c.attempts = job.attempts;
     c.latency_s = now - job.first_sent;
-    if (c_.cache) c_.cache->put(job.key, request.model, detail::completion_to_cache(c));
+    if (c_.cache) c_.cache->put(job.wire.key, request.model, detail::completion_to_cache(c));
     c_.concurrency.on_success();
     c_.key_guard.count_billed();
     const bool cost_unknown = c.cost_source == "none" && !c.generation_id.empty();
@@ -610,7 +616,7 @@ class Batch {
   // Bills an answer, logs it and delivers it.
   void book(Job& job, Completion c) {
     charge(request_of(job).model, c);
-    c_.ledger.record(request_of(job).model, c, job.key, c.refusal ? "refused" : "ok");
+    c_.ledger.record(request_of(job).model, c, job.wire.key, c.refusal ? "refused" : "ok");
     finish(job, std::move(c));
   }
 
@@ -666,7 +672,7 @@ class Batch {
     lost.provider = "unknown";
     lost.cost_source = "unknown";
     lost.generation_id = generation_id;
-    c_.ledger.record(request.model, lost, job.key, status, bound);
+    c_.ledger.record(request.model, lost, job.wire.key, status, bound);
   }
 
   // A 200 that we retry may still have been billed (an error during generation): at its reported
@@ -691,7 +697,7 @@ class Batch {
     billed.latency_s = now - t.started;
     observe_price(request.model, billed);
     charge(request.model, billed);
-    c_.ledger.record(request.model, billed, job.key, "retried");
+    c_.ledger.record(request.model, billed, job.wire.key, "retried");
   }
 
   void after_failed_attempt(std::size_t id, const retry::Decision& d, long status, double now) {
@@ -753,7 +759,7 @@ class Batch {
     c.cost_source = "none";
     c.attempts = job.attempts;
     c.latency_s = now - job.first_sent;
-    c_.ledger.record(request_of(job).model, c, job.key, "refused");
+    c_.ledger.record(request_of(job).model, c, job.wire.key, "refused");
     finish(job, std::move(c));
   }
 
@@ -766,13 +772,14 @@ class Batch {
       capped_wait_ = fmt::format("the server asked to wait {:.0f} s ({}); waited {:g} s at most per attempt",
                                  *d.server_wait_s, d.server_wait_source, o_.max_retry_after_s);
       log::warn("{}", *capped_wait_);
-    } else if (d.server_wait_s && monotonic_seconds() - last_wait_logged_ >= 5.0) {
+    } else if (d.server_wait_s && log::enabled(log::Level::Info) && monotonic_seconds() - last_wait_logged_ >= 5.0) {
       last_wait_logged_ = monotonic_seconds();
       log::info("{}: waiting {:.1f} s as the server asked ({})", c_.endpoint->scrub(d.reason), wait,
                 d.server_wait_source);
     }
-    log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts, c_.endpoint->scrub(d.reason),
-               wait);
+    if (log::enabled(log::Level::Debug))  // the reason is scrubbed only for a message that is printed
+      log::debug("request {} attempt {}: {}; retrying in {:.3f} s", job.index, job.attempts,
+                 c_.endpoint->scrub(d.reason), wait);
     return wait;
   }
 
@@ -790,8 +797,7 @@ class Batch {
     if (first)
       log::warn("{} allows at most top_logprobs {} (the server said: {}); sending {} instead of {}", request.model,
                 cap->second, c_.endpoint->scrub(reason), cap->second, *request.top_logprobs);
-    job.top_logprobs_retried = true;
-    job.body.clear();  // rebuilt with the lower value
+    job.top_logprobs_retried = true;  // body_to_send lowers it
     ready_.push_front(id);
     return true;
   }
@@ -812,6 +818,9 @@ class Batch {
 
   // Delivers a job's completion, and to its duplicates as $0 cache hits.
   void finish(Job& job, Completion c) {
+    // It is not sent again: a batch of long prompts keeps the bodies of its open requests only.
+    job.wire.body = std::string();
+    job.lowered_body = std::string();
     for (const LostAttempt& a : job.lost) {
       if (a.reconciled_usd)
         c.reconciled_usd += *a.reconciled_usd;
@@ -828,7 +837,7 @@ class Batch {
         copy.cache_hit = true;
         copy.cost_usd = 0.0;
         copy.cost_source = "cache";
-        c_.ledger.record(requests_[dup].model, copy, job.key, "ok");
+        c_.ledger.record(requests_[dup].model, copy, job.wire.key, "ok");
       }
       deliver(dup, std::move(copy));
     }

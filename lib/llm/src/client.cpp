@@ -100,7 +100,7 @@ ClientState::ClientState(ClientOptions o)
       reconciler(*endpoint, key_guard),
       concurrency(options.min_concurrency, options.max_concurrency, options.adaptive_concurrency,
                   options.backoff_base_s),
-      transfers(static_cast<long>(options.max_concurrency) + 16) {}
+      transfers(*endpoint, chat_url, static_cast<long>(options.max_concurrency) + 16) {}
 
 struct OpenRouterClient::Impl : ClientState {
   using ClientState::ClientState;

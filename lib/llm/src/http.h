@@ -1,9 +1,10 @@
 // libcurl plumbing: easy-handle setup, the plain GETs of an endpoint, and the pool of transfers
-// the batch loop drives on one multi handle.
+// the batch loop drives on one multi handle (curl's socket interface over epoll).
 #pragma once
 
 #include <curl/curl.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,10 +41,27 @@ class Headers {
 
 void global_init();
 
-// Resets `easy` and sets URL, headers, callbacks into `exchange`, timeouts, TLS verification,
-// HTTP/2 over TLS when offered, no signals, and the body size cap (options.max_response_mib).
-void setup(CURL* easy, const std::string& url, const Headers& headers, Exchange& exchange,
-           const ClientOptions& options);
+// Whether `url` names this machine (localhost, 127.0.0.0/8, ::1): answers there are not worth
+// compressing (see accept_gzip).
+bool is_loopback_url(const std::string& url);
+
+// gzip pays for answers of some kilobytes over a network; on loopback, or for a short answer (a
+// letter, a few tokens), inflating it costs more CPU than the bytes it saves. So a chat request asks
+// for it only from another host, and only when its answer can be long: no max_tokens, or
+// max_tokens (times 2 + top_logprobs with logprobs: each token then carries a list) above
+// kGzipFromTokens.
+inline constexpr std::int64_t kGzipFromTokens = 256;
+bool wants_gzip(bool loopback, const ChatRequest& request);
+
+// On an easy handle set up by `setup`: Accept-Encoding: gzip, or none.
+void accept_gzip(CURL* easy, bool gzip);
+
+// Sets up a fresh easy handle for `url`: headers, callbacks, timeouts, TLS verification, HTTP/2
+// over TLS when offered, no signals. These stay for every transfer of the handle; bind() then
+// points it at the buffers of one exchange.
+void setup(CURL* easy, const std::string& url, const Headers& headers, const ClientOptions& options);
+// Points `easy`'s callbacks at `exchange` and sets its body size cap (options.max_response_mib).
+void bind(CURL* easy, Exchange& exchange, const ClientOptions& options);
 
 struct GetResult {
   CURLcode code = CURLE_OK;
@@ -58,6 +76,7 @@ class Endpoint {
  public:
   Endpoint(std::string base_url, std::string api_key, const ClientOptions& options);
   const std::string& base_url() const { return base_url_; }
+  bool loopback() const { return loopback_; }
   const Headers& headers() const { return headers_; }
   const ClientOptions& options() const { return options_; }
   // openrouter.ai itself (other servers may speak its protocol too: see KeyGuard).
@@ -70,34 +89,52 @@ class Endpoint {
 
  private:
   std::string base_url_;
+  bool loopback_ = false;
   std::string key_;
   Headers headers_;
   const ClientOptions& options_;
 };
 
 // The multi handle and the easy handles of the batch loop: at most as many easy handles exist as
-// were ever in flight at once; finished ones are kept for reuse (with their connections).
+// were ever in flight at once; finished ones are kept for reuse (with their settings and
+// connections).
+//
+// Driven through curl's socket interface: curl says which sockets to watch (kept in an epoll set)
+// and when its next timeout is due, and only the transfers whose sockets are ready (or whose
+// timeout is due) are run. curl_multi_perform would instead visit every transfer on every turn,
+// and poll each one's socket once more (a system call per transfer in flight per turn).
 class TransferPool {
  public:
-  explicit TransferPool(long max_connections);
+  // POSTs go to `url` of `endpoint` (both must outlive the pool).
+  TransferPool(const Endpoint& endpoint, std::string url, long max_connections);
   ~TransferPool();
   TransferPool(const TransferPool&) = delete;
   TransferPool& operator=(const TransferPool&) = delete;
 
-  // Starts POST `body` to `url`; the response lands in `exchange`. `body` and `exchange` must
-  // stay alive until release().
-  CURL* post(const Endpoint& endpoint, const std::string& url, const std::string& body, Exchange& exchange);
+  // Starts POST `body`; the response lands in `exchange`. `body` and `exchange` must stay alive
+  // until release().
+  CURL* post(std::string_view body, Exchange& exchange, bool gzip);
   // Takes a transfer (finished or not) off the multi handle and keeps its easy handle for reuse.
   void release(CURL* easy);
-  // Drives the transfers (non-blocking).
+  // Runs what is due (curl's timeout: new transfers start there); non-blocking.
   void perform();
   // The next finished transfer and its result; nullptr when none has finished since.
   CURL* next_finished(CURLcode* result);
-  // Sleeps until a socket is ready or `timeout_ms` passes.
+  // Sleeps until a socket is ready, curl's timeout is due or `timeout_ms` passes, and runs the
+  // transfers of the ready sockets.
   void wait(int timeout_ms);
 
  private:
+  static int on_socket(CURL* easy, curl_socket_t socket, int what, void* pool, void* socket_data);
+  static int on_timer(CURLM* multi, long timeout_ms, void* pool);
+  void run_timeout();
+
+  const Endpoint& endpoint_;
+  std::string url_;
   CURLM* multi_ = nullptr;
+  int epoll_ = -1;
+  // When curl's timeout is due (monotonic seconds); negative: none set.
+  double timeout_at_ = -1.0;
   std::vector<CURL*> idle_;
 };
 

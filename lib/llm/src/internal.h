@@ -4,8 +4,24 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "w2s/llm.h"
+
+namespace w2s::llm {
+
+// A request as sent: its wire body, written once into a buffer sized for it, and its cache key,
+// hashed once from that text (request.cpp).
+struct WireRequest {
+  std::string key;
+  std::string body;
+};
+WireRequest wire_request(const std::string& base_url, const ChatRequest& r);
+// The wire body alone (a request sent with fewer top_logprobs than asked keeps the key of the
+// request as asked).
+std::string wire_body(const ChatRequest& r);
+
+}  // namespace w2s::llm
 
 namespace w2s::llm::detail {
 

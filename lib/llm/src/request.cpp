@@ -4,9 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "internal.h"
 
@@ -14,37 +19,164 @@ namespace w2s::llm {
 
 namespace {
 
-// The fields that change the answer: the wire body without the transport's own fields, and what
-// the cache key is made of (so that adding "stream": false kept every cached answer).
-json::Value answer_fields(const ChatRequest& r) {
-  json::Value body = json::Object{{"model", r.model}};
-  json::Array messages;
-  for (const auto& m : r.messages)
-    messages.push_back(json::Object{{"role", m.role}, {"content", m.content}});
-  body.set("messages", json::Value(messages));
-  if (r.temperature) body.set("temperature", *r.temperature);
-  if (r.max_tokens) body.set("max_tokens", *r.max_tokens);
-  if (r.seed) body.set("seed", *r.seed);
-  if (r.top_p) body.set("top_p", *r.top_p);
-  if (!r.stop.empty()) body.set("stop", json::Value(r.stop));
-  if (r.logprobs) {
-    body.set("logprobs", true);
-    if (r.top_logprobs) body.set("top_logprobs", *r.top_logprobs);
+// Where a value's text is in the body.
+struct Slice {
+  std::size_t at = 0, size = 0;
+};
+
+// Where the body's values are, for the cache key.
+struct Slices {
+  Slice model, temperature, max_tokens, seed, top_p, stop, top_logprobs;
+  std::vector<std::pair<Slice, Slice>> messages;  // role, content
+};
+
+// Room for a request's body: its strings as they are, and the JSON around them.
+std::size_t expected_size(const ChatRequest& r) {
+  std::size_t n = 256 + r.model.size();
+  for (const auto& m : r.messages) n += m.content.size() + m.role.size() + 32;
+  for (const auto& s : r.stop) n += s.size() + 4;
+  return n;
+}
+
+// The wire body, written once into a buffer sized for it, in the API's order (model, messages of
+// {role, content}, the sampling fields, stream); `at` learns where each value is.
+std::string write_body(const ChatRequest& r, Slices& at) {
+  std::string out;
+  out.reserve(expected_size(r));
+  const auto value = [&out](Slice& slice, const auto& write) {
+    slice.at = out.size();
+    write();
+    slice.size = out.size() - slice.at;
+  };
+  out += "{\"model\":";
+  value(at.model, [&] { json::write_string(out, r.model); });
+  out += ",\"messages\":[";
+  at.messages.resize(r.messages.size());
+  for (std::size_t i = 0; i < r.messages.size(); ++i) {
+    out += i ? ",{\"role\":" : "{\"role\":";
+    value(at.messages[i].first, [&] { json::write_string(out, r.messages[i].role); });
+    out += ",\"content\":";
+    value(at.messages[i].second, [&] { json::write_string(out, r.messages[i].content); });
+    out += '}';
   }
-  if (!r.provider.empty()) body.set("provider", options::record(r.provider));
-  if (!r.reasoning.empty()) body.set("reasoning", options::record(r.reasoning));
-  return body;
+  out += ']';
+  if (r.temperature) {
+    out += ",\"temperature\":";
+    value(at.temperature, [&] { json::write_number(out, *r.temperature); });
+  }
+  if (r.max_tokens) {
+    out += ",\"max_tokens\":";
+    value(at.max_tokens, [&] { json::write_number(out, static_cast<std::int64_t>(*r.max_tokens)); });
+  }
+  if (r.seed) {
+    out += ",\"seed\":";
+    value(at.seed, [&] { json::write_number(out, *r.seed); });
+  }
+  if (r.top_p) {
+    out += ",\"top_p\":";
+    value(at.top_p, [&] { json::write_number(out, *r.top_p); });
+  }
+  if (!r.stop.empty()) {
+    out += ",\"stop\":";
+    value(at.stop, [&] {
+      for (std::size_t i = 0; i < r.stop.size(); ++i) {
+        out += i ? ',' : '[';
+        json::write_string(out, r.stop[i]);
+      }
+      out += ']';
+    });
+  }
+  if (r.logprobs) {
+    out += ",\"logprobs\":true";
+    if (r.top_logprobs) {
+      out += ",\"top_logprobs\":";
+      value(at.top_logprobs, [&] { json::write_number(out, static_cast<std::int64_t>(*r.top_logprobs)); });
+    }
+  }
+  if (!r.provider.empty()) out += ",\"provider\":" + json::dump(options::record(r.provider));
+  if (!r.reasoning.empty()) out += ",\"reasoning\":" + json::dump(options::record(r.reasoning));
+  // Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
+  // anyway is read all the same: event_stream.cpp). Not part of the cache key.
+  out += ",\"stream\":false}";
+  return out;
+}
+
+// SHA-256 fed in pieces (OpenSSL's EVP interface).
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw Error("OpenSSL: digest init failed");
+  }
+  void update(std::string_view bytes) { EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) throw Error("OpenSSL: digest final failed");
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(2 * len, '0');
+    for (unsigned i = 0; i < len; ++i) {
+      out[2 * i] = kDigits[md[i] >> 4];
+      out[2 * i + 1] = kDigits[md[i] & 15];
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+// The cache key: the SHA-256 of json::dump_canonical of the fields that change the answer (the wire
+// body without "stream", so that adding it kept every cached answer) and "endpoint" (so that a
+// local server's answers never replay as OpenRouter's). The canonical text is never written out:
+// the body's own value texts are hashed in its order (keys sorted; a message is {content, role}),
+// so every key stays what it was when it was hashed from a json::Value.
+std::string key_of(const std::string& base_url, const ChatRequest& r, std::string_view body, const Slices& at) {
+  Sha256 h;
+  const auto field = [&](std::string_view name_and_colon, Slice value) {
+    h.update(name_and_colon);
+    h.update(body.substr(value.at, value.size));
+  };
+  std::string endpoint;
+  json::write_string(endpoint, base_url);
+  h.update("{\"endpoint\":");
+  h.update(endpoint);
+  if (r.logprobs) h.update(",\"logprobs\":true");
+  if (r.max_tokens) field(",\"max_tokens\":", at.max_tokens);
+  h.update(",\"messages\":[");
+  for (std::size_t i = 0; i < at.messages.size(); ++i) {
+    field(i ? ",{\"content\":" : "{\"content\":", at.messages[i].second);
+    field(",\"role\":", at.messages[i].first);
+    h.update("}");
+  }
+  h.update("]");
+  field(",\"model\":", at.model);
+  if (!r.provider.empty()) h.update(",\"provider\":" + json::dump_canonical(options::record(r.provider)));
+  if (!r.reasoning.empty()) h.update(",\"reasoning\":" + json::dump_canonical(options::record(r.reasoning)));
+  if (r.seed) field(",\"seed\":", at.seed);
+  if (!r.stop.empty()) field(",\"stop\":", at.stop);
+  if (r.temperature) field(",\"temperature\":", at.temperature);
+  if (r.logprobs && r.top_logprobs) field(",\"top_logprobs\":", at.top_logprobs);
+  if (r.top_p) field(",\"top_p\":", at.top_p);
+  h.update("}");
+  return h.hex();
 }
 
 }  // namespace
 
-json::Value request_body(const ChatRequest& r) {
-  json::Value body = answer_fields(r);
-  // Said explicitly: a gateway whose default is to stream is asked not to (and one that streams
-  // anyway is read all the same: sse.cpp).
-  body.set("stream", false);
-  return body;
+WireRequest wire_request(const std::string& base_url, const ChatRequest& r) {
+  Slices at;
+  WireRequest w;
+  w.body = write_body(r, at);
+  w.key = key_of(base_url, r, w.body, at);
+  return w;
 }
+
+std::string wire_body(const ChatRequest& r) {
+  Slices unused;
+  return write_body(r, unused);
+}
+
+json::Value request_body(const ChatRequest& r) { return json::parse(wire_body(r), "request body"); }
 
 void validate(const ReasoningOptions& r) {
   // OpenRouter's reasoning efforts: another word would be sent and answered by an error (or
@@ -59,13 +191,7 @@ void validate(const ReasoningOptions& r) {
     throw Error("--no-reasoning excludes the other --reasoning-* options");
 }
 
-std::string cache_key(const std::string& base_url, const ChatRequest& r) {
-  // The wire body holds exactly the fields that change the answer; the endpoint is added so
-  // that a local server's answers never replay as OpenRouter's.
-  json::Value key = answer_fields(r);
-  key.set("endpoint", base_url);
-  return sha256_hex(json::dump_canonical(key));
-}
+std::string cache_key(const std::string& base_url, const ChatRequest& r) { return wire_request(base_url, r).key; }
 
 std::int64_t estimate_prompt_tokens(const ChatRequest& r) {
   std::size_t chars = 0;

@@ -170,6 +170,13 @@ std::string dump(const Value& v, int indent = -1);
 // Canonical form for hashing: compact, object keys sorted recursively.
 std::string dump_canonical(const Value& v);
 
+// The writer's pieces, for text written straight into a buffer on a hot path (lib/llm's request
+// bodies and ledger lines) exactly as dump writes it: a string made valid UTF-8 and escaped, in
+// quotes; a double (null when not finite; ".0" kept on whole numbers); an integer.
+void write_string(std::string& out, std::string_view s);
+void write_number(std::string& out, double d);
+void write_number(std::string& out, std::int64_t i);
+
 // Returns f(). An access error that f raises on a parsed document ("JSON: missing key ...",
 // "JSON: expected object, found array") is rethrown as "<origin>: ...", so that it names the file.
 template <class F>
