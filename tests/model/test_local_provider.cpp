@@ -115,6 +115,12 @@ fs::path new_family_dir(const std::string& model_type) {
     o.hidden_size = 32;
     o.tokenizer = stories_dir();
     o.config.set("sliding_window", 16);
+    if (model_type == "phi3_longrope") {  // Phi-3-128k's rope, switching within the test's prompts
+      o.model_type = "phi3";
+      o.config.set("max_position_embeddings", 4096);
+      o.config.set("original_max_position_embeddings", 256);
+      o.config.set("rope_scaling", json::parse(R"({"type":"longrope","short_factor":[1,1.2,1.5,2],"long_factor":[2,3,4,5]})"));
+    }
     model::write_new_model(d, o);
     dirs[model_type] = d;
   }
@@ -222,7 +228,7 @@ TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {
   EXPECT_NE(provider->endpoint(stories_dir().string()), provider->endpoint(tiny_qwen_dir().string()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, LocalModels, ::testing::Values("stories", "tiny_qwen", "gemma2", "phi3"));
+INSTANTIATE_TEST_SUITE_P(Models, LocalModels, ::testing::Values("stories", "tiny_qwen", "gemma2", "phi3", "phi3_longrope"));
 
 TEST(LocalProvider, ChatMLPromptEndsWithTheAssistantTurnAndStopsAtImEnd) {
   const fs::path dir = tiny_qwen_dir();
