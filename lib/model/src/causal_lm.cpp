@@ -58,6 +58,8 @@ KVCache truncated(const KVCache& cache, std::int64_t length) {
   return out;
 }
 
+bool CausalLMImpl::rotary_depends_on_batch() const { return decoder_->rotary_depends_on_batch(); }
+
 HiddenOutput CausalLMImpl::forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                           KVCache* cache, bool collect_hidden_states) {
   const ModelConfig& c = config_;

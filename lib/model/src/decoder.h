@@ -35,6 +35,8 @@ class Decoder {
   virtual torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor& positions) = 0;
   // Fills the rotary cos/sin every layer of one forward pass shares into `inputs`; none by default.
   virtual void rotary_tables(const torch::Tensor& /*positions*/, torch::Dtype /*dtype*/, LayerInputs& /*inputs*/) const {}
+  // Whether a row's rotary tables depend on the other rows of its batch (longrope); none by default.
+  virtual bool rotary_depends_on_batch() const { return false; }
   // Layer `index` (0-based) on the residual stream x [B, T, H].
   virtual torch::Tensor layer(std::int64_t index, const torch::Tensor& x, const LayerInputs& inputs) = 0;
   virtual torch::Tensor final_norm(const torch::Tensor& x) = 0;

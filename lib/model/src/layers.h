@@ -152,6 +152,9 @@ class RotaryImpl : public torch::nn::Module {
   RotaryImpl(std::int64_t dims, const RopeParameters& rope);
   // cos/sin for positions [B, T] in `dtype` (computed in float32, or float64).
   RotaryTables tables(const torch::Tensor& positions, torch::Dtype dtype) const;
+  // longrope: the factors of a forward pass follow its largest position, so a row's tables depend
+  // on the rows batched with it.
+  bool depends_on_batch() const { return long_inv_freq.defined(); }
   torch::Tensor inv_freq, long_inv_freq;  // long_inv_freq: longrope only
 
  private:
@@ -250,6 +253,9 @@ class DecoderStack final : public Decoder {
   void rotary_tables(const torch::Tensor& position_ids, torch::Dtype dtype, LayerInputs& inputs) const override {
     if (rotary) inputs.rotary = rotary->tables(position_ids, dtype);
     if (sliding_rotary) inputs.sliding_rotary = sliding_rotary->tables(position_ids, dtype);
+  }
+  bool rotary_depends_on_batch() const override {
+    return (rotary && rotary->depends_on_batch()) || (sliding_rotary && sliding_rotary->depends_on_batch());
   }
   torch::Tensor layer(std::int64_t i, const torch::Tensor& x, const LayerInputs& inputs) override {
     return layers[i]->forward(x, inputs, i);

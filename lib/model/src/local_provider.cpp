@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "layers.h"
 #include "w2s/model_torch.h"
 
 namespace w2s::model {
@@ -420,14 +419,10 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
       for (std::size_t i : members) longest = std::max(longest, ids[i].size() - shared);
       // As many questions per batch as keep its score and MLP tensors within the forward budget
       // (at its first step, the largest: every own token of every row against the whole prompt).
-      // Phi-3's longrope takes its long factors for a whole forward pass once any position passes
-      // original_max_position_embeddings (as transformers does): in a padded batch a question could get
-      // the factors of a longer neighbour, so these models answer one question at a time, each as alone.
-      const bool rotary_depends_on_batch =
-          m.lm->config().model_type == "phi3" &&
-          read_rope_parameters(m.lm->config().config_json, 10000.0, model).type == RopeType::LongRope;
+      // A model whose rotary tables follow the batch (longrope) could give a question a longer
+      // neighbour's factors: it answers one question at a time, each as alone.
       const std::size_t per_batch =
-          rotary_depends_on_batch
+          m.lm->rotary_depends_on_batch()
               ? 1
               : std::max<std::size_t>(1, static_cast<std::size_t>(query_tokens_within_budget(
                                              m.lm->config(), static_cast<std::int64_t>(shared + longest), placement_.dtype)) /

@@ -134,6 +134,11 @@ class CausalLMImpl : public torch::nn::Module {
   // The base weights under their HF names and layouts (for save_pretrained).
   NamedTensors hf_state_dict();
 
+  // True when a row's logits depend on the other rows of its batch, not only on its own tokens:
+  // longrope (Phi-3 128k) takes its long factors for a whole forward pass once any position passes
+  // original_max_position_embeddings, as transformers does.
+  bool rotary_depends_on_batch() const;
+
  private:
   ModelConfig config_;
   const Architecture& architecture_;
