@@ -20,15 +20,34 @@ namespace {
 namespace fs = std::filesystem;
 using namespace w2s;
 
-// Heads of 64 dimensions, grouped-query attention with at most half as many key/value heads (one
-// per group that divides the heads): 896 -> 14/7 (Qwen2.5-0.5B's shape), 448 -> 7/1, 256 -> 4/2.
-fs::path write_model(const fs::path& assets, std::int64_t hidden, std::int64_t layers, const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("w2s-bench-local-icl-" + name);
-  const std::int64_t heads = hidden / 64;
+// The bench's model shape. Heads of 64 dimensions; unless given, grouped-query attention with at most
+// half as many key/value heads (one per group that divides the heads: 896 -> 14/7, 448 -> 7/1,
+// 256 -> 4/2) and an MLP 8/3 as wide as the model. Qwen2.5-0.5B itself is hidden 896, 14/2 heads,
+// intermediate 4864: `--hidden 896 --kv-heads 2 --intermediate 4864`.
+struct Shape {
+  std::int64_t hidden = 256;
+  std::int64_t layers = 4;
+  std::int64_t kv_heads = 0;      // 0: the rule above
+  std::int64_t intermediate = 0;  // 0: hidden * 8 / 3
+};
+
+std::int64_t model_kv_heads(const Shape& shape) {
+  if (shape.kv_heads > 0) return shape.kv_heads;
+  const std::int64_t heads = shape.hidden / 64;
   std::int64_t kv_heads = std::max<std::int64_t>(1, heads / 2);
   while (heads % kv_heads != 0) --kv_heads;
-  model::ModelConfig config = model::tiny_config("llama", 50257, hidden, layers, heads, kv_heads);
-  config.intermediate_size = hidden * 8 / 3;
+  return kv_heads;
+}
+
+std::int64_t model_intermediate(const Shape& shape) {
+  return shape.intermediate > 0 ? shape.intermediate : shape.hidden * 8 / 3;
+}
+
+fs::path write_model(const fs::path& assets, const Shape& shape, const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("w2s-bench-local-icl-" + name);
+  model::ModelConfig config =
+      model::tiny_config("llama", 50257, shape.hidden, shape.layers, shape.hidden / 64, model_kv_heads(shape));
+  config.intermediate_size = model_intermediate(shape);
   config.max_position_embeddings = 32768;
   config.config_json.set("intermediate_size", config.intermediate_size);
   config.config_json.set("max_position_embeddings", config.max_position_embeddings);
@@ -132,24 +151,31 @@ bench::Cost study(const fs::path& weak, const fs::path& strong, const data::Trut
 int run(int argc, char** argv) {
   bench::po::options_description flags("Options");
   int threads = 2, questions = 8, rounds = 3;
-  std::int64_t hidden = 256, layers = 4;
+  Shape shape;
   flags.add_options()("threads", bench::po::value(&threads)->default_value(threads), "torch threads")(
       "questions", bench::po::value(&questions)->default_value(questions), "test questions per batch")(
-      "hidden", bench::po::value(&hidden)->default_value(hidden),
+      "hidden", bench::po::value(&shape.hidden)->default_value(shape.hidden),
       "strong model's width (a multiple of 64; heads of 64; 896 is Qwen2.5-0.5B's)")(
-      "layers", bench::po::value(&layers)->default_value(layers), "layers of both models")(
+      "layers", bench::po::value(&shape.layers)->default_value(shape.layers), "layers of both models")(
+      "kv-heads", bench::po::value(&shape.kv_heads)->default_value(0),
+      "the strong model's key/value heads (0: at most half its heads, dividing them)")(
+      "intermediate", bench::po::value(&shape.intermediate)->default_value(0),
+      "the strong model's MLP width (0: 8/3 of --hidden; Qwen2.5-0.5B's is 4864)")(
       "rounds", bench::po::value(&rounds)->default_value(rounds), "interleaved rounds (at least 3)")(
       "no-study", "skip the whole-study comparison (the slow part)");
   const auto vm = bench::parse_flags(
-      argc, argv, "bench_local_icl [--threads N] [--questions Q] [--hidden H] [--layers L] [--rounds R] [--no-study]",
+      argc, argv, "bench_local_icl [--threads N] [--questions Q] [--hidden H] [--layers L] [--kv-heads K] [--intermediate I]\n"
+      "                [--rounds R] [--no-study]",
       "Per-question cost of --provider local at 0 and 64 shots, with and without the shared-prefix KV cache,\n"
       "on a random Llama-shaped model with GPT-2's tokenizer; then the whole default study (baseline,\n"
       "gold-sweep, weak-sweep at shots 0..64) with and without reuse. Needs $W2S_TEST_ASSETS (data/ and\n"
       "models/hf/fake-gpt2-tiny-random). docs/benchmarks.md.",
       flags);
-  if (rounds < 3 || questions < 1 || layers < 1 || hidden < 64 || hidden % 64 != 0) {
-    std::fprintf(stderr, "bench_local_icl: --rounds >= 3, --questions >= 1, --layers >= 1 and --hidden a multiple "
-                         "of 64 are needed\n");
+  const std::int64_t hidden = shape.hidden;
+  if (rounds < 3 || questions < 1 || shape.layers < 1 || hidden < 64 || hidden % 64 != 0 || shape.kv_heads < 0 ||
+      (shape.kv_heads > 0 && (hidden / 64) % shape.kv_heads != 0) || shape.intermediate < 0) {
+    std::fprintf(stderr, "bench_local_icl: --rounds >= 3, --questions >= 1, --layers >= 1, --hidden a multiple "
+                         "of 64, --kv-heads dividing its heads (--hidden / 64) and --intermediate >= 0 are needed\n");
     return 2;
   }
   const char* assets_env = std::getenv("W2S_TEST_ASSETS");
@@ -159,15 +185,18 @@ int run(int argc, char** argv) {
   }
   const fs::path assets = assets_env;
   log::set_level(log::Level::Warn);
-  const fs::path dir = write_model(assets, hidden, layers, "strong");
+  const fs::path dir = write_model(assets, shape, "strong");
   data::TruthfulQaOptions d;
   d.data_dir = (assets / "data").string();
   d.test_size = static_cast<std::size_t>(questions);
   d.allow_download = false;
   const data::TruthfulQa ds = data::load_truthfulqa(d);
-  std::printf("random Llama: hidden %lld, %lld layers, vocab 50257 (GPT-2 tokenizer); %d questions; %d threads; "
+  std::printf("random Llama: hidden %lld, %lld layers, %lld/%lld heads, intermediate %lld, vocab 50257 (GPT-2 "
+              "tokenizer); %d questions; %d threads; "
               "%d interleaved rounds; %s\n",
-              static_cast<long long>(hidden), static_cast<long long>(layers), questions, threads, rounds,
+              static_cast<long long>(hidden), static_cast<long long>(shape.layers),
+              static_cast<long long>(hidden / 64), static_cast<long long>(model_kv_heads(shape)),
+              static_cast<long long>(model_intermediate(shape)), questions, threads, rounds,
               bench::machine_load().c_str());
   std::fflush(stdout);
   std::vector<Case> cases = {{"0 shots, prefix reuse", 0, true, {}},
@@ -204,16 +233,17 @@ int run(int argc, char** argv) {
               (reuse64 + median_of(cases[2], prefix) / 200.0) / zero);
   std::printf("64-shot question without reuse / with reuse: %.1fx\n", full64 / reuse64);
   std::printf("after: %s\n", bench::machine_load().c_str());
-  const std::string shape = fmt::format("hidden {}", hidden);
-  bench::print_ratio(shape + " 64-shot/0-shot question", "wall", reuse64 / zero, "target <= 1.5");
-  bench::print_ratio(shape + " 64-shot/0-shot question", "CPU", reuse64_cpu / zero_cpu, "target <= 1.5");
-  bench::print_ratio(shape + " 64-shot no reuse/reuse", "wall", full64 / reuse64, ">1: the prefix cache helps");
+  const std::string label =
+      fmt::format("hidden {} ({}/{} heads, MLP {})", hidden, hidden / 64, model_kv_heads(shape), model_intermediate(shape));
+  bench::print_ratio(label + " 64-shot/0-shot question", "wall", reuse64 / zero, "target <= 1.5");
+  bench::print_ratio(label + " 64-shot/0-shot question", "CPU", reuse64_cpu / zero_cpu, "target <= 1.5");
+  bench::print_ratio(label + " 64-shot no reuse/reuse", "wall", full64 / reuse64, ">1: the prefix cache helps");
   std::fflush(stdout);
   if (vm.count("no-study")) return 0;
 
   // The weak model half as wide, in whole heads of 64.
   const std::int64_t weak_hidden = std::max<std::int64_t>(64, hidden / 2 / 64 * 64);
-  const fs::path weak = write_model(assets, weak_hidden, layers, "weak");
+  const fs::path weak = write_model(assets, Shape{weak_hidden, shape.layers, 0, 0}, "weak");
   bench::Costs with_reuse, without;
   for (int r = 0; r < rounds; ++r) {
     with_reuse.add(study(weak, dir, ds, true, threads));
@@ -227,7 +257,7 @@ int run(int argc, char** argv) {
               static_cast<long long>(weak_hidden), static_cast<long long>(hidden), questions, wall_reuse.text().c_str(),
               cpu_reuse.text().c_str(), wall_full.text().c_str(), cpu_full.text().c_str(),
               wall_full.median / wall_reuse.median, cpu_full.median / cpu_reuse.median, bench::machine_load().c_str());
-  bench::print_ratio(shape + " whole study no reuse/reuse", "CPU", cpu_full.median / cpu_reuse.median,
+  bench::print_ratio(label + " whole study no reuse/reuse", "CPU", cpu_full.median / cpu_reuse.median,
                      ">1: the prefix cache helps");
   return 0;
 }
