@@ -318,15 +318,17 @@ namespace {
 // each row in cache and makes no second tensor of the scores' size (5-7x faster than three
 // in-place passes or a fresh output, on 1.13 and 2.14; the tests compare it with full forwards and
 // transformers). With gradients out of place, as autograd needs, in `scores`' shape.
+// `open_keys`: the leading keys every query sees, where the mask is 0 and adding it is skipped
+// (a shared prefix's keys under a full causal mask: most of the scores with a long prefix).
 torch::Tensor masked_softmax(torch::Tensor all, const torch::Tensor& scores, const torch::Tensor& mask,
-                             const AttentionOptions& options) {
+                             const AttentionOptions& options, std::int64_t open_keys = 0) {
   if (scores.requires_grad()) {
     torch::Tensor x = scores;
     if (options.logit_softcap) x = torch::tanh(x / *options.logit_softcap) * *options.logit_softcap;
     return torch::softmax(x + mask.unsqueeze(1), -1);
   }
   if (options.logit_softcap) scores.div_(*options.logit_softcap).tanh_().mul_(*options.logit_softcap);
-  scores.add_(mask.unsqueeze(1));
+  scores.slice(-1, open_keys).add_(mask.slice(-1, open_keys).unsqueeze(1));
   return at::_softmax_out(all, all, -1, false);
 }
 
@@ -387,8 +389,10 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
   if (cd == q.scalar_type()) at::bmm_out(prefix_scores, stacked, shared_k[0].transpose(1, 2));
   else prefix_scores.copy_(torch::bmm(stacked, shared_k[0].transpose(1, 2)));
   all.slice(3, p).permute({1, 0, 2, 3}).copy_(torch::matmul(grouped, k.transpose(-2, -1)));
-  const torch::Tensor probs =
-      in_dtype_of(masked_softmax(all, all.view({kv, b, rep, t, p + own}).permute({1, 0, 2, 3, 4}), mask, options), v);
+  // Every row sees the whole prefix unless a sliding window hides its oldest keys.
+  const std::int64_t open_keys = options.sliding ? 0 : p;
+  const torch::Tensor probs = in_dtype_of(
+      masked_softmax(all, all.view({kv, b, rep, t, p + own}).permute({1, 0, 2, 3, 4}), mask, options, open_keys), v);
   const torch::Tensor from_prefix = torch::bmm(probs.slice(3, 0, p).view({kv, rows, p}), shared_v[0]);  // [KV, rows, D]
   const torch::Tensor from_own = torch::matmul(probs.slice(3, p).permute({1, 0, 2, 3}), v);          // [B, KV, rep*T, D]
   return merged((from_prefix.view({kv, b, rep * t, d}).permute({1, 0, 2, 3}) + from_own).reshape({b, heads, t, d}));
