@@ -49,7 +49,9 @@ int w2s::cli::run_sweep(int argc, char** argv) {
       ("slurm", po::bool_switch(), "submit two Slurm job arrays (shared stages, then students) instead")
       ("partition", po::value<std::string>(), "Slurm: --partition")
       ("gres", po::value<std::string>(), "Slurm: --gres (e.g. gpu:1)")
-      ("time", po::value<std::string>(), "Slurm: --time of each task")
+      ("time", po::value<std::string>()->value_name("LIMIT"),
+       "each job's time limit, in Slurm's --time format (90, 4:00:00, 2-00:00:00, UNLIMITED): Slurm's --time of "
+       "each task, and the local pool ends a job that runs longer (SIGTERM, SIGKILL 30 s later; no retry)")
       ("mem", po::value<std::string>(), "Slurm: --mem of each task")
       ("cpus-per-task", po::value<std::int64_t>(), "Slurm: --cpus-per-task")
       ("max-parallel", po::value<std::int64_t>(), "Slurm: tasks of an array running at once (--array=0-N%P)")
@@ -103,6 +105,10 @@ int w2s::cli::run_sweep(int argc, char** argv) {
     base.run.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() /
                                                     std::max<std::int64_t>(1, (*vm)["workers"].as<std::int64_t>())));
   const w2s::sweep::Plan plan = w2s::sweep::expand(grid, base);
+  // Checked before anything starts, for Slurm too (sbatch would refuse it only after the first array).
+  const auto time_limit = optional_value<std::string>(*vm, "time");
+  const std::optional<double> time_limit_seconds =
+      time_limit ? w2s::sweep::parse_time_limit(*time_limit) : std::nullopt;
 
   if ((*vm)["plan"].as<bool>()) {
     std::cout << w2s::sweep::format_plan(plan);
@@ -116,7 +122,7 @@ int w2s::cli::run_sweep(int argc, char** argv) {
     s.max_parallel = optional_value<std::int64_t>(*vm, "max-parallel");
     s.partition = optional_value<std::string>(*vm, "partition");
     s.gres = optional_value<std::string>(*vm, "gres");
-    s.time = optional_value<std::string>(*vm, "time");
+    s.time = time_limit;
     s.mem = optional_value<std::string>(*vm, "mem");
     s.cpus_per_task = optional_value<std::int64_t>(*vm, "cpus-per-task");
     const auto submitted = w2s::sweep::submit_slurm(plan, jobs_file, s);
@@ -134,6 +140,7 @@ int w2s::cli::run_sweep(int argc, char** argv) {
   if (pool.workers < 1) throw po::error("--workers must be >= 1");
   if (vm->count("gpus")) pool.gpus = w2s::split_list((*vm)["gpus"].as<std::string>());
   pool.progress = progress;
+  pool.time_limit_seconds = time_limit_seconds;
   const auto report = w2s::sweep::run_pool(plan, jobs_file, pool);
   const std::size_t ok = report.jobs.size() - report.failures();
   std::cout << "sweep " << plan.name << ": " << ok << " of " << report.jobs.size() << " jobs done; results under "

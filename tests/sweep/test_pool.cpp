@@ -134,6 +134,16 @@ TEST(SweepPool, AFailedJobIsRetriedOnceAndItsStudentsAreSkipped) {
   EXPECT_TRUE(fs::is_regular_file(results / "fail-pair1" / "sst2" / "w2s" / "record.json"));
 }
 
+TEST(SweepPool, ABadTimeLimitIsRefusedBeforeAnythingStarts) {
+  const fs::path dir = w2s::test::scratch_dir("sweep_pool_bad_time");
+  const fs::path results = dir / "results";
+  const fs::path grid = w2s::test::write_tiny_grid(dir, "badtime", results, "loss = xent\n");
+  std::string output;
+  EXPECT_NE(w2s::test::run_sweep("'" + grid.string() + "' --workers 2 --time 1h", &output), 0) << output;
+  EXPECT_CONTAINS(output, "time limit '1h': expected minutes, M:S, H:M:S");
+  EXPECT_FALSE(fs::exists(results / "sweeps" / "badtime" / "logs"));
+}
+
 // --gpus: one worker per device id, each child with CUDA_VISIBLE_DEVICES set to its id (on this CPU
 // machine libtorch finds no such device and trains on the CPU).
 TEST(SweepPool, GpuWorkersEachSeeTheirOwnDevice) {

@@ -10,10 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -48,7 +51,22 @@ struct Worker {
   pid_t pid = -1;
   std::size_t job = 0;
   double started = 0;
+  std::optional<double> terminated_at;  // when its job was sent SIGTERM for its time limit
+  bool killed = false;                  // and then SIGKILL, the grace having passed
 };
+
+// Sends SIGTERM to a child, then SIGKILL once `grace` seconds have passed: `at` is when the
+// SIGTERM went out (set here), `killed` whether the SIGKILL did. Call it until the child is reaped.
+void end_child(pid_t pid, std::optional<double>& at, bool& killed, double grace) {
+  const double now = monotonic_seconds();
+  if (!at) {
+    ::kill(pid, SIGTERM);
+    at = now;
+  } else if (!killed && now - *at >= grace) {
+    ::kill(pid, SIGKILL);
+    killed = true;
+  }
+}
 
 // Starts `argv` with stdout and stderr appended to `log` and CUDA_VISIBLE_DEVICES = device
 // (unset, "", for a CPU worker: hidden GPUs, so that N CPU workers do not share one GPU).
@@ -84,6 +102,46 @@ std::string exit_text(int status) {
 
 }  // namespace
 
+std::optional<double> parse_time_limit(const std::string& text) {
+  if (text == "UNLIMITED" || text == "unlimited" || text == "infinite") return std::nullopt;
+  const auto bad = [&] {
+    return Error(fmt::format("time limit '{}': expected minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S (Slurm's --time), "
+                             "or UNLIMITED",
+                             text));
+  };
+  // Whole numbers of at most 7 digits each, so that no sum below overflows.
+  const auto number = [&](std::string_view digits) {
+    std::int64_t value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || digits.size() > 7 || error != std::errc() || end != digits.data() + digits.size())
+      throw bad();
+    return value;
+  };
+  std::string_view clock = text;
+  std::optional<std::int64_t> days;
+  if (const auto dash = clock.find('-'); dash != std::string_view::npos) {
+    days = number(clock.substr(0, dash));
+    clock.remove_prefix(dash + 1);
+  }
+  std::vector<std::int64_t> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t colon = clock.find(':', start);
+    parts.push_back(number(clock.substr(start, colon == std::string_view::npos ? colon : colon - start)));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  std::int64_t seconds = 0;
+  if (parts.size() == 3) seconds = parts[0] * 3600 + parts[1] * 60 + parts[2];
+  else if (days && parts.size() == 1) seconds = parts[0] * 3600;
+  else if (days && parts.size() == 2) seconds = parts[0] * 3600 + parts[1] * 60;
+  else if (!days && parts.size() == 1) seconds = parts[0] * 60;
+  else if (!days && parts.size() == 2) seconds = parts[0] * 60 + parts[1];
+  else throw bad();
+  seconds += days.value_or(0) * 86400;
+  if (seconds <= 0) throw Error(fmt::format("time limit '{}' is zero: give a positive limit, or UNLIMITED", text));
+  return static_cast<double>(seconds);
+}
+
 std::size_t PoolReport::failures() const {
   return static_cast<std::size_t>(std::count_if(jobs.begin(), jobs.end(), [](const JobOutcome& j) { return !j.ok; }));
 }
@@ -106,7 +164,7 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
   const bool gpu = !options.gpus.empty();
   std::vector<Worker> workers;
   if (gpu)
-    for (const auto& d : options.gpus) workers.push_back({d});
+    for (const auto& d : options.gpus) workers.emplace_back().device = d;
   else
     workers.resize(static_cast<std::size_t>(std::max<std::int64_t>(1, options.workers)));
   const fs::path logs = plan.folder / "logs";
@@ -188,10 +246,20 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
                       j.outcome.attempts > 1 ? fmt::format(" (attempt {})", j.outcome.attempts) : ""));
     }
     if (running == 0) break;  // every job is done or skipped
-    // Wait for a child to end; meanwhile, every kStatusSeconds, what each worker is running.
+    // Wait for a child to end; meanwhile, jobs past their time limit are ended and, every
+    // kStatusSeconds, what each worker is running is said.
     int status = 0;
     pid_t pid = 0;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) == 0 && g_stop_signal == 0) {
+      for (std::size_t w = 0; w < workers.size(); ++w) {
+        Worker& worker = workers[w];
+        if (worker.pid <= 0 || !options.time_limit_seconds) continue;
+        if (!worker.terminated_at && monotonic_seconds() - worker.started < *options.time_limit_seconds) continue;
+        if (!worker.terminated_at)
+          say(fmt::format("{}: {} reached its time limit ({}), ending it", worker_name(w), jobs[worker.job].outcome.id,
+                          format_duration(*options.time_limit_seconds)));
+        end_child(worker.pid, worker.terminated_at, worker.killed, options.stop_grace_seconds);
+      }
       if (monotonic_seconds() - last_status >= kStatusSeconds) {
         std::vector<std::string> states;
         for (std::size_t w = 0; w < workers.size(); ++w)
@@ -213,12 +281,16 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
     if (w == workers.size()) continue;  // not one of ours
     Worker& worker = workers[w];
     PoolJob& j = jobs[worker.job];
+    const bool timed_out = worker.terminated_at.has_value();
     worker.pid = -1;
+    worker.terminated_at.reset();
+    worker.killed = false;
     --running;
     const double took = monotonic_seconds() - worker.started;
     j.outcome.wall_seconds += took;
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && j.outcome.attempts <= options.retries && g_stop_signal == 0) {
+    const bool ok = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    // A job ended at its time limit would reach it again: not retried.
+    if (!ok && !timed_out && j.outcome.attempts <= options.retries && g_stop_signal == 0) {
       say(fmt::format("{}: {} failed ({}), retrying; log {}", worker_name(w), j.outcome.id, exit_text(status),
                       j.outcome.log.string()));
       j.state = PoolJob::State::Waiting;
@@ -226,7 +298,10 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
       continue;
     }
     j.outcome.ok = ok;
-    j.outcome.failure = ok ? "" : exit_text(status);
+    j.outcome.failure = ok ? ""
+                       : timed_out ? fmt::format("time limit {} reached ({})",
+                                                 format_duration(*options.time_limit_seconds), exit_text(status))
+                                   : exit_text(status);
     j.state = PoolJob::State::Done;
     ++finished;
     finished_seconds += j.outcome.wall_seconds;
@@ -234,16 +309,29 @@ PoolReport run_pool(const Plan& plan, const fs::path& jobs_file, const PoolOptio
                     format_duration(took)));
   }
 
-  if (g_stop_signal != 0) {  // stopped: end the children, leave their stages to the cache
-    for (auto& worker : workers)
-      if (worker.pid > 0) ::kill(worker.pid, SIGTERM);
+  if (g_stop_signal != 0) {  // stopped: end the children (SIGTERM, SIGKILL after the grace), leave their stages to the cache
     for (auto& worker : workers) {
       if (worker.pid <= 0) continue;
-      int status = 0;
-      while (::waitpid(worker.pid, &status, 0) < 0 && errno == EINTR) {
-      }
+      worker.terminated_at.reset();  // a time limit's SIGTERM, if any, starts its grace again
+      worker.killed = false;
       jobs[worker.job].outcome.failure = "stopped by signal " + std::to_string(g_stop_signal.load());
       jobs[worker.job].state = PoolJob::State::Done;
+    }
+    for (;;) {
+      bool waiting = false;
+      for (auto& worker : workers) {
+        if (worker.pid <= 0) continue;
+        int status = 0;
+        const pid_t ended = ::waitpid(worker.pid, &status, WNOHANG);
+        if (ended == worker.pid || (ended < 0 && errno != EINTR)) {
+          worker.pid = -1;
+          continue;
+        }
+        end_child(worker.pid, worker.terminated_at, worker.killed, options.stop_grace_seconds);
+        waiting = true;
+      }
+      if (!waiting) break;
+      ::usleep(50 * 1000);
     }
     for (auto index : queue) jobs[index].outcome.failure = "not started (the sweep was stopped)";
   }

@@ -119,7 +119,17 @@ struct PoolOptions {
   std::vector<std::string> gpus;     // device ids, one worker each
   bool progress = true;              // a line per job start / end with the overall ETA
   int retries = 1;                   // a failed job is run again this many times
+  // A job running longer is ended (SIGTERM, then SIGKILL) and fails without a retry, as Slurm
+  // ends a task at its --time; none: jobs run as long as they take.
+  std::optional<double> time_limit_seconds;
+  // After SIGTERM (a time limit, or the pool stopped by SIGINT/SIGTERM), how long a child has to
+  // end before it is killed: no wait on a child is unbounded.
+  double stop_grace_seconds = 30.0;
 };
+
+// Seconds of a Slurm --time value ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S"); none for
+// "UNLIMITED" or "infinite". Throws w2s::Error naming the value for anything else, or for 0.
+std::optional<double> parse_time_limit(const std::string& text);
 
 struct JobOutcome {
   std::string id;
