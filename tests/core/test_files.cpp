@@ -7,7 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <string>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "assets.h"
 #include "w2s/core.h"
@@ -90,11 +93,15 @@ TEST(Names, SlugAndShortName) {
 TEST(Files, ExclusiveFileLockMakesASecondHolderWait) {
   const fs::path lock_path = w2s::test::scratch_dir("lock") / "sub" / "lock";
   std::atomic<bool> waited{false}, acquired{false};
+  std::string holder;  // written by the second thread before `waited`
   std::thread second;
   {
     const w2s::ExclusiveFileLock first(lock_path);
     second = std::thread([&] {
-      const w2s::ExclusiveFileLock lock(lock_path, [&] { waited = true; });
+      const w2s::ExclusiveFileLock lock(lock_path, [&](const std::string& h) {
+        holder = h;
+        waited = true;
+      });
       acquired = true;
     });
     while (!waited) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -103,9 +110,13 @@ TEST(Files, ExclusiveFileLockMakesASecondHolderWait) {
   }
   second.join();
   EXPECT_TRUE(acquired);
+  // The waiter was told who held the lock: this process, by the line the first holder wrote.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_EQ(holder.rfind(fmt::format("pid {} on host {} since 20", ::getpid(), host), 0), 0u) << holder;
   // Free again: no wait.
   bool waited_again = false;
-  const w2s::ExclusiveFileLock third(lock_path, [&] { waited_again = true; });
+  const w2s::ExclusiveFileLock third(lock_path, [&](const std::string&) { waited_again = true; });
   EXPECT_FALSE(waited_again);
 }
 
@@ -132,6 +143,6 @@ TEST(Files, ExclusiveFileLockIsReleasedWhenItsHolderIsKilled) {
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   bool waited = false;
-  const w2s::ExclusiveFileLock lock(lock_path, [&] { waited = true; });
+  const w2s::ExclusiveFileLock lock(lock_path, [&](const std::string&) { waited = true; });
   EXPECT_FALSE(waited);
 }

@@ -31,6 +31,17 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
   }
 }
 
+// The holder's line in a lock file: printable ASCII only (the file may have been edited, or be
+// half written), at most 200 bytes; "" when there is none.
+std::string lock_holder(int fd) {
+  char buf[200];
+  const ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  std::string holder;
+  for (ssize_t i = 0; i < n; ++i)
+    if (buf[i] >= 0x20 && buf[i] < 0x7f) holder.push_back(buf[i]);
+  return holder;
+}
+
 void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return;  // best effort: some filesystems refuse directory handles
@@ -96,7 +107,7 @@ void AppendOnlyFile::sync() {
   if (::fdatasync(fd_) != 0) io_error("sync", path_);
 }
 
-ExclusiveFileLock::ExclusiveFileLock(const fs::path& path, const std::function<void()>& on_wait) {
+ExclusiveFileLock::ExclusiveFileLock(const fs::path& path, const std::function<void(const std::string&)>& on_wait) {
   const fs::path dir = path.parent_path();
   if (!dir.empty()) fs::create_directories(dir);
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -107,11 +118,18 @@ ExclusiveFileLock::ExclusiveFileLock(const fs::path& path, const std::function<v
     errno = saved;
     io_error("lock", path);
   };
-  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
-  if (errno != EWOULDBLOCK) fail();
-  if (on_wait) on_wait();
-  while (::flock(fd_, LOCK_EX) != 0)
-    if (errno != EINTR) fail();
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) fail();
+    if (on_wait) on_wait(lock_holder(fd_));
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) fail();
+  }
+  // Who holds it, for the next one that waits (read by lock_holder; the file is only ever this line).
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string holder = fmt::format("pid {} on host {} since {}", ::getpid(), host, now_iso8601());
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, holder.data(), holder.size(), 0) < 0)
+    log::debug("lock {}: cannot record its holder: {}", path.string(), std::strerror(errno));
 }
 
 ExclusiveFileLock::~ExclusiveFileLock() { ::close(fd_); }  // closing releases the lock

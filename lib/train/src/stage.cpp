@@ -62,6 +62,9 @@ ClassifierOptions classifier_options(const PipelineOptions& o) { return {o.lora,
 
 void say(const std::string& message) { log::info("{}", message); }
 
+// Who holds a stage's lock, as its holder recorded it (ExclusiveFileLock).
+std::string holder_text(const std::string& holder) { return holder.empty() ? "its process not yet recorded" : holder; }
+
 // ---- 1. key ------------------------------------------------------------------------------------
 json::Value data_identity(const data::TrainingData& data) {
   json::Value identity = json::Value::object();
@@ -189,7 +192,9 @@ Activations strong_activations(const StageInputs& in, const PipelineOptions& o, 
     return true;
   };
   if (load_if_done()) return acts;
-  const ExclusiveFileLock lock(dir / "lock", [] { say("probe: another run is computing these activations; waiting for it"); });
+  const ExclusiveFileLock lock(dir / "lock", [](const std::string& holder) {
+    say(fmt::format("probe: another run is computing these activations ({}); waiting for it", holder_text(holder)));
+  });
   if (load_if_done()) return acts;
   say("probe: computing strong-model activations into " + dir.string());
   // The base model: LoRA's B starts at zero, so the adapted model equals it.
@@ -560,8 +565,8 @@ StageSummary run_stage(const StagePlan& plan, const StageContext& ctx) {
   // Runs that share the stage cache train a stage one at a time: a second run waits here, then
   // finds the stage finished (or resumes it if the first one was killed).
   fs::create_directories(folder.dir);
-  const ExclusiveFileLock lock(folder.dir / "lock", [&] {
-    say(fmt::format("{}: another run is training this stage; waiting for it", plan.name));
+  const ExclusiveFileLock lock(folder.dir / "lock", [&](const std::string& holder) {
+    say(fmt::format("{}: another run is training this stage ({}); waiting for it", plan.name, holder_text(holder)));
   });
   if (auto hit = reuse_if_finished(plan, ctx, folder)) return *hit;
   say(fmt::format("{}: training {} on {} examples ({} labels) in {}", plan.name, plan.model, plan.inputs.train.size(),

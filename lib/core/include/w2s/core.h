@@ -226,10 +226,13 @@ class AppendOnlyFile {
 // An exclusive advisory lock (flock) on `path`, created when missing, held until destruction. The
 // kernel drops it when the holder exits, even by SIGKILL, so a killed run never leaves it stale.
 // When another process (or another ExclusiveFileLock in this one) holds it, `on_wait` is called
-// once and the constructor blocks until the lock is free.
+// once with who holds it ("pid 1234 on host node7 since 2026-12-06T20:00:00Z", what the holder
+// wrote into the file; "" if it has not yet) and the constructor blocks until the lock is free: for
+// as long as the holder lives, so the line names the process to look at if it seems stuck.
 class ExclusiveFileLock {
  public:
-  explicit ExclusiveFileLock(const std::filesystem::path& path, const std::function<void()>& on_wait = {});
+  explicit ExclusiveFileLock(const std::filesystem::path& path,
+                             const std::function<void(const std::string& holder)>& on_wait = {});
   ~ExclusiveFileLock();
   ExclusiveFileLock(const ExclusiveFileLock&) = delete;
   ExclusiveFileLock& operator=(const ExclusiveFileLock&) = delete;
