@@ -3,7 +3,8 @@
 // beside the reference asyncio/aiohttp client (reference_client.py, Debian's /usr/bin/python3 with
 // python3-aiohttp) on the same server.
 //
-//   bench_llm [--quick] [--timeline] [--rounds R]   (bench_llm --help)
+//   bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--rounds R]
+//   (bench_llm --help)
 // Modes: "instant" (no server delay) and "latency" (200 ms per request; achieved throughput is
 // also shown as a fraction of the bound concurrency / latency). Each concurrency runs ours and
 // Python's interleaved, --rounds times each; figures are medians [min..max]. Our CPU is this
@@ -151,12 +152,15 @@ Run python(const bench::ServerProcess& server, int n, int concurrency) {
 
 int main(int argc, char** argv) {
   bench::po::options_description flags("Options");
-  int rounds = 3;
+  int rounds = 3, only_concurrency = 0;
+  std::string mode = "both";
   flags.add_options()("quick", "a tenth of the requests, concurrency 1, 16 and 256 only")(
       "timeline", "with 200 ms answers, also where our runs' time goes (the server's timestamps beside the client's)")(
+      "mode", bench::po::value(&mode)->default_value(mode), "instant, latency (200 ms answers) or both")(
+      "concurrency", bench::po::value(&only_concurrency), "only this concurrency (default: 1, 16, 64, 256, 1024)")(
       "rounds", bench::po::value(&rounds)->default_value(rounds), "interleaved rounds of each client (at least 3)");
   const auto vm = bench::parse_flags(
-      argc, argv, "bench_llm [--quick] [--timeline] [--rounds R]",
+      argc, argv, "bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--rounds R]",
       "Requests/s and client CPU per request of w2s's OpenRouterClient against bench_llm_server in its\n"
       "own process (event-driven, each answer sent when due), beside the reference asyncio/aiohttp client\n"
       "(reference_client.py, python3-aiohttp) on the same server, interleaved round by round; medians\n"
@@ -166,14 +170,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_llm: --rounds must be at least 3 (a median of fewer says little)\n");
     return 2;
   }
+  if (mode != "instant" && mode != "latency" && mode != "both") {
+    std::fprintf(stderr, "bench_llm: --mode must be instant, latency or both, not '%s'\n", mode.c_str());
+    return 2;
+  }
+  if (vm.count("concurrency") && only_concurrency < 1) {
+    std::fprintf(stderr, "bench_llm: --concurrency must be at least 1\n");
+    return 2;
+  }
   const bool quick = vm.count("quick") > 0;
-  const std::vector<int> concurrencies = quick ? std::vector<int>{1, 16, 256} : std::vector<int>{1, 16, 64, 256, 1024};
+  std::vector<int> concurrencies = quick ? std::vector<int>{1, 16, 256} : std::vector<int>{1, 16, 64, 256, 1024};
+  if (only_concurrency > 0) concurrencies = {only_concurrency};
+  std::vector<double> latencies;
+  if (mode != "latency") latencies.push_back(0.0);
+  if (mode != "instant") latencies.push_back(0.2);
   const auto dir = std::filesystem::temp_directory_path() / "w2s-bench-llm";
   std::filesystem::create_directories(dir);
   const bool with_timeline = vm.count("timeline") > 0;
   const auto timeline_file = dir / "server-timeline.txt";
 
-  for (const double latency : {0.0, 0.2}) {
+  for (const double latency : latencies) {
     const bool traced = with_timeline && latency > 0;
     const bench::ServerProcess server(latency, traced ? timeline_file.string() : std::string());
     fmt::print("\n== mode: {}; {} rounds; {} ==\n", latency > 0 ? "latency 200 ms" : "instant", rounds,
