@@ -3,7 +3,8 @@
 // beside the reference asyncio/aiohttp client (reference_client.py, Debian's /usr/bin/python3 with
 // python3-aiohttp) on the same server.
 //
-//   bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--rounds R]
+//   bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--waves W]
+//             [--rounds R]
 //   (bench_llm --help)
 // Modes: "instant" (no server delay) and "latency" (200 ms per request; achieved throughput is
 // also shown as a fraction of the bound concurrency / latency). Each concurrency runs ours and
@@ -152,15 +153,17 @@ Run python(const bench::ServerProcess& server, int n, int concurrency) {
 
 int main(int argc, char** argv) {
   bench::po::options_description flags("Options");
-  int rounds = 3, only_concurrency = 0;
+  int rounds = 3, only_concurrency = 0, waves = 4;
   std::string mode = "both";
   flags.add_options()("quick", "a tenth of the requests, concurrency 1, 16 and 256 only")(
       "timeline", "with 200 ms answers, also where our runs' time goes (the server's timestamps beside the client's)")(
       "mode", bench::po::value(&mode)->default_value(mode), "instant, latency (200 ms answers) or both")(
       "concurrency", bench::po::value(&only_concurrency), "only this concurrency (default: 1, 16, 64, 256, 1024)")(
+      "waves", bench::po::value(&waves)->default_value(waves),
+      "with 200 ms answers, requests per run = this x concurrency (at least 20): how many answers each slot awaits")(
       "rounds", bench::po::value(&rounds)->default_value(rounds), "interleaved rounds of each client (at least 3)");
   const auto vm = bench::parse_flags(
-      argc, argv, "bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--rounds R]",
+      argc, argv, "bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--waves W] [--rounds R]",
       "Requests/s and client CPU per request of w2s's OpenRouterClient against bench_llm_server in its\n"
       "own process (event-driven, each answer sent when due), beside the reference asyncio/aiohttp client\n"
       "(reference_client.py, python3-aiohttp) on the same server, interleaved round by round; medians\n"
@@ -172,6 +175,10 @@ int main(int argc, char** argv) {
   }
   if (mode != "instant" && mode != "latency" && mode != "both") {
     std::fprintf(stderr, "bench_llm: --mode must be instant, latency or both, not '%s'\n", mode.c_str());
+    return 2;
+  }
+  if (waves < 1) {
+    std::fprintf(stderr, "bench_llm: --waves must be at least 1\n");
     return 2;
   }
   if (vm.count("concurrency") && only_concurrency < 1) {
@@ -198,7 +205,7 @@ int main(int argc, char** argv) {
                "py r/s", "py CPU us/req", "r/s x", "cpu /",
                latency > 0 ? " | ours/bound py/bound | lat. ms ours/seen" : "");
     for (int c : concurrencies) {
-      int n = latency > 0 ? std::max(20, 4 * c) : (c == 1 ? 1000 : 4000);
+      int n = latency > 0 ? std::max(20, waves * c) : (c == 1 ? 1000 : 4000);
       if (quick) n = std::max(c, n / 10);
       std::vector<double> ours_rps, ours_us, py_rps, py_us, ours_latency;
       int failures = 0;
