@@ -156,6 +156,7 @@ class Server {
   void run() {
     epoll_event events[256];
     for (;;) {
+      bool timer_fired = false;
       const int n = epoll_wait(epoll_, events, 256, -1);
       if (n < 0 && errno != EINTR) die("epoll_wait");
       for (int i = 0; i < n; ++i) {
@@ -168,6 +169,7 @@ class Server {
         } else if (fd == timer_) {
           std::uint64_t expirations;
           [[maybe_unused]] const ssize_t r = read(timer_, &expirations, sizeof expirations);
+          timer_fired = true;
         } else if (events[i].events & (EPOLLERR | EPOLLHUP)) {
           drop(fd);
         } else {
@@ -175,7 +177,7 @@ class Server {
           if (events[i].events & EPOLLIN) receive(fd);
         }
       }
-      answer_due();
+      answer_due(timer_fired);
     }
   }
 
@@ -267,12 +269,14 @@ class Server {
       // fires at once.
       const double at = due_.top().at;
       spec.it_value.tv_sec = static_cast<time_t>(at);
-      spec.it_value.tv_nsec = static_cast<long>((at - std::floor(at)) * 1e9);
+      spec.it_value.tv_nsec = std::min(999999999L, static_cast<long>(std::ceil((at - std::floor(at)) * 1e9)));
     }
     if (timerfd_settime(timer_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) die("timerfd_settime");
   }
 
-  void answer_due() {
+  // Writes the answers that are due; the timer is set again for the next one when it fired (it
+  // fires once per setting) or when answers left the queue.
+  void answer_due(bool timer_fired) {
     if (due_.empty()) return;
     const double now = monotonic_seconds();
     bool answered = false;
@@ -288,7 +292,7 @@ class Server {
         if (write(timeline_, line.data(), line.size()) < 0) std::perror("bench_llm_server: timeline");
       }
     }
-    if (answered) arm_timer();
+    if (answered || timer_fired) arm_timer();
   }
 
   void send_now(int fd, Connection& c, const std::string& bytes) {
