@@ -1,88 +1,35 @@
-// Throughput and client CPU per request of OpenRouterClient against the test server, run as a
-// process of its own (bench_llm_server), beside the reference asyncio/aiohttp client
-// (reference_client.py, Debian's /usr/bin/python3 with python3-aiohttp) on the same server.
+// Throughput and client CPU per request of OpenRouterClient against bench_llm_server (an
+// event-driven OpenRouter-protocol server that answers on time), run as a process of its own,
+// beside the reference asyncio/aiohttp client (reference_client.py, Debian's /usr/bin/python3 with
+// python3-aiohttp) on the same server.
 //
-//   bench_llm [--quick] [--rounds R]   (bench_llm --help)
+//   bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--waves W]
+//             [--rounds R]
+//   (bench_llm --help)
 // Modes: "instant" (no server delay) and "latency" (200 ms per request; achieved throughput is
 // also shown as a fraction of the bound concurrency / latency). Each concurrency runs ours and
 // Python's interleaved, --rounds times each; figures are medians [min..max]. Our CPU is this
 // process's (RUSAGE_SELF: every thread of the client, none of the server's, which is a child
 // process); Python's is its process CPU time.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "bench_common.h"
+#include "server_process.h"
 #include "w2s/core.h"
 #include "w2s/llm.h"
-
-extern char** environ;
 
 namespace {
 
 using namespace w2s;
-
-// bench_llm_server as a child process: started with a pipe on its stdin (closing it ends the
-// server) and one on its stdout (its base URL).
-class ServerProcess {
- public:
-  ServerProcess(double latency_s, int threads) {
-    int to_child[2], from_child[2];
-    if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) throw Error("pipe failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
-    const std::string latency = fmt::format("{}", latency_s), count = std::to_string(threads);
-    std::string program = W2S_LLM_BENCH_SERVER;
-    char* args[] = {program.data(), const_cast<char*>(latency.c_str()), const_cast<char*>(count.c_str()), nullptr};
-    const int rc = posix_spawn(&pid_, program.c_str(), &actions, nullptr, args, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(to_child[0]);
-    close(from_child[1]);
-    stdin_ = to_child[1];
-    if (rc != 0) {
-      close(from_child[0]);
-      close(stdin_);
-      throw Error(fmt::format("cannot start {}: error {}", program, rc));
-    }
-    FILE* out = fdopen(from_child[0], "r");
-    char line[256] = {};
-    const bool got = out && std::fgets(line, sizeof line, out);
-    if (out) std::fclose(out);
-    base_url_ = line;
-    while (!base_url_.empty() && (base_url_.back() == '\n' || base_url_.back() == '\r')) base_url_.pop_back();
-    if (!got || base_url_.empty()) {
-      stop();
-      throw Error(program + " printed no base URL");
-    }
-  }
-  ~ServerProcess() { stop(); }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-  const std::string& base_url() const { return base_url_; }
-
- private:
-  void stop() {
-    if (stdin_ >= 0) close(stdin_);
-    stdin_ = -1;
-    if (pid_ > 0) waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  std::string base_url_;
-};
 
 double process_cpu_s() { return bench::cpu_seconds(RUSAGE_SELF); }
 
@@ -94,7 +41,47 @@ struct Run {
   double cpu_us() const { return cpu_s / n * 1e6; }
 };
 
-Run ours(const ServerProcess& server, int n, int concurrency, const std::filesystem::path& dir) {
+// Where the time of our latency runs goes (--timeline), from the server's timeline file and the
+// client's delivery times, on the one monotonic clock of the machine; seconds, pooled over rounds.
+struct Timeline {
+  std::vector<double> start;      // run_batch called until the first request was sent (GET /models, ...)
+  std::vector<double> to_server;  // a request sent (handed to curl) until the server had read it
+  std::vector<double> overrun;    // the server wrote the answer this long after arrival + latency
+  std::vector<double> to_client;  // the answer written until the client delivered it
+  std::vector<double> excess;     // the run's wall time over its waves (n / C) x latency
+
+  void add(const std::filesystem::path& file, double latency_s, double wall0, const std::vector<double>& delivered,
+           const std::vector<double>& latency_seen, double wall_s, int waves) {
+    std::ifstream in(file);
+    long q = 0;
+    double arrived = 0, answered = 0;
+    double first_sent = wall0 + wall_s;
+    for (std::size_t i = 0; i < delivered.size(); ++i) first_sent = std::min(first_sent, delivered[i] - latency_seen[i]);
+    start.push_back(first_sent - wall0);
+    while (in >> q >> arrived >> answered) {
+      if (q < 0 || static_cast<std::size_t>(q) >= delivered.size()) continue;
+      to_server.push_back(arrived - (delivered[q] - latency_seen[q]));
+      overrun.push_back(answered - (arrived + latency_s));
+      to_client.push_back(delivered[q] - answered);
+    }
+    excess.push_back(wall_s - waves * latency_s);
+  }
+
+  void print() const {
+    const auto ms = [](std::vector<double> v) {
+      if (v.empty()) return std::string("-");
+      std::sort(v.begin(), v.end());
+      const auto at = [&v](double q) { return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))] * 1e3; };
+      return fmt::format("{:.1f}/{:.1f}/{:.1f}", at(0.5), at(0.9), v.back() * 1e3);
+    };
+    fmt::print("         timeline, ms (median/p90/max): start {} | sent->read {} | answer late {} | written->delivered {} "
+               "| wall - waves x latency {}\n",
+               ms(start), ms(to_server), ms(overrun), ms(to_client), ms(excess));
+  }
+};
+
+Run ours(const bench::ServerProcess& server, int n, int concurrency, const std::filesystem::path& dir,
+         const std::filesystem::path& timeline_file = {}, double latency_s = 0, Timeline* timeline = nullptr) {
   llm::ClientOptions o;
   o.base_url = server.base_url();
   o.api_key = "bench-key";
@@ -118,10 +105,23 @@ Run ours(const ServerProcess& server, int n, int concurrency, const std::filesys
   llm::OpenRouterClient client(o);
   Run run;
   run.n = n;
+  std::vector<double> delivered, latency_seen;
+  llm::ResultCallback on_result;
+  if (timeline) {
+    std::filesystem::resize_file(timeline_file, 0);
+    delivered.assign(n, 0.0);
+    latency_seen.assign(n, 0.0);
+    on_result = [&](std::size_t i, const llm::Completion& c) {
+      delivered[i] = monotonic_seconds();
+      latency_seen[i] = c.latency_s;
+    };
+  }
   const double cpu0 = process_cpu_s(), wall0 = monotonic_seconds();
-  auto results = client.run_batch(requests);
+  auto results = client.run_batch(requests, on_result);
   run.wall_s = monotonic_seconds() - wall0;
   run.cpu_s = process_cpu_s() - cpu0;
+  if (timeline)
+    timeline->add(timeline_file, latency_s, wall0, delivered, latency_seen, run.wall_s, (n + concurrency - 1) / concurrency);
   std::vector<double> latencies;
   for (const auto& c : results) {
     run.ok += c.ok;
@@ -131,7 +131,7 @@ Run ours(const ServerProcess& server, int n, int concurrency, const std::filesys
   return run;
 }
 
-Run python(const ServerProcess& server, int n, int concurrency) {
+Run python(const bench::ServerProcess& server, int n, int concurrency) {
   const std::string cmd = fmt::format("/usr/bin/python3 {} {} {} {}", W2S_LLM_REFERENCE_CLIENT,
                                       server.base_url(), n, concurrency);
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -153,40 +153,65 @@ Run python(const ServerProcess& server, int n, int concurrency) {
 
 int main(int argc, char** argv) {
   bench::po::options_description flags("Options");
-  int rounds = 3;
+  int rounds = 3, only_concurrency = 0, waves = 4;
+  std::string mode = "both";
   flags.add_options()("quick", "a tenth of the requests, concurrency 1, 16 and 256 only")(
+      "timeline", "with 200 ms answers, also where our runs' time goes (the server's timestamps beside the client's)")(
+      "mode", bench::po::value(&mode)->default_value(mode), "instant, latency (200 ms answers) or both")(
+      "concurrency", bench::po::value(&only_concurrency), "only this concurrency (default: 1, 16, 64, 256, 1024)")(
+      "waves", bench::po::value(&waves)->default_value(waves),
+      "with 200 ms answers, requests per run = this x concurrency (at least 20): how many answers each slot awaits")(
       "rounds", bench::po::value(&rounds)->default_value(rounds), "interleaved rounds of each client (at least 3)");
   const auto vm = bench::parse_flags(
-      argc, argv, "bench_llm [--quick] [--rounds R]",
-      "Requests/s and client CPU per request of w2s's OpenRouterClient against the test server in its own\n"
-      "process (bench_llm_server), beside the reference asyncio/aiohttp client (reference_client.py,\n"
-      "python3-aiohttp) on the same server, interleaved round by round; medians [min..max]. CPU is each\n"
-      "client's process CPU (the server's is in neither). docs/benchmarks.md.",
+      argc, argv, "bench_llm [--quick] [--timeline] [--mode instant|latency|both] [--concurrency C] [--waves W] [--rounds R]",
+      "Requests/s and client CPU per request of w2s's OpenRouterClient against bench_llm_server in its\n"
+      "own process (event-driven, each answer sent when due), beside the reference asyncio/aiohttp client\n"
+      "(reference_client.py, python3-aiohttp) on the same server, interleaved round by round; medians\n"
+      "[min..max]. CPU is each client's process CPU (the server's is in neither). docs/benchmarks.md.",
       flags);
   if (rounds < 3) {
     std::fprintf(stderr, "bench_llm: --rounds must be at least 3 (a median of fewer says little)\n");
     return 2;
   }
+  if (mode != "instant" && mode != "latency" && mode != "both") {
+    std::fprintf(stderr, "bench_llm: --mode must be instant, latency or both, not '%s'\n", mode.c_str());
+    return 2;
+  }
+  if (waves < 1) {
+    std::fprintf(stderr, "bench_llm: --waves must be at least 1\n");
+    return 2;
+  }
+  if (vm.count("concurrency") && only_concurrency < 1) {
+    std::fprintf(stderr, "bench_llm: --concurrency must be at least 1\n");
+    return 2;
+  }
   const bool quick = vm.count("quick") > 0;
-  const std::vector<int> concurrencies = quick ? std::vector<int>{1, 16, 256} : std::vector<int>{1, 16, 64, 256, 1024};
+  std::vector<int> concurrencies = quick ? std::vector<int>{1, 16, 256} : std::vector<int>{1, 16, 64, 256, 1024};
+  if (only_concurrency > 0) concurrencies = {only_concurrency};
+  std::vector<double> latencies;
+  if (mode != "latency") latencies.push_back(0.0);
+  if (mode != "instant") latencies.push_back(0.2);
   const auto dir = std::filesystem::temp_directory_path() / "w2s-bench-llm";
   std::filesystem::create_directories(dir);
-  const int server_threads = 1100;  // httplib holds one thread per open connection
+  const bool with_timeline = vm.count("timeline") > 0;
+  const auto timeline_file = dir / "server-timeline.txt";
 
-  for (const double latency : {0.0, 0.2}) {
-    const ServerProcess server(latency, server_threads);
+  for (const double latency : latencies) {
+    const bool traced = with_timeline && latency > 0;
+    const bench::ServerProcess server(latency, traced ? timeline_file.string() : std::string());
     fmt::print("\n== mode: {}; {} rounds; {} ==\n", latency > 0 ? "latency 200 ms" : "instant", rounds,
                bench::machine_load());
     fmt::print("{:>6} {:>6} | {:>26} {:>26} | {:>26} {:>26} | {:>6} {:>6}{}\n", "conc", "n", "ours r/s", "ours CPU us/req",
                "py r/s", "py CPU us/req", "r/s x", "cpu /",
                latency > 0 ? " | ours/bound py/bound | lat. ms ours/seen" : "");
     for (int c : concurrencies) {
-      int n = latency > 0 ? std::max(20, 4 * c) : (c == 1 ? 1000 : 4000);
+      int n = latency > 0 ? std::max(20, waves * c) : (c == 1 ? 1000 : 4000);
       if (quick) n = std::max(c, n / 10);
       std::vector<double> ours_rps, ours_us, py_rps, py_us, ours_latency;
       int failures = 0;
+      Timeline timeline;
       for (int r = 0; r < rounds; ++r) {
-        const Run a = ours(server, n, c, dir);
+        const Run a = ours(server, n, c, dir, timeline_file, latency, traced ? &timeline : nullptr);
         const Run b = python(server, n, c);
         failures += (n - a.ok) + (n - b.ok);
         ours_rps.push_back(a.rps());
@@ -209,6 +234,7 @@ int main(int argc, char** argv) {
       }
       fmt::print("{:>6} {:>6} | {:>26} {:>26} | {:>26} {:>26} | {:>6.2f} {:>6.2f}{}\n", c, n, a_rps.text(), a_us.text(),
                  b_rps.text(), b_us.text(), a_rps.median / b_rps.median, b_us.median / a_us.median, bound);
+      if (traced) timeline.print();
       std::fflush(stdout);
       const std::string name = fmt::format("{} C={}", latency > 0 ? "latency 200 ms" : "instant", c);
       bench::print_ratio(name, "CPU/request py/w2s", b_us.median / a_us.median, ">1: w2s uses less CPU");

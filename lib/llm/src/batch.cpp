@@ -441,7 +441,11 @@ class Batch {
   }
 
   void wait_for_activity(double now) {
-    double wait_s = 0.1;
+    // Nothing needs a turn of the loop on a clock but the progress line: curl's timer (its
+    // timeouts), the retries' and the pacing's due times below wake it when due. The longer cap
+    // only bounds a wait no deadline asked for; at low concurrency a wake-up costs about as much
+    // CPU as the request itself.
+    double wait_s = progress_ ? 0.1 : 1.0;
     if (!delayed_.empty()) wait_s = std::min(wait_s, delayed_.top().first - now);
     if (!ready_.empty() && o_.requests_per_minute > 0 && in_flight_.size() < c_.concurrency.window())
       wait_s = std::min(wait_s, c_.next_dispatch_at - now);
@@ -827,10 +831,9 @@ class Batch {
       else
         c.possibly_billed_usd += a.worst_usd;
     }
-    Completion shared = c;
     deliver(job.index, std::move(c));
     for (std::size_t dup : job.duplicates) {
-      Completion copy = shared;
+      Completion copy = results_[job.index];
       copy.possibly_billed_usd = 0.0;  // the money is the first request's
       copy.reconciled_usd = 0.0;
       if (copy.ok) {

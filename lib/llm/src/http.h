@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "rate_limit_headers.h"
@@ -136,6 +137,13 @@ class TransferPool {
   // When curl's timeout is due (monotonic seconds); negative: none set.
   double timeout_at_ = -1.0;
   std::vector<CURL*> idle_;
+  // The sockets in the epoll set: the events asked for, and whether curl watches the socket now
+  // (otherwise it is parked: see on_socket).
+  struct Watched {
+    std::uint32_t events = 0;
+    bool curl_watches = false;
+  };
+  std::unordered_map<curl_socket_t, Watched> sockets_;
 };
 
 }  // namespace w2s::llm::http
