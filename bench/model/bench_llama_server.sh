@@ -6,7 +6,7 @@
 # llama.cpp); the server runs in that root (chroot), on this machine's loopback.
 #
 # usage: bench/model/bench_llama_server.sh [--build DIR] [--root DIR] [--work DIR] [--rounds R]
-#          [--threads N] [--questions Q] [--layers L] [--cases stories,896] [--install]
+#          [--threads N] [--questions Q] [--layers L] [--cases stories,896] [--concurrency C] [--install]
 #   --build DIR      CMake build folder whose apps/w2s/w2s and w2s-torch are run (default build)
 #   --root DIR       the current-Debian root (default $W2S_CURRENT_DEBIAN_ROOT, else /var/tmp/w2s-current-debian)
 #   --work DIR       models and results (default /var/tmp/w2s-bench-llama-server; models are reused)
@@ -15,6 +15,8 @@
 #   --questions Q    test questions (--test-size; default 4)
 #   --layers L       layers of the 0.5B-width models (default 2)
 #   --cases LIST     stories (the real stories260K pair), 896 (random Llama at Qwen2.5-0.5B's width); default both
+#   --concurrency C  requests the API client keeps in flight (default 1: llama-server runs one slot, and
+#                    requests sent together reach it out of order, which defeats its prompt cache)
 #   --install        install llama.cpp-tools, python3-gguf, python3-transformers in the root when missing
 #                    (apt-get there; without it a missing package stops the bench, naming this flag)
 # Needs root (chroot, a private mount namespace) and $W2S_TEST_ASSETS (data/, models/). It holds the
@@ -27,8 +29,8 @@ args=("$@")
 build=build
 root=${W2S_CURRENT_DEBIAN_ROOT:-/var/tmp/w2s-current-debian}
 work=/var/tmp/w2s-bench-llama-server
-rounds=3 threads=1 questions=4 layers=2 cases=stories,896 install=0
-usage() { sed -n '8,21p' "$0" | sed 's/^# \{0,1\}//'; }
+rounds=3 threads=1 questions=4 layers=2 cases=stories,896 concurrency=1 install=0
+usage() { sed -n '8,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --build) build=${2:?--build needs a folder}; shift ;;
@@ -39,6 +41,7 @@ while (($#)); do
     --questions) questions=${2:?--questions needs a number}; shift ;;
     --layers) layers=${2:?--layers needs a number}; shift ;;
     --cases) cases=${2:?--cases needs a list}; shift ;;
+    --concurrency) concurrency=${2:?--concurrency needs a number}; shift ;;
     --install) install=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench_llama_server: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -46,9 +49,10 @@ while (($#)); do
   shift
 done
 die() { echo "bench_llama_server: $*" >&2; exit 2; }
-for n in rounds threads questions layers; do [[ ${!n} =~ ^[0-9]+$ ]] || die "--$n needs a whole number, got '${!n}'"; done
+for n in rounds threads questions layers concurrency; do [[ ${!n} =~ ^[0-9]+$ ]] || die "--$n needs a whole number, got '${!n}'"; done
 ((rounds >= 3)) || die "--rounds must be at least 3 (interleaved medians)"
-((threads >= 1 && questions >= 1 && layers >= 1)) || die "--threads, --questions and --layers must be at least 1"
+((threads >= 1 && questions >= 1 && layers >= 1 && concurrency >= 1)) ||
+  die "--threads, --questions, --layers and --concurrency must be at least 1"
 IFS=, read -r -a case_list <<<"$cases"
 for c in "${case_list[@]}"; do [[ $c = stories || $c = 896 ]] || die "--cases: unknown case '$c' (stories, 896)"; done
 [[ $build = /* ]] || build=$here/$build
@@ -119,13 +123,30 @@ to_gguf() {
 # random_llama NAME HIDDEN HEADS KV_HEADS INTERMEDIATE SEED: a random Llama with GPT-2's tokenizer,
 # made again only when its shape changed.
 random_llama() {
-  local name=$1 spec="hidden $2 heads $3/$4 intermediate $5 layers $layers seed $6"
+  local name=$1 spec="hidden $2 heads $3/$4 intermediate $5 layers $layers seed $6, letter rows"
   [[ -f $work/gguf/$name.gguf && $(cat "$work/hf/$name/.spec" 2>/dev/null) = "$spec" ]] && return
   rm -rf "$work/hf/$name"
   "$build/apps/w2s/w2s-torch" model new "$work/hf/$name" --model-type llama --quiet \
     --tokenizer "$assets/models/hf/fake-gpt2-tiny-random" --chat-template "$template" --hidden-size "$2" \
     --layers "$layers" --heads "$3" --kv-heads "$4" --set "intermediate_size=$5" \
     --set max_position_embeddings=8192 --set eos_token_id=50256 --seed "$6" >/dev/null
+  # A random model's first token is almost never an option letter: llama-server returns 20
+  # alternatives (w2s local scores every letter token), so the API side's weak labels would all be
+  # unusable and its weak-sweep would stop. One coordinate of the LM head's rows of " A", " B"
+  # (+1000) and " C", " D" (-1000) puts two of the letters on top whatever the sign of that
+  # coordinate of the final hidden state: every answer is a letter, on both sides.
+  in_root python3 - "$inside/hf/$name" <<'EOF' || die "could not set the letter rows of $name's LM head"
+import json, sys
+from safetensors.numpy import load_file, save_file
+d = sys.argv[1]
+vocab = json.load(open(f"{d}/tokenizer.json"))["model"]["vocab"]
+w = load_file(f"{d}/model.safetensors")
+head = w["lm_head.weight"].copy()
+for letter, sign in (("A", 1), ("B", 1), ("C", -1), ("D", -1)):
+    head[vocab["\u0120" + letter], 0] = sign * 1000.0
+w["lm_head.weight"] = head
+save_file(w, f"{d}/model.safetensors", metadata={"format": "pt"})
+EOF
   to_gguf "$name"
   echo "$spec" >"$work/hf/$name/.spec"
 }
@@ -183,23 +204,24 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-# study SIDE CASE RESULTS -- the three commands of the study, one w2s process each (w2s local:
-# w2s-torch, whose start-up is part of what a user pays). Models by directory or by served id.
+# study SIDE RESULTS: the three commands of the study, one w2s process each (w2s local: w2s-torch,
+# whose start-up is part of what a user pays), the first failure ends it. Models by directory or by
+# served id.
 study() {
   local side=$1 results=$2
   local common=(--data-dir "$assets/data" --test-size "$questions" --score logprobs --max-tokens 1 --no-cache
-    --no-progress --quiet --results-dir "$results" --run-name "$side" --shots "$shots")
+    --no-progress --quiet --results-dir "$results" --run-name "$side")
   if [[ $side = local ]]; then
     common+=(--provider local --threads "$threads")
-    "$w2s" baseline "${common[@]}" --models "$local_models"
-    "$w2s" gold-sweep "${common[@]}" --models "$local_models"
-    "$w2s" weak-sweep "${common[@]}" --pairs "$local_pair"
+    "$w2s" baseline "${common[@]}" --models "$local_models" || return
+    "$w2s" gold-sweep "${common[@]}" --shots "$shots" --models "$local_models" || return
+    "$w2s" weak-sweep "${common[@]}" --shots "$shots" --pairs "$local_pair"
   else
     # llama-server checks no key; the client wants one to send.
-    common+=(--base-url "http://127.0.0.1:$port/v1")
-    OPENROUTER_API_KEY=llama-server-no-key "$w2s" baseline "${common[@]}" --models "$api_models"
-    OPENROUTER_API_KEY=llama-server-no-key "$w2s" gold-sweep "${common[@]}" --models "$api_models"
-    OPENROUTER_API_KEY=llama-server-no-key "$w2s" weak-sweep "${common[@]}" --pairs "$api_pair"
+    common+=(--base-url "http://127.0.0.1:$port/v1" --max-concurrency "$concurrency")
+    OPENROUTER_API_KEY=llama-server-no-key "$w2s" baseline "${common[@]}" --models "$api_models" || return
+    OPENROUTER_API_KEY=llama-server-no-key "$w2s" gold-sweep "${common[@]}" --shots "$shots" --models "$api_models" || return
+    OPENROUTER_API_KEY=llama-server-no-key "$w2s" weak-sweep "${common[@]}" --shots "$shots" --pairs "$api_pair"
   fi
 }
 # timed VAR COMMAND...: runs it (output to the case's log); VAR gets "wall user+sys" of it and its children.
@@ -226,7 +248,8 @@ spread() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ?
   printf "%.3g [%.3g..%.3g]", m, v[1], v[NR] }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "bench_llama_server: $rounds interleaved rounds, $threads thread(s) each side, $questions questions; $(load)"
+echo "bench_llama_server: $rounds interleaved rounds, $threads thread(s) each side, $questions questions," \
+  "API client concurrency $concurrency; $(load)"
 echo "  $versions"
 echo "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/^Mem/ { print $2 }') GiB"
 for case_name in "${case_list[@]}"; do
@@ -288,8 +311,11 @@ for case_name in "${case_list[@]}"; do
     rcpu=$(awk -v t="$own" -v hz="$ticks_per_s" 'BEGIN { printf "%.3f", t / hz }')
     cpu=$(awk -v a="$scpu" -v b="$client" 'BEGIN { printf "%.3f", a + b }')
     api_wall+=("$wall") api_cpu+=("$cpu") server_cpu+=("$scpu") router_cpu+=("$rcpu") client_cpu+=("$client")
-    printf '  round %d  llama-server  wall %7.2f s  CPU %7.2f s = server %.2f (router %.2f) + w2s client %.2f  (%s)\n' \
-      "$r" "$wall" "$cpu" "$scpu" "$rcpu" "$client" "$(load)"
+    # What its prompt cache left to compute: the model instances log each task's evaluated tokens.
+    evaluated=$(grep -h 'prompt eval time' "$work/server-$case_name-$r.log" |
+      awk '{ for (i = 2; i <= NF; i++) if ($i == "tokens") n += $(i - 1) } END { print n + 0 }')
+    printf '  round %d  llama-server  wall %7.2f s  CPU %7.2f s = server %.2f (router %.2f) + w2s client %.2f; %s prompt tokens evaluated  (%s)\n' \
+      "$r" "$wall" "$cpu" "$scpu" "$rcpu" "$client" "$evaluated" "$(load)"
   done
   tokens_local=$(prompt_tokens "$results" local) tokens_api=$(prompt_tokens "$results" api)
   echo "  prompt tokens of the study (last round's records): w2s local $tokens_local, llama-server $tokens_api"
