@@ -313,7 +313,7 @@ for case_name in "${case_list[@]}"; do
     api_wall+=("$wall") api_cpu+=("$cpu") server_cpu+=("$scpu") router_cpu+=("$rcpu") client_cpu+=("$client")
     # What its prompt cache left to compute: the model instances log each task's evaluated tokens.
     evaluated=$(grep -h 'prompt eval time' "$work/server-$case_name-$r.log" |
-      awk '{ for (i = 2; i <= NF; i++) if ($i == "tokens") n += $(i - 1) } END { print n + 0 }')
+      awk '{ for (i = 2; i <= NF; i++) if ($i == "tokens") { n += $(i - 1); break } } END { print n + 0 }')
     printf '  round %d  llama-server  wall %7.2f s  CPU %7.2f s = server %.2f (router %.2f) + w2s client %.2f; %s prompt tokens evaluated  (%s)\n' \
       "$r" "$wall" "$cpu" "$scpu" "$rcpu" "$client" "$evaluated" "$(load)"
   done
