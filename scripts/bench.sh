@@ -8,6 +8,8 @@
 #   --quick      smaller cases (a few minutes on 2 cores instead of most of an hour)
 #   --build DIR  the CMake build folder (default: build); its w2s and bench/ binaries are run
 # $W2S_TEST_ASSETS: the shared assets (data/, models/); default ../shared beside the checkout.
+# bench/model/bench_llama_server.sh (llama.cpp's llama-server) runs only where the current-Debian root
+# of scripts/check-current-debian.sh has llama.cpp installed (and as root); otherwise it says why not.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,7 @@ while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
     --build) build=${2:?--build needs a folder}; shift ;;
-    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -17,8 +17,8 @@
 #   --cases LIST     stories (the real stories260K pair), 896 (random Llama at Qwen2.5-0.5B's width); default both
 #   --concurrency C  requests the API client keeps in flight (default 1: llama-server runs one slot, and
 #                    requests sent together reach it out of order, which defeats its prompt cache)
-#   --install        install llama.cpp-tools, python3-gguf, python3-transformers in the root when missing
-#                    (apt-get there; without it a missing package stops the bench, naming this flag)
+#   --install        install llama.cpp-tools, python3-gguf, python3-transformers, python3-torch in the root
+#                    when missing (apt-get there; without it a missing package stops the bench, naming this flag)
 # Needs root (chroot, a private mount namespace) and $W2S_TEST_ASSETS (data/, models/). It holds the
 # root's lock (<root>.lock, as the check does) while it runs. docs/benchmarks.md says what it measures.
 set -euo pipefail
