@@ -188,7 +188,7 @@ descendants() {
     { pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " "); parent[pid] = f[2] }
     END { for (p in parent) { q = p; while (q != "" && q != top && q > 1) q = parent[q]; if (q == top) print p } }'
 }
-server=""
+server="" cost=""
 server_tree=()
 stop_server() {
   [[ -n $server ]] || return 0
