@@ -8,6 +8,8 @@
 #   --quick      smaller cases (a few minutes on 2 cores instead of most of an hour)
 #   --build DIR  the CMake build folder (default: build); its w2s and bench/ binaries are run
 # $W2S_TEST_ASSETS: the shared assets (data/, models/); default ../shared beside the checkout.
+# bench/model/bench_llama_server.sh (llama.cpp's llama-server) runs only where the current-Debian root
+# of scripts/check-current-debian.sh has llama.cpp installed (and as root); otherwise it says why not.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,7 @@ while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
     --build) build=${2:?--build needs a folder}; shift ;;
-    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -61,16 +63,40 @@ startup() {
   printf 'RATIO\tstart-up w2s-torch/w2s\twall\t%.1f\twhat loading libtorch would cost every command\n' "$(awk -v a="$m2" -v b="$m1" 'BEGIN { print a / b }')"
 }
 
+# llama.cpp's llama-server beside w2s's local provider: it runs from the current-Debian root that
+# scripts/check-current-debian.sh builds, when this machine has one (and root to enter it).
+llama_root=${W2S_CURRENT_DEBIAN_ROOT:-/var/tmp/w2s-current-debian}
+llama_skip=""
+if [[ $(id -u) -ne 0 ]]; then
+  llama_skip="not root (it enters $llama_root with chroot)"
+elif [[ ! -f $llama_root/.w2s-bootstrap-done ]]; then
+  llama_skip="no current-Debian root at $llama_root (bash scripts/check-current-debian.sh builds it)"
+else
+  for p in llama.cpp-tools python3-gguf python3-transformers; do
+    [[ $(dpkg-query --admindir="$llama_root/var/lib/dpkg" -W -f='${Status}' "$p" 2>/dev/null) = "install ok installed" ]] ||
+      llama_skip="$p is not installed in $llama_root (bench/model/bench_llama_server.sh --install installs it)"
+  done
+fi
+llama_server() {
+  if [[ -n $llama_skip ]]; then
+    echo "bench_llama_server skipped: $llama_skip"
+  else
+    "$here/bench/model/bench_llama_server.sh" --build "$build" "$@"
+  fi
+}
+
 run startup startup
 if ((quick)); then
   run bench_model "$build/bench/model/bench_model" --quick
   run bench_local_icl "$build/bench/model/bench_local_icl" --hidden 128 --layers 2 --questions 4 --no-study
   run bench_llm "$build/bench/llm/bench_llm" --quick
+  run bench_llama_server llama_server --cases stories
 else
   run bench_model "$build/bench/model/bench_model"
   run bench_local_icl "$build/bench/model/bench_local_icl"
   run bench_local_icl_896 "$build/bench/model/bench_local_icl" --hidden 896 --layers 2 --questions 4 --no-study
   run bench_llm "$build/bench/llm/bench_llm"
+  run bench_llama_server llama_server
 fi
 
 echo

@@ -208,6 +208,26 @@ TEST_P(LocalModels, BatchedQuestionsAnswerAsEachAlone) {
   expect_same_answers(batched, alone, ds);
 }
 
+// Batches are cut in order of length: each question is padded to its neighbours' lengths, not to a
+// long question sent beside it (request order 30, 5, 20, 6, 25, 7 pads 150 tokens in pairs; by
+// length 112), and the answers still go to their own requests (the test above).
+TEST(BatchesByLength, ShortestFirstEqualLengthsInOrderEveryQuestionOnce) {
+  const std::vector<std::size_t> lengths = {30, 5, 20, 6, 25, 7};
+  const auto batches = model::batches_by_length(lengths, 2);
+  EXPECT_EQ(batches, (std::vector<std::vector<std::size_t>>{{1, 3}, {5, 2}, {4, 0}}));
+  std::size_t padded = 0;
+  for (const auto& b : batches) {
+    std::size_t longest = 0;
+    for (std::size_t i : b) longest = std::max(longest, lengths[i]);
+    padded += longest * b.size();
+  }
+  EXPECT_EQ(padded, 112u);
+  EXPECT_EQ(model::batches_by_length({4, 4, 4}, 2), (std::vector<std::vector<std::size_t>>{{0, 1}, {2}}));
+  EXPECT_EQ(model::batches_by_length({9, 3}, 5), (std::vector<std::vector<std::size_t>>{{1, 0}}));
+  EXPECT_TRUE(model::batches_by_length({}, 3).empty());
+  EXPECT_THROW(model::batches_by_length({1}, 0), Error);
+}
+
 TEST_P(LocalModels, IdentityNamesTheFilesAndTheTemplate) {
   auto provider = model::make_local_provider(cpu_options(true));
   const json::Value id = *provider->model_identity(dir().string());

@@ -3,14 +3,16 @@
 // only in their last message (one evaluation point: system prompt + shots, then the question),
 // compute the group's longest common token prefix once into a KV cache (extending the previous
 // group's prefix where it begins with it: nested shot counts), and decode the group's questions
-// greedily together, as padded batches that read the prefix's keys and values by broadcasting
-// (KVCache's shared part): the prefix is neither copied per question nor written to.
+// greedily together, as padded batches of questions of similar lengths (batches_by_length) that
+// read the prefix's keys and values by broadcasting (KVCache's shared part): the prefix is neither
+// copied per question nor written to.
 #include <torch/torch.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string>
@@ -432,9 +434,11 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
         const std::vector<std::int64_t> head(ids[members[0]].begin(),
                                              ids[members[0]].begin() + static_cast<std::ptrdiff_t>(shared));
         const KVCache prefix = shared > 0 ? prefix_cache(m, head) : KVCache{};  // tensor handles, not copies
-        for (std::size_t from = 0; from < members.size(); from += per_batch) {
-          const std::vector<std::size_t> rows(members.begin() + static_cast<std::ptrdiff_t>(from),
-                                              members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), from + per_batch)));
+        std::vector<std::size_t> own;  // each question's tokens after the shared prefix
+        for (std::size_t i : members) own.push_back(ids[i].size() - shared);
+        for (const std::vector<std::size_t>& batch : batches_by_length(own, per_batch)) {
+          std::vector<std::size_t> rows;
+          for (std::size_t k : batch) rows.push_back(members[k]);
           std::vector<llm::Completion> answers =
               answer_batch(m, requests, ids, rows, prefix, static_cast<std::int64_t>(shared));
           for (std::size_t j = 0; j < rows.size(); ++j) {
@@ -457,6 +461,18 @@ std::vector<llm::Completion> LocalModels::run_batch(const std::vector<llm::ChatR
 }
 
 }  // namespace
+
+std::vector<std::vector<std::size_t>> batches_by_length(const std::vector<std::size_t>& lengths, std::size_t per_batch) {
+  if (per_batch == 0) throw Error("batches_by_length: a batch holds at least one question");
+  std::vector<std::size_t> order(lengths.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
+  std::vector<std::vector<std::size_t>> batches;
+  for (std::size_t from = 0; from < order.size(); from += per_batch)
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(from),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), from + per_batch)));
+  return batches;
+}
 
 std::unique_ptr<LocalProvider> make_local_provider(const LocalProviderOptions& options, ModelResolver resolve,
                                                    fs::path hash_memo) {

@@ -99,6 +99,11 @@ inline constexpr std::int64_t kForwardTensorBytes = std::int64_t{128} << 20;
 // How many query tokens, summed over the rows of a batch, one forward pass attending to `keys`
 // keys may take with its score and MLP tensors within kForwardTensorBytes (at least 1).
 std::int64_t query_tokens_within_budget(const ModelConfig& config, std::int64_t keys, torch::Dtype dtype);
+// The questions of one evaluation point, by their own token counts `lengths`, cut into batches of
+// at most `per_batch` (at least 1) in order of length, shortest first (equal lengths in their
+// order): a right-padded batch then pads each question to its neighbours' lengths, not to the
+// longest question that happened to be sent beside it. Indices into `lengths`.
+std::vector<std::vector<std::size_t>> batches_by_length(const std::vector<std::size_t>& lengths, std::size_t per_batch);
 
 class Decoder;       // one architecture's modules and forward pass (src/decoder.h)
 class Architecture;  // one architecture's config, checkpoint names and defaults (src/architecture.h)
