@@ -75,7 +75,7 @@ TEST(SweepPool, AJobPastItsTimeLimitIsEndedAndNotRetried) {
     w2s::sweep::PoolOptions options;
     options.w2s_binary = sleeping_child(dir, ignore_term);
     options.progress = false;
-    options.time_limit_seconds = 1.0;
+    options.time_limit_seconds = 3.0;  // time enough for the script to record its pid (and ignore TERM) on a busy machine
     options.stop_grace_seconds = 1.0;
     const auto report = w2s::sweep::run_pool(plan_in(dir), dir / "jobs.json", options);
     ASSERT_EQ(report.jobs.size(), 2u);
@@ -83,7 +83,7 @@ TEST(SweepPool, AJobPastItsTimeLimitIsEndedAndNotRetried) {
     EXPECT_FALSE(floor.ok);
     EXPECT_EQ(floor.attempts, 1) << "a job ended at its time limit would reach it again";
     EXPECT_EQ(floor.failure,
-              std::string("time limit 1.0 s reached (killed by signal ") + (ignore_term ? "9)" : "15)"));
+              std::string("time limit 3.0 s reached (killed by signal ") + (ignore_term ? "9)" : "15)"));
     EXPECT_LT(floor.wall_seconds, 50.0) << "the pool waited for the child's own end";
     EXPECT_EQ(report.jobs[1].failure, "skipped: floor-0 failed");
     EXPECT_FALSE(process_exists(pid_in(dir / "0.pid")));
