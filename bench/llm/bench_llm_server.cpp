@@ -7,10 +7,11 @@
 //   bench_llm_server LATENCY_S [TIMELINE]
 // Prints its base URL on one line of stdout and exits when its stdin closes (the bench closes it; a
 // bench that dies closes it too, so no server is left behind). It speaks the part of OpenRouter's
-// protocol the bench uses, over HTTP/1.1 keep-alive: GET /api/v1/models lists test/small with the
-// test server's default prices; POST /api/v1/chat/completions answers the test server's
-// deterministic default (the letter picked from sha256 of the messages, usage from character
-// counts, usage.cost from the prices, an X-Generation-Id). Anything else is answered 404.
+// protocol the bench uses, over HTTP/1.1 keep-alive: GET /api/v1/models lists the test server's
+// default models and prices (test::default_models); POST /api/v1/chat/completions answers with the
+// test server's deterministic default, built by its own code (test::served_completion: the letter
+// picked from sha256 of the messages, usage from character counts, usage.cost from the prices), and
+// an X-Generation-Id. Anything else is answered 404.
 // With TIMELINE, appends one line per chat request to that file: "QUESTION ARRIVED ANSWERED", the
 // number N of its "Question N:" message, when its last byte was read and when its answer was
 // written (monotonic seconds, the clock bench_llm reads too).
@@ -47,7 +48,6 @@ namespace {
 
 using namespace w2s;
 
-constexpr double kPromptPrice = 0.0000004, kCompletionPrice = 0.0000008;  // the test server's defaults
 constexpr std::size_t kMaxRequestBytes = 64 << 20;
 
 [[noreturn]] void die(const char* what) {
@@ -71,11 +71,7 @@ std::string http_response(int status, std::string_view body, std::string_view ex
 }
 
 std::string models_response() {
-  const json::Value model = json::Object{
-      {"id", "test/small"},
-      {"context_length", 131072},
-      {"pricing", json::Object{{"prompt", "0.0000004"}, {"completion", "0.0000008"}, {"request", "0"}}}};
-  return http_response(200, json::dump(json::Object{{"data", json::Array{model}}}));
+  return http_response(200, json::dump(json::Object{{"data", test::default_models(test::ServerOptions{})}}));
 }
 
 // The answer to one chat request body, and the question it asked (-1: none).
@@ -88,26 +84,11 @@ std::string chat_response(const std::string& text, std::uint64_t serial, long* q
     return http_response(400, json::dump(json::Object{{"error", json::Object{{"code", 400}, {"message", e.what()}}}}));
   }
   *question = question_number(request);
-  const std::string content = test::OpenRouterServer::default_policy(request, 1).content;
-  std::size_t chars = 0;
-  if (const json::Value* messages = request.find("messages"); messages && messages->is_array())
-    for (const auto& m : messages->as_array()) chars += m.get_string("content").size();
-  const std::int64_t prompt = static_cast<std::int64_t>(chars / 4);
-  const std::int64_t completion = std::max<std::int64_t>(1, static_cast<std::int64_t>(content.size() / 4));
+  // The test server's answer and body (its default policy and prices), without its bookkeeping.
   const std::string id = fmt::format("gen-bench-{}", serial);
-  const json::Value body = json::Object{
-      {"id", id},
-      {"provider", "TestProvider"},
-      {"model", request.get_string("model")},
-      {"object", "chat.completion"},
-      {"created", static_cast<std::int64_t>(std::time(nullptr))},
-      {"choices", json::Array{json::Object{{"index", 0},
-                                           {"message", json::Object{{"role", "assistant"}, {"content", content}}},
-                                           {"finish_reason", "stop"}}}},
-      {"usage", json::Object{{"prompt_tokens", prompt},
-                             {"completion_tokens", completion},
-                             {"total_tokens", prompt + completion},
-                             {"cost", prompt * kPromptPrice + completion * kCompletionPrice}}}};
+  const json::Value body =
+      test::served_completion(request, test::OpenRouterServer::default_policy(request, 1), id, test::ServerOptions{})
+          .body;
   return http_response(200, json::dump(body), "X-Generation-Id: " + id + "\r\n");
 }
 

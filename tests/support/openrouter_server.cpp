@@ -114,6 +114,78 @@ json::Value default_logprobs(const std::string& content, const json::Value& requ
 
 }  // namespace
 
+json::Value default_models(const ServerOptions& options) {
+  json::Array data;
+  for (const char* id : {"test/small", "test/large", "meta-llama/llama-3.1-8b-instruct",
+                         "meta-llama/llama-3.1-70b-instruct", "qwen/qwen-2.5-72b-instruct"}) {
+    data.push_back(json::Object{
+        {"id", id},
+        {"canonical_slug", id},
+        {"name", id},
+        {"context_length", 131072},
+        {"top_provider", json::Object{{"context_length", 131072},
+                                      {"max_completion_tokens", 16384},
+                                      {"is_moderated", false}}},
+        {"pricing", json::Object{{"prompt", price_string(options.prompt_price)},
+                                 {"completion", price_string(options.completion_price)},
+                                 {"request", price_string(options.request_price)},
+                                 {"image", "0"},
+                                 {"web_search", "0"},
+                                 {"internal_reasoning", "0"}}}});
+  }
+  // Listed without a price, as local servers (vLLM, llama.cpp, Ollama) list their models.
+  for (const char* id : {"test/unpriced", "vendor/unpriced", "unpriced/byok", "local/unpriced"})
+    data.push_back(json::Object{{"id", id}, {"object", "model"}, {"owned_by", "test"}});
+  return json::Value(data);
+}
+
+ServedCompletion served_completion(const json::Value& request, const Reply& r, const std::string& id, const ServerOptions& options) {
+  ServedCompletion c;
+  c.prompt_tokens = r.prompt_tokens.value_or(chars_over_4(prompt_chars(request)));
+  c.completion_tokens = r.completion_tokens.value_or(std::max<std::int64_t>(1, chars_over_4(r.content.size())));
+  c.cost = r.cost.value_or(c.prompt_tokens * options.prompt_price + c.completion_tokens * options.completion_price +
+                           options.request_price);
+  json::Value message = json::Object{{"role", "assistant"}, {"content", r.content}};
+  if (r.content_parts) message.set("content", *r.content_parts);
+  if (r.null_content) message.set("content", nullptr);
+  if (r.refusal) message.set("refusal", *r.refusal);
+  if (r.reasoning) message.set(r.reasoning_field, *r.reasoning);
+  json::Value choice = json::Object{{"index", 0}};
+  if (r.logprobs)
+    choice.set("logprobs", *r.logprobs);
+  else if (request.get_bool("logprobs"))
+    choice.set("logprobs", default_logprobs(r.content, request));
+  else
+    choice.set("logprobs", nullptr);
+  choice.set("finish_reason", r.finish_reason);
+  choice.set("native_finish_reason", r.finish_reason);
+  choice.set("message", message);
+  if (r.choice_error) choice.set("error", *r.choice_error);
+
+  json::Value usage = json::Object{
+      {"prompt_tokens", c.prompt_tokens},
+      {"completion_tokens", c.completion_tokens},
+      {"total_tokens", c.prompt_tokens + c.completion_tokens},
+      {"prompt_tokens_details", json::Object{{"cached_tokens", r.cached_tokens}}},
+      {"completion_tokens_details", json::Object{{"reasoning_tokens", r.reasoning_tokens}}}};
+  if (!r.omit_cost) {
+    usage.set("cost", c.cost);
+    usage.set("is_byok", r.byok);
+  }
+  // What billed_cost() adds up: the usage.cost sent, or the whole cost when the reply has no usage
+  // at all (billed all the same); a usage without its cost counts nothing.
+  c.billed = r.omit_cost && !r.omit_usage ? 0.0 : c.cost;
+  if (r.upstream_cost) usage.set("cost_details", json::Object{{"upstream_inference_cost", *r.upstream_cost}});
+  c.body = json::Object{{"id", id}};
+  if (!r.omit_provider) c.body.set("provider", r.provider);
+  c.body.set("model", request.get_string("model"));
+  c.body.set("object", "chat.completion");
+  c.body.set("created", static_cast<std::int64_t>(std::time(nullptr)));
+  c.body.set("choices", r.empty_choices ? json::Value::array() : json::Value(json::Array{choice}));
+  if (!r.omit_usage) c.body.set("usage", usage);
+  return c;
+}
+
 Reply Reply::ok(std::string content) {
   Reply r;
   r.content = std::move(content);
@@ -247,31 +319,6 @@ struct OpenRouterServer::Impl {
   int max_in_flight = 0;
   std::uint64_t next_generation = 0;
 
-  json::Value default_models() const {
-    json::Array data;
-    for (const char* id : {"test/small", "test/large", "meta-llama/llama-3.1-8b-instruct",
-                           "meta-llama/llama-3.1-70b-instruct", "qwen/qwen-2.5-72b-instruct"}) {
-      data.push_back(json::Object{
-          {"id", id},
-          {"canonical_slug", id},
-          {"name", id},
-          {"context_length", 131072},
-          {"top_provider", json::Object{{"context_length", 131072},
-                                        {"max_completion_tokens", 16384},
-                                        {"is_moderated", false}}},
-          {"pricing", json::Object{{"prompt", price_string(options.prompt_price)},
-                                   {"completion", price_string(options.completion_price)},
-                                   {"request", price_string(options.request_price)},
-                                   {"image", "0"},
-                                   {"web_search", "0"},
-                                   {"internal_reasoning", "0"}}}});
-    }
-    // Listed without a price, as local servers (vLLM, llama.cpp, Ollama) list their models.
-    for (const char* id : {"test/unpriced", "vendor/unpriced", "unpriced/byok", "local/unpriced"})
-      data.push_back(json::Object{{"id", id}, {"object", "model"}, {"owned_by", "test"}});
-    return json::Value(data);
-  }
-
   bool authorized(const httplib::Request& req, httplib::Response& res) {
     if (options.api_key.empty()) return true;
     if (req.get_header_value("Authorization") == "Bearer " + options.api_key) return true;
@@ -287,67 +334,20 @@ struct OpenRouterServer::Impl {
       std::lock_guard lock(mu);
       id = fmt::format("gen-{}-{}", port, ++next_generation);
     }
-    const std::int64_t prompt = r.prompt_tokens.value_or(chars_over_4(prompt_chars(request)));
-    const std::int64_t completion =
-        r.completion_tokens.value_or(std::max<std::int64_t>(1, chars_over_4(r.content.size())));
-    const double cost = r.cost.value_or(prompt * options.prompt_price +
-                                        completion * options.completion_price +
-                                        options.request_price);
-    json::Value message = json::Object{{"role", "assistant"}, {"content", r.content}};
-    if (r.content_parts) message.set("content", *r.content_parts);
-    if (r.null_content) message.set("content", nullptr);
-    if (r.refusal) message.set("refusal", *r.refusal);
-    if (r.reasoning) message.set(r.reasoning_field, *r.reasoning);
-    json::Value choice = json::Object{{"index", 0}};
-    if (r.logprobs)
-      choice.set("logprobs", *r.logprobs);
-    else if (request.get_bool("logprobs"))
-      choice.set("logprobs", default_logprobs(r.content, request));
-    else
-      choice.set("logprobs", nullptr);
-    choice.set("finish_reason", r.finish_reason);
-    choice.set("native_finish_reason", r.finish_reason);
-    choice.set("message", message);
-    if (r.choice_error) choice.set("error", *r.choice_error);
-
-    json::Value usage = json::Object{
-        {"prompt_tokens", prompt},
-        {"completion_tokens", completion},
-        {"total_tokens", prompt + completion},
-        {"prompt_tokens_details", json::Object{{"cached_tokens", r.cached_tokens}}},
-        {"completion_tokens_details", json::Object{{"reasoning_tokens", r.reasoning_tokens}}}};
-    if (!r.omit_cost) {
-      usage.set("cost", cost);
-      usage.set("is_byok", r.byok);
-      *cost_out = cost;
-    } else {
-      *cost_out = 0.0;
-    }
-    if (r.omit_usage) *cost_out = cost;  // not reported, but billed
-    if (r.upstream_cost) {
-      usage.set("cost_details", json::Object{{"upstream_inference_cost", *r.upstream_cost}});
-      std::lock_guard lock(mu);
-      billed_upstream += *r.upstream_cost;
-    }
-    json::Value body = json::Object{{"id", id}};
-    if (!r.omit_provider) body.set("provider", r.provider);
-    body.set("model", request.get_string("model"));
-    body.set("object", "chat.completion");
-    body.set("created", static_cast<std::int64_t>(std::time(nullptr)));
-    body.set("choices", r.empty_choices ? json::Value::array() : json::Value(json::Array{choice}));
-    if (!r.omit_usage) body.set("usage", usage);
-
+    ServedCompletion c = served_completion(request, r, id, options);
+    *cost_out = c.billed;
     std::lock_guard lock(mu);
+    if (r.upstream_cost) billed_upstream += *r.upstream_cost;
     generations[id] = json::Object{
         {"id", id},
-        {"total_cost", cost},
+        {"total_cost", c.cost},
         {"model", request.get_string("model")},
         {"provider_name", r.provider},
-        {"tokens_prompt", prompt},
-        {"tokens_completion", completion},
+        {"tokens_prompt", c.prompt_tokens},
+        {"tokens_completion", c.completion_tokens},
         {"native_tokens_cached", r.cached_tokens},
         {"finish_reason", r.finish_reason}};
-    return body;
+    return std::move(c.body);
   }
 
   void handle_chat(const httplib::Request& req, httplib::Response& res) {
@@ -473,7 +473,7 @@ OpenRouterServer::OpenRouterServer(Policy policy, ServerOptions options)
   Impl& s = *impl_;
   s.options = options;
   s.policy = std::move(policy);
-  s.models = s.default_models();
+  s.models = default_models(s.options);
   const int threads = std::max(1, options.threads);
   s.server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.server.set_keep_alive_max_count(1000000);

@@ -128,6 +128,25 @@ struct ServerOptions {
   std::optional<int> max_top_logprobs;
 };
 
+// A 200 completion answering `request` as `reply` says, under generation id `id`: its body, its
+// token counts (the reply's, else characters / 4), its cost (the reply's, else from `options`'
+// prices) and what billed_cost() counts of it. The server answers with it, and so does the bench's
+// event-driven server (bench/llm/bench_llm_server.cpp), so both give the client the same answers.
+struct ServedCompletion {
+  json::Value body;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  double cost = 0.0;
+  double billed = 0.0;
+};
+ServedCompletion served_completion(const json::Value& request, const Reply& reply, const std::string& id,
+                      const ServerOptions& options);
+
+// GET /models' `data` by default: the test models test/small and test/large and the reference
+// study's three, priced as `options` says; test/unpriced, vendor/unpriced, unpriced/byok and
+// local/unpriced without a price.
+json::Value default_models(const ServerOptions& options);
+
 class OpenRouterServer {
  public:
   explicit OpenRouterServer(Policy policy = {}, ServerOptions options = {});
@@ -145,9 +164,7 @@ class OpenRouterServer {
   // from character counts, cost from the price table, provider "TestProvider".
   static Reply default_policy(const json::Value& request_body, int attempt);
 
-  // Overrides for GET /models (`data` array) and GET /key (`data` object). The default list: the
-  // test models test/small and test/large and the reference study's three, priced as the options
-  // say; test/unpriced, vendor/unpriced, unpriced/byok and local/unpriced without a price.
+  // Overrides for GET /models (`data` array; default_models by default) and GET /key (`data` object).
   void set_models(json::Value data);
   void set_key(json::Value data);
 
