@@ -7,6 +7,8 @@
 #include <iostream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "cli.h"
 #include "options_binding.h"
 #include "w2s/sweep.h"
@@ -50,8 +52,11 @@ int w2s::cli::run_sweep(int argc, char** argv) {
       ("partition", po::value<std::string>(), "Slurm: --partition")
       ("gres", po::value<std::string>(), "Slurm: --gres (e.g. gpu:1)")
       ("time", po::value<std::string>()->value_name("LIMIT"),
-       "each job's time limit, in Slurm's --time format (90, 4:00:00, 2-00:00:00, UNLIMITED): Slurm's --time of "
-       "each task, and the local pool ends a job that runs longer (SIGTERM, SIGKILL 30 s later; no retry)")
+       fmt::format("each job's time limit, in Slurm's --time format (90, 4:00:00, 2-00:00:00, UNLIMITED): Slurm's "
+                   "--time of each task, and the local pool ends a job that runs longer (SIGTERM, SIGKILL {:g} s "
+                   "later; no retry)",
+                   w2s::sweep::PoolOptions{}.stop_grace_seconds)
+           .c_str())
       ("mem", po::value<std::string>(), "Slurm: --mem of each task")
       ("cpus-per-task", po::value<std::int64_t>(), "Slurm: --cpus-per-task")
       ("max-parallel", po::value<std::int64_t>(), "Slurm: tasks of an array running at once (--array=0-N%P)")
