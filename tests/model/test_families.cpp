@@ -4,6 +4,7 @@
 // what is refused, and `w2s model new|info|generate` and `w2s train` on tiny random models.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -159,9 +160,14 @@ TEST_F(Families, KvCacheAndPaddingMatchTheFullForward) {
 // The models of these tests: Llama with GQA, and every family with its windows and soft-capping
 // (Phi-3's longrope kept below original_max_position_embeddings, as above).
 std::vector<ModelConfig> batch_test_configs(const w2s::json::Value& extra = w2s::json::Value::object()) {
-  w2s::json::Value llama = model_config_to_json(tiny_config("llama", 300, 32, 2, 4, 2));
-  for (const auto& [key, value] : extra.as_object()) llama.set(key, value);
-  std::vector<ModelConfig> configs = {parse_model_config(llama, "llama")};
+  std::vector<ModelConfig> configs;
+  // Heads of 8 dimensions, and of 64: attention by rows below its head size limit and libtorch's
+  // batched products above it (layers.cpp).
+  for (const std::int64_t hidden : {32, 256}) {
+    w2s::json::Value llama = model_config_to_json(tiny_config("llama", 300, hidden, 2, 4, 2));
+    for (const auto& [key, value] : extra.as_object()) llama.set(key, value);
+    configs.push_back(parse_model_config(llama, "llama"));
+  }
   for (const Family& f : kFamilies) {
     w2s::json::Value more = extra;
     if (std::string(f.model_type) == "phi3") more.set("original_max_position_embeddings", 32);
@@ -176,7 +182,7 @@ std::vector<ModelConfig> batch_test_configs(const w2s::json::Value& extra = w2s:
 // of pads that sliding windows must not count).
 TEST_F(Families, ABatchOverASharedPrefixDecodesEachRowAsAlone) {
   for (const ModelConfig& config : batch_test_configs()) {
-    SCOPED_TRACE(config.model_type);
+    SCOPED_TRACE(config.model_type + " head_dim " + std::to_string(config.head_dim));
     CausalLM model = random_causal_lm(config, 4);
     torch::NoGradGuard no_grad;
     const std::int64_t p = 7, b = 3, longest = 6;
@@ -197,10 +203,30 @@ TEST_F(Families, ABatchOverASharedPrefixDecodesEachRowAsAlone) {
     const torch::Tensor second = model->forward_last(next, mask, &cache);
     for (std::int64_t i = 0; i < b; ++i) {
       const torch::Tensor alone = torch::cat({prefix_ids[0], own[i].slice(0, 0, lengths[i]), next[i]}).unsqueeze(0);
-      const torch::Tensor logits = model->forward(alone)[0];
+      // Alone with gradients: the attention of training (libtorch's products), where the batch
+      // without them may take attention by rows.
+      torch::AutoGradMode with_gradients(true);
+      const torch::Tensor logits = model->forward(alone)[0].detach();
       EXPECT_TRUE(torch::allclose(first[i], logits[p + lengths[i] - 1], 1e-5, 1e-5)) << i;
       EXPECT_TRUE(torch::allclose(second[i], logits[-1], 1e-5, 1e-5)) << i;
     }
+  }
+}
+
+// A NaN among the shared prefix's keys reaches every row's logits (each row attends to every prefix
+// key), whichever attention runs: no row gets a finite number that hides it.
+TEST_F(Families, ANanInASharedPrefixMakesEveryRowNan) {
+  for (const ModelConfig& config : batch_test_configs()) {
+    SCOPED_TRACE(config.model_type + " head_dim " + std::to_string(config.head_dim));
+    CausalLM model = random_causal_lm(config, 4);
+    torch::NoGradGuard no_grad;
+    KVCache prefix;
+    model->forward_hidden(torch::randint(3, 300, {1, 5}, torch::kLong), {}, &prefix);
+    prefix.keys[0][0][0][2][0] = std::numeric_limits<float>::quiet_NaN();
+    KVCache cache = shared_prefix(prefix, 5);
+    const torch::Tensor own = torch::randint(3, 300, {2, 3}, torch::kLong);
+    const torch::Tensor logits = model->forward_last(own, torch::ones({2, 8}, torch::kLong), &cache);
+    EXPECT_TRUE(logits.isnan().all().item<bool>());
   }
 }
 

@@ -1,10 +1,12 @@
 // The shared layers (layers.h).
 #include "layers.h"
 
+#include "row_attention.h"
 #include "torch_compat.h"
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace w2s::model {
 
@@ -337,6 +339,57 @@ torch::Tensor in_dtype_of(const torch::Tensor& probs, const torch::Tensor& value
   return probs.scalar_type() == values.scalar_type() ? probs : probs.to(values.scalar_type());
 }
 
+// The head dimensions up to which attend_rows (row_attention.h: one query row at a time, its scores
+// kept in cache) costs less CPU than libtorch's batched products and softmax: a 3.5x saving at 8
+// dimensions, 2x at 16, 1.3x at 32; at 48 and 64 the batched products are faster
+// (docs/benchmarks.md, "Attention by rows").
+constexpr std::int64_t kRowKernelMaxHeadDim = 32;
+
+bool attention_by_rows_applies(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const AttentionOptions& options) {
+  const bool float32 = q.scalar_type() == torch::kFloat32 && k.scalar_type() == torch::kFloat32 &&
+                       v.scalar_type() == torch::kFloat32;
+  const bool needs_grad = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  return q.device().is_cpu() && float32 && q.size(3) <= kRowKernelMaxHeadDim && !options.logit_softcap && !needs_grad;
+}
+
+// softmax(q k^T * scale + mask) v by attend_rows, [B, H, T, D], over the shared prefix's keys
+// (`shared_k`, `shared_v` [1, KV, P, D], or undefined) then each row's own (k, v [B, KV, S, D]);
+// the mask [B, 1, T, P + S] is added from key `open_keys` on. One task per row of the batch and
+// key/value head, on libtorch's threads; the H / KV query heads of a key/value head are its rows.
+torch::Tensor attention_by_rows(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& shared_k, const torch::Tensor& shared_v, const torch::Tensor& mask,
+                                double scale, std::int64_t open_keys) {
+  const std::int64_t b = q.size(0), t = q.size(2), d = q.size(3), kv = k.size(1), own = k.size(2);
+  const std::int64_t rows = q.size(1) / kv * t, p = shared_k.defined() ? shared_k.size(2) : 0, keys = p + own;
+  const torch::Tensor queries = (q * scale).contiguous();        // [B, KV, rows, D] in memory
+  const torch::Tensor own_keys = k.transpose(2, 3).contiguous();  // [B, KV, D, S]
+  const torch::Tensor own_values = v.transpose(2, 3).contiguous();
+  const torch::Tensor prefix_keys = p ? shared_k[0].transpose(1, 2).contiguous() : torch::Tensor();  // [KV, D, P]
+  const torch::Tensor prefix_values = p ? shared_v[0].transpose(1, 2).contiguous() : torch::Tensor();
+  const torch::Tensor masks = mask.expand({b, 1, t, keys}).contiguous();
+  torch::Tensor out = torch::empty_like(queries);
+  const float* query_data = queries.data_ptr<float>();
+  const float* own_key_data = own_keys.data_ptr<float>();
+  const float* own_value_data = own_values.data_ptr<float>();
+  const float* prefix_key_data = p ? prefix_keys.data_ptr<float>() : nullptr;
+  const float* prefix_value_data = p ? prefix_values.data_ptr<float>() : nullptr;
+  const float* mask_data = masks.data_ptr<float>();
+  float* out_data = out.data_ptr<float>();
+  at::parallel_for(0, b * kv, 1, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> scratch(static_cast<std::size_t>(keys));
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t row = task / kv, head = task % kv;
+      const TransposedKeys prefix{p ? prefix_key_data + head * d * p : nullptr,
+                                  p ? prefix_value_data + head * d * p : nullptr, p};
+      const TransposedKeys own_block{own_key_data + task * d * own, own_value_data + task * d * own, own};
+      attend_rows(query_data + task * rows * d, rows, d, prefix, own_block, mask_data + row * t * keys, t, open_keys,
+                  out_data + task * rows * d, scratch.data());
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const LayerInputs& inputs,
@@ -364,6 +417,10 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
   const auto merged = [&](const torch::Tensor& out) {  // [B, H, T, D] -> [B, T, H * D]
     return out.transpose(1, 2).reshape({b, t, heads * d});
   };
+  // Every row sees the whole prefix unless a sliding window hides its oldest keys.
+  const std::int64_t open_keys = shared_k.defined() && !options.sliding ? shared_k.size(2) : 0;
+  if (attention_by_rows_applies(q, k, v, options))
+    return merged(attention_by_rows(q, k, v, shared_k, shared_v, mask, scale, open_keys));
   if (!shared_k.defined() && !options.logit_softcap)
     if (const auto out = compat::fused_attention(q, k, v, mask, scale)) return merged(*out);
 
@@ -389,8 +446,6 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
   if (cd == q.scalar_type()) at::bmm_out(prefix_scores, stacked, shared_k[0].transpose(1, 2));
   else prefix_scores.copy_(torch::bmm(stacked, shared_k[0].transpose(1, 2)));
   all.slice(3, p).permute({1, 0, 2, 3}).copy_(torch::matmul(grouped, k.transpose(-2, -1)));
-  // Every row sees the whole prefix unless a sliding window hides its oldest keys.
-  const std::int64_t open_keys = options.sliding ? 0 : p;
   const torch::Tensor probs = in_dtype_of(
       masked_softmax(all, all.view({kv, b, rep, t, p + own}).permute({1, 0, 2, 3, 4}), mask, options, open_keys), v);
   const torch::Tensor from_prefix = torch::bmm(probs.slice(3, 0, p).view({kv, rows, p}), shared_v[0]);  // [KV, rows, D]

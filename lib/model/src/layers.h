@@ -189,8 +189,11 @@ struct AttentionOptions {
 // and softmax in float32 (float64 for a float64 model). Returns the heads merged: [B, T, H * D].
 // By hand: the scale folded into q, the query heads of a key/value head stacked as rows ([B, KV,
 // H / KV * T, D]) instead of repeating the keys, softcap, mask and softmax in place on the one
-// score tensor; a cache's shared prefix is multiplied once for every row of the batch. On libtorch
-// 2 (torch_compat.h) layers without a shared prefix or softcap use its fused kernel.
+// score tensor; a cache's shared prefix is multiplied once for every row of the batch. Without
+// gradients, on CPU in float32, heads of up to 32 dimensions and no softcap go through attend_rows
+// instead (row_attention.h: each query's scores, softmax and weighted values in cache, where
+// libtorch's products over so few dimensions cost more than the arithmetic). On libtorch 2
+// (torch_compat.h) other layers without a shared prefix or softcap use its fused kernel.
 torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const LayerInputs& inputs,
                              std::int64_t layer, const AttentionOptions& options = {});
 
