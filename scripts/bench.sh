@@ -26,7 +26,8 @@ while (($#)); do
 done
 [[ $build = /* ]] || build=$here/$build
 export W2S_TEST_ASSETS=${W2S_TEST_ASSETS:-$(cd "$here/.." && pwd)/shared}
-for binary in apps/w2s/w2s apps/w2s/w2s-torch bench/model/bench_model bench/model/bench_local_icl bench/llm/bench_llm; do
+for binary in apps/w2s/w2s apps/w2s/w2s-torch bench/model/bench_model bench/model/bench_local_icl bench/model/bench_attention \
+  bench/llm/bench_llm; do
   [[ -x $build/$binary ]] || { echo "bench.sh: $build/$binary is not built (cmake --build $build -j2)" >&2; exit 1; }
 done
 logs=$(mktemp -d /tmp/w2s-bench.XXXXXX)
@@ -89,12 +90,14 @@ run startup startup
 if ((quick)); then
   run bench_model "$build/bench/model/bench_model" --quick
   run bench_local_icl "$build/bench/model/bench_local_icl" --hidden 128 --layers 2 --questions 4 --no-study
+  run bench_attention "$build/bench/model/bench_attention" --head-dims 8,32,64
   run bench_llm "$build/bench/llm/bench_llm" --quick
   run bench_llama_server llama_server --cases stories
 else
   run bench_model "$build/bench/model/bench_model"
   run bench_local_icl "$build/bench/model/bench_local_icl"
   run bench_local_icl_896 "$build/bench/model/bench_local_icl" --hidden 896 --layers 2 --questions 4 --no-study
+  run bench_attention "$build/bench/model/bench_attention"
   run bench_llm "$build/bench/llm/bench_llm"
   run bench_llama_server llama_server
 fi
